@@ -1,0 +1,64 @@
+/**
+ * `npm start`: the whole stack on this machine, nothing else to install.
+ * Ctrl-C stops it; state stays in .neurallog/ for the next start.
+ */
+import { startStack } from './stack.ts';
+
+const env = process.env;
+const port = Number(env.NEURALLOG_PORT ?? 8787);
+const clickhousePort = Number(env.NEURALLOG_CLICKHOUSE_PORT ?? 8123);
+
+/** Every NEURALLOG_* / CLICKHOUSE_* variable is handed to the workers. */
+const workerEnv = Object.fromEntries(
+  Object.entries(env).filter(([k, v]) => v !== undefined && /^(NEURALLOG_|CLICKHOUSE_)/.test(k)),
+) as Record<string, string>;
+
+console.log('NeuralLog: starting…');
+const stack = await startStack({
+  port,
+  dataDir: env.NEURALLOG_DATA_DIR ?? '.neurallog',
+  clickhouseUrl: env.CLICKHOUSE_URL,
+  clickhouseUser: env.CLICKHOUSE_USER,
+  clickhousePassword: env.CLICKHOUSE_PASSWORD,
+  clickhouseDatabase: env.CLICKHOUSE_DATABASE,
+  embeddedClickHousePort: clickhousePort,
+  devApiKey: env.NEURALLOG_DEV_API_KEY,
+  workerEnv,
+}).catch((err: Error) => {
+  console.error(`NeuralLog: could not start: ${err.message}`);
+  process.exit(1);
+});
+
+console.log(`
+NeuralLog is running.
+
+  API (ingest + search)  ${stack.url}
+  Health                 ${stack.url}/healthz
+  ClickHouse             ${stack.clickhouseUrl}${stack.embeddedClickHouse ? '  (embedded chDB, data in .neurallog/clickhouse)' : ''}
+
+  Dev tenant API key     ${stack.devApiKey}${stack.devApiKeyGenerated ? '  (new; kept in .neurallog/dev-api-key)' : ''}
+
+Send a log, then find it (rows are searchable about a second later):
+
+  curl -sS -X POST ${stack.url}/v1/logs \\
+    -H "Authorization: Bearer ${stack.devApiKey}" \\
+    -H "Content-Type: application/json" \\
+    -d '{"level":"error","service":"checkout","message":"connection reset by peer"}'
+
+  curl -sS "${stack.url}/v1/logs?q=connection+reset&level=error" \\
+    -H "Authorization: Bearer ${stack.devApiKey}"
+
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\nNeuralLog: ${signal}, stopping…`);
+  await stack.stop();
+  console.log('NeuralLog: stopped.');
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,55 @@
+/**
+ * ClickHouse access for the workers, through the official web client: the
+ * same code talks to the embedded endpoint under `npm start` and to a real
+ * server or ClickHouse Cloud in production.
+ */
+import { createClient, type WebClickHouseClient } from '@clickhouse/client-web';
+import type { ClickHouseConfig } from './config.ts';
+
+export const LOGS_TABLE = 'logs';
+
+const clients = new Map<string, WebClickHouseClient>();
+
+/** One client per configuration per isolate; the client is stateless between requests. */
+export function clickHouseClient(config: ClickHouseConfig): WebClickHouseClient {
+  const key = `${config.url}\u0000${config.username}\u0000${config.password}\u0000${config.database}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = createClient({
+      url: config.url,
+      username: config.username,
+      password: config.password,
+      database: config.database,
+      // Workers' fetch manages its own connections; the keepalive flag is a browser notion.
+      keep_alive: { enabled: false },
+      request_timeout: 30_000,
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/**
+ * Inserts rows that are already JSONEachRow text. The text goes to the server
+ * as it is — the rows are never parsed or re-encoded on the way.
+ *
+ * `insert_deduplication_token` makes the insert idempotent: the table keeps the
+ * tokens of its recent inserts (non_replicated_deduplication_window), so a
+ * retried insert of the same batch is dropped by ClickHouse instead of
+ * duplicating rows.
+ */
+export async function insertJsonEachRow(
+  client: WebClickHouseClient,
+  table: string,
+  ndjson: string,
+  deduplicationToken: string,
+): Promise<void> {
+  await client.command({
+    query: `INSERT INTO ${table} FORMAT JSONEachRow\n${ndjson}`,
+    clickhouse_settings: {
+      insert_deduplication_token: deduplicationToken,
+      // Unknown keys would be a bug on our side; fail loudly rather than drop fields.
+      input_format_skip_unknown_fields: 0,
+    },
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * Configuration: every knob, its default and its meaning, in one table.
+ *
+ * Workers read it from their bindings (wrangler.toml `[vars]`, secrets, or the
+ * process environment under `npm start`); the README's configuration table is
+ * checked against this list by a test, so the two cannot drift apart.
+ */
+
+interface VariableSpec {
+  default: string;
+  doc: string;
+  secret?: boolean;
+  /** Which components read it. */
+  usedBy: string;
+}
+
+export const CONFIG_VARIABLES = {
+  CLICKHOUSE_URL: {
+    default: 'http://127.0.0.1:8123',
+    doc: 'ClickHouse HTTP endpoint. Unset under `npm start`: the embedded chDB endpoint is started on this address.',
+    usedBy: 'actor, query, npm start',
+  },
+  CLICKHOUSE_USER: { default: 'default', doc: 'ClickHouse user.', usedBy: 'actor, query, npm start' },
+  CLICKHOUSE_PASSWORD: { default: '', doc: 'ClickHouse password.', secret: true, usedBy: 'actor, query, npm start' },
+  CLICKHOUSE_DATABASE: { default: 'neurallog', doc: 'Database holding the `logs` table.', usedBy: 'actor, query, npm start' },
+  NEURALLOG_DEV_API_KEY: {
+    default: '',
+    doc: 'API key of the dev tenant. `npm start` generates one (kept in `.neurallog/dev-api-key`) when unset.',
+    secret: true,
+    usedBy: 'ingest, query, npm start',
+  },
+  NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant id the dev API key belongs to.', usedBy: 'ingest, query' },
+  NEURALLOG_MAX_REQUEST_BYTES: {
+    default: '10485760',
+    doc: 'Largest request body, counted after decompression (bytes). Larger: 413.',
+    usedBy: 'ingest',
+  },
+  NEURALLOG_MAX_RECORDS_PER_REQUEST: { default: '10000', doc: 'Most records in one request. More: 413.', usedBy: 'ingest' },
+  NEURALLOG_MAX_RECORD_BYTES: {
+    default: '262144',
+    doc: 'Largest single record, as stored (bytes). Larger: 413 naming the record.',
+    usedBy: 'ingest',
+  },
+  NEURALLOG_RETENTION_DAYS: { default: '30', doc: 'Retention of the dev tenant\'s rows in ClickHouse (days).', usedBy: 'ingest' },
+  NEURALLOG_FLUSH_MAX_ROWS: { default: '10000', doc: 'The actor flushes once this many rows are buffered…', usedBy: 'actor' },
+  NEURALLOG_FLUSH_MAX_BYTES: { default: '8388608', doc: '…or this many bytes…', usedBy: 'actor' },
+  NEURALLOG_FLUSH_MAX_AGE_MS: { default: '1000', doc: '…or when the oldest buffered row is this old (ms).', usedBy: 'actor' },
+  NEURALLOG_FLUSH_BATCH_MAX_ROWS: {
+    default: '100000',
+    doc: 'Most rows in one ClickHouse insert; a backlog drains in inserts this big, not in more of them.',
+    usedBy: 'actor',
+  },
+  NEURALLOG_FLUSH_BATCH_MAX_BYTES: { default: '16777216', doc: 'Most bytes in one ClickHouse insert / R2 object.', usedBy: 'actor' },
+  NEURALLOG_FLUSH_RETRY_BASE_MS: { default: '1000', doc: 'First retry delay after a failed flush (doubles each time).', usedBy: 'actor' },
+  NEURALLOG_FLUSH_RETRY_MAX_MS: { default: '60000', doc: 'Longest retry delay after failed flushes.', usedBy: 'actor' },
+} as const satisfies Record<string, VariableSpec>;
+
+export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
+
+/** The bindings every worker may carry (all strings, as vars and secrets are). */
+export type ConfigBindings = { [K in ConfigVariable]?: string };
+
+export interface ClickHouseConfig {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export interface IngestLimits {
+  maxRequestBytes: number;
+  maxRecordsPerRequest: number;
+  maxRecordBytes: number;
+}
+
+export interface FlushPolicy {
+  maxRows: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  batchMaxRows: number;
+  batchMaxBytes: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export interface Config {
+  clickhouse: ClickHouseConfig;
+  devApiKey: string;
+  devTenant: string;
+  retentionDays: number;
+  limits: IngestLimits;
+  flush: FlushPolicy;
+}
+
+export class ConfigError extends Error {}
+
+const cache = new WeakMap<object, Config>();
+
+export function loadConfig(env: ConfigBindings): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const get = (name: ConfigVariable): string => env[name] ?? CONFIG_VARIABLES[name].default;
+  const int = (name: ConfigVariable, min = 1): number => {
+    const raw = get(name);
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+    }
+    return value;
+  };
+  const database = get('CLICKHOUSE_DATABASE');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE is not a valid identifier: "${database}"`);
+  const devTenant = get('NEURALLOG_DEV_TENANT');
+  if (!isValidTenantId(devTenant)) throw new ConfigError(`NEURALLOG_DEV_TENANT is not a valid tenant id: "${devTenant}"`);
+  const config: Config = {
+    clickhouse: {
+      url: get('CLICKHOUSE_URL'),
+      username: get('CLICKHOUSE_USER'),
+      password: get('CLICKHOUSE_PASSWORD'),
+      database,
+    },
+    devApiKey: get('NEURALLOG_DEV_API_KEY'),
+    devTenant,
+    retentionDays: int('NEURALLOG_RETENTION_DAYS'),
+    limits: {
+      maxRequestBytes: int('NEURALLOG_MAX_REQUEST_BYTES'),
+      maxRecordsPerRequest: int('NEURALLOG_MAX_RECORDS_PER_REQUEST'),
+      maxRecordBytes: int('NEURALLOG_MAX_RECORD_BYTES'),
+    },
+    flush: {
+      maxRows: int('NEURALLOG_FLUSH_MAX_ROWS'),
+      maxBytes: int('NEURALLOG_FLUSH_MAX_BYTES'),
+      maxAgeMs: int('NEURALLOG_FLUSH_MAX_AGE_MS'),
+      batchMaxRows: int('NEURALLOG_FLUSH_BATCH_MAX_ROWS'),
+      batchMaxBytes: int('NEURALLOG_FLUSH_BATCH_MAX_BYTES'),
+      retryBaseMs: int('NEURALLOG_FLUSH_RETRY_BASE_MS'),
+      retryMaxMs: int('NEURALLOG_FLUSH_RETRY_MAX_MS'),
+    },
+  };
+  cache.set(env, config);
+  return config;
+}
+
+/**
+ * Tenant ids appear in R2 keys, Durable Object names and logs: lowercase
+ * letters, digits and dashes, starting with a letter or digit, at most 63
+ * characters (a DNS label, so a namespace can be named after it later).
+ */
+export function isValidTenantId(id: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{0,62}$/.test(id);
+}

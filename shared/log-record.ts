@@ -1,0 +1,41 @@
+/**
+ * The log model: one row of the ClickHouse `logs` table
+ * (migrations/clickhouse/0001_logs.sql), as the ingest path builds it and as
+ * it travels — serialised once as JSONEachRow — through the tenant actor's
+ * buffer to ClickHouse and to the R2 archive.
+ *
+ * Optional fields are left out of the JSON when empty; ClickHouse fills the
+ * column defaults, and the buffer and archive stay smaller.
+ */
+export interface LogRow {
+  TenantId: string;
+  /** `YYYY-MM-DD hh:mm:ss.nnnnnnnnn`, UTC. */
+  Timestamp: string;
+  ObservedTimestamp: string;
+  LogId: string;
+  TraceId?: string;
+  SpanId?: string;
+  TraceFlags?: number;
+  SeverityText?: string;
+  SeverityNumber?: number;
+  ServiceName?: string;
+  Body: string;
+  ResourceAttributes?: Record<string, string>;
+  LogAttributes?: Record<string, string>;
+  RetentionDays: number;
+}
+
+/** A stored log as the search API returns it. */
+export interface LogView {
+  id: string;
+  timestamp: string;
+  observedTimestamp: string;
+  severityText: string;
+  severityNumber: number;
+  service: string;
+  body: string;
+  traceId: string;
+  spanId: string;
+  attributes: Record<string, string>;
+  resource: Record<string, string>;
+}

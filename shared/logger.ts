@@ -1,0 +1,22 @@
+/**
+ * Structured JSON logs, one object per line on stdout, which is what Workers
+ * Logs, Logpush and `wrangler tail` index. Fields are the caller's; keys that
+ * name secrets are masked whatever the caller passes, so a careless field
+ * cannot leak a key.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const SECRET_KEY_RE = /authorization|password|secret|api[-_]?key|token$/i;
+
+export function logEvent(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+  const entry: Record<string, unknown> = { level, msg, time: new Date().toISOString() };
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    entry[key] = SECRET_KEY_RE.test(key) ? '[redacted]' : value;
+  }
+  const line = JSON.stringify(entry);
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+}

@@ -1,0 +1,52 @@
+/**
+ * The gateway: the one public origin. It authenticates nothing and reads no
+ * body — it forwards each request, untouched, to the worker that owns the
+ * route (workers/gateway/routes.ts), over a service binding.
+ */
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts';
+import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
+
+export interface GatewayEnv {
+  INGEST: Fetcher;
+  QUERY: Fetcher;
+}
+
+const app = new Hono<{ Bindings: GatewayEnv }>();
+app.use(requestId());
+app.onError(handleError);
+app.notFound(handleNotFound);
+
+/** 200 once every component behind the origin is ready. */
+app.get('/healthz', async (c) => {
+  const probe = async (name: Upstream) => {
+    try {
+      const res = await c.env[name].fetch('https://internal/healthz');
+      const body = await res.json<{ status: string }>().catch(() => ({ status: 'unavailable' }));
+      return res.ok ? body.status : 'unavailable';
+    } catch {
+      return 'unavailable';
+    }
+  };
+  const [ingest, query] = await Promise.all([probe('INGEST'), probe('QUERY')]);
+  const ok = ingest === 'ok' && query === 'ok';
+  return c.json({ status: ok ? 'ok' : 'unavailable', ingest, query }, ok ? 200 : 503);
+});
+
+app.all('*', async (c, next) => {
+  const pathname = new URL(c.req.url).pathname;
+  const upstream = resolveUpstream(c.req.method, pathname);
+  if (upstream) {
+    const headers = new Headers(c.req.raw.headers);
+    headers.set('X-Request-Id', c.get('requestId'));
+    return c.env[upstream].fetch(new Request(c.req.raw, { headers }));
+  }
+  const allowed = allowedMethods(pathname);
+  if (allowed.length > 0) {
+    throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${pathname}`, {}, { Allow: allowed.join(', ') });
+  }
+  await next();
+});
+
+export default app;

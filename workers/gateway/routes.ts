@@ -1,0 +1,35 @@
+/**
+ * The route table of the public origin: which worker answers which request.
+ *
+ * In production this is what zone routes do; it lives in code because routes
+ * match paths only, and ingest and search share `/v1/logs`, told apart by
+ * method. Service bindings make the hop a function call on the same machine.
+ */
+export type Upstream = 'INGEST' | 'QUERY';
+
+interface Route {
+  methods: readonly string[] | '*';
+  /** Exact path, or a prefix when it ends in '/'. */
+  path: string;
+  upstream: Upstream;
+}
+
+export const ROUTES: readonly Route[] = [
+  { methods: ['POST'], path: '/v1/logs', upstream: 'INGEST' },
+  { methods: ['GET', 'HEAD'], path: '/v1/logs', upstream: 'QUERY' },
+];
+
+export function resolveUpstream(method: string, pathname: string): Upstream | null {
+  for (const route of ROUTES) {
+    const pathMatches = route.path.endsWith('/') ? pathname.startsWith(route.path) : pathname === route.path || pathname === `${route.path}/`;
+    if (pathMatches && (route.methods === '*' || route.methods.includes(method))) return route.upstream;
+  }
+  return null;
+}
+
+/** Methods some route accepts at this path (for a 405's Allow header). */
+export function allowedMethods(pathname: string): string[] {
+  return ROUTES.filter((r) => (r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path || pathname === `${r.path}/`)).flatMap(
+    (r) => (r.methods === '*' ? ['*'] : [...r.methods]),
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * Reading a log request's body within the configured limit.
+ *
+ * The limit counts bytes after decompression, and a gzip body is counted while
+ * it is inflated: a 1 MB "zip bomb" that would inflate to gigabytes is cut off
+ * at the limit, never held in memory. Decompression is the platform's
+ * DecompressionStream.
+ */
+import { ApiError } from '../../shared/api-error.ts';
+
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
+    throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; send identity or gzip`, {
+      field: 'Content-Encoding',
+    });
+  }
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) return '';
+
+  const source = encoding === 'identity' ? request.body : request.body.pipeThrough(new DecompressionStream('gzip'));
+  const reader = source.getReader();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const parts: string[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(maxBytes);
+      }
+      parts.push(decoder.decode(value, { stream: true }));
+    }
+    parts.push(decoder.decode());
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    if (err instanceof TypeError && /decod|utf-?8/i.test(err.message)) {
+      throw new ApiError(400, 'invalid_encoding', 'the body is not valid UTF-8');
+    }
+    if (encoding !== 'identity') throw new ApiError(400, 'invalid_gzip', `the gzip body could not be decompressed: ${(err as Error).message}`);
+    throw err;
+  }
+  return parts.join('');
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, 'request_too_large', `the body exceeds ${maxBytes} bytes (counted after decompression)`, { limit: maxBytes });
+}

@@ -1,0 +1,78 @@
+/**
+ * POST /v1/logs — accept a batch of JSON log records for the caller's tenant.
+ *
+ * read (within limits) → parse → normalise every record → serialise once →
+ * hand to the tenant's actor → 202 once the actor has stored the batch
+ * durably. A request is all or nothing: if any record is rejected, nothing of
+ * the request is stored, and the error names the record and the field.
+ */
+import { Hono } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import { newBatchId } from '../../../shared/ids.ts';
+import type { LogRow } from '../../../shared/log-record.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { RecordTooLargeError, serializeRows } from '../../../shared/ndjson-chunks.ts';
+import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
+import type { IngestApp } from '../env.ts';
+import { bodyFormat, parseRecords } from '../parse-records.ts';
+import { readBodyText } from '../request-body.ts';
+
+export const logsRoutes = new Hono<IngestApp>();
+
+logsRoutes.post('/', requirePrincipal(), async function ingestLogs(c) {
+  const started = Date.now();
+  const config = loadConfig(c.env);
+  const { tenantId } = c.get('principal');
+  const format = bodyFormat(c.req.header('content-type'));
+  const text = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
+  const records = parseRecords(text, format, config.limits.maxRecordsPerRequest);
+
+  const receivedAt = Date.now();
+  const batchId = newBatchId(receivedAt);
+  const context = {
+    tenantId,
+    retentionDays: config.retentionDays,
+    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
+    batchId,
+  };
+  const rows: LogRow[] = new Array(records.length);
+  try {
+    for (let i = 0; i < records.length; i++) rows[i] = normalizeRecord(records[i], i, context);
+  } catch (err) {
+    if (err instanceof RecordError) {
+      throw new ApiError(400, 'invalid_record', err.message, { record: err.record, field: err.field });
+    }
+    throw err;
+  }
+  let batch;
+  try {
+    batch = serializeRows(rows, config.limits.maxRecordBytes);
+  } catch (err) {
+    if (err instanceof RecordTooLargeError) {
+      throw new ApiError(413, 'record_too_large', err.message, { record: err.record, limit: err.limit });
+    }
+    throw err;
+  }
+
+  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(tenantId));
+  let receipt;
+  try {
+    receipt = await actor.ingest({ tenantId, batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks });
+  } catch (err) {
+    logEvent('error', 'ingest.actor_failed', { requestId: c.get('requestId'), tenant: tenantId, batchId, error: (err as Error).message });
+    throw new ApiError(503, 'unavailable', 'the batch could not be stored; nothing was accepted, retry later', {}, { 'Retry-After': '1' });
+  }
+  logEvent('info', 'ingest.accepted', {
+    requestId: c.get('requestId'),
+    tenant: tenantId,
+    batchId,
+    records: receipt.accepted,
+    bytes: receipt.bytes,
+    bufferedRows: receipt.buffered.rows,
+    durationMs: Date.now() - started,
+  });
+  return c.json({ accepted: receipt.accepted, batchId }, 202);
+});

@@ -1,0 +1,68 @@
+/**
+ * A LogSearch → one parameterised ClickHouse query.
+ *
+ * Nothing from the request is ever part of the SQL text: every value travels
+ * as a `{name:Type}` query parameter, and the SQL is assembled only from
+ * constant fragments chosen by what the search contains. The tenant predicate
+ * is the first condition and comes from the verified credential.
+ *
+ * The order (TimestampTime, Timestamp, LogId) DESC follows the table's sort
+ * key, so ClickHouse reads the newest granules of the tenant first and stops
+ * at the limit; the cursor is the last row's (Timestamp, LogId), which is
+ * unique, so pages neither skip nor repeat rows while ingestion continues.
+ */
+import { LOGS_TABLE } from '../../shared/clickhouse.ts';
+import { formatClickHouseTime } from '../../shared/timestamp.ts';
+import type { LogSearch } from './search-params.ts';
+
+export interface CompiledQuery {
+  sql: string;
+  params: Record<string, string | number | string[]>;
+}
+
+export const SEARCH_COLUMNS =
+  'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes';
+
+export function compileSearch(tenantId: string, search: LogSearch): CompiledQuery {
+  const where: string[] = ['TenantId = {tenant:String}'];
+  const params: CompiledQuery['params'] = {
+    tenant: tenantId,
+    from: formatClickHouseTime(search.from),
+    to: formatClickHouseTime(search.to),
+    limit: search.limit + 1, // one extra row tells whether there is a next page
+  };
+  // The whole-second column is in the primary key; the exact bounds follow.
+  where.push("TimestampTime >= toDateTime({from:DateTime64(9, 'UTC')})");
+  where.push("TimestampTime <= toDateTime({to:DateTime64(9, 'UTC')})");
+  where.push("Timestamp >= {from:DateTime64(9, 'UTC')}");
+  where.push("Timestamp < {to:DateTime64(9, 'UTC')}");
+
+  search.tokens.forEach((token, i) => {
+    where.push(`hasToken(lower(Body), {token${i}:String})`);
+    params[`token${i}`] = token;
+  });
+  if (search.severityRanges.length > 0) {
+    const ranges = search.severityRanges.map(([lo, hi], i) => {
+      params[`severityLo${i}`] = lo;
+      params[`severityHi${i}`] = hi;
+      return `SeverityNumber BETWEEN {severityLo${i}:UInt8} AND {severityHi${i}:UInt8}`;
+    });
+    where.push(`(${ranges.join(' OR ')})`);
+  }
+  if (search.services.length > 0) {
+    where.push('ServiceName IN {services:Array(String)}');
+    params.services = search.services;
+  }
+  if (search.cursor) {
+    where.push("(TimestampTime, Timestamp, LogId) < (toDateTime({cursorTs:DateTime64(9, 'UTC')}), {cursorTs:DateTime64(9, 'UTC')}, {cursorId:String})");
+    params.cursorTs = search.cursor.timestamp;
+    params.cursorId = search.cursor.logId;
+  }
+
+  const sql =
+    `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} ` +
+    `WHERE ${where.join(' AND ')} ` +
+    'ORDER BY TimestampTime DESC, Timestamp DESC, LogId DESC ' +
+    'LIMIT {limit:UInt32}';
+  return { sql, params };
+}

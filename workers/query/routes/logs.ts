@@ -1,0 +1,77 @@
+/**
+ * GET /v1/logs — the caller's tenant's logs, newest first, one page at a time.
+ */
+import { Hono } from 'hono';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { clickHouseClient } from '../../../shared/clickhouse.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import type { LogView } from '../../../shared/log-record.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
+import { compileSearch } from '../compile-search.ts';
+import type { QueryApp } from '../env.ts';
+import { encodeCursor, parseSearch } from '../search-params.ts';
+
+interface SearchRow {
+  LogId: string;
+  Timestamp: string;
+  ObservedTimestamp: string;
+  SeverityText: string;
+  SeverityNumber: number;
+  ServiceName: string;
+  Body: string;
+  TraceId: string;
+  SpanId: string;
+  LogAttributes: Record<string, string>;
+  ResourceAttributes: Record<string, string>;
+}
+
+export const logsRoutes = new Hono<QueryApp>();
+
+logsRoutes.get('/', requirePrincipal(), async function searchLogs(c) {
+  const started = Date.now();
+  const { tenantId } = c.get('principal');
+  const search = parseSearch(new URL(c.req.url).searchParams);
+  const { sql, params } = compileSearch(tenantId, search);
+  const client = clickHouseClient(loadConfig(c.env).clickhouse);
+  const result = await client.query({
+    query: sql,
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: { max_execution_time: 30 },
+  });
+  const rows = await result.json<SearchRow>();
+  const page = rows.slice(0, search.limit);
+  const last = page[page.length - 1];
+  const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
+
+  logEvent('info', 'search.done', {
+    requestId: c.get('requestId'),
+    tenant: tenantId,
+    rows: page.length,
+    tokens: search.tokens.length,
+    durationMs: Date.now() - started,
+  });
+  return c.json({
+    logs: page.map(toView),
+    nextCursor,
+    from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
+    to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
+  });
+});
+
+function toView(row: SearchRow): LogView {
+  return {
+    id: row.LogId,
+    timestamp: clickHouseTimeToRfc3339(row.Timestamp),
+    observedTimestamp: clickHouseTimeToRfc3339(row.ObservedTimestamp),
+    severityText: row.SeverityText,
+    severityNumber: row.SeverityNumber,
+    service: row.ServiceName,
+    body: row.Body,
+    traceId: row.TraceId,
+    spanId: row.SpanId,
+    attributes: row.LogAttributes,
+    resource: row.ResourceAttributes,
+  };
+}
