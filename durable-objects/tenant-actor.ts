@@ -97,11 +97,9 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     const now = Date.now();
+    // A pending flush is retried whenever the alarm runs: the alarm is only
+    // ever set for its retry time, so running means the time has come.
     let flush = this.#buffer.pendingFlush();
-    if (flush?.nextAttemptAt && flush.nextAttemptAt > now) {
-      await this.#setAlarm(flush.nextAttemptAt);
-      return;
-    }
     if (!flush) {
       if (!this.#flushDue(now)) {
         await this.#scheduleFlush(now);

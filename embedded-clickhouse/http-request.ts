@@ -137,15 +137,33 @@ export function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/**
- * The first keyword decides whether a statement only reads. Real servers run
- * GET requests and `readonly=1` under the engine's read-only mode; the embedded
- * engine shares one session between requests, and read-only mode cannot be
- * switched off again once on, so we check the statement kind instead.
- */
+const FIRST_KEYWORD_RE = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*\(?\s*([A-Za-z]+)/;
+const READ_KEYWORDS = new Set(['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXISTS', 'EXPLAIN']);
+const WRITE_KEYWORDS = new Set([
+  'INSERT', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'RENAME', 'OPTIMIZE', 'SYSTEM', 'KILL', 'GRANT', 'REVOKE',
+  'SET', 'USE', 'DELETE', 'UPDATE', 'ATTACH', 'DETACH', 'EXCHANGE', 'UNDROP', 'BACKUP', 'RESTORE', 'MOVE',
+]);
+
+function firstKeyword(sql: string): string | undefined {
+  return FIRST_KEYWORD_RE.exec(sql)?.[1]?.toUpperCase();
+}
+
+/** Statements that return rows (the response gets a format and a content type). */
 export function isReadStatement(sql: string): boolean {
-  const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*\(?\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase();
-  return first !== undefined && ['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXISTS', 'EXPLAIN'].includes(first);
+  const first = firstKeyword(sql);
+  return first !== undefined && READ_KEYWORDS.has(first);
+}
+
+/**
+ * Real servers run GET requests and `readonly=1` under the engine's read-only
+ * mode. The embedded engine shares one session between requests, and read-only
+ * mode cannot be switched off again once on, so we refuse statements that
+ * write by their first keyword instead; anything else goes to the engine,
+ * which reports syntax errors as a server would.
+ */
+export function isWriteStatement(sql: string): boolean {
+  const first = firstKeyword(sql);
+  return first !== undefined && WRITE_KEYWORDS.has(first);
 }
 
 /** The output format named by a trailing `FORMAT x` clause, if any. */

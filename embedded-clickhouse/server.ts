@@ -14,11 +14,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { Session, version as chdbVersion } from 'chdb';
+import { Session } from 'chdb';
 import { ClickHouseHttpError, ErrorCode, toClickHouseError } from './errors.ts';
 import {
   explicitFormat,
   isReadStatement,
+  isWriteStatement,
   matchSimpleInsert,
   parseClickHouseRequest,
   parseCredentials,
@@ -73,7 +74,7 @@ interface QueryOutcome {
 
 export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions): Promise<EmbeddedClickHouse> {
   const session = new Session(options.dataPath);
-  const engineVersion = String(chdbVersion().libchdb).replace(/"/g, '');
+  const engineVersion = (await session.queryAsync('SELECT version()', { format: 'TabSeparatedRaw' })).text().trim();
   const expectedUser = options.username ?? 'default';
   const expectedPasswordHash = sha256(options.password ?? '');
 
@@ -129,7 +130,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     }
 
     const statement = req.data ? `${req.sql}\n${req.data.toString('utf8')}` : req.sql;
-    if (req.readonly && !isReadStatement(statement)) {
+    if (req.readonly && isWriteStatement(statement)) {
       throw new ClickHouseHttpError(ErrorCode.READONLY, 'READONLY', 'Cannot execute query in readonly mode');
     }
 

@@ -1,0 +1,121 @@
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
+import { TEST_FLUSH } from '../support/constants.ts';
+import { clickhouse, countRows, gunzipText, injectFault, makeBatch, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+
+function actorOf(tenant: string): DurableObjectStub<TenantActor> {
+  return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(tenant));
+}
+
+/** Runs the alarm (if it has not fired by itself yet) and waits until nothing is buffered. */
+async function flushAll(stub: DurableObjectStub<TenantActor>) {
+  await runDurableObjectAlarm(stub);
+  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlush === null);
+}
+
+describe('TenantActor', () => {
+  it('stores a batch durably before it acknowledges it', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const receipt = await stub.ingest(makeBatch(tenant, records(7)));
+    expect(receipt.accepted).toBe(7);
+    const stored = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec<{ rows: number; data: string }>('SELECT rows, data FROM buffered_chunks').toArray(),
+    );
+    expect(stored.reduce((n, c) => n + c.rows, 0)).toBe(7);
+    expect(stored.map((c) => c.data).join('').trim().split('\n')).toHaveLength(7);
+  });
+
+  it('below every threshold, schedules the flush for when the oldest row reaches the maximum age', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const receivedAt = Date.now();
+    await stub.ingest(makeBatch(tenant, records(3), receivedAt));
+    const stats = await stub.stats();
+    expect(stats.alarmAt).toBe(receivedAt + TEST_FLUSH.maxAgeMs);
+    expect(stats.buffered.rows).toBe(3);
+  });
+
+  it('flushes once the row threshold is passed: one ClickHouse insert, one R2 object, buffer emptied', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const before = Date.now();
+    await stub.ingest(makeBatch(tenant, records(30)));
+    expect((await stub.stats()).alarmAt).toBeGreaterThan(before + 1000); // not due yet
+    await stub.ingest(makeBatch(tenant, records(30)));
+    expect((await stub.stats()).alarmAt ?? 0).toBeLessThanOrEqual(Date.now()); // due now
+
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(60);
+
+    const listing = await env.ARCHIVE.list({ prefix: `logs/${tenant}/` });
+    expect(listing.objects).toHaveLength(1);
+    const key = listing.objects[0]!.key;
+    expect(key).toMatch(new RegExp(`^logs/${tenant}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[0-9A-Z]{26}\\.ndjson\\.gz$`));
+    const object = await env.ARCHIVE.get(key);
+    const lines = (await gunzipText(await object!.arrayBuffer())).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(60);
+    expect(lines.every((row) => row.TenantId === tenant)).toBe(true);
+    expect(new Set(lines.map((row) => row.LogId)).size).toBe(60);
+  });
+
+  it('flushes rows older than the maximum age even below the row threshold', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await stub.ingest(makeBatch(tenant, records(4), Date.now() - TEST_FLUSH.maxAgeMs - 1));
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(4);
+  });
+
+  it('keeps the rows when ClickHouse is down, and retries until they are stored', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await injectFault('fail-before', tenant, 1);
+    await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
+    await runDurableObjectAlarm(stub);
+    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlush?.attempts ?? 0) === 1);
+    expect(failed.buffered.rows).toBe(TEST_FLUSH.maxRows);
+    expect(failed.pendingFlush!.lastError).toMatch(/injected failure/);
+    // The retry waits for the backoff: the alarm is set for then, not now.
+    expect(failed.alarmAt).toBeGreaterThan(Date.now() + TEST_FLUSH.retryBaseMs / 2);
+    expect(await countRows(tenant)).toBe(0);
+
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
+  });
+
+  it('does not duplicate rows when an insert reached ClickHouse but its answer was lost', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await injectFault('fail-after', tenant, 1);
+    await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
+    await runDurableObjectAlarm(stub);
+    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlush?.attempts ?? 0) === 1);
+    expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows); // the first attempt did insert
+
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows); // the retry was deduplicated
+    const ids = await (
+      await clickhouse.query({
+        query: 'SELECT uniqExact(LogId) AS n FROM logs WHERE TenantId = {t:String}',
+        query_params: { t: tenant },
+        format: 'JSONEachRow',
+      })
+    ).json<{ n: string | number }>();
+    expect(Number(ids[0]!.n)).toBe(TEST_FLUSH.maxRows);
+    expect(failed.pendingFlush!.batchId).toMatch(/^[0-9A-Z]{26}$/);
+  });
+
+  it('refuses a batch of another tenant', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await stub.ingest(makeBatch(tenant, records(1)));
+    // Called inside the object, so the rejection is observed here rather than across RPC.
+    await runInDurableObject(stub, async (instance: TenantActor) => {
+      await expect(instance.ingest(makeBatch('someone-else', records(1)))).rejects.toThrow(/was handed a batch/);
+    });
+    expect((await stub.stats()).buffered.rows).toBe(1);
+  });
+});

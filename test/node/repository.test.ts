@@ -1,0 +1,50 @@
+/**
+ * Rules of the repository that would otherwise rot quietly.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../scripts/stack.ts';
+import { CONFIG_VARIABLES } from '../../shared/config.ts';
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(join(PROJECT_ROOT, dir), { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => relative(PROJECT_ROOT, join(e.parentPath, e.name)));
+}
+
+/** `[vars]` of a wrangler.toml: KEY = "value" lines up to the next table. */
+async function wranglerVars(path: string): Promise<Record<string, string>> {
+  const text = await readFile(join(PROJECT_ROOT, path), 'utf8');
+  const section = text.split(/^\[vars\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
+  return Object.fromEntries([...section.matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+}
+
+describe('repository', () => {
+  it('keeps workers, durable objects and shared code on web-standard APIs (no node: imports)', async () => {
+    const offenders: string[] = [];
+    for (const dir of ['workers', 'durable-objects', 'shared']) {
+      for (const file of await filesUnder(dir)) {
+        const source = await readFile(join(PROJECT_ROOT, file), 'utf8');
+        if (/from\s+['"]node:|require\(['"]node:/.test(source)) offenders.push(file);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('documents every configuration variable in the README', async () => {
+    const readme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const missing = Object.keys(CONFIG_VARIABLES).filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('gives every wrangler [vars] entry the default shared/config.ts documents', async () => {
+    for (const path of ['workers/ingest/wrangler.toml', 'workers/query/wrangler.toml']) {
+      const vars = await wranglerVars(path);
+      expect(Object.keys(vars).length).toBeGreaterThan(0);
+      for (const [name, value] of Object.entries(vars)) {
+        expect(CONFIG_VARIABLES, `${path}: ${name}`).toHaveProperty(name);
+        expect(value, `${path}: ${name}`).toBe(CONFIG_VARIABLES[name as keyof typeof CONFIG_VARIABLES].default);
+      }
+    }
+  });
+});

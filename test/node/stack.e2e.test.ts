@@ -1,0 +1,98 @@
+/**
+ * End to end, on the real parts, started the way `npm start` starts them:
+ * embedded ClickHouse + wrangler (gateway, ingest, query, TenantActor, R2).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { freePort } from '../support/ports.ts';
+
+let dataDir: string;
+let stack: RunningStack | null = null;
+const output: string[] = [];
+
+async function start(devApiKey?: string): Promise<RunningStack> {
+  return startStack({
+    port: await freePort(),
+    dataDir,
+    embeddedClickHousePort: await freePort(),
+    devApiKey,
+    workerEnv: { NEURALLOG_FLUSH_MAX_AGE_MS: '300' },
+    onOutput: (line) => output.push(line),
+  });
+}
+
+async function searchUntil(s: RunningStack, query: string, count: number): Promise<{ logs: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[] }> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const res = await fetch(`${s.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${s.devApiKey}` } });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    if (body.logs.length >= count || Date.now() > deadline) return body;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'neurallog-e2e-'));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the stack, end to end', () => {
+  it('starts healthy, generates and keeps a dev key, ingests, flushes and finds the rows', async () => {
+    stack = await start();
+    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
+    expect(stack.devApiKeyGenerated).toBe(true);
+    expect((await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim()).toBe(stack.devApiKey);
+
+    const marker = `e2e${Date.now()}`;
+    const records = Array.from({ length: 250 }, (_, i) => ({
+      timestamp: new Date(Date.now() - i).toISOString(),
+      level: i % 10 === 0 ? 'error' : 'info',
+      service: 'sshd',
+      message: `Failed password for invalid user admin${i} from 10.0.0.${i % 255} port 22 ssh2 ${marker}`,
+      host: 'LabSZ',
+    }));
+    const res = await fetch(`${stack.url}/v1/logs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.devApiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(records),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ accepted: 250 });
+
+    const found = await searchUntil(stack, `q=${marker}&limit=1000`, 250);
+    expect(found.logs).toHaveLength(250);
+    const errors = await searchUntil(stack, `q=${marker}+failed&level=error&service=sshd&limit=1000`, 25);
+    expect(errors.logs).toHaveLength(25);
+    expect(errors.logs[0]).toMatchObject({ service: 'sshd', severityNumber: 17, attributes: { host: 'LabSZ' } });
+    // The workers' structured logs reach the output, without the key.
+    expect(output.some((l) => l.includes('"msg":"ingest.accepted"'))).toBe(true);
+    expect(output.some((l) => l.includes('"msg":"flush.done"'))).toBe(true);
+    expect(output.some((l) => l.includes(stack!.devApiKey))).toBe(false);
+  });
+
+  it('keeps its state across a restart, and takes NEURALLOG_DEV_API_KEY when given', async () => {
+    const before = stack!;
+    await before.stop();
+    stack = await start('nl_dev_given_key_for_e2e');
+    expect(stack.devApiKey).toBe('nl_dev_given_key_for_e2e');
+    const found = await searchUntil(stack, 'q=failed+password&limit=1000', 250);
+    expect(found.logs.length).toBeGreaterThanOrEqual(250);
+    const old = await fetch(`${stack.url}/v1/logs`, { headers: { authorization: `Bearer ${before.devApiKey}` } });
+    expect(old.status).toBe(401);
+  });
+
+  it('stops cleanly: nothing listens afterwards', async () => {
+    const url = stack!.url;
+    await stack!.stop();
+    stack = null;
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});

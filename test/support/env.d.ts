@@ -1,0 +1,11 @@
+import type { IngestEnv } from '../../workers/ingest/env.ts';
+
+declare global {
+  namespace Cloudflare {
+    /** Bindings of the Workers test projects (vitest.config.ts). */
+    interface Env extends IngestEnv {
+      TEST_CLICKHOUSE_URL: string;
+      TEST_FAULT_PROXY_URL: string;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A ClickHouse stand-in that can fail on request: it forwards to the real
+ * (embedded) endpoint, except that requests whose body contains a chosen text
+ * (a test's tenant id) can be made to fail — before reaching ClickHouse
+ * ("ClickHouse is down") or after it ("the insert happened but the answer was
+ * lost", the case deduplication exists for). Tests set the rules over HTTP.
+ */
+import { createServer, type Server } from 'node:http';
+
+interface FaultRule {
+  match: string;
+  mode: 'fail-before' | 'fail-after';
+  remaining: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const rules: FaultRule[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    if (url.pathname === '/__fault') {
+      const mode = url.searchParams.get('mode');
+      const match = url.searchParams.get('match') ?? '';
+      if ((mode === 'fail-before' || mode === 'fail-after') && match) {
+        rules.push({ match, mode, remaining: Number(url.searchParams.get('count') ?? '1') });
+      }
+      res.writeHead(204).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const text = body.toString('utf8');
+    const rule = rules.find((r) => r.remaining > 0 && (text.includes(r.match) || url.search.includes(encodeURIComponent(r.match))));
+    if (rule?.mode === 'fail-before') {
+      rule.remaining--;
+      res.writeHead(503, { 'Content-Type': 'text/plain' }).end('injected failure: ClickHouse unavailable\n');
+      return;
+    }
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers.set(k, v);
+    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    const payload = Buffer.from(await upstream.arrayBuffer());
+    if (rule?.mode === 'fail-after') {
+      rule.remaining--;
+      res.writeHead(502, { 'Content-Type': 'text/plain' }).end('injected failure: answer lost after the query ran\n');
+      return;
+    }
+    const out: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding') out[k] = v;
+    });
+    res.writeHead(upstream.status, out).end(payload);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

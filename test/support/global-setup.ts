@@ -1,0 +1,62 @@
+/**
+ * One embedded ClickHouse (schema applied) and one fault proxy in front of it,
+ * for every Workers test project. chDB allows one engine per process, and the
+ * global setups of all projects run in vitest's main process, so they share
+ * one instance and the last teardown stops it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
+import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
+import { startFaultProxy } from './fault-proxy.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    clickhouseUrl: string;
+    faultProxyUrl: string;
+  }
+}
+
+interface Shared {
+  clickhouseUrl: string;
+  faultProxyUrl: string;
+  users: number;
+  close(): Promise<void>;
+}
+
+const KEY = Symbol.for('neurallog.test.clickhouse');
+type WithShared = typeof globalThis & { [KEY]?: Promise<Shared> };
+
+async function start(): Promise<Shared> {
+  const dir = await mkdtemp(join(tmpdir(), 'neurallog-test-ch-'));
+  const clickhouse = await startEmbeddedClickHouse({ dataPath: dir, port: 0 });
+  await migrateClickHouse({ url: clickhouse.url, username: 'default', password: '', database: 'neurallog' });
+  const proxy = await startFaultProxy(clickhouse.url);
+  return {
+    clickhouseUrl: clickhouse.url,
+    faultProxyUrl: proxy.url,
+    users: 0,
+    async close() {
+      await proxy.close();
+      await clickhouse.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export default async function setup(project: TestProject) {
+  const g = globalThis as WithShared;
+  g[KEY] ??= start();
+  const shared = await g[KEY];
+  shared.users++;
+  project.provide('clickhouseUrl', shared.clickhouseUrl);
+  project.provide('faultProxyUrl', shared.faultProxyUrl);
+  return async () => {
+    if (--shared.users === 0) {
+      delete g[KEY];
+      await shared.close();
+    }
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Helpers for tests that run inside workerd.
+ */
+import { createClient } from '@clickhouse/client-web';
+import { env } from 'cloudflare:workers';
+import type { ActorBatch } from '../../durable-objects/tenant-actor.ts';
+import { newBatchId } from '../../shared/ids.ts';
+import { serializeRows } from '../../shared/ndjson-chunks.ts';
+import { normalizeRecord } from '../../shared/normalize.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
+
+/** A ClickHouse client that bypasses the fault proxy, to check what is stored. */
+export const clickhouse = createClient({
+  url: env.TEST_CLICKHOUSE_URL,
+  database: 'neurallog',
+  keep_alive: { enabled: false },
+});
+
+export function uniqueTenant(prefix = 't'): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
+}
+
+/** A batch as the ingest worker would build it from these records. */
+export function makeBatch(tenantId: string, records: unknown[], receivedAt = Date.now()): ActorBatch {
+  const batchId = newBatchId(receivedAt);
+  const rows = records.map((r, i) =>
+    normalizeRecord(r, i, { tenantId, retentionDays: 30, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId }),
+  );
+  return { tenantId, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serializeRows(rows, 1 << 20).chunks };
+}
+
+export function records(n: number, extra: Record<string, unknown> = {}): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({ message: `event number ${i}`, level: 'info', seq: i, ...extra }));
+}
+
+export async function countRows(tenantId: string): Promise<number> {
+  const rs = await clickhouse.query({
+    query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}',
+    query_params: { t: tenantId },
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string | number }>();
+  return Number(row?.n ?? 0);
+}
+
+/** Makes the fault proxy fail the next `count` requests that mention `match`. */
+export async function injectFault(mode: 'fail-before' | 'fail-after', match: string, count = 1): Promise<void> {
+  const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__fault?mode=${mode}&match=${encodeURIComponent(match)}&count=${count}`);
+  await res.arrayBuffer();
+}
+
+export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function gunzipText(data: ArrayBuffer): Promise<string> {
+  return new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
+}

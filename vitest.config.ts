@@ -1,0 +1,83 @@
+/**
+ * Three kinds of tests:
+ * - `ingest` and `query` run inside workerd (Cloudflare's Workers pool) with
+ *   the worker's own wrangler config, against one embedded ClickHouse started
+ *   by test/support/global-setup.ts (the actor writes through a fault proxy);
+ * - `node` runs in Node: the embedded ClickHouse endpoint driven by the
+ *   official @clickhouse/client, repository checks, and the end-to-end test
+ *   that starts the stack the way `npm start` does.
+ */
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+import { TEST_API_KEY, TEST_FLUSH, TEST_LIMITS, TEST_TENANT } from './test/support/constants.ts';
+
+const workerBindings = (clickhouseUrl: string) => ({
+  CLICKHOUSE_URL: clickhouseUrl,
+  CLICKHOUSE_PASSWORD: '',
+  NEURALLOG_DEV_API_KEY: TEST_API_KEY,
+  NEURALLOG_DEV_TENANT: TEST_TENANT,
+});
+
+// The wrangler configs require these secrets; the tests bind their own values
+// (below), so this only keeps wrangler from warning that they are missing.
+process.env.NEURALLOG_DEV_API_KEY ??= TEST_API_KEY;
+process.env.CLICKHOUSE_PASSWORD ??= '';
+
+export default defineConfig({
+  test: {
+    // The workers' structured info logs are noise in test output; warnings and errors stay.
+    onConsoleLog: (log) => !log.includes('"level":"info"'),
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './workers/ingest/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                ...workerBindings(inject('faultProxyUrl')),
+                NEURALLOG_MAX_REQUEST_BYTES: String(TEST_LIMITS.maxRequestBytes),
+                NEURALLOG_MAX_RECORDS_PER_REQUEST: String(TEST_LIMITS.maxRecordsPerRequest),
+                NEURALLOG_MAX_RECORD_BYTES: String(TEST_LIMITS.maxRecordBytes),
+                NEURALLOG_FLUSH_MAX_ROWS: String(TEST_FLUSH.maxRows),
+                NEURALLOG_FLUSH_MAX_AGE_MS: String(TEST_FLUSH.maxAgeMs),
+                NEURALLOG_FLUSH_RETRY_BASE_MS: String(TEST_FLUSH.retryBaseMs),
+                NEURALLOG_FLUSH_RETRY_MAX_MS: String(TEST_FLUSH.retryBaseMs),
+                TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
+                TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'ingest',
+          include: ['test/ingest/**/*.test.ts', 'test/durable-objects/**/*.test.ts', 'test/shared/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './workers/query/wrangler.toml' },
+            miniflare: {
+              bindings: { ...workerBindings(inject('clickhouseUrl')), TEST_CLICKHOUSE_URL: inject('clickhouseUrl') },
+            },
+          })),
+        ],
+        test: {
+          name: 'query',
+          include: ['test/query/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/node/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
