@@ -26,7 +26,7 @@ process.env.CLICKHOUSE_PASSWORD ??= '';
 export default defineConfig({
   test: {
     // The workers' structured info logs are noise in test output; warnings and errors stay.
-    onConsoleLog: (log) => !log.includes('"level":"info"'),
+    onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure'),
     projects: [
       {
         plugins: [

@@ -44,6 +44,13 @@ export interface IngestReceipt {
   buffered: { rows: number; bytes: number };
 }
 
+interface FlushTimings {
+  readMs: number;
+  archiveMs: number;
+  insertMs: number;
+  archivedBytes: number;
+}
+
 export interface ActorStats {
   tenantId: string | null;
   buffered: BufferTotals;
@@ -111,8 +118,9 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
 
     this.#flushing = true;
     const started = Date.now();
+    let timings: FlushTimings;
     try {
-      await this.#writeStores(flush);
+      timings = await this.#writeStores(flush);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const delay = retryDelay(flush.attempts + 1, this.#policy.retryBaseMs, this.#policy.retryMaxMs);
@@ -138,22 +146,27 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       bytes: flush.bytes,
       attempts: flush.attempts + 1,
       durationMs: Date.now() - started,
+      ...timings,
       lagMs: Date.now() - flush.createdAt,
     });
     await this.#scheduleFlush(Date.now());
   }
 
   /** R2 first, then ClickHouse: a row is searchable only once it is archived. */
-  async #writeStores(flush: PendingFlush): Promise<void> {
+  async #writeStores(flush: PendingFlush): Promise<FlushTimings> {
     const tenantId = this.#tenantId!;
+    const t0 = Date.now();
     const ndjson = this.#buffer.readFlush(flush);
-    await writeArchive(this.env.ARCHIVE, archiveKey(tenantId, flush.batchId, flush.createdAt), ndjson, {
+    const t1 = Date.now();
+    const archivedBytes = await writeArchive(this.env.ARCHIVE, archiveKey(tenantId, flush.batchId, flush.createdAt), ndjson, {
       tenantId,
       batchId: flush.batchId,
       rows: flush.rows,
     });
+    const t2 = Date.now();
     const config = loadConfig(this.env).clickhouse;
     await insertJsonEachRow(clickHouseClient(config), LOGS_TABLE, ndjson, flush.batchId);
+    return { readMs: t1 - t0, archiveMs: t2 - t1, insertMs: Date.now() - t2, archivedBytes };
   }
 
   #flushDue(now: number): boolean {

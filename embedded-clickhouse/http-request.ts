@@ -41,6 +41,8 @@ export interface ParsedClickHouseRequest {
   sql: string;
   /** INSERT data, when the URL carried the query and the body the rows. */
   data: Buffer | null;
+  /** The request body as received (decompressed). */
+  body: Buffer;
   database: string | null;
   defaultFormat: string;
   queryId: string | null;
@@ -89,7 +91,7 @@ export async function parseClickHouseRequest(
   const contentType = headers.get('content-type') ?? '';
   if (contentType.startsWith('multipart/form-data')) {
     // clickhouse-js moves large parameter sets into a multipart body.
-    const form = await new Request(url, { method, headers, body }).formData();
+    const form = await new Request(url, { method, headers, body: new Uint8Array(body) }).formData();
     for (const [key, value] of form) {
       if (typeof value !== 'string') continue;
       if (key === 'query') urlQuery = value;
@@ -99,6 +101,12 @@ export async function parseClickHouseRequest(
   } else if (urlQuery !== null) {
     sql = urlQuery;
     if (body.length > 0) data = body;
+  } else if (body.length > 65_536 && matchSimpleInsert(body.subarray(0, 4096).toString('utf8'))) {
+    // A big INSERT with its rows in the body: keep the rows as bytes; only the
+    // statement becomes a string.
+    const head = matchSimpleInsert(body.subarray(0, 4096).toString('utf8'))!;
+    sql = body.subarray(0, head.dataOffset).toString('utf8').trimEnd();
+    data = body.subarray(head.dataOffset);
   } else {
     sql = body.toString('utf8');
   }
@@ -120,6 +128,7 @@ export async function parseClickHouseRequest(
   return {
     sql,
     data,
+    body,
     database: database || null,
     defaultFormat: url.searchParams.get('default_format') || headers.get('x-clickhouse-format') || 'TabSeparated',
     queryId: url.searchParams.get('query_id') || headers.get('x-clickhouse-query-id'),

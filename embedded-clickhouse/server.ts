@@ -104,7 +104,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     // INSERT whose rows are the body: hand the bytes to the engine as they are.
     const insert = req.data ? matchSimpleInsert(req.sql) : matchSimpleInsert(req.sql.slice(0, 4096));
     if (insert && RAW_INSERT_FORMATS.has(insert.format) && !req.readonly && req.params.size === 0) {
-      const data = req.data ?? Buffer.from(req.sql, 'utf8').subarray(insert.dataOffset);
+      const data = req.data ?? req.body.subarray(insert.dataOffset);
       const table = insert.table.includes('.') || !req.database ? insert.table : `${req.database}.${insert.table}`;
       const result = await session.insert({
         table,

@@ -121,7 +121,7 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
     '--persist-to', join(dataDir, 'state'),
     '--ip', '127.0.0.1',
     '--port', String(options.port),
-    '--inspector-port', '0',
+    '--inspector-port', process.env.NEURALLOG_INSPECTOR_PORT ?? '0',
     '--show-interactive-dev-session=false',
     '--log-level', 'log',
   ];

@@ -3,15 +3,15 @@
  * same code talks to the embedded endpoint under `npm start` and to a real
  * server or ClickHouse Cloud in production.
  */
-import { createClient, type WebClickHouseClient } from '@clickhouse/client-web';
+import { createClient, type ClickHouseClient } from '@clickhouse/client-web';
 import type { ClickHouseConfig } from './config.ts';
 
 export const LOGS_TABLE = 'logs';
 
-const clients = new Map<string, WebClickHouseClient>();
+const clients = new Map<string, ClickHouseClient>();
 
 /** One client per configuration per isolate; the client is stateless between requests. */
-export function clickHouseClient(config: ClickHouseConfig): WebClickHouseClient {
+export function clickHouseClient(config: ClickHouseConfig): ClickHouseClient {
   const key = `${config.url}\u0000${config.username}\u0000${config.password}\u0000${config.database}`;
   let client = clients.get(key);
   if (!client) {
@@ -39,7 +39,7 @@ export function clickHouseClient(config: ClickHouseConfig): WebClickHouseClient 
  * duplicating rows.
  */
 export async function insertJsonEachRow(
-  client: WebClickHouseClient,
+  client: ClickHouseClient,
   table: string,
   ndjson: string,
   deduplicationToken: string,

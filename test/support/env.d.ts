@@ -7,5 +7,9 @@ declare global {
       TEST_CLICKHOUSE_URL: string;
       TEST_FAULT_PROXY_URL: string;
     }
+    /** Each Workers test project's main module exports a Hono app as `default`. */
+    interface GlobalProps {
+      mainModule: typeof import('../../workers/ingest/index.ts');
+    }
   }
 }

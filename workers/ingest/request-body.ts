@@ -21,7 +21,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
 
   const source = encoding === 'identity' ? request.body : request.body.pipeThrough(new DecompressionStream('gzip'));
   const reader = source.getReader();
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const parts: string[] = [];
   let total = 0;
   try {

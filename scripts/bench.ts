@@ -1,0 +1,241 @@
+/**
+ * `npm run bench`: sustained end-to-end ingest throughput of the local stack,
+ * against the raw engine on the same rows, in one run.
+ *
+ * 1. Builds realistic records from the Loghub samples (../shared/data/loghub,
+ *    or NEURALLOG_LOGHUB_DIR): ~200-byte JSON records, 1,000 per request.
+ * 2. Raw engine: the same rows, normalised exactly as the pipeline stores them,
+ *    inserted straight into chDB (no HTTP, no workers) in inserts of the
+ *    pipeline's flush size. Three runs; the median counts.
+ * 3. Pipeline: starts the stack as `npm start` does (own temporary data
+ *    directory), then BENCH_CONCURRENCY clients POST 1,000-record batches for
+ *    BENCH_SECONDS. Measures ack latency, and the time until ClickHouse holds
+ *    every acknowledged row (accepted AND flushed).
+ *
+ * Prints the figures and the ratio pipeline / raw engine.
+ */
+import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Session } from 'chdb';
+import { createClient } from '@clickhouse/client-web';
+import { splitStatements } from '../migrations/clickhouse/migrate.ts';
+import { normalizeRecord } from '../shared/normalize.ts';
+import { serializeRows } from '../shared/ndjson-chunks.ts';
+import { formatClickHouseTime, instantFromMillis } from '../shared/timestamp.ts';
+import { spawn } from 'node:child_process';
+import { PROJECT_ROOT } from './stack.ts';
+import { freePort } from '../test/support/ports.ts';
+import { cpuDelta, cpuSnapshot } from './process-cpu.ts';
+
+const BATCH = 1000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const FLUSH_ROWS = 10_000; // the default NEURALLOG_FLUSH_MAX_ROWS
+const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
+
+type LogRecord = Record<string, string>;
+
+async function loadRecords(): Promise<LogRecord[]> {
+  let files: string[];
+  try {
+    files = (await readdir(LOGHUB_DIR)).filter((f) => f.endsWith('.log')).sort();
+  } catch {
+    throw new Error(`Loghub samples not found in ${LOGHUB_DIR}; set NEURALLOG_LOGHUB_DIR`);
+  }
+  const records: LogRecord[] = [];
+  const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
+  for (const file of files) {
+    const service = file.replace(/_2k\.log$/, '').toLowerCase();
+    const lines = (await readFile(join(LOGHUB_DIR, file), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    lines.forEach((line, i) => {
+      records.push({
+        level: /\b(ERROR|FATAL|error|failed|failure)\b/.test(line) ? 'error' : /\bWARN/.test(line) ? 'warn' : levels[i % levels.length]!,
+        service,
+        message: line.slice(0, 240),
+        host: `node-${i % 16}`,
+      });
+    });
+  }
+  return records;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The same rows, as the pipeline stores them, into chDB directly. */
+async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{ rowsPerSec: number; runs: number[] }> {
+  const receivedAt = formatClickHouseTime(instantFromMillis(Date.now()));
+  const rows = [];
+  for (let i = 0; i < totalRows; i++) {
+    rows.push(normalizeRecord({ ...records[i % records.length]!, timestamp: new Date(Date.now() - i).toISOString() }, i % BATCH, {
+      tenantId: 'bench',
+      retentionDays: 30,
+      receivedAt,
+      batchId: `RAW${Math.floor(i / BATCH)}`,
+    }));
+  }
+  const inserts: Buffer[] = [];
+  for (let i = 0; i < rows.length; i += FLUSH_ROWS) {
+    inserts.push(Buffer.from(serializeRows(rows.slice(i, i + FLUSH_ROWS), 1 << 20).chunks.map((c) => c.text).join('')));
+  }
+  const runs: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const dir = await mkdtemp(join(tmpdir(), 'neurallog-bench-raw-'));
+    const session = new Session(dir);
+    try {
+      await session.queryAsync('CREATE DATABASE neurallog');
+      const ddl = await readFile(join(PROJECT_ROOT, 'migrations/clickhouse/0001_logs.sql'), 'utf8');
+      for (const statement of splitStatements(ddl)) await session.queryAsync(`USE neurallog; ${statement}`);
+      const started = performance.now();
+      let n = 0;
+      for (const body of inserts) {
+        await session.insert({ table: 'neurallog.logs', values: body, format: 'JSONEachRow', settings: { insert_deduplication_token: `raw-${run}-${n++}` } });
+      }
+      runs.push(totalRows / ((performance.now() - started) / 1000));
+    } finally {
+      session.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return { rowsPerSec: median(runs), runs };
+}
+
+/**
+ * The stack runs in its own process tree, started exactly as `npm start` does,
+ * so the load generator (this process) does not share an event loop with the
+ * embedded ClickHouse endpoint.
+ */
+async function startStackProcess(dataDir: string): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const clickhousePort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/start.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NEURALLOG_PORT: String(port), NEURALLOG_CLICKHOUSE_PORT: String(clickhousePort), NEURALLOG_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (process.env.BENCH_VERBOSE) process.stdout.write(d);
+      if (output.includes('NeuralLog is running')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', () => reject(new Error(`the stack exited:\n${output}`)));
+  });
+  const devApiKey = (await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    clickhouseUrl: `http://127.0.0.1:${clickhousePort}`,
+    devApiKey,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+async function pipeline(records: LogRecord[]) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'neurallog-bench-'));
+  const stack = await startStackProcess(dataDir);
+  try {
+    // Pre-built bodies, so the load generator spends its CPU on sending, not on JSON.
+    const bodies: string[] = [];
+    for (let b = 0; b < 64; b++) {
+      const batch = [];
+      for (let i = 0; i < BATCH; i++) batch.push({ ...records[(b * BATCH + i) % records.length]!, timestamp: new Date(Date.now() - i).toISOString() });
+      bodies.push(JSON.stringify(batch));
+    }
+    const avgRecordBytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0) / (bodies.length * BATCH);
+
+    const latencies: number[] = [];
+    const cpuBefore = cpuSnapshot();
+    let accepted = 0;
+    let failed = 0;
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    let next = 0;
+    const client = async () => {
+      while (performance.now() < deadline) {
+        const body = bodies[next++ % bodies.length]!;
+        const t0 = performance.now();
+        const res = await fetch(`${stack.url}/v1/logs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${stack.devApiKey}`, 'content-type': 'application/json' },
+          body,
+        });
+        const json = (await res.json()) as { accepted?: number };
+        latencies.push(performance.now() - t0);
+        if (res.status === 202) accepted += json.accepted ?? 0;
+        else failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, client));
+    const sendDone = performance.now();
+
+    // Wait until ClickHouse holds every acknowledged row.
+    const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
+    let stored = 0;
+    const waitDeadline = Date.now() + 120_000;
+    while (Date.now() < waitDeadline) {
+      const [row] = await (await ch.query({ query: "SELECT count() AS n FROM logs WHERE TenantId = 'dev'", format: 'JSONEachRow' })).json<{ n: string }>();
+      stored = Number(row!.n);
+      if (stored >= accepted) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const allStored = performance.now();
+    const cpu = cpuDelta(cpuBefore, cpuSnapshot());
+    await ch.close();
+    latencies.sort((a, b) => a - b);
+    return {
+      accepted,
+      failed,
+      stored,
+      requests: latencies.length,
+      avgRecordBytes,
+      sendSeconds: (sendDone - started) / 1000,
+      endToEndSeconds: (allStored - started) / 1000,
+      drainSeconds: (allStored - sendDone) / 1000,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      cpu,
+    };
+  } finally {
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const records = await loadRecords();
+console.log(`NeuralLog bench: ${records.length} Loghub lines, ${CONCURRENCY} clients × ${BATCH}-record batches for ${SECONDS} s, ${cpus().length} CPUs`);
+
+console.log('\n1/2 pipeline (gateway → ingest worker → TenantActor → ClickHouse + R2)…');
+const p = await pipeline(records);
+console.log('2/2 raw engine (same rows, chDB insert, no HTTP, no workers)…');
+const raw = await rawEngineRate(records, Math.max(FLUSH_ROWS, Math.min(p.accepted, 500_000)));
+
+const endToEnd = p.accepted / p.endToEndSeconds;
+const ackRate = p.accepted / p.sendSeconds;
+console.log(`
+records/request          ${BATCH} (avg ${p.avgRecordBytes.toFixed(0)} bytes/record as JSON)
+requests                 ${p.requests} (${p.failed} not accepted)
+accepted                 ${p.accepted} rows; in ClickHouse: ${p.stored}
+ack rate                 ${Math.round(ackRate)} logs/s over ${p.sendSeconds.toFixed(1)} s
+end to end (in ClickHouse) ${Math.round(endToEnd)} logs/s (drain after last ack ${p.drainSeconds.toFixed(2)} s)
+ack latency              p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms
+raw chDB insert          ${Math.round(raw.rowsPerSec)} rows/s (median of ${raw.runs.map((r) => Math.round(r)).join(', ')})
+ratio end-to-end / raw   ${(endToEnd / raw.rowsPerSec).toFixed(3)}
+
+CPU seconds from the first request until every row was in ClickHouse (${p.endToEndSeconds.toFixed(1)} s wall):
+${p.cpu.map(([name, s]) => `  ${s.toFixed(1).padStart(6)} s  ${(((s / p.accepted) * 1e6)).toFixed(1).padStart(5)} µs/row  ${name}`).join('\n')}
+`);
