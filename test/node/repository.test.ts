@@ -47,4 +47,14 @@ describe('repository', () => {
       }
     }
   });
+
+  it('lists every optional platform package of chdb in package-lock.json, so `npm ci` works', async () => {
+    // The registry these machines reach serves only chDB's linux-x64 library; npm then leaves
+    // the other platforms out of the lock, and `npm ci` refuses a lock that misses them.
+    // Their entries (version + os/cpu, marked optional) were added by hand; npm keeps them.
+    const lock = JSON.parse(await readFile(join(PROJECT_ROOT, 'package-lock.json'), 'utf8'));
+    const chdb = lock.packages['node_modules/chdb'];
+    const missing = Object.keys(chdb.optionalDependencies ?? {}).filter((name) => !lock.packages[`node_modules/${name}`]);
+    expect(missing).toEqual([]);
+  });
 });
