@@ -1,7 +1,8 @@
 /**
  * The R2 archive: one gzip NDJSON object per flush, the same rows ClickHouse
- * got, laid out Hive-style so Athena, DuckDB or ClickHouse's s3() can read a
- * tenant's day or hour directly:
+ * got, after a first line naming the columns (ClickHouse's
+ * JSONCompactEachRowWithNames), laid out Hive-style so ClickHouse's s3(),
+ * DuckDB or Athena can read a tenant's day or hour directly:
  *
  *   logs/<tenant>/dt=YYYY-MM-DD/hour=HH/<batchId>.ndjson.gz
  *

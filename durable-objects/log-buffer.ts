@@ -1,5 +1,5 @@
 /**
- * The tenant actor's durable buffer: accepted rows, as JSONEachRow chunks, in
+ * The tenant actor's durable buffer: accepted rows, as serialised chunks, in
  * the object's own SQLite database, from the moment they are acknowledged until
  * ClickHouse and R2 both hold them.
  *
@@ -8,7 +8,7 @@
  * eviction — sends the same rows under the same batch id, and ClickHouse's
  * insert deduplication and R2's overwrite-by-key make the retry harmless.
  */
-import type { Chunk } from '../shared/ndjson-chunks.ts';
+import type { Chunk } from '../shared/row-format.ts';
 
 export interface PendingFlush {
   batchId: string;
@@ -140,7 +140,7 @@ export class LogBuffer {
     return { batchId, firstSeq, lastSeq, rows, bytes, createdAt: now, attempts: 0, nextAttemptAt: null, lastError: null };
   }
 
-  /** The rows of a flush, as one JSONEachRow text. */
+  /** The rows of a flush, as one text. */
   readFlush(flush: PendingFlush): string {
     const parts: string[] = [];
     for (const row of this.#sql.exec<{ data: string }>(

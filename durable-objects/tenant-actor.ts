@@ -16,11 +16,11 @@
  * first attempt.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { clickHouseClient, insertJsonEachRow, LOGS_TABLE } from '../shared/clickhouse.ts';
+import { clickHouseClient, insertRows, LOGS_TABLE } from '../shared/clickhouse.ts';
 import { loadConfig, type ConfigBindings, type FlushPolicy } from '../shared/config.ts';
 import { newBatchId } from '../shared/ids.ts';
 import { logEvent } from '../shared/logger.ts';
-import type { Chunk } from '../shared/ndjson-chunks.ts';
+import { ARCHIVE_HEADER, type Chunk } from '../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
 import { retryDelay } from './backoff.ts';
 import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
@@ -29,7 +29,7 @@ export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
 }
 
-/** What the ingest worker hands over: normalised rows, already JSONEachRow text. */
+/** What the ingest worker hands over: normalised rows, already serialised (shared/row-format.ts). */
 export interface ActorBatch {
   tenantId: string;
   batchId: string;
@@ -156,16 +156,16 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   async #writeStores(flush: PendingFlush): Promise<FlushTimings> {
     const tenantId = this.#tenantId!;
     const t0 = Date.now();
-    const ndjson = this.#buffer.readFlush(flush);
+    const rows = this.#buffer.readFlush(flush);
     const t1 = Date.now();
-    const archivedBytes = await writeArchive(this.env.ARCHIVE, archiveKey(tenantId, flush.batchId, flush.createdAt), ndjson, {
+    const archivedBytes = await writeArchive(this.env.ARCHIVE, archiveKey(tenantId, flush.batchId, flush.createdAt), ARCHIVE_HEADER + rows, {
       tenantId,
       batchId: flush.batchId,
       rows: flush.rows,
     });
     const t2 = Date.now();
     const config = loadConfig(this.env).clickhouse;
-    await insertJsonEachRow(clickHouseClient(config), LOGS_TABLE, ndjson, flush.batchId);
+    await insertRows(clickHouseClient(config), LOGS_TABLE, rows, flush.batchId);
     return { readMs: t1 - t0, archiveMs: t2 - t1, insertMs: Date.now() - t2, archivedBytes };
   }
 

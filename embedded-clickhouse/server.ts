@@ -6,9 +6,11 @@
  * tests.
  *
  * One chDB session serves every request. Settings, the current database and
- * query parameters are session state in chDB, so requests run one at a time:
- * each sets what it needs, runs, and puts the session back as it found it.
- * The engine still uses every core inside a query.
+ * query parameters are session state in chDB, so statements run one at a
+ * time: each sets what it needs, runs, and puts the session back as it found
+ * it. The engine still uses every core inside a query. INSERTs whose rows are
+ * the body are the exception: they carry everything in the statement and run
+ * side by side.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
@@ -97,38 +99,44 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     }
   }
 
+  /**
+   * INSERT whose rows are the body: the bytes go to the engine as they are.
+   * These run concurrently (chDB parallelises them): they name their table and
+   * carry their settings inside the statement, so they touch no session state.
+   */
+  async function rawInsert(req: ParsedClickHouseRequest): Promise<QueryOutcome | null> {
+    const insert = req.data ? matchSimpleInsert(req.sql) : matchSimpleInsert(req.sql.slice(0, 4096));
+    if (!insert || !RAW_INSERT_FORMATS.has(insert.format) || req.readonly || req.params.size > 0) return null;
+    const started = process.hrtime.bigint();
+    const data = req.data ?? req.body.subarray(insert.dataOffset);
+    const table = insert.table.includes('.') || !req.database ? insert.table : `${req.database}.${insert.table}`;
+    const result = await session.insert({
+      table,
+      columns: insert.columns,
+      values: data,
+      format: insert.format as 'JSONEachRow',
+      settings: Object.fromEntries(req.settings),
+    });
+    return {
+      body: Buffer.alloc(0),
+      format: null,
+      summary: {
+        read_rows: result.rowsSent ?? 0,
+        total_rows_to_read: 0,
+        read_bytes: result.bytesSent,
+        written_rows: result.rowsWritten,
+        written_bytes: result.bytesWritten,
+        result_rows: 0,
+        result_bytes: 0,
+        elapsed_ns: Number(process.hrtime.bigint() - started),
+      },
+    };
+  }
+
+  /** Any other statement, with this request's database, settings and parameters. */
   async function execute(req: ParsedClickHouseRequest): Promise<QueryOutcome> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started);
-
-    // INSERT whose rows are the body: hand the bytes to the engine as they are.
-    const insert = req.data ? matchSimpleInsert(req.sql) : matchSimpleInsert(req.sql.slice(0, 4096));
-    if (insert && RAW_INSERT_FORMATS.has(insert.format) && !req.readonly && req.params.size === 0) {
-      const data = req.data ?? req.body.subarray(insert.dataOffset);
-      const table = insert.table.includes('.') || !req.database ? insert.table : `${req.database}.${insert.table}`;
-      const result = await session.insert({
-        table,
-        columns: insert.columns,
-        values: data,
-        format: insert.format as 'JSONEachRow',
-        settings: Object.fromEntries(req.settings),
-      });
-      return {
-        body: Buffer.alloc(0),
-        format: null,
-        summary: {
-          read_rows: result.rowsSent ?? 0,
-          total_rows_to_read: 0,
-          read_bytes: result.bytesSent,
-          written_rows: result.rowsWritten,
-          written_bytes: result.bytesWritten,
-          result_rows: 0,
-          result_bytes: 0,
-          elapsed_ns: elapsed(),
-        },
-      };
-    }
-
     const statement = req.data ? `${req.sql}\n${req.data.toString('utf8')}` : req.sql;
     if (req.readonly && isWriteStatement(statement)) {
       throw new ClickHouseHttpError(ErrorCode.READONLY, 'READONLY', 'Cannot execute query in readonly mode');
@@ -201,7 +209,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
       }
       const body = await decodeBody(await readBody(req), headers.get('content-encoding'));
       const parsed = await parseClickHouseRequest(req.method ?? 'GET', url, headers, body);
-      const outcome = await exclusive(() => execute(parsed));
+      const outcome = (await rawInsert(parsed)) ?? (await exclusive(() => execute(parsed)));
       res.setHeader('X-ClickHouse-Summary', JSON.stringify(stringifyValues(outcome.summary)));
       if (outcome.format) res.setHeader('X-ClickHouse-Format', outcome.format);
       res.setHeader('Content-Type', contentTypeFor(outcome.format));

@@ -5,6 +5,7 @@
  */
 import { createClient, type ClickHouseClient } from '@clickhouse/client-web';
 import type { ClickHouseConfig } from './config.ts';
+import { insertStatement } from './row-format.ts';
 
 export const LOGS_TABLE = 'logs';
 
@@ -30,26 +31,18 @@ export function clickHouseClient(config: ClickHouseConfig): ClickHouseClient {
 }
 
 /**
- * Inserts rows that are already JSONEachRow text. The text goes to the server
- * as it is — the rows are never parsed or re-encoded on the way.
+ * Inserts rows that are already serialised (shared/row-format.ts). The text
+ * goes to the server as it is — the rows are never parsed or re-encoded on
+ * the way.
  *
  * `insert_deduplication_token` makes the insert idempotent: the table keeps the
  * tokens of its recent inserts (non_replicated_deduplication_window), so a
  * retried insert of the same batch is dropped by ClickHouse instead of
  * duplicating rows.
  */
-export async function insertJsonEachRow(
-  client: ClickHouseClient,
-  table: string,
-  ndjson: string,
-  deduplicationToken: string,
-): Promise<void> {
+export async function insertRows(client: ClickHouseClient, table: string, rows: string, deduplicationToken: string): Promise<void> {
   await client.command({
-    query: `INSERT INTO ${table} FORMAT JSONEachRow\n${ndjson}`,
-    clickhouse_settings: {
-      insert_deduplication_token: deduplicationToken,
-      // Unknown keys would be a bug on our side; fail loudly rather than drop fields.
-      input_format_skip_unknown_fields: 0,
-    },
+    query: `${insertStatement(table)}\n${rows}`,
+    clickhouse_settings: { insert_deduplication_token: deduplicationToken },
   });
 }

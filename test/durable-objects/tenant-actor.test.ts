@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
+import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
 import { clickhouse, countRows, gunzipText, injectFault, makeBatch, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
 
@@ -55,10 +56,14 @@ describe('TenantActor', () => {
     const key = listing.objects[0]!.key;
     expect(key).toMatch(new RegExp(`^logs/${tenant}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[0-9A-Z]{26}\\.ndjson\\.gz$`));
     const object = await env.ARCHIVE.get(key);
-    const lines = (await gunzipText(await object!.arrayBuffer())).trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(60);
-    expect(lines.every((row) => row.TenantId === tenant)).toBe(true);
-    expect(new Set(lines.map((row) => row.LogId)).size).toBe(60);
+    // gzip NDJSON: a header line naming the columns, then one array per row.
+    const [header, ...lines] = (await gunzipText(await object!.arrayBuffer())).trim().split('\n').map((l) => JSON.parse(l));
+    expect(header).toEqual([...LOG_COLUMNS]);
+    const archived = lines.map((values: unknown[]) => Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, values[i]])));
+    expect(archived).toHaveLength(60);
+    expect(archived.every((row) => row.TenantId === tenant)).toBe(true);
+    expect(new Set(archived.map((row) => row.LogId)).size).toBe(60);
+    expect(archived[59]).toMatchObject({ Body: 'event number 29', SeverityText: 'info', LogAttributes: { seq: '29' } });
   });
 
   it('flushes rows older than the maximum age even below the row threshold', async () => {

@@ -5,7 +5,7 @@ import { createClient } from '@clickhouse/client-web';
 import { env } from 'cloudflare:workers';
 import type { ActorBatch } from '../../durable-objects/tenant-actor.ts';
 import { newBatchId } from '../../shared/ids.ts';
-import { serializeRows } from '../../shared/ndjson-chunks.ts';
+import { serializeRows } from '../../shared/row-format.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 

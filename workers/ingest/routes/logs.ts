@@ -13,7 +13,7 @@ import { loadConfig } from '../../../shared/config.ts';
 import { newBatchId } from '../../../shared/ids.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
-import { RecordTooLargeError, serializeRows } from '../../../shared/ndjson-chunks.ts';
+import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
