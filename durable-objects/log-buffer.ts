@@ -3,10 +3,11 @@
  * the object's own SQLite database, from the moment they are acknowledged until
  * ClickHouse and R2 both hold them.
  *
- * A flush is recorded before it is attempted (`pending_flush`: its batch id
+ * A flush is recorded before it is attempted (`pending_flushes`: its batch id
  * and the exact range of chunks), so a retry — after a failure, a crash or an
  * eviction — sends the same rows under the same batch id, and ClickHouse's
  * insert deduplication and R2's overwrite-by-key make the retry harmless.
+ * Flushes cover disjoint, consecutive ranges, so several can be in flight.
  */
 import type { Chunk } from '../shared/row-format.ts';
 
@@ -62,9 +63,8 @@ export class LogBuffer {
         bytes       INTEGER NOT NULL,
         data        TEXT    NOT NULL
       );
-      CREATE TABLE IF NOT EXISTS pending_flush (
-        id              INTEGER PRIMARY KEY CHECK (id = 1),
-        batch_id        TEXT    NOT NULL,
+      CREATE TABLE IF NOT EXISTS pending_flushes (
+        batch_id        TEXT    PRIMARY KEY,
         first_seq       INTEGER NOT NULL,
         last_seq        INTEGER NOT NULL,
         rows            INTEGER NOT NULL,
@@ -104,14 +104,25 @@ export class LogBuffer {
     this.#totals.oldestReceivedAt ??= receivedAt;
   }
 
-  pendingFlush(): PendingFlush | null {
-    const row = this.#sql.exec<PendingFlushRow>('SELECT * FROM pending_flush WHERE id = 1').toArray()[0];
-    return row ? toPendingFlush(row) : null;
+  /** Flushes recorded and not yet completed, oldest first. */
+  pendingFlushes(): PendingFlush[] {
+    return this.#sql.exec<PendingFlushRow>('SELECT * FROM pending_flushes ORDER BY first_seq').toArray().map(toPendingFlush);
+  }
+
+  /** Buffered rows and bytes that no pending flush covers yet, and the receive time of the oldest of them. */
+  unassigned(): { rows: number; bytes: number; oldestReceivedAt: number | null } {
+    const row = this.#sql
+      .exec<{ rows: number | null; bytes: number | null; oldest: number | null }>(
+        `SELECT sum(rows) AS rows, sum(bytes) AS bytes, min(received_at) AS oldest FROM buffered_chunks
+         WHERE seq > (SELECT coalesce(max(last_seq), 0) FROM pending_flushes)`,
+      )
+      .one();
+    return { rows: row.rows ?? 0, bytes: row.bytes ?? 0, oldestReceivedAt: row.oldest };
   }
 
   /**
-   * Fixes the next flush: the oldest chunks, up to the batch limits (at least
-   * one chunk, however large), under a new batch id.
+   * Fixes the next flush: the oldest chunks no pending flush covers, up to the
+   * batch limits (at least one chunk, however large), under a new batch id.
    */
   startFlush(batchId: string, now: number, limits: FlushLimits): PendingFlush | null {
     let firstSeq = -1;
@@ -119,7 +130,7 @@ export class LogBuffer {
     let rows = 0;
     let bytes = 0;
     for (const chunk of this.#sql.exec<{ seq: number; rows: number; bytes: number }>(
-      'SELECT seq, rows, bytes FROM buffered_chunks ORDER BY seq',
+      'SELECT seq, rows, bytes FROM buffered_chunks WHERE seq > (SELECT coalesce(max(last_seq), 0) FROM pending_flushes) ORDER BY seq',
     )) {
       if (firstSeq !== -1 && (rows + chunk.rows > limits.batchMaxRows || bytes + chunk.bytes > limits.batchMaxBytes)) break;
       if (firstSeq === -1) firstSeq = chunk.seq;
@@ -129,7 +140,7 @@ export class LogBuffer {
     }
     if (firstSeq === -1) return null;
     this.#sql.exec(
-      'INSERT INTO pending_flush (id, batch_id, first_seq, last_seq, rows, bytes, created_at) VALUES (1, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO pending_flushes (batch_id, first_seq, last_seq, rows, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       batchId,
       firstSeq,
       lastSeq,
@@ -157,7 +168,7 @@ export class LogBuffer {
   completeFlush(flush: PendingFlush): void {
     this.storage.transactionSync(() => {
       this.#sql.exec('DELETE FROM buffered_chunks WHERE seq BETWEEN ? AND ?', flush.firstSeq, flush.lastSeq);
-      this.#sql.exec('DELETE FROM pending_flush WHERE id = 1');
+      this.#sql.exec('DELETE FROM pending_flushes WHERE batch_id = ?', flush.batchId);
     });
     this.#totals = this.#readTotals();
   }
@@ -165,10 +176,11 @@ export class LogBuffer {
   failFlush(flush: PendingFlush, nextAttemptAt: number, error: string): PendingFlush {
     const attempts = flush.attempts + 1;
     this.#sql.exec(
-      'UPDATE pending_flush SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = 1',
+      'UPDATE pending_flushes SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE batch_id = ?',
       attempts,
       nextAttemptAt,
       error.slice(0, 1000),
+      flush.batchId,
     );
     return { ...flush, attempts, nextAttemptAt, lastError: error };
   }

@@ -7,13 +7,15 @@
  *   write is durable, so the worker's 202 is a durable acknowledgement.
  * - `alarm()` flushes: the oldest buffered rows go to R2 (gzip NDJSON) and to
  *   ClickHouse (one insert, deduplicated by batch id). Only when both succeed do
- *   the rows leave the buffer; on failure they stay and the alarm retries with
- *   capped exponential backoff.
+ *   the rows leave the buffer; on failure they stay and are retried, with
+ *   capped exponential backoff, under the same batch id.
  *
- * Flushing happens only in the alarm: alarms never overlap, so at most one
- * flush is in flight, and while it awaits the network new batches can still
- * be appended — the flush covers a fixed range of chunks, recorded before the
- * first attempt.
+ * Flushes start in the alarm (alarms never overlap) and run until nothing is
+ * due. Up to `concurrency` of them are in flight, each over a fixed range of
+ * chunks recorded before its first attempt, so preparing one (reading the
+ * buffer, compressing, archiving) overlaps another's ClickHouse insert. While
+ * flushes are in flight, batches keep arriving; one that makes the next flush
+ * due starts it at once instead of waiting for the next alarm.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { clickHouseClient, insertRows, LOGS_TABLE } from '../shared/clickhouse.ts';
@@ -44,18 +46,18 @@ export interface IngestReceipt {
   buffered: { rows: number; bytes: number };
 }
 
+export interface ActorStats {
+  tenantId: string | null;
+  buffered: BufferTotals;
+  pendingFlushes: PendingFlush[];
+  alarmAt: number | null;
+}
+
 interface FlushTimings {
   readMs: number;
   archiveMs: number;
   insertMs: number;
   archivedBytes: number;
-}
-
-export interface ActorStats {
-  tenantId: string | null;
-  buffered: BufferTotals;
-  pendingFlush: PendingFlush | null;
-  alarmAt: number | null;
 }
 
 export class TenantActor extends DurableObject<TenantActorEnv> {
@@ -64,7 +66,10 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #tenantId: string | null = null;
   /** When the alarm is set for (ms), mirrored here so ingest need not read it back. */
   #alarmAt: number | null = null;
-  #flushing = false;
+  /** Flushes running now; non-empty only while an alarm handler waits for them. */
+  readonly #inFlight = new Map<string, Promise<void>>();
+  /** A flush failed in this alarm run: ClickHouse or R2 is likely down, start no more. */
+  #failedThisRun = false;
 
   constructor(ctx: DurableObjectState, env: TenantActorEnv) {
     super(ctx, env);
@@ -87,7 +92,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       bytes += chunk.bytes;
     }
     this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
-    await this.#scheduleFlush(Date.now());
+    if (this.#inFlight.size > 0) this.#startDueFlushes(Date.now());
+    else await this.#scheduleAlarm(Date.now());
     const totals = this.#buffer.totals;
     return { accepted: rows, bytes, buffered: { rows: totals.rows, bytes: totals.bytes } };
   }
@@ -96,32 +102,47 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     return {
       tenantId: this.#tenantId,
       buffered: { ...this.#buffer.totals },
-      pendingFlush: this.#buffer.pendingFlush(),
+      pendingFlushes: this.#buffer.pendingFlushes(),
       alarmAt: this.#alarmAt,
     };
   }
 
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
-    const now = Date.now();
-    // A pending flush is retried whenever the alarm runs: the alarm is only
-    // ever set for its retry time, so running means the time has come.
-    let flush = this.#buffer.pendingFlush();
-    if (!flush) {
-      if (!this.#flushDue(now)) {
-        await this.#scheduleFlush(now);
-        return;
-      }
-      flush = this.#buffer.startFlush(newBatchId(now), now, this.#policy);
-      if (!flush) return;
-    }
+    this.#failedThisRun = false;
+    // The alarm is only ever set for when something is due, so every pending
+    // flush (including ones waiting out a backoff) is tried now.
+    for (const flush of this.#buffer.pendingFlushes()) this.#launch(flush);
+    this.#startDueFlushes(Date.now());
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
+    await this.#scheduleAlarm(Date.now());
+  }
 
-    this.#flushing = true;
+  /** Starts new flushes while there is room and the unflushed rows are due. */
+  #startDueFlushes(now: number): void {
+    while (!this.#failedThisRun && this.#buffer.pendingFlushes().length < this.#policy.concurrency && this.#flushDue(now)) {
+      const flush = this.#buffer.startFlush(newBatchId(now), now, this.#policy);
+      if (!flush) return;
+      this.#launch(flush);
+    }
+  }
+
+  #launch(flush: PendingFlush): void {
+    if (this.#inFlight.has(flush.batchId)) return;
+    const run = this.#runFlush(flush).finally(() => {
+      this.#inFlight.delete(flush.batchId);
+      this.#startDueFlushes(Date.now());
+    });
+    this.#inFlight.set(flush.batchId, run);
+  }
+
+  async #runFlush(flush: PendingFlush): Promise<void> {
     const started = Date.now();
     let timings: FlushTimings;
     try {
       timings = await this.#writeStores(flush);
     } catch (err) {
+      this.#failedThisRun = true;
       const message = err instanceof Error ? err.message : String(err);
       const delay = retryDelay(flush.attempts + 1, this.#policy.retryBaseMs, this.#policy.retryMaxMs);
       const failed = this.#buffer.failFlush(flush, Date.now() + delay, message);
@@ -133,10 +154,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         retryInMs: delay,
         error: message,
       });
-      await this.#setAlarm(failed.nextAttemptAt!);
       return;
-    } finally {
-      this.#flushing = false;
     }
     this.#buffer.completeFlush(flush);
     logEvent('info', 'flush.done', {
@@ -149,7 +167,6 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       ...timings,
       lagMs: Date.now() - flush.createdAt,
     });
-    await this.#scheduleFlush(Date.now());
   }
 
   /** R2 first, then ClickHouse: a row is searchable only once it is archived. */
@@ -164,36 +181,44 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       rows: flush.rows,
     });
     const t2 = Date.now();
-    const config = loadConfig(this.env).clickhouse;
-    await insertRows(clickHouseClient(config), LOGS_TABLE, rows, flush.batchId);
+    await insertRows(clickHouseClient(loadConfig(this.env).clickhouse), LOGS_TABLE, rows, flush.batchId);
     return { readMs: t1 - t0, archiveMs: t2 - t1, insertMs: Date.now() - t2, archivedBytes };
   }
 
+  /** Rows no flush covers yet have reached a threshold or the maximum age. */
   #flushDue(now: number): boolean {
-    const totals = this.#buffer.totals;
-    if (totals.rows === 0) return false;
+    const unassigned = this.#buffer.unassigned();
+    if (unassigned.rows === 0) return false;
     return (
-      totals.rows >= this.#policy.maxRows ||
-      totals.bytes >= this.#policy.maxBytes ||
-      now - (totals.oldestReceivedAt ?? now) >= this.#policy.maxAgeMs
+      unassigned.rows >= this.#policy.maxRows ||
+      unassigned.bytes >= this.#policy.maxBytes ||
+      now - (unassigned.oldestReceivedAt ?? now) >= this.#policy.maxAgeMs
     );
   }
 
-  /** Brings the alarm forward to when the next flush is due; never pushes it back. */
-  async #scheduleFlush(now: number): Promise<void> {
-    if (this.#flushing) return; // the running flush schedules the next one when it ends
-    const pending = this.#buffer.pendingFlush();
+  /**
+   * Sets the alarm for the next moment something is due, and only ever
+   * brings it forward. While a flush waits out a backoff (ClickHouse or R2
+   * failing), that retry time is the next moment: new rows wait with it rather
+   * than hammer a store that is down. Otherwise it is now, if the unflushed
+   * rows passed a threshold, or when the oldest of them reaches the maximum age.
+   */
+  async #scheduleAlarm(now: number): Promise<void> {
+    const pending = this.#buffer.pendingFlushes();
+    const retries = pending.filter((f) => f.attempts > 0).map((f) => f.nextAttemptAt ?? now);
     let due: number | null;
-    if (pending) due = pending.nextAttemptAt ?? now;
-    else if (this.#buffer.totals.rows === 0) due = null;
-    else if (this.#flushDue(now)) due = now;
-    else due = this.#buffer.totals.oldestReceivedAt! + this.#policy.maxAgeMs;
-    if (due !== null && (this.#alarmAt === null || due < this.#alarmAt)) await this.#setAlarm(due);
-  }
-
-  async #setAlarm(at: number): Promise<void> {
-    this.#alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
+    if (retries.length > 0) {
+      due = Math.min(...retries);
+    } else if (pending.length > 0) {
+      due = now; // recorded but never tried (the object was evicted mid-flush)
+    } else {
+      const unassigned = this.#buffer.unassigned();
+      due = unassigned.rows === 0 ? null : this.#flushDue(now) ? now : unassigned.oldestReceivedAt! + this.#policy.maxAgeMs;
+    }
+    if (due !== null && (this.#alarmAt === null || due < this.#alarmAt)) {
+      this.#alarmAt = due;
+      await this.ctx.storage.setAlarm(due);
+    }
   }
 
   /** The object is named after its tenant; a batch for anyone else is a routing bug. */

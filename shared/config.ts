@@ -51,6 +51,11 @@ export const CONFIG_VARIABLES = {
     usedBy: 'actor',
   },
   NEURALLOG_FLUSH_BATCH_MAX_BYTES: { default: '16777216', doc: 'Most bytes in one ClickHouse insert / R2 object.', usedBy: 'actor' },
+  NEURALLOG_FLUSH_CONCURRENCY: {
+    default: '2',
+    doc: 'Flushes one actor keeps in flight, so that preparing the next overlaps the current ClickHouse insert.',
+    usedBy: 'actor',
+  },
   NEURALLOG_FLUSH_RETRY_BASE_MS: { default: '1000', doc: 'First retry delay after a failed flush (doubles each time).', usedBy: 'actor' },
   NEURALLOG_FLUSH_RETRY_MAX_MS: { default: '60000', doc: 'Longest retry delay after failed flushes.', usedBy: 'actor' },
 } as const satisfies Record<string, VariableSpec>;
@@ -79,6 +84,7 @@ export interface FlushPolicy {
   maxAgeMs: number;
   batchMaxRows: number;
   batchMaxBytes: number;
+  concurrency: number;
   retryBaseMs: number;
   retryMaxMs: number;
 }
@@ -133,6 +139,7 @@ export function loadConfig(env: ConfigBindings): Config {
       maxAgeMs: int('NEURALLOG_FLUSH_MAX_AGE_MS'),
       batchMaxRows: int('NEURALLOG_FLUSH_BATCH_MAX_ROWS'),
       batchMaxBytes: int('NEURALLOG_FLUSH_BATCH_MAX_BYTES'),
+      concurrency: int('NEURALLOG_FLUSH_CONCURRENCY'),
       retryBaseMs: int('NEURALLOG_FLUSH_RETRY_BASE_MS'),
       retryMaxMs: int('NEURALLOG_FLUSH_RETRY_MAX_MS'),
     },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import { clickhouse, countRows, gunzipText, injectFault, makeBatch, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { clickhouse, countRows, gunzipText, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
 
 function actorOf(tenant: string): DurableObjectStub<TenantActor> {
   return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(tenant));
@@ -13,7 +13,7 @@ function actorOf(tenant: string): DurableObjectStub<TenantActor> {
 /** Runs the alarm (if it has not fired by itself yet) and waits until nothing is buffered. */
 async function flushAll(stub: DurableObjectStub<TenantActor>) {
   await runDurableObjectAlarm(stub);
-  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlush === null);
+  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0);
 }
 
 describe('TenantActor', () => {
@@ -80,9 +80,9 @@ describe('TenantActor', () => {
     await injectFault('fail-before', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlush?.attempts ?? 0) === 1);
+    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
     expect(failed.buffered.rows).toBe(TEST_FLUSH.maxRows);
-    expect(failed.pendingFlush!.lastError).toMatch(/injected failure/);
+    expect(failed.pendingFlushes[0]!.lastError).toMatch(/injected failure/);
     // The retry waits for the backoff: the alarm is set for then, not now.
     expect(failed.alarmAt).toBeGreaterThan(Date.now() + TEST_FLUSH.retryBaseMs / 2);
     expect(await countRows(tenant)).toBe(0);
@@ -97,7 +97,7 @@ describe('TenantActor', () => {
     await injectFault('fail-after', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlush?.attempts ?? 0) === 1);
+    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
     expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows); // the first attempt did insert
 
     await flushAll(stub);
@@ -110,7 +110,7 @@ describe('TenantActor', () => {
       })
     ).json<{ n: string | number }>();
     expect(Number(ids[0]!.n)).toBe(TEST_FLUSH.maxRows);
-    expect(failed.pendingFlush!.batchId).toMatch(/^[0-9A-Z]{26}$/);
+    expect(failed.pendingFlushes[0]!.batchId).toMatch(/^[0-9A-Z]{26}$/);
   });
 
   it('refuses a batch of another tenant', async () => {
@@ -122,5 +122,38 @@ describe('TenantActor', () => {
       await expect(instance.ingest(makeBatch('someone-else', records(1)))).rejects.toThrow(/was handed a batch/);
     });
     expect((await stub.stats()).buffered.rows).toBe(1);
+  });
+
+  it('drains a backlog in batch-sized flushes, at most `concurrency` in flight at once', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await injectFault('delay', tenant, 100, 150); // slow inserts, so overlap shows
+    // A backlog of 5 batches: every request below the threshold, then one that crosses it.
+    for (let i = 0; i < 5; i++) await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.batchMaxRows - 10)));
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(5 * (TEST_FLUSH.batchMaxRows - 10));
+    const objects = (await env.ARCHIVE.list({ prefix: `logs/${tenant}/` })).objects;
+    expect(objects.length).toBeGreaterThanOrEqual(5); // no flush exceeds the batch size
+    const seen = await proxyCounts(tenant);
+    expect(seen.requests).toBe(objects.length);
+    expect(seen.maxInFlight).toBe(TEST_FLUSH.concurrency);
+  });
+
+  it('after a failed flush, starts no other until the retry is due', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await injectFault('fail-before', tenant, 100);
+    // Crossing the row threshold sets the alarm for now; it fires by itself.
+    for (let i = 0; i < 4; i++) await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.batchMaxRows - 10)));
+    const stats = await waitFor(() => stub.stats(), (s) => s.pendingFlushes.some((f) => f.attempts >= 1));
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await stub.stats();
+    const tried = after.pendingFlushes.filter((f) => f.attempts > 0);
+    expect(tried.length).toBeGreaterThanOrEqual(1);
+    expect(tried.length).toBeLessThanOrEqual(TEST_FLUSH.concurrency);
+    expect(tried.every((f) => f.attempts === 1)).toBe(true); // nobody retried early
+    expect((await proxyCounts(tenant)).requests).toBe(tried.length);
+    expect(stats.buffered.rows).toBe(4 * (TEST_FLUSH.batchMaxRows - 10));
+    expect(after.alarmAt).toBeGreaterThan(Date.now() + TEST_FLUSH.retryBaseMs / 2);
   });
 });

@@ -11,4 +11,7 @@ export const TEST_FLUSH = {
   /** Far ahead: alarms fire when a test runs them, or at a row threshold. */
   maxAgeMs: 600_000,
   retryBaseMs: 600_000,
+  /** Small, so that a backlog takes several flushes. */
+  batchMaxRows: 100,
+  concurrency: 2,
 };

@@ -3,14 +3,23 @@
  * (embedded) endpoint, except that requests whose body contains a chosen text
  * (a test's tenant id) can be made to fail — before reaching ClickHouse
  * ("ClickHouse is down") or after it ("the insert happened but the answer was
- * lost", the case deduplication exists for). Tests set the rules over HTTP.
+ * lost", the case deduplication exists for), or slowed down; and it counts,
+ * per text, the requests and the most that were in flight at once. Tests set
+ * the rules and read the counts over HTTP.
  */
 import { createServer, type Server } from 'node:http';
 
 interface FaultRule {
   match: string;
-  mode: 'fail-before' | 'fail-after';
+  mode: 'fail-before' | 'fail-after' | 'delay';
   remaining: number;
+  delayMs: number;
+}
+
+interface Counts {
+  requests: number;
+  inFlight: number;
+  maxInFlight: number;
 }
 
 export interface FaultProxy {
@@ -20,22 +29,46 @@ export interface FaultProxy {
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const rules: FaultRule[] = [];
+  const counts = new Map<string, Counts>();
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     if (url.pathname === '/__fault') {
       const mode = url.searchParams.get('mode');
       const match = url.searchParams.get('match') ?? '';
-      if ((mode === 'fail-before' || mode === 'fail-after') && match) {
-        rules.push({ match, mode, remaining: Number(url.searchParams.get('count') ?? '1') });
+      if ((mode === 'fail-before' || mode === 'fail-after' || mode === 'delay') && match) {
+        rules.push({ match, mode, remaining: Number(url.searchParams.get('count') ?? '1'), delayMs: Number(url.searchParams.get('ms') ?? '0') });
+        counts.set(match, counts.get(match) ?? { requests: 0, inFlight: 0, maxInFlight: 0 });
       }
       res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === '/__stats') {
+      const c = counts.get(url.searchParams.get('match') ?? '') ?? { requests: 0, inFlight: 0, maxInFlight: 0 };
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(c));
       return;
     }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const text = body.toString('utf8');
-    const rule = rules.find((r) => r.remaining > 0 && (text.includes(r.match) || url.search.includes(encodeURIComponent(r.match))));
+    const counted = [...counts.entries()].find(([match]) => text.includes(match))?.[1];
+    if (counted) {
+      counted.requests++;
+      counted.maxInFlight = Math.max(counted.maxInFlight, ++counted.inFlight);
+    }
+    try {
+      await forward(text, body, url, req, res);
+    } finally {
+      if (counted) counted.inFlight--;
+    }
+  });
+
+  async function forward(text: string, body: Buffer, url: URL, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+    const rule = rules.find((r) => r.remaining > 0 && text.includes(r.match));
+    if (rule?.mode === 'delay') {
+      rule.remaining--;
+      await new Promise((r) => setTimeout(r, rule.delayMs));
+    }
     if (rule?.mode === 'fail-before') {
       rule.remaining--;
       res.writeHead(503, { 'Content-Type': 'text/plain' }).end('injected failure: ClickHouse unavailable\n');
@@ -55,7 +88,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding') out[k] = v;
     });
     res.writeHead(upstream.status, out).end(payload);
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

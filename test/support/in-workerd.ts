@@ -44,9 +44,15 @@ export async function countRows(tenantId: string): Promise<number> {
 }
 
 /** Makes the fault proxy fail the next `count` requests that mention `match`. */
-export async function injectFault(mode: 'fail-before' | 'fail-after', match: string, count = 1): Promise<void> {
-  const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__fault?mode=${mode}&match=${encodeURIComponent(match)}&count=${count}`);
+export async function injectFault(mode: 'fail-before' | 'fail-after' | 'delay', match: string, count = 1, ms = 0): Promise<void> {
+  const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__fault?mode=${mode}&match=${encodeURIComponent(match)}&count=${count}&ms=${ms}`);
   await res.arrayBuffer();
+}
+
+/** What the fault proxy saw of requests mentioning `match` (counted once a rule names it). */
+export async function proxyCounts(match: string): Promise<{ requests: number; maxInFlight: number }> {
+  const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__stats?match=${encodeURIComponent(match)}`);
+  return res.json();
 }
 
 export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
