@@ -31,34 +31,45 @@ export interface NormalizeContext {
   batchId: string;
 }
 
-type Slot =
-  | 'timestamp' | 'observedTimestamp' | 'level' | 'severityNumber' | 'message' | 'service'
-  | 'traceId' | 'spanId' | 'traceFlags' | 'attributes' | 'resource';
+/** The well-known fields, by number (indexes into the per-record slot table). */
+const Slot = {
+  Timestamp: 0, ObservedTimestamp: 1, Level: 2, SeverityNumber: 3, Message: 4, Service: 5, TraceId: 6, SpanId: 7,
+  TraceFlags: 8, Attributes: 9, Resource: 10,
+} as const;
+const SLOT_COUNT = 11;
 
-const ALIASES: Record<Slot, readonly string[]> = {
-  timestamp: ['timestamp', '@timestamp', 'time', 'ts'],
-  observedTimestamp: ['observed_timestamp', 'observedTimestamp'],
-  level: ['level', 'severity', 'severity_text', 'severityText'],
-  severityNumber: ['severity_number', 'severityNumber'],
-  message: ['message', 'msg', 'body'],
-  service: ['service', 'service.name', 'service_name', 'serviceName'],
-  traceId: ['trace_id', 'traceId', 'trace.id'],
-  spanId: ['span_id', 'spanId', 'span.id'],
-  traceFlags: ['trace_flags', 'traceFlags'],
-  attributes: ['attributes'],
-  resource: ['resource'],
-};
+const ALIASES: readonly (readonly string[])[] = [
+  /* Timestamp */ ['timestamp', '@timestamp', 'time', 'ts'],
+  /* ObservedTimestamp */ ['observed_timestamp', 'observedTimestamp'],
+  /* Level */ ['level', 'severity', 'severity_text', 'severityText'],
+  /* SeverityNumber */ ['severity_number', 'severityNumber'],
+  /* Message */ ['message', 'msg', 'body'],
+  /* Service */ ['service', 'service.name', 'service_name', 'serviceName'],
+  /* TraceId */ ['trace_id', 'traceId', 'trace.id'],
+  /* SpanId */ ['span_id', 'spanId', 'span.id'],
+  /* TraceFlags */ ['trace_flags', 'traceFlags'],
+  /* Attributes */ ['attributes'],
+  /* Resource */ ['resource'],
+];
 
-/** key → [slot, priority]; built once. */
-const SLOT_OF_KEY = new Map<string, [Slot, number]>();
-for (const [slot, keys] of Object.entries(ALIASES) as [Slot, readonly string[]][]) {
-  keys.forEach((key, priority) => SLOT_OF_KEY.set(key, [slot, priority]));
-}
+/** key → slot * 16 + priority; built once. */
+const SLOT_OF_KEY = new Map<string, number>();
+ALIASES.forEach((keys, slot) => keys.forEach((key, priority) => SLOT_OF_KEY.set(key, slot * 16 + priority)));
 
 /** Nesting deeper than this is kept as a JSON string instead of more dotted keys. */
 const MAX_FLATTEN_DEPTH = 8;
 const HEX32_RE = /^[0-9a-fA-F]{32}$/;
 const HEX16_RE = /^[0-9a-fA-F]{16}$/;
+
+// The winning key (and its priority) of each slot for the record being
+// normalised. Reused across calls: normalisation is synchronous, and reusing
+// them keeps the per-record cost to what the record itself needs.
+const winners: (string | undefined)[] = new Array(SLOT_COUNT);
+const priorities: number[] = new Array(SLOT_COUNT);
+
+function fail(index: number, key: string, message: string): never {
+  throw new RecordError(index, key, `record ${index}: field "${key}" ${message}`);
+}
 
 export function normalizeRecord(raw: unknown, index: number, ctx: NormalizeContext): LogRow {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -67,19 +78,27 @@ export function normalizeRecord(raw: unknown, index: number, ctx: NormalizeConte
   const record = raw as Record<string, unknown>;
 
   // Pick the winning key of every slot.
-  const chosen: Partial<Record<Slot, [string, number]>> = {};
+  winners.fill(undefined);
   for (const key in record) {
     const hit = SLOT_OF_KEY.get(key);
-    if (!hit) continue;
-    const [slot, priority] = hit;
-    const current = chosen[slot];
-    if (!current || priority < current[1]) chosen[slot] = [key, priority];
+    if (hit === undefined) continue;
+    const slot = hit >> 4;
+    if (winners[slot] === undefined || (hit & 15) < priorities[slot]!) {
+      winners[slot] = key;
+      priorities[slot] = hit & 15;
+    }
   }
-  const winner = (slot: Slot): string | undefined => chosen[slot]?.[0];
-  const fail = (slot: Slot, message: string): never => {
-    const key = winner(slot)!;
-    throw new RecordError(index, key, `record ${index}: field "${key}" ${message}`);
-  };
+  const timestampKey = winners[Slot.Timestamp];
+  const observedKey = winners[Slot.ObservedTimestamp];
+  const levelKey = winners[Slot.Level];
+  const severityKey = winners[Slot.SeverityNumber];
+  const messageKey = winners[Slot.Message];
+  const serviceKey = winners[Slot.Service];
+  const traceKey = winners[Slot.TraceId];
+  const spanKey = winners[Slot.SpanId];
+  const flagsKey = winners[Slot.TraceFlags];
+  const attributesKey = winners[Slot.Attributes];
+  const resourceKey = winners[Slot.Resource];
 
   const row: LogRow = {
     TenantId: ctx.tenantId,
@@ -90,20 +109,9 @@ export function normalizeRecord(raw: unknown, index: number, ctx: NormalizeConte
     RetentionDays: ctx.retentionDays,
   };
 
-  for (const slot of ['timestamp', 'observedTimestamp'] as const) {
-    const key = winner(slot);
-    if (key === undefined || record[key] === null || record[key] === '') continue;
-    try {
-      const text = formatClickHouseTime(parseTimestamp(record[key]));
-      if (slot === 'timestamp') row.Timestamp = text;
-      else row.ObservedTimestamp = text;
-    } catch (err) {
-      if (err instanceof TimestampError) fail(slot, err.message);
-      throw err;
-    }
-  }
+  if (timestampKey !== undefined) row.Timestamp = readTime(record[timestampKey], ctx.receivedAt, index, timestampKey);
+  if (observedKey !== undefined) row.ObservedTimestamp = readTime(record[observedKey], ctx.receivedAt, index, observedKey);
 
-  const levelKey = winner('level');
   if (levelKey !== undefined && record[levelKey] !== null) {
     const level = record[levelKey];
     if (typeof level === 'string') {
@@ -113,88 +121,104 @@ export function normalizeRecord(raw: unknown, index: number, ctx: NormalizeConte
       row.SeverityNumber = severityNumberFromLevelNumber(level);
       row.SeverityText = severityTextFromNumber(row.SeverityNumber) || String(level);
     } else {
-      fail('level', 'must be a string or a number');
+      fail(index, levelKey, 'must be a string or a number');
     }
   }
-  const severityKey = winner('severityNumber');
   if (severityKey !== undefined && record[severityKey] !== null) {
     const n = record[severityKey];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 24) fail('severityNumber', 'must be an integer from 0 to 24');
-    row.SeverityNumber = n as number;
-    row.SeverityText ??= severityTextFromNumber(n as number);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 24) fail(index, severityKey, 'must be an integer from 0 to 24');
+    row.SeverityNumber = n;
+    row.SeverityText ??= severityTextFromNumber(n);
   }
 
-  const messageKey = winner('message');
   if (messageKey !== undefined) row.Body = stringifyValue(record[messageKey]);
 
-  const traceKey = winner('traceId');
   if (traceKey !== undefined && record[traceKey] !== null && record[traceKey] !== '') {
     const id = record[traceKey];
-    if (typeof id !== 'string' || !HEX32_RE.test(id)) fail('traceId', 'must be 32 hexadecimal characters');
-    row.TraceId = (id as string).toLowerCase();
+    if (typeof id !== 'string' || !HEX32_RE.test(id)) fail(index, traceKey, 'must be 32 hexadecimal characters');
+    row.TraceId = id.toLowerCase();
   }
-  const spanKey = winner('spanId');
   if (spanKey !== undefined && record[spanKey] !== null && record[spanKey] !== '') {
     const id = record[spanKey];
-    if (typeof id !== 'string' || !HEX16_RE.test(id)) fail('spanId', 'must be 16 hexadecimal characters');
-    row.SpanId = (id as string).toLowerCase();
+    if (typeof id !== 'string' || !HEX16_RE.test(id)) fail(index, spanKey, 'must be 16 hexadecimal characters');
+    row.SpanId = id.toLowerCase();
   }
-  const flagsKey = winner('traceFlags');
   if (flagsKey !== undefined && record[flagsKey] !== null) {
     const flags = record[flagsKey];
-    if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 255) fail('traceFlags', 'must be an integer from 0 to 255');
-    row.TraceFlags = flags as number;
+    if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 255) fail(index, flagsKey, 'must be an integer from 0 to 255');
+    row.TraceFlags = flags;
   }
 
   // Attributes: the explicit `attributes` object first, then every key no slot took.
   const attributes: Record<string, string> = {};
-  const attributesKey = winner('attributes');
+  let hasAttributes = false;
   if (attributesKey !== undefined && record[attributesKey] !== null) {
     const value = record[attributesKey];
-    if (typeof value !== 'object' || Array.isArray(value)) fail('attributes', 'must be an object');
-    flattenInto(attributes, '', value, 0);
+    if (typeof value !== 'object' || Array.isArray(value)) fail(index, attributesKey, 'must be an object');
+    hasAttributes = flattenInto(attributes, '', value, 0) || hasAttributes;
   }
-  const resourceKey = winner('resource');
   let resource: Record<string, string> | undefined;
   if (resourceKey !== undefined && record[resourceKey] !== null) {
     const value = record[resourceKey];
-    if (typeof value !== 'object' || Array.isArray(value)) fail('resource', 'must be an object');
+    if (typeof value !== 'object' || Array.isArray(value)) fail(index, resourceKey, 'must be an object');
     resource = {};
     flattenInto(resource, '', value, 0);
     row.ResourceAttributes = resource;
   }
   for (const key in record) {
     const hit = SLOT_OF_KEY.get(key);
-    if (hit && chosen[hit[0]]?.[0] === key) continue;
+    if (hit !== undefined && winners[hit >> 4] === key) continue;
     flattenInto(attributes, key, record[key], 1);
+    hasAttributes = true;
   }
-  for (const _ in attributes) {
-    row.LogAttributes = attributes;
-    break;
-  }
+  if (hasAttributes) row.LogAttributes = attributes;
 
-  const serviceKey = winner('service');
   if (serviceKey !== undefined && record[serviceKey] !== null) {
     const service = record[serviceKey];
-    if (typeof service !== 'string') fail('service', 'must be a string');
-    row.ServiceName = service as string;
+    if (typeof service !== 'string') fail(index, serviceKey, 'must be a string');
+    row.ServiceName = service;
   } else if (resource?.['service.name'] !== undefined) {
     row.ServiceName = resource['service.name'];
   }
   return row;
 }
 
-/** Nested objects become dotted keys (`http.status`); arrays and deep values stay JSON text. */
-function flattenInto(target: Record<string, string>, prefix: string, value: unknown, depth: number): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < MAX_FLATTEN_DEPTH) {
-    let empty = true;
-    for (const key in value as Record<string, unknown>) {
-      empty = false;
-      flattenInto(target, prefix === '' ? key : `${prefix}.${key}`, (value as Record<string, unknown>)[key], depth + 1);
+// RFC 3339 in UTC with a 'Z' — what nearly every client sends — is turned
+// into ClickHouse's text form by string surgery; the calendar check runs once
+// per distinct second, not once per record.
+const UTC_RFC3339_RE = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?[Zz]$/;
+let lastCheckedSecond = '';
+
+function readTime(value: unknown, fallback: string, index: number, key: string): string {
+  if (value === null || value === '' || value === undefined) return fallback;
+  if (typeof value === 'string') {
+    const m = UTC_RFC3339_RE.exec(value);
+    if (m) {
+      const second = `${m[1]} ${m[2]}`;
+      if (second === lastCheckedSecond) return `${second}.${(m[3] ?? '').padEnd(9, '0')}`;
     }
-    if (!empty || prefix === '') return;
+  }
+  try {
+    const text = formatClickHouseTime(parseTimestamp(value));
+    if (typeof value === 'string' && UTC_RFC3339_RE.test(value)) lastCheckedSecond = text.slice(0, 19);
+    return text;
+  } catch (err) {
+    if (err instanceof TimestampError) fail(index, key, err.message);
+    throw err;
+  }
+}
+
+/** Nested objects become dotted keys (`http.status`); arrays and deep values stay JSON text. */
+function flattenInto(target: Record<string, string>, prefix: string, value: unknown, depth: number): boolean {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < MAX_FLATTEN_DEPTH) {
+    let wrote = false;
+    for (const key in value as Record<string, unknown>) {
+      wrote = flattenInto(target, prefix === '' ? key : `${prefix}.${key}`, (value as Record<string, unknown>)[key], depth + 1) || wrote;
+    }
+    if (wrote || prefix === '') return wrote;
   }
   target[prefix] = stringifyValue(value);
+  return true;
 }
 
 function stringifyValue(value: unknown): string {
