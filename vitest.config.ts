@@ -61,7 +61,11 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './workers/query/wrangler.toml' },
             miniflare: {
-              bindings: { ...workerBindings(inject('clickhouseUrl')), TEST_CLICKHOUSE_URL: inject('clickhouseUrl') },
+              bindings: {
+                ...workerBindings(inject('faultProxyUrl')),
+                TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
+                TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
+              },
             },
           })),
         ],

@@ -117,6 +117,17 @@ describe('GET /v1/logs', () => {
     }
   });
 
+  it('answers 503 with Retry-After when ClickHouse cannot be reached', async () => {
+    const marker = `unreachable${crypto.randomUUID().slice(0, 8)}`;
+    const res0 = await fetch(`${env.TEST_FAULT_PROXY_URL}/__fault?mode=fail-before&match=${marker}&count=1`);
+    await res0.arrayBuffer();
+    const res = await search({ q: marker });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({ error: 'unavailable' });
+    expect((await search({ q: marker })).status).toBe(200); // the next one gets through
+  });
+
   it('requires a valid API key', async () => {
     expect((await search({}, 'nl_wrong')).status).toBe(401);
   });

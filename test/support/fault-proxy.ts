@@ -51,13 +51,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const text = body.toString('utf8');
-    const counted = [...counts.entries()].find(([match]) => text.includes(match))?.[1];
+    // A request mentions a text in its body (SQL, rows) or its URL (parameters).
+    const haystack = `${text}\n${decodeURIComponent(url.search)}`;
+    const counted = [...counts.entries()].find(([match]) => haystack.includes(match))?.[1];
     if (counted) {
       counted.requests++;
       counted.maxInFlight = Math.max(counted.maxInFlight, ++counted.inFlight);
     }
     try {
-      await forward(text, body, url, req, res);
+      await forward(haystack, body, url, req, res);
     } finally {
       if (counted) counted.inFlight--;
     }
@@ -76,7 +78,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers.set(k, v);
-    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : new Uint8Array(body) });
     const payload = Buffer.from(await upstream.arrayBuffer());
     if (rule?.mode === 'fail-after') {
       rule.remaining--;

@@ -1,7 +1,9 @@
 /**
  * GET /v1/logs — the caller's tenant's logs, newest first, one page at a time.
  */
+import { ClickHouseError } from '@clickhouse/client-web';
 import { Hono } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { clickHouseClient } from '../../../shared/clickhouse.ts';
 import { loadConfig } from '../../../shared/config.ts';
@@ -34,13 +36,22 @@ logsRoutes.get('/', requirePrincipal(), async function searchLogs(c) {
   const search = parseSearch(new URL(c.req.url).searchParams);
   const { sql, params } = compileSearch(tenantId, search);
   const client = clickHouseClient(loadConfig(c.env).clickhouse);
-  const result = await client.query({
-    query: sql,
-    query_params: params,
-    format: 'JSONEachRow',
-    clickhouse_settings: { max_execution_time: 30 },
-  });
-  const rows = await result.json<SearchRow>();
+  let rows: SearchRow[];
+  try {
+    const result = await client.query({
+      query: sql,
+      query_params: params,
+      format: 'JSONEachRow',
+      clickhouse_settings: { max_execution_time: 30 },
+    });
+    rows = await result.json<SearchRow>();
+  } catch (err) {
+    // A ClickHouse error about our own SQL is a bug (500, logged by onError);
+    // not reaching ClickHouse at all is an outage the client may retry.
+    if (err instanceof ClickHouseError) throw err;
+    logEvent('error', 'search.unavailable', { requestId: c.get('requestId'), tenant: tenantId, error: (err as Error).message });
+    throw new ApiError(503, 'unavailable', 'the log store cannot be reached; retry later', {}, { 'Retry-After': '5' });
+  }
   const page = rows.slice(0, search.limit);
   const last = page[page.length - 1];
   const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
