@@ -26,7 +26,7 @@ import { formatClickHouseTime, instantFromMillis } from '../shared/timestamp.ts'
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { PROJECT_ROOT } from './stack.ts';
-import { freePort } from '../test/support/ports.ts';
+import { freePort } from './ports.ts';
 import { cpuDelta, cpuSnapshot } from './process-cpu.ts';
 
 const BATCH = 1000;

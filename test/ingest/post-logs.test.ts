@@ -140,6 +140,12 @@ describe('POST /v1/logs', () => {
     expect(await corrupt.json()).toMatchObject({ error: 'invalid_gzip' });
   });
 
+  it('answers 400 for a body that is not UTF-8', async () => {
+    const res = await post(new Uint8Array([0x5b, 0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d, 0x5d]));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_encoding' });
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await exports.default.fetch(new Request('https://neurallog.test/v2/nothing'));
     expect(res.status).toBe(404);

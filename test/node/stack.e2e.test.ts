@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../scripts/ports.ts';
 
 let dataDir: string;
 let stack: RunningStack | null = null;
@@ -47,7 +47,14 @@ afterAll(async () => {
 describe('the stack, end to end', () => {
   it('starts healthy, generates and keeps a dev key, ingests, flushes and finds the rows', async () => {
     stack = await start();
-    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
+    const health = await fetch(`${stack.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', ingest: 'ok', query: 'ok' });
+    // The gateway knows the route, not the method: 405 with Allow, as JSON.
+    const wrongMethod = await fetch(`${stack.url}/v1/logs`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST, GET, HEAD');
+    expect(await wrongMethod.json()).toMatchObject({ error: 'method_not_allowed' });
     expect(stack.devApiKeyGenerated).toBe(true);
     expect((await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim()).toBe(stack.devApiKey);
 
