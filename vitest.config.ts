@@ -7,20 +7,21 @@
  *   official @clickhouse/client, repository checks, and the end-to-end test
  *   that starts the stack the way `npm start` does.
  */
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_API_KEY, TEST_FLUSH, TEST_LIMITS, TEST_TENANT } from './test/support/constants.ts';
+import { TEST_FLUSH, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS } from './test/support/constants.ts';
+
+const d1Migrations = await readD1Migrations('./migrations/d1');
 
 const workerBindings = (clickhouseUrl: string) => ({
   CLICKHOUSE_URL: clickhouseUrl,
   CLICKHOUSE_PASSWORD: '',
-  NEURALLOG_DEV_API_KEY: TEST_API_KEY,
-  NEURALLOG_DEV_TENANT: TEST_TENANT,
+  NEURALLOG_KEY_CACHE_TTL_MS: String(TEST_KEY_CACHE_TTL_MS),
+  TEST_D1_MIGRATIONS: d1Migrations,
 });
 
-// The wrangler configs require these secrets; the tests bind their own values
-// (below), so this only keeps wrangler from warning that they are missing.
-process.env.NEURALLOG_DEV_API_KEY ??= TEST_API_KEY;
+// The wrangler configs require this secret; the tests bind their own value
+// (below), so this only keeps wrangler from warning that it is missing.
 process.env.CLICKHOUSE_PASSWORD ??= '';
 
 export default defineConfig({
@@ -54,6 +55,7 @@ export default defineConfig({
           name: 'ingest',
           include: ['test/ingest/**/*.test.ts', 'test/durable-objects/**/*.test.ts', 'test/shared/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/control-plane-setup.ts'],
         },
       },
       {
@@ -73,6 +75,7 @@ export default defineConfig({
           name: 'query',
           include: ['test/query/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/control-plane-setup.ts'],
         },
       },
       {

@@ -7,12 +7,14 @@
  * `startStack`, so the test exercises exactly what a newcomer runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../embedded-clickhouse/server.ts';
+import { generateApiKey, hashApiKey, parseApiKey } from '../shared/api-keys.ts';
+import { isValidTenantId } from '../shared/config.ts';
+import { SCOPES } from '../shared/scopes.ts';
 import { migrateClickHouse } from '../migrations/clickhouse/migrate.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,8 +31,11 @@ export interface StackOptions {
   clickhouseDatabase?: string;
   /** Port of the embedded ClickHouse endpoint. */
   embeddedClickHousePort: number;
-  /** The dev tenant's key; generated once and kept in the data directory when absent. */
+  /** The dev tenant's key (an `nlk_` key); generated once and kept in the data directory when absent. */
   devApiKey?: string;
+  /** The dev tenant's id and retention. */
+  devTenant?: string;
+  devRetentionDays?: number;
   /** Extra variables for the workers (any of shared/config.ts). */
   workerEnv?: Record<string, string>;
   /** Where wrangler's and the workers' output goes. */
@@ -52,6 +57,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const { key: devApiKey, generated } = await resolveDevApiKey(dataDir, options.devApiKey);
+  const devTenant = options.devTenant ?? 'dev';
+  if (!isValidTenantId(devTenant)) throw new Error(`NEURALLOG_DEV_TENANT "${devTenant}" is not a valid tenant id (a-z, 0-9, -; at most 63)`);
+  await provisionControlPlane(dataDir, devTenant, options.devRetentionDays ?? 30, devApiKey, options.onOutput);
 
   const clickhouse = {
     url: options.clickhouseUrl ?? '',
@@ -97,7 +105,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_USER: clickhouse.username,
       CLICKHOUSE_PASSWORD: clickhouse.password,
       CLICKHOUSE_DATABASE: clickhouse.database,
-      NEURALLOG_DEV_API_KEY: devApiKey,
     });
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHealthy(url, wrangler, options.readyTimeoutMs ?? 90_000);
@@ -108,12 +115,68 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 }
 
-function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
+/**
+ * The control plane in local D1: migrations applied, the dev tenant and its
+ * key present. The key is stored as its SHA-256 only; any earlier dev key of
+ * the tenant is revoked, so exactly the key printed at start works.
+ */
+async function provisionControlPlane(
+  dataDir: string,
+  tenantId: string,
+  retentionDays: number,
+  devApiKey: string,
+  onOutput: StackOptions['onOutput'],
+): Promise<void> {
+  const parsed = parseApiKey(devApiKey)!;
+  const hash = await hashApiKey(devApiKey);
+  const scopes = JSON.stringify(SCOPES);
+  const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const sql = [
+    `INSERT INTO tenants (id, name, plan_id, status, retention_days) VALUES (${q(tenantId)}, 'Development', 'enterprise', 'active', ${Math.trunc(retentionDays)})
+       ON CONFLICT (id) DO UPDATE SET status = 'active', retention_days = excluded.retention_days`,
+    `UPDATE api_keys SET revoked_at = unixepoch('subsec') * 1000
+       WHERE tenant_id = ${q(tenantId)} AND name = 'npm start dev key' AND id <> ${q(parsed.keyId)} AND revoked_at IS NULL`,
+    `INSERT INTO api_keys (id, tenant_id, name, scopes, secret_hash) VALUES (${q(parsed.keyId)}, ${q(tenantId)}, 'npm start dev key', ${q(scopes)}, ${q(hash)})
+       ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, scopes = excluded.scopes, revoked_at = NULL`,
+  ].join(';\n');
+  const common = ['--local', '--persist-to', join(dataDir, 'state'), '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml')];
+  await runWrangler(['d1', 'migrations', 'apply', 'neurallog-control', ...common], onOutput);
+  await runWrangler(['d1', 'execute', 'neurallog-control', ...common, '--command', sql], onOutput);
+}
+
+function wranglerCli(): string {
   // Wrangler's bin refuses Node < 22 although its CLI runs on 20; call the CLI directly.
   const require = createRequire(import.meta.url);
-  const cli = join(dirname(require.resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
+  return join(dirname(require.resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
+}
+
+const QUIET_WRANGLER_ENV = {
+  // Offline-friendly and quiet: no telemetry, no request.cf download, no banner/update check.
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+};
+
+/** Runs a one-off wrangler command; its output is shown only if it fails. */
+async function runWrangler(args: string[], onOutput: StackOptions['onOutput']): Promise<void> {
+  const child = spawn(process.execPath, [wranglerCli(), ...args], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...QUIET_WRANGLER_ENV, CI: 'true' },
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) {
+    (onOutput ?? console.error)(output);
+    throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed (exit ${code})`);
+  }
+}
+
+function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
   const args = [
-    cli,
+    wranglerCli(),
     'dev',
     '--config', join(PROJECT_ROOT, 'wrangler.toml'),
     '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml'),
@@ -131,10 +194,7 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
     env: {
       ...process.env,
       ...workerEnv,
-      // Offline-friendly and quiet: no telemetry, no request.cf download, no banner/update check.
-      WRANGLER_SEND_METRICS: 'false',
-      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      WRANGLER_HIDE_BANNER: 'true',
+      ...QUIET_WRANGLER_ENV,
       // The project's wrangler configs declare [secrets]; with it, wrangler reads the
       // declared vars and secrets (only those) from this process environment.
       CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
@@ -186,15 +246,20 @@ async function waitForHealthy(url: string, wrangler: ChildProcess, timeoutMs: nu
 }
 
 async function resolveDevApiKey(dataDir: string, given: string | undefined): Promise<{ key: string; generated: boolean }> {
-  if (given) return { key: given, generated: false };
+  if (given) {
+    if (!parseApiKey(given)) {
+      throw new Error('NEURALLOG_DEV_API_KEY is not a NeuralLog API key (nlk_<id>_<secret><checksum>); unset it to have one generated');
+    }
+    return { key: given, generated: false };
+  }
   const file = join(dataDir, 'dev-api-key');
   try {
     const key = (await readFile(file, 'utf8')).trim();
-    if (key) return { key, generated: false };
+    if (parseApiKey(key)) return { key, generated: false };
   } catch {
     // first start
   }
-  const key = `nl_dev_${randomBytes(24).toString('base64url')}`;
+  const { key } = generateApiKey();
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   return { key, generated: true };
 }

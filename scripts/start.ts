@@ -7,6 +7,7 @@ import { startStack } from './stack.ts';
 const env = process.env;
 const port = Number(env.NEURALLOG_PORT ?? 8787);
 const clickhousePort = Number(env.NEURALLOG_CLICKHOUSE_PORT ?? 8123);
+const dataDir = env.NEURALLOG_DATA_DIR ?? '.neurallog';
 
 /** Every NEURALLOG_* / CLICKHOUSE_* variable is handed to the workers. */
 const workerEnv = Object.fromEntries(
@@ -16,13 +17,15 @@ const workerEnv = Object.fromEntries(
 console.log('NeuralLog: starting…');
 const stack = await startStack({
   port,
-  dataDir: env.NEURALLOG_DATA_DIR ?? '.neurallog',
+  dataDir,
   clickhouseUrl: env.CLICKHOUSE_URL,
   clickhouseUser: env.CLICKHOUSE_USER,
   clickhousePassword: env.CLICKHOUSE_PASSWORD,
   clickhouseDatabase: env.CLICKHOUSE_DATABASE,
   embeddedClickHousePort: clickhousePort,
   devApiKey: env.NEURALLOG_DEV_API_KEY,
+  devTenant: env.NEURALLOG_DEV_TENANT,
+  devRetentionDays: env.NEURALLOG_RETENTION_DAYS ? Number(env.NEURALLOG_RETENTION_DAYS) : undefined,
   workerEnv,
 }).catch((err: Error) => {
   console.error(`NeuralLog: could not start: ${err.message}`);
@@ -34,9 +37,9 @@ NeuralLog is running.
 
   API (ingest + search)  ${stack.url}
   Health                 ${stack.url}/healthz
-  ClickHouse             ${stack.clickhouseUrl}${stack.embeddedClickHouse ? '  (embedded chDB, data in .neurallog/clickhouse)' : ''}
+  ClickHouse             ${stack.clickhouseUrl}${stack.embeddedClickHouse ? `  (embedded chDB, data in ${dataDir}/clickhouse)` : ''}
 
-  Dev tenant API key     ${stack.devApiKey}${stack.devApiKeyGenerated ? '  (new; kept in .neurallog/dev-api-key)' : ''}
+  Dev tenant API key     ${stack.devApiKey}${stack.devApiKeyGenerated ? `  (new; kept in ${dataDir}/dev-api-key)` : ''}
 
 Send a log, then find it (rows are searchable about a second later):
 

@@ -25,11 +25,16 @@ export const CONFIG_VARIABLES = {
   CLICKHOUSE_DATABASE: { default: 'neurallog', doc: 'Database holding the `logs` table.', usedBy: 'actor, query, npm start' },
   NEURALLOG_DEV_API_KEY: {
     default: '',
-    doc: 'API key of the dev tenant. `npm start` generates one (kept in `.neurallog/dev-api-key`) when unset.',
+    doc: 'API key `npm start` provisions for the dev tenant (an `nlk_` key); it generates one (kept in `.neurallog/dev-api-key`) when unset.',
     secret: true,
-    usedBy: 'ingest, query, npm start',
+    usedBy: 'npm start',
   },
-  NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant id the dev API key belongs to.', usedBy: 'ingest, query' },
+  NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant `npm start` provisions for the dev key.', usedBy: 'npm start' },
+  NEURALLOG_KEY_CACHE_TTL_MS: {
+    default: '30000',
+    doc: 'How long a worker isolate trusts a verified API key before reading it from D1 again: the longest a revoked key keeps working.',
+    usedBy: 'ingest, query',
+  },
   NEURALLOG_MAX_REQUEST_BYTES: {
     default: '10485760',
     doc: 'Largest request body, counted after decompression (bytes). Larger: 413.',
@@ -41,7 +46,7 @@ export const CONFIG_VARIABLES = {
     doc: 'Largest single record, as stored (bytes). Larger: 413 naming the record.',
     usedBy: 'ingest',
   },
-  NEURALLOG_RETENTION_DAYS: { default: '30', doc: 'Retention of the dev tenant\'s rows in ClickHouse (days).', usedBy: 'ingest' },
+  NEURALLOG_RETENTION_DAYS: { default: '30', doc: 'Retention of the dev tenant\'s rows (days); other tenants have their own.', usedBy: 'npm start' },
   NEURALLOG_FLUSH_MAX_ROWS: { default: '10000', doc: 'The actor flushes once this many rows are buffered…', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_BYTES: { default: '8388608', doc: '…or this many bytes…', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_AGE_MS: { default: '1000', doc: '…or when the oldest buffered row is this old (ms).', usedBy: 'actor' },
@@ -91,9 +96,7 @@ export interface FlushPolicy {
 
 export interface Config {
   clickhouse: ClickHouseConfig;
-  devApiKey: string;
-  devTenant: string;
-  retentionDays: number;
+  keyCacheTtlMs: number;
   limits: IngestLimits;
   flush: FlushPolicy;
 }
@@ -116,8 +119,6 @@ export function loadConfig(env: ConfigBindings): Config {
   };
   const database = get('CLICKHOUSE_DATABASE');
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE is not a valid identifier: "${database}"`);
-  const devTenant = get('NEURALLOG_DEV_TENANT');
-  if (!isValidTenantId(devTenant)) throw new ConfigError(`NEURALLOG_DEV_TENANT is not a valid tenant id: "${devTenant}"`);
   const config: Config = {
     clickhouse: {
       url: get('CLICKHOUSE_URL'),
@@ -125,9 +126,7 @@ export function loadConfig(env: ConfigBindings): Config {
       password: get('CLICKHOUSE_PASSWORD'),
       database,
     },
-    devApiKey: get('NEURALLOG_DEV_API_KEY'),
-    devTenant,
-    retentionDays: int('NEURALLOG_RETENTION_DAYS'),
+    keyCacheTtlMs: int('NEURALLOG_KEY_CACHE_TTL_MS', 0),
     limits: {
       maxRequestBytes: int('NEURALLOG_MAX_REQUEST_BYTES'),
       maxRecordsPerRequest: int('NEURALLOG_MAX_RECORDS_PER_REQUEST'),

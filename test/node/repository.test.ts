@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
 import { CONFIG_VARIABLES } from '../../shared/config.ts';
+import { planSeedSql } from '../../scripts/generate-plan-seed.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(join(PROJECT_ROOT, dir), { withFileTypes: true, recursive: true });
@@ -56,5 +57,13 @@ describe('repository', () => {
     const chdb = lock.packages['node_modules/chdb'];
     const missing = Object.keys(chdb.optionalDependencies ?? {}).filter((name) => !lock.packages[`node_modules/${name}`]);
     expect(missing).toEqual([]);
+  });
+
+  it("seeds D1's plans table from shared/plans.ts (the latest plan seed migration matches it)", async () => {
+    const dir = join(PROJECT_ROOT, 'migrations/d1');
+    const seeds = (await readdir(dir)).filter((f) => f.endsWith('_plan_seed.sql')).sort();
+    expect(seeds.length).toBeGreaterThan(0);
+    const latest = await readFile(join(dir, seeds[seeds.length - 1]!), 'utf8');
+    expect(latest, 'shared/plans.ts changed: run `npm run db:plan-seed`').toBe(planSeedSql());
   });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { generateApiKey } from '../../shared/api-keys.ts';
 import { freePort } from '../../scripts/ports.ts';
 
 let dataDir: string;
@@ -88,8 +89,9 @@ describe('the stack, end to end', () => {
   it('keeps its state across a restart, and takes NEURALLOG_DEV_API_KEY when given', async () => {
     const before = stack!;
     await before.stop();
-    stack = await start('nl_dev_given_key_for_e2e');
-    expect(stack.devApiKey).toBe('nl_dev_given_key_for_e2e');
+    const given = generateApiKey().key;
+    stack = await start(given);
+    expect(stack.devApiKey).toBe(given);
     const found = await searchUntil(stack, 'q=failed+password&limit=1000', 250);
     expect(found.logs.length).toBeGreaterThanOrEqual(250);
     const old = await fetch(`${stack.url}/v1/logs`, { headers: { authorization: `Bearer ${before.devApiKey}` } });

@@ -1,5 +1,10 @@
 /** Values the test projects configure the workers with (vitest.config.ts) and the tests rely on. */
-export const TEST_API_KEY = 'nl_test_0123456789abcdefghijklmnop';
+import { formatApiKey } from '../../shared/api-keys.ts';
+
+/** The dev tenant's key in the Workers test projects (all scopes; provisioned by test/support/control-plane-setup.ts). */
+export const TEST_API_KEY = formatApiKey('testkeyid000', 'Tq8vZ2mNpL4xRw7sYb1cKd9fGh3jEa5u');
+/** Revocation bound in the tests (NEURALLOG_KEY_CACHE_TTL_MS). */
+export const TEST_KEY_CACHE_TTL_MS = 1000;
 export const TEST_TENANT = 'dev';
 export const TEST_LIMITS = {
   maxRequestBytes: 65_536,

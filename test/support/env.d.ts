@@ -6,6 +6,7 @@ declare global {
     interface Env extends IngestEnv {
       TEST_CLICKHOUSE_URL: string;
       TEST_FAULT_PROXY_URL: string;
+      TEST_D1_MIGRATIONS: import('cloudflare:test').D1Migration[];
     }
     /** Each Workers test project's main module exports a Hono app as `default`. */
     interface GlobalProps {

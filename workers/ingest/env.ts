@@ -1,9 +1,9 @@
 import type { RequestIdVariables } from 'hono/request-id';
-import type { ConfigBindings } from '../../shared/config.ts';
+import type { AuthBindings } from '../../shared/auth.ts';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
 /** Bindings of the ingest worker (workers/ingest/wrangler.toml). */
-export interface IngestEnv extends ConfigBindings {
+export interface IngestEnv extends AuthBindings {
   TENANT_ACTOR: DurableObjectNamespace<TenantActor>;
   ARCHIVE: R2Bucket;
 }

@@ -22,10 +22,10 @@ import { readBodyText } from '../request-body.ts';
 
 export const logsRoutes = new Hono<IngestApp>();
 
-logsRoutes.post('/', requirePrincipal(), async function ingestLogs(c) {
+logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c) {
   const started = Date.now();
   const config = loadConfig(c.env);
-  const { tenantId } = c.get('principal');
+  const { tenantId, retentionDays } = c.get('principal');
   const format = bodyFormat(c.req.header('content-type'));
   const text = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const records = parseRecords(text, format, config.limits.maxRecordsPerRequest);
@@ -34,7 +34,7 @@ logsRoutes.post('/', requirePrincipal(), async function ingestLogs(c) {
   const batchId = newBatchId(receivedAt);
   const context = {
     tenantId,
-    retentionDays: config.retentionDays,
+    retentionDays,
     receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
     batchId,
   };

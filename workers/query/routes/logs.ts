@@ -30,7 +30,7 @@ interface SearchRow {
 
 export const logsRoutes = new Hono<QueryApp>();
 
-logsRoutes.get('/', requirePrincipal(), async function searchLogs(c) {
+logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) {
   const started = Date.now();
   const { tenantId } = c.get('principal');
   const search = parseSearch(new URL(c.req.url).searchParams);

@@ -1,0 +1,73 @@
+/**
+ * The control plane's data, in D1 (SQLite), through drizzle-orm. Migrations
+ * under migrations/d1/ are generated from this file by drizzle-kit
+ * (`npm run db:generate`); never edit them by hand, except the plan seed,
+ * which scripts/generate-plan-seed.ts writes from shared/plans.ts.
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** Mirror of shared/plans.ts, for SQL and the admin API. */
+export const plans = sqliteTable('plans', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  ingestRecordsPerSecond: integer('ingest_records_per_second').notNull(),
+  ingestRecordsBurst: integer('ingest_records_burst').notNull(),
+  ingestBytesPerSecond: integer('ingest_bytes_per_second').notNull(),
+  ingestBytesBurst: integer('ingest_bytes_burst').notNull(),
+  dailyBytes: integer('daily_bytes').notNull(),
+  monthlyBytes: integer('monthly_bytes').notNull(),
+  retentionDays: integer('retention_days').notNull(),
+  queryConcurrency: integer('query_concurrency').notNull(),
+  shardCount: integer('shard_count').notNull(),
+  dedicated: integer('dedicated', { mode: 'boolean' }).notNull(),
+});
+
+export const tenants = sqliteTable('tenants', {
+  /** Validated by isValidTenantId (shared/config.ts): a DNS label. */
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  planId: text('plan_id')
+    .notNull()
+    .references(() => plans.id),
+  status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
+  retentionDays: integer('retention_days').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+});
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    /** The key id embedded in the key (public; lets a key be found without its secret). */
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    /** JSON array of scopes (shared/scopes.ts). */
+    scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+    /** SHA-256 of the whole key, hex. The key itself is never stored. */
+    secretHash: text('secret_hash').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('api_keys_tenant').on(t.tenantId)],
+);
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    /** Who: `platform-admin`, `key:<id>` or `jwt:<sub>`. */
+    actor: text('actor').notNull(),
+    /** The tenant acted on, when there is one. */
+    tenantId: text('tenant_id'),
+    action: text('action').notNull(),
+    /** What changed, as JSON (never a secret). */
+    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>(),
+    requestId: text('request_id'),
+  },
+  (t) => [index('audit_log_tenant_at').on(t.tenantId, t.at)],
+);

@@ -1,0 +1,83 @@
+/**
+ * The plans — the one source of truth for every limit a tenant has.
+ *
+ * The actor (rate limits, quotas, sharding), the query worker (concurrency),
+ * the control plane (what a tenant may be set to) and the operator (dedicated
+ * stacks) all read these. D1's `plans` table mirrors them for SQL and the admin
+ * API; its rows are generated from this file (scripts/generate-plan-seed.ts)
+ * and a test keeps the two equal.
+ */
+
+export interface Plan {
+  id: PlanId;
+  name: string;
+  /** Sustained ingest rate and the burst a token bucket allows above it. */
+  ingestRecordsPerSecond: number;
+  ingestRecordsBurst: number;
+  ingestBytesPerSecond: number;
+  ingestBytesBurst: number;
+  /** Volume quotas (bytes as received, after decompression). */
+  dailyBytes: number;
+  monthlyBytes: number;
+  retentionDays: number;
+  /** Searches one tenant may run at once. */
+  queryConcurrency: number;
+  /** Tenant actors a tenant's ingest is spread over. */
+  shardCount: number;
+  /** A dedicated stack in its own namespace (the operator's job). */
+  dedicated: boolean;
+}
+
+export type PlanId = 'starter' | 'professional' | 'enterprise';
+
+const MB = 1024 * 1024;
+const GB = 1024 * MB;
+
+export const PLANS: Readonly<Record<PlanId, Plan>> = {
+  starter: {
+    id: 'starter',
+    name: 'Starter',
+    ingestRecordsPerSecond: 1_000,
+    ingestRecordsBurst: 10_000,
+    ingestBytesPerSecond: 1 * MB,
+    ingestBytesBurst: 10 * MB,
+    dailyBytes: 5 * GB,
+    monthlyBytes: 100 * GB,
+    retentionDays: 7,
+    queryConcurrency: 2,
+    shardCount: 1,
+    dedicated: false,
+  },
+  professional: {
+    id: 'professional',
+    name: 'Professional',
+    ingestRecordsPerSecond: 10_000,
+    ingestRecordsBurst: 100_000,
+    ingestBytesPerSecond: 10 * MB,
+    ingestBytesBurst: 100 * MB,
+    dailyBytes: 100 * GB,
+    monthlyBytes: 2_000 * GB,
+    retentionDays: 30,
+    queryConcurrency: 8,
+    shardCount: 2,
+    dedicated: false,
+  },
+  enterprise: {
+    id: 'enterprise',
+    name: 'Enterprise',
+    ingestRecordsPerSecond: 100_000,
+    ingestRecordsBurst: 1_000_000,
+    ingestBytesPerSecond: 100 * MB,
+    ingestBytesBurst: 1_000 * MB,
+    dailyBytes: 2_000 * GB,
+    monthlyBytes: 50_000 * GB,
+    retentionDays: 365,
+    queryConcurrency: 32,
+    shardCount: 8,
+    dedicated: true,
+  },
+};
+
+export function isPlanId(id: string): id is PlanId {
+  return Object.hasOwn(PLANS, id);
+}

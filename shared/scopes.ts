@@ -1,0 +1,11 @@
+/**
+ * Permissions, from the user's RBAC model. API keys carry scopes; JWTs carry
+ * roles and permissions. `logs:*` style wildcards in a role grant every
+ * permission with that prefix.
+ */
+export const SCOPES = ['logs:write', 'logs:read', 'analytics:read', 'admin', 'billing:read'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}
