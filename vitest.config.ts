@@ -9,14 +9,18 @@
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_FLUSH, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS } from './test/support/constants.ts';
+import { TEST_FLUSH, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS } from './test/support/constants.ts';
 
 const d1Migrations = await readD1Migrations('./migrations/d1');
 
-const workerBindings = (clickhouseUrl: string) => ({
+const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPrivateJwk') => string) => ({
   CLICKHOUSE_URL: clickhouseUrl,
   CLICKHOUSE_PASSWORD: '',
   NEURALLOG_KEY_CACHE_TTL_MS: String(TEST_KEY_CACHE_TTL_MS),
+  NEURALLOG_JWT_ISSUER: TEST_JWT_ISSUER,
+  NEURALLOG_JWT_AUDIENCE: TEST_JWT_AUDIENCE,
+  NEURALLOG_JWT_JWKS_URL: inject('jwksUrl'),
+  TEST_JWT_PRIVATE_JWK: inject('jwtPrivateJwk'),
   TEST_D1_MIGRATIONS: d1Migrations,
 });
 
@@ -35,7 +39,7 @@ export default defineConfig({
             wrangler: { configPath: './workers/ingest/wrangler.toml' },
             miniflare: {
               bindings: {
-                ...workerBindings(inject('faultProxyUrl')),
+                ...workerBindings(inject('faultProxyUrl'), inject),
                 NEURALLOG_MAX_REQUEST_BYTES: String(TEST_LIMITS.maxRequestBytes),
                 NEURALLOG_MAX_RECORDS_PER_REQUEST: String(TEST_LIMITS.maxRecordsPerRequest),
                 NEURALLOG_MAX_RECORD_BYTES: String(TEST_LIMITS.maxRecordBytes),
@@ -64,7 +68,7 @@ export default defineConfig({
             wrangler: { configPath: './workers/query/wrangler.toml' },
             miniflare: {
               bindings: {
-                ...workerBindings(inject('faultProxyUrl')),
+                ...workerBindings(inject('faultProxyUrl'), inject),
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },

@@ -8,14 +8,21 @@
  * therefore how long a revoked key can keep working), and the SHA-256 of the
  * presented key against the stored one in constant time. Every failure gives
  * the same 401 body: it never says which part was wrong.
+ *
+ * JWTs (shared/jwt.ts) name their tenant in `tenant_id`; the tenant must exist
+ * and be active (read from D1, cached like keys), and the token's roles and
+ * permissions become scopes through the RBAC model (shared/rbac.ts).
  */
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.ts';
 import { hashApiKey, parseApiKey } from './api-keys.ts';
-import { loadConfig, type ConfigBindings } from './config.ts';
+import { isValidTenantId, loadConfig, type ConfigBindings } from './config.ts';
 import { apiKeys, tenants } from './control-plane/schema.ts';
+import { looksLikeJwt, TokenInvalid, verifyJwt } from './jwt.ts';
+import { logEvent } from './logger.ts';
+import { scopesOf } from './rbac.ts';
 import type { Scope } from './scopes.ts';
 
 export interface Principal {
@@ -24,7 +31,7 @@ export interface Principal {
   retentionDays: number;
   scopes: ReadonlySet<Scope>;
   /** How the caller proved it (for logs and the audit trail; never the secret). */
-  credential: { kind: 'api-key'; keyId: string };
+  credential: { kind: 'api-key'; keyId: string } | { kind: 'jwt'; subject: string };
 }
 
 export interface AuthBindings extends ConfigBindings {
@@ -47,8 +54,25 @@ interface KeyRecord {
   tenantStatus: 'active' | 'suspended';
 }
 
-const MAX_CACHED_KEYS = 10_000;
+interface TenantRecord {
+  retentionDays: number;
+  status: 'active' | 'suspended';
+}
+
+const MAX_CACHED = 10_000;
 const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
+const tenantCache = new Map<string, { record: TenantRecord | null; fetchedAt: number }>();
+
+/** A small TTL cache in front of D1: the TTL bounds how stale an answer can be. */
+async function cached<T>(map: Map<string, { record: T; fetchedAt: number }>, key: string, ttl: number, now: number, load: () => Promise<T>): Promise<T> {
+  const hit = map.get(key);
+  if (hit && now - hit.fetchedAt < ttl) return hit.record;
+  const record = await load();
+  map.delete(key);
+  map.set(key, { record, fetchedAt: now });
+  if (map.size > MAX_CACHED) map.delete(map.keys().next().value!);
+  return record;
+}
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -57,7 +81,7 @@ export function bearerToken(header: string | undefined): string | null {
 }
 
 function unauthenticated(): ApiError {
-  return new ApiError(401, 'invalid_credentials', 'the API key is not valid', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog", error="invalid_token"' });
+  return new ApiError(401, 'invalid_credentials', 'the credential is not valid', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog", error="invalid_token"' });
 }
 
 /** Constant-time comparison of two hex digests (equal length by construction). */
@@ -96,25 +120,62 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
   };
 }
 
-async function cachedKey(env: AuthBindings, keyId: string, now: number): Promise<KeyRecord | null> {
-  const ttl = loadConfig(env).keyCacheTtlMs;
-  const hit = cache.get(keyId);
-  if (hit && now - hit.fetchedAt < ttl) return hit.record;
-  const record = await loadKey(env.CONTROL_DB, keyId);
-  cache.delete(keyId);
-  cache.set(keyId, { record, fetchedAt: now });
-  if (cache.size > MAX_CACHED_KEYS) cache.delete(cache.keys().next().value!);
-  return record;
+async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecord | null> {
+  const rows = await drizzle(db)
+    .select({ retentionDays: tenants.retentionDays, status: tenants.status })
+    .from(tenants)
+    .where(eq(tenants.id, tenantId))
+    .limit(1);
+  return rows[0] ?? null;
 }
 
 export async function authenticate(authorization: string | undefined, env: AuthBindings, now = Date.now()): Promise<Principal> {
   const token = bearerToken(authorization);
   if (token === null) {
-    throw new ApiError(401, 'unauthenticated', 'send the API key as "Authorization: Bearer <key>"', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog"' });
+    throw new ApiError(401, 'unauthenticated', 'send an API key or a JWT as "Authorization: Bearer <credential>"', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog"' });
   }
+  if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now);
+  return authenticateApiKey(token, env, now);
+}
+
+async function authenticateJwt(token: string, env: AuthBindings, now: number): Promise<Principal> {
+  const config = loadConfig(env);
+  if (!config.jwt) throw unauthenticated();
+  let verified;
+  try {
+    verified = await verifyJwt(token, config.jwt);
+  } catch (err) {
+    if (!(err instanceof TokenInvalid)) throw err;
+    logEvent('info', 'auth.jwt_refused', { reason: err.message });
+    throw unauthenticated();
+  }
+  const { tenantId, roles, permissions } = verified;
+  if (typeof tenantId !== 'string' || !isValidTenantId(tenantId) || !isStringArray(roles ?? []) || !isStringArray(permissions ?? [])) {
+    throw unauthenticated();
+  }
+  const tenant = await cached(tenantCache, tenantId, config.keyCacheTtlMs, now, () => loadTenant(env.CONTROL_DB, tenantId));
+  if (!tenant) throw unauthenticated();
+  if (tenant.status !== 'active') throw new ApiError(403, 'tenant_suspended', 'this tenant is suspended');
+  return {
+    tenantId,
+    retentionDays: tenant.retentionDays,
+    scopes: scopesOf((roles ?? []) as string[], (permissions ?? []) as string[]),
+    credential: { kind: 'jwt', subject: verified.subject },
+  };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+async function authenticateApiKey(token: string, env: AuthBindings, now: number): Promise<Principal> {
   const parsed = parseApiKey(token);
   if (!parsed) throw unauthenticated();
-  const [record, presented] = await Promise.all([cachedKey(env, parsed.keyId, now), hashApiKey(parsed.key)]);
+  const ttl = loadConfig(env).keyCacheTtlMs;
+  const [record, presented] = await Promise.all([
+    cached(cache, parsed.keyId, ttl, now, () => loadKey(env.CONTROL_DB, parsed.keyId)),
+    hashApiKey(parsed.key),
+  ]);
   if (!record || !digestsEqual(presented, record.secretHash)) throw unauthenticated();
   if (record.revokedAt !== null && record.revokedAt <= now) throw unauthenticated();
   if (record.expiresAt !== null && record.expiresAt <= now) throw unauthenticated();
@@ -134,7 +195,7 @@ export function requirePrincipal(scope: Scope): MiddlewareHandler<{ Bindings: Au
   return async function requirePrincipal(c, next) {
     const principal = await authenticate(c.req.header('authorization'), c.env);
     if (!principal.scopes.has(scope)) {
-      throw new ApiError(403, 'insufficient_scope', `this key lacks the "${scope}" scope`, { required: scope });
+      throw new ApiError(403, 'insufficient_scope', `this credential lacks the "${scope}" scope`, { required: scope });
     }
     c.set('principal', principal);
     await next();

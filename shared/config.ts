@@ -35,6 +35,11 @@ export const CONFIG_VARIABLES = {
     doc: 'How long a worker isolate trusts a verified API key before reading it from D1 again: the longest a revoked key keeps working.',
     usedBy: 'ingest, query',
   },
+  NEURALLOG_JWT_ISSUER: { default: '', doc: 'Issuer (`iss`) JWTs must carry. JWTs are refused unless this, the audience and a key source are set.', usedBy: 'ingest, query' },
+  NEURALLOG_JWT_AUDIENCE: { default: '', doc: 'Audience (`aud`) JWTs must carry.', usedBy: 'ingest, query' },
+  NEURALLOG_JWT_JWKS_URL: { default: '', doc: 'JWKS URL of the identity provider; tokens are then RS256 or ES256 only.', usedBy: 'ingest, query' },
+  NEURALLOG_JWT_SECRET: { default: '', doc: 'Shared HS256 secret (self-hosting), used when no JWKS URL is set; tokens are then HS256 only.', secret: true, usedBy: 'ingest, query' },
+  NEURALLOG_JWT_CLOCK_TOLERANCE_S: { default: '30', doc: 'Clock skew allowed on `exp` / `nbf` (seconds).', usedBy: 'ingest, query' },
   NEURALLOG_MAX_REQUEST_BYTES: {
     default: '10485760',
     doc: 'Largest request body, counted after decompression (bytes). Larger: 413.',
@@ -94,8 +99,18 @@ export interface FlushPolicy {
   retryMaxMs: number;
 }
 
+export interface JwtConfig {
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+  secret: string;
+  clockToleranceSeconds: number;
+}
+
 export interface Config {
   clickhouse: ClickHouseConfig;
+  /** Null when JWTs are not configured (then every JWT is refused). */
+  jwt: JwtConfig | null;
   keyCacheTtlMs: number;
   limits: IngestLimits;
   flush: FlushPolicy;
@@ -127,6 +142,16 @@ export function loadConfig(env: ConfigBindings): Config {
       database,
     },
     keyCacheTtlMs: int('NEURALLOG_KEY_CACHE_TTL_MS', 0),
+    jwt:
+      get('NEURALLOG_JWT_ISSUER') && get('NEURALLOG_JWT_AUDIENCE') && (get('NEURALLOG_JWT_JWKS_URL') || get('NEURALLOG_JWT_SECRET'))
+        ? {
+            issuer: get('NEURALLOG_JWT_ISSUER'),
+            audience: get('NEURALLOG_JWT_AUDIENCE'),
+            jwksUrl: get('NEURALLOG_JWT_JWKS_URL'),
+            secret: get('NEURALLOG_JWT_SECRET'),
+            clockToleranceSeconds: int('NEURALLOG_JWT_CLOCK_TOLERANCE_S', 0),
+          }
+        : null,
     limits: {
       maxRequestBytes: int('NEURALLOG_MAX_REQUEST_BYTES'),
       maxRecordsPerRequest: int('NEURALLOG_MAX_RECORDS_PER_REQUEST'),

@@ -15,7 +15,7 @@ function post(key: string, body: unknown = { message: 'hi' }, headers: Record<st
   );
 }
 
-const INVALID = { error: 'invalid_credentials', message: 'the API key is not valid' };
+const INVALID = { error: 'invalid_credentials', message: 'the credential is not valid' };
 
 describe('API keys', () => {
   it('have a prefix, a key id, a secret and a checksum that catches typos', () => {

@@ -3,6 +3,9 @@ import { formatApiKey } from '../../shared/api-keys.ts';
 
 /** The dev tenant's key in the Workers test projects (all scopes; provisioned by test/support/control-plane-setup.ts). */
 export const TEST_API_KEY = formatApiKey('testkeyid000', 'Tq8vZ2mNpL4xRw7sYb1cKd9fGh3jEa5u');
+export const TEST_JWT_ISSUER = 'https://idp.neurallog.test/';
+export const TEST_JWT_AUDIENCE = 'api.neurallog.test';
+
 /** Revocation bound in the tests (NEURALLOG_KEY_CACHE_TTL_MS). */
 export const TEST_KEY_CACHE_TTL_MS = 1000;
 export const TEST_TENANT = 'dev';

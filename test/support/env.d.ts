@@ -7,6 +7,7 @@ declare global {
       TEST_CLICKHOUSE_URL: string;
       TEST_FAULT_PROXY_URL: string;
       TEST_D1_MIGRATIONS: import('cloudflare:test').D1Migration[];
+      TEST_JWT_PRIVATE_JWK: string;
     }
     /** Each Workers test project's main module exports a Hono app as `default`. */
     interface GlobalProps {

@@ -11,17 +11,23 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
 import { startFaultProxy } from './fault-proxy.ts';
+import { startIdentityProvider } from './identity-provider.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     clickhouseUrl: string;
     faultProxyUrl: string;
+    jwksUrl: string;
+    /** The identity provider's signing key (JWK JSON), for tests that mint tokens. */
+    jwtPrivateJwk: string;
   }
 }
 
 interface Shared {
   clickhouseUrl: string;
   faultProxyUrl: string;
+  jwksUrl: string;
+  jwtPrivateJwk: string;
   users: number;
   close(): Promise<void>;
 }
@@ -34,11 +40,15 @@ async function start(): Promise<Shared> {
   const clickhouse = await startEmbeddedClickHouse({ dataPath: dir, port: 0 });
   await migrateClickHouse({ url: clickhouse.url, username: 'default', password: '', database: 'neurallog' });
   const proxy = await startFaultProxy(clickhouse.url);
+  const idp = await startIdentityProvider();
   return {
     clickhouseUrl: clickhouse.url,
     faultProxyUrl: proxy.url,
+    jwksUrl: idp.jwksUrl,
+    jwtPrivateJwk: idp.privateJwk,
     users: 0,
     async close() {
+      await idp.close();
       await proxy.close();
       await clickhouse.close();
       await rm(dir, { recursive: true, force: true });
@@ -53,6 +63,8 @@ export default async function setup(project: TestProject) {
   shared.users++;
   project.provide('clickhouseUrl', shared.clickhouseUrl);
   project.provide('faultProxyUrl', shared.faultProxyUrl);
+  project.provide('jwksUrl', shared.jwksUrl);
+  project.provide('jwtPrivateJwk', shared.jwtPrivateJwk);
   return async () => {
     if (--shared.users === 0) {
       delete g[KEY];
