@@ -9,7 +9,7 @@
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_FLUSH, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS } from './test/support/constants.ts';
+import { TEST_FLUSH, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS, TEST_PLATFORM_ADMIN_TOKEN } from './test/support/constants.ts';
 
 const d1Migrations = await readD1Migrations('./migrations/d1');
 
@@ -27,6 +27,7 @@ const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPri
 // The wrangler configs require this secret; the tests bind their own value
 // (below), so this only keeps wrangler from warning that it is missing.
 process.env.CLICKHOUSE_PASSWORD ??= '';
+process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ??= TEST_PLATFORM_ADMIN_TOKEN;
 
 export default defineConfig({
   test: {
@@ -78,6 +79,25 @@ export default defineConfig({
         test: {
           name: 'query',
           include: ['test/query/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/control-plane-setup.ts'],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './workers/admin/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                ...workerBindings(inject('faultProxyUrl'), inject),
+                NEURALLOG_PLATFORM_ADMIN_TOKEN: TEST_PLATFORM_ADMIN_TOKEN,
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'admin',
+          include: ['test/admin/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/control-plane-setup.ts'],
         },

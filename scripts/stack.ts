@@ -33,6 +33,8 @@ export interface StackOptions {
   embeddedClickHousePort: number;
   /** The dev tenant's key (an `nlk_` key); generated once and kept in the data directory when absent. */
   devApiKey?: string;
+  /** The platform-admin token of the admin API; generated once and kept in the data directory when absent. */
+  platformAdminToken?: string;
   /** The dev tenant's id and retention. */
   devTenant?: string;
   devRetentionDays?: number;
@@ -50,6 +52,7 @@ export interface RunningStack {
   embeddedClickHouse: boolean;
   devApiKey: string;
   devApiKeyGenerated: boolean;
+  platformAdminToken: string;
   stop(): Promise<void>;
 }
 
@@ -57,6 +60,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const { key: devApiKey, generated } = await resolveDevApiKey(dataDir, options.devApiKey);
+  const platformAdminToken = await resolvePlatformAdminToken(dataDir, options.platformAdminToken);
   const devTenant = options.devTenant ?? 'dev';
   if (!isValidTenantId(devTenant)) throw new Error(`NEURALLOG_DEV_TENANT "${devTenant}" is not a valid tenant id (a-z, 0-9, -; at most 63)`);
   await provisionControlPlane(dataDir, devTenant, options.devRetentionDays ?? 30, devApiKey, options.onOutput);
@@ -105,10 +109,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_USER: clickhouse.username,
       CLICKHOUSE_PASSWORD: clickhouse.password,
       CLICKHOUSE_DATABASE: clickhouse.database,
+      NEURALLOG_PLATFORM_ADMIN_TOKEN: platformAdminToken,
     });
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHealthy(url, wrangler, options.readyTimeoutMs ?? 90_000);
-    return { url, clickhouseUrl: clickhouse.url, embeddedClickHouse: embedded !== null, devApiKey, devApiKeyGenerated: generated, stop };
+    return {
+      url,
+      clickhouseUrl: clickhouse.url,
+      embeddedClickHouse: embedded !== null,
+      devApiKey,
+      devApiKeyGenerated: generated,
+      platformAdminToken,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -181,6 +194,7 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
     '--config', join(PROJECT_ROOT, 'wrangler.toml'),
     '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml'),
     '--config', join(PROJECT_ROOT, 'workers/query/wrangler.toml'),
+    '--config', join(PROJECT_ROOT, 'workers/admin/wrangler.toml'),
     '--persist-to', join(dataDir, 'state'),
     '--ip', '127.0.0.1',
     '--port', String(options.port),
@@ -262,4 +276,21 @@ async function resolveDevApiKey(dataDir: string, given: string | undefined): Pro
   const { key } = generateApiKey();
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   return { key, generated: true };
+}
+
+async function resolvePlatformAdminToken(dataDir: string, given: string | undefined): Promise<string> {
+  if (given) {
+    if (given.length < 32) throw new Error('NEURALLOG_PLATFORM_ADMIN_TOKEN must be at least 32 characters');
+    return given;
+  }
+  const file = join(dataDir, 'platform-admin-token');
+  try {
+    const token = (await readFile(file, 'utf8')).trim();
+    if (token.length >= 32) return token;
+  } catch {
+    // first start
+  }
+  const token = `nlpa_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')}`;
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }

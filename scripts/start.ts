@@ -24,6 +24,7 @@ const stack = await startStack({
   clickhouseDatabase: env.CLICKHOUSE_DATABASE,
   embeddedClickHousePort: clickhousePort,
   devApiKey: env.NEURALLOG_DEV_API_KEY,
+  platformAdminToken: env.NEURALLOG_PLATFORM_ADMIN_TOKEN,
   devTenant: env.NEURALLOG_DEV_TENANT,
   devRetentionDays: env.NEURALLOG_RETENTION_DAYS ? Number(env.NEURALLOG_RETENTION_DAYS) : undefined,
   workerEnv,
@@ -40,6 +41,9 @@ NeuralLog is running.
   ClickHouse             ${stack.clickhouseUrl}${stack.embeddedClickHouse ? `  (embedded chDB, data in ${dataDir}/clickhouse)` : ''}
 
   Dev tenant API key     ${stack.devApiKey}${stack.devApiKeyGenerated ? `  (new; kept in ${dataDir}/dev-api-key)` : ''}
+
+  Admin API              ${stack.url}/v1/admin  (platform-admin token in ${dataDir}/platform-admin-token; npm run admin -- help)
+  OpenAPI                ${stack.url}/openapi.json
 
 Send a log, then find it (rows are searchable about a second later):
 

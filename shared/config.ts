@@ -30,6 +30,12 @@ export const CONFIG_VARIABLES = {
     usedBy: 'npm start',
   },
   NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant `npm start` provisions for the dev key.', usedBy: 'npm start' },
+  NEURALLOG_PLATFORM_ADMIN_TOKEN: {
+    default: '',
+    doc: 'The platform operator\'s credential for the admin API (≥ 32 characters; manages every tenant). `npm start` generates one into `.neurallog/platform-admin-token` when unset.',
+    secret: true,
+    usedBy: 'admin, npm start',
+  },
   NEURALLOG_KEY_CACHE_TTL_MS: {
     default: '30000',
     doc: 'How long a worker isolate trusts a verified API key before reading it from D1 again: the longest a revoked key keeps working.',

@@ -6,10 +6,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
 import { generateApiKey } from '../../shared/api-keys.ts';
 import { freePort } from '../../scripts/ports.ts';
 
+const execFileAsync = promisify(execFile);
 let dataDir: string;
 let stack: RunningStack | null = null;
 const output: string[] = [];
@@ -50,7 +53,11 @@ describe('the stack, end to end', () => {
     stack = await start();
     const health = await fetch(`${stack.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', ingest: 'ok', query: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', ingest: 'ok', query: 'ok', admin: 'ok' });
+    // One OpenAPI document for the whole origin, merged from every worker's route definitions.
+    const doc = await (await fetch(`${stack.url}/openapi.json`)).json();
+    expect(Object.keys(doc.paths['/v1/logs']).sort()).toEqual(['get', 'post']);
+    expect(doc.paths['/v1/admin/tenants/{tenantId}/keys']).toBeDefined();
     // The gateway knows the route, not the method: 405 with Allow, as JSON.
     const wrongMethod = await fetch(`${stack.url}/v1/logs`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
@@ -96,6 +103,26 @@ describe('the stack, end to end', () => {
     expect(found.logs.length).toBeGreaterThanOrEqual(250);
     const old = await fetch(`${stack.url}/v1/logs`, { headers: { authorization: `Bearer ${before.devApiKey}` } });
     expect(old.status).toBe(401);
+  });
+
+  it('runs the admin CLI against the stack: a tenant, a write key that ingests, a read key that finds it', async () => {
+    const s = stack!;
+    const env = { ...process.env, NEURALLOG_URL: s.url, NEURALLOG_PLATFORM_ADMIN_TOKEN: s.platformAdminToken };
+    const cli = (...args: string[]) => execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { env, cwd: PROJECT_ROOT });
+    const tenant = `cli-${Date.now()}`;
+    expect((await cli('tenant', 'create', tenant, '--plan', 'professional')).stdout).toContain(`"id": "${tenant}"`);
+    const writeKey = /nlk_[0-9A-Za-z_]+/.exec((await cli('key', 'create', tenant, '--scopes', 'logs:write', '--name', 'shipper')).stdout)![0];
+    const readKey = /nlk_[0-9A-Za-z_]+/.exec((await cli('key', 'create', tenant, '--scopes', 'logs:read')).stdout)![0];
+    const sent = await fetch(`${s.url}/v1/logs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writeKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: `hello from ${tenant}` }),
+    });
+    expect(sent.status).toBe(202);
+    const found = await searchUntil({ ...s, devApiKey: readKey }, `q=${tenant}`, 1);
+    expect(found.logs.map((l) => l.body)).toEqual([`hello from ${tenant}`]);
+    expect((await cli('tenant', 'get', tenant)).stdout).toContain('"plan": "professional"');
+    await expect(cli('tenant', 'create', 'Bad_Id', '--plan', 'starter')).rejects.toMatchObject({ stderr: expect.stringContaining('invalid_request') });
   });
 
   it('stops cleanly: nothing listens afterwards', async () => {

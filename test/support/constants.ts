@@ -3,6 +3,7 @@ import { formatApiKey } from '../../shared/api-keys.ts';
 
 /** The dev tenant's key in the Workers test projects (all scopes; provisioned by test/support/control-plane-setup.ts). */
 export const TEST_API_KEY = formatApiKey('testkeyid000', 'Tq8vZ2mNpL4xRw7sYb1cKd9fGh3jEa5u');
+export const TEST_PLATFORM_ADMIN_TOKEN = 'nlpa_test_platform_admin_token_0123456789abcdef';
 export const TEST_JWT_ISSUER = 'https://idp.neurallog.test/';
 export const TEST_JWT_AUDIENCE = 'api.neurallog.test';
 

@@ -6,12 +6,16 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts';
+import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
 import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
 
 export interface GatewayEnv {
   INGEST: Fetcher;
   QUERY: Fetcher;
+  ADMIN: Fetcher;
 }
+
+const UPSTREAMS = ['INGEST', 'QUERY', 'ADMIN'] as const;
 
 const app = new Hono<{ Bindings: GatewayEnv }>();
 app.use(requestId());
@@ -29,9 +33,25 @@ app.get('/healthz', async (c) => {
       return 'unavailable';
     }
   };
-  const [ingest, query] = await Promise.all([probe('INGEST'), probe('QUERY')]);
-  const ok = ingest === 'ok' && query === 'ok';
-  return c.json({ status: ok ? 'ok' : 'unavailable', ingest, query }, ok ? 200 : 503);
+  const [ingest, query, admin] = await Promise.all(UPSTREAMS.map(probe));
+  const ok = ingest === 'ok' && query === 'ok' && admin === 'ok';
+  return c.json({ status: ok ? 'ok' : 'unavailable', ingest, query, admin }, ok ? 200 : 503);
+});
+
+/**
+ * The whole API's OpenAPI document: each worker generates its own from its
+ * route definitions; this merges them, so the public document is always the
+ * code's.
+ */
+app.get('/openapi.json', async (c) => {
+  const docs = await Promise.all(
+    UPSTREAMS.map(async (name) => {
+      const res = await c.env[name].fetch('https://internal/openapi.json');
+      if (!res.ok) throw new Error(`${name} served no OpenAPI document (${res.status})`);
+      return res.json<OpenApiDocument>();
+    }),
+  );
+  return c.json(mergeOpenApi(docs));
 });
 
 app.all('*', async (c, next) => {

@@ -5,7 +5,7 @@
  * match paths only, and ingest and search share `/v1/logs`, told apart by
  * method. Service bindings make the hop a function call on the same machine.
  */
-export type Upstream = 'INGEST' | 'QUERY';
+export type Upstream = 'INGEST' | 'QUERY' | 'ADMIN';
 
 interface Route {
   methods: readonly string[] | '*';
@@ -17,6 +17,7 @@ interface Route {
 export const ROUTES: readonly Route[] = [
   { methods: ['POST'], path: '/v1/logs', upstream: 'INGEST' },
   { methods: ['GET', 'HEAD'], path: '/v1/logs', upstream: 'QUERY' },
+  { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
 ];
 
 export function resolveUpstream(method: string, pathname: string): Upstream | null {

@@ -3,20 +3,24 @@
  * and hands each batch to its tenant's actor. It also hosts the TenantActor
  * Durable Object class.
  */
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import type { IngestApp } from './env.ts';
-import { logsRoutes } from './routes/logs.ts';
+import { logsRoutes, postLogsDoc } from './routes/logs.ts';
+import { registerBearerScheme } from '../../shared/openapi.ts';
 
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
-const app = new Hono<IngestApp>();
+const app = new OpenAPIHono<IngestApp>();
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
 
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
 app.route('/v1/logs', logsRoutes);
+app.openAPIRegistry.registerPath(postLogsDoc);
+registerBearerScheme(app.openAPIRegistry);
+app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 
 export default app;

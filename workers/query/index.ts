@@ -1,15 +1,16 @@
 /**
  * The query worker: tenant-scoped search over ClickHouse.
  */
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
 import type { QueryApp } from './env.ts';
-import { logsRoutes } from './routes/logs.ts';
+import { logsRoutes, searchLogsDoc } from './routes/logs.ts';
+import { registerBearerScheme } from '../../shared/openapi.ts';
 
-const app = new Hono<QueryApp>();
+const app = new OpenAPIHono<QueryApp>();
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
@@ -21,5 +22,8 @@ app.get('/healthz', async (c) => {
   return c.json({ status: 'ok', component: 'query' });
 });
 app.route('/v1/logs', logsRoutes);
+app.openAPIRegistry.registerPath(searchLogsDoc);
+registerBearerScheme(app.openAPIRegistry);
+app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });
 
 export default app;

@@ -6,7 +6,9 @@
  * durably. A request is all or nothing: if any record is rejected, nothing of
  * the request is stored, and the error names the record and the field.
  */
+import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
+import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
@@ -19,6 +21,45 @@ import { formatClickHouseTime, instantFromMillis } from '../../../shared/timesta
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
+
+const LogRecordDoc = z
+  .object({
+    timestamp: z.union([z.string(), z.number()]).optional().openapi({ description: 'RFC 3339, or Unix epoch in s/ms/µs/ns (also @timestamp, time, ts)' }),
+    level: z.union([z.string(), z.number()]).optional().openapi({ description: 'Severity (also severity, severity_text, severity_number)' }),
+    message: z.unknown().optional().openapi({ description: 'The log body (also msg, body)' }),
+    service: z.string().optional(),
+    trace_id: z.string().optional(),
+    span_id: z.string().optional(),
+    attributes: z.record(z.string(), z.unknown()).optional(),
+    resource: z.record(z.string(), z.unknown()).optional(),
+  })
+  .catchall(z.unknown())
+  .openapi('LogRecord', { description: 'Every key not listed becomes an attribute.' });
+
+/** The route's OpenAPI definition (documentation: the body is read and checked by the handler). */
+export const postLogsDoc = createRoute({
+  method: 'post',
+  path: '/v1/logs',
+  summary: 'Send logs (needs logs:write)',
+  security: BEARER_SECURITY,
+  request: {
+    body: {
+      required: true,
+      description: 'A JSON array of records, one record, or NDJSON; Content-Encoding: gzip accepted.',
+      content: {
+        'application/json': { schema: z.union([z.array(LogRecordDoc), LogRecordDoc]) },
+        'application/x-ndjson': { schema: z.string() },
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: 'Stored by the tenant actor; searchable within about a second',
+      content: { 'application/json': { schema: z.object({ accepted: z.number().int(), batchId: z.string() }).openapi('IngestReceipt') } },
+    },
+    ...errorResponses(400, 401, 403, 413, 415, 503),
+  },
+});
 
 export const logsRoutes = new Hono<IngestApp>();
 

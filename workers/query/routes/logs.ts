@@ -2,7 +2,9 @@
  * GET /v1/logs — the caller's tenant's logs, newest first, one page at a time.
  */
 import { ClickHouseError } from '@clickhouse/client-web';
+import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
+import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { clickHouseClient } from '../../../shared/clickhouse.ts';
@@ -27,6 +29,52 @@ interface SearchRow {
   LogAttributes: Record<string, string>;
   ResourceAttributes: Record<string, string>;
 }
+
+const LogViewDoc = z
+  .object({
+    id: z.string(),
+    timestamp: z.string(),
+    observedTimestamp: z.string(),
+    severityText: z.string(),
+    severityNumber: z.number().int(),
+    service: z.string(),
+    body: z.string(),
+    traceId: z.string(),
+    spanId: z.string(),
+    attributes: z.record(z.string(), z.string()),
+    resource: z.record(z.string(), z.string()),
+  })
+  .openapi('Log');
+
+/** The route's OpenAPI definition (documentation: parameters are checked by parseSearch, which names the one at fault). */
+export const searchLogsDoc = createRoute({
+  method: 'get',
+  path: '/v1/logs',
+  summary: "Search the caller's logs, newest first (needs logs:read)",
+  security: BEARER_SECURITY,
+  request: {
+    query: z.object({
+      q: z.string().optional().openapi({ description: 'Full-text terms; every one must occur as a token (case-insensitive)' }),
+      from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
+      to: z.string().optional().openapi({ description: 'Same forms; default now' }),
+      level: z.string().optional().openapi({ description: 'Comma list of trace, debug, info, warn, error, fatal' }),
+      service: z.string().optional().openapi({ description: 'Comma list of service names' }),
+      limit: z.string().optional().openapi({ description: '1–1000, default 100' }),
+      cursor: z.string().optional().openapi({ description: "The previous page's nextCursor" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of logs',
+      content: {
+        'application/json': {
+          schema: z.object({ logs: z.array(LogViewDoc), nextCursor: z.string().nullable(), from: z.string(), to: z.string() }).openapi('SearchPage'),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
 
 export const logsRoutes = new Hono<QueryApp>();
 

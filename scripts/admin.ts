@@ -1,0 +1,113 @@
+/**
+ * `npm run admin -- <command>`: the admin API from a terminal. Talks to the
+ * running stack (NEURALLOG_URL, default http://127.0.0.1:8787) with the
+ * platform-admin token (NEURALLOG_PLATFORM_ADMIN_TOKEN, or the one `npm start`
+ * keeps in .neurallog/platform-admin-token), or with a tenant-admin credential
+ * in NEURALLOG_ADMIN_CREDENTIAL. Prints the API's JSON; a new key appears once.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from './stack.ts';
+
+const USAGE = `usage: npm run admin -- <command>
+
+  tenant create <id> --plan <starter|professional|enterprise> [--name <name>] [--retention-days <n>]
+  tenant list
+  tenant get <id>
+  tenant set-plan <id> <plan>
+  tenant suspend <id>
+  tenant resume <id>
+  tenant audit <id>
+  key create <tenant> --scopes <scope,scope> [--name <name>] [--expires <RFC 3339>]
+  key list <tenant>
+  key revoke <tenant> <keyId>
+
+scopes: logs:write, logs:read, analytics:read, admin, billing:read`;
+
+function credential(): string {
+  const given = process.env.NEURALLOG_ADMIN_CREDENTIAL ?? process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN;
+  if (given) return given;
+  const dir = process.env.NEURALLOG_DATA_DIR ?? join(PROJECT_ROOT, '.neurallog');
+  try {
+    return readFileSync(join(dir, 'platform-admin-token'), 'utf8').trim();
+  } catch {
+    throw new Error('no credential: set NEURALLOG_PLATFORM_ADMIN_TOKEN (or NEURALLOG_ADMIN_CREDENTIAL), or run `npm start` first');
+  }
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = process.env.NEURALLOG_URL ?? 'http://127.0.0.1:8787';
+  const res = await fetch(`${base}/v1/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${credential()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({ error: 'bad_response', message: `HTTP ${res.status}` }));
+  if (!res.ok) throw new Error(JSON.stringify(json));
+  return json;
+}
+
+async function main(argv: string[]): Promise<unknown> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      plan: { type: 'string' },
+      name: { type: 'string' },
+      'retention-days': { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+    },
+  });
+  const [noun, verb, a, b] = positionals;
+  const need = (v: string | undefined, what: string) => {
+    if (!v) throw new Error(`missing ${what}\n\n${USAGE}`);
+    return v;
+  };
+  switch (`${noun} ${verb}`) {
+    case 'tenant create':
+      return call('POST', '/tenants', {
+        id: need(a, '<id>'),
+        name: values.name ?? a,
+        plan: need(values.plan, '--plan'),
+        ...(values['retention-days'] ? { retentionDays: Number(values['retention-days']) } : {}),
+      });
+    case 'tenant list':
+      return call('GET', '/tenants');
+    case 'tenant get':
+      return call('GET', `/tenants/${encodeURIComponent(need(a, '<id>'))}`);
+    case 'tenant set-plan':
+      return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { plan: need(b, '<plan>') });
+    case 'tenant suspend':
+      return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { status: 'suspended' });
+    case 'tenant resume':
+      return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { status: 'active' });
+    case 'tenant audit':
+      return call('GET', `/tenants/${encodeURIComponent(need(a, '<id>'))}/audit`);
+    case 'key create':
+      return call('POST', `/tenants/${encodeURIComponent(need(a, '<tenant>'))}/keys`, {
+        name: values.name ?? 'cli',
+        scopes: need(values.scopes, '--scopes').split(',').map((s) => s.trim()),
+        ...(values.expires ? { expiresAt: values.expires } : {}),
+      });
+    case 'key list':
+      return call('GET', `/tenants/${encodeURIComponent(need(a, '<tenant>'))}/keys`);
+    case 'key revoke':
+      return call('DELETE', `/tenants/${encodeURIComponent(need(a, '<tenant>'))}/keys/${encodeURIComponent(need(b, '<keyId>'))}`);
+    default:
+      throw new Error(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (result) => {
+    console.log(JSON.stringify(result, null, 2));
+    const key = (result as { key?: string }).key;
+    if (key) console.error('\nThis is the only time the key is shown; store it now.');
+  },
+  (err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,24 @@
+/**
+ * The audit trail: every admin action, who did it (never their secret), to
+ * which tenant, with which request id.
+ */
+import { drizzle } from 'drizzle-orm/d1';
+import { auditLog } from './schema.ts';
+
+export interface AuditEntry {
+  actor: string;
+  tenantId: string | null;
+  action: string;
+  details?: Record<string, unknown>;
+  requestId?: string;
+}
+
+export function auditStatement(db: D1Database, entry: AuditEntry) {
+  return drizzle(db).insert(auditLog).values({
+    actor: entry.actor,
+    tenantId: entry.tenantId,
+    action: entry.action,
+    details: entry.details ?? null,
+    requestId: entry.requestId ?? null,
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Who may administer what. The platform-admin token (a secret set at deploy)
+ * manages every tenant; a tenant's own credential with the `admin` scope (an
+ * API key, or a JWT whose roles grant it) manages only that tenant.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../../shared/api-error.ts';
+import { authenticate, bearerToken } from '../../shared/auth.ts';
+import type { AdminEnv } from './env.ts';
+
+export type AdminPrincipal =
+  | { kind: 'platform-admin'; actor: 'platform-admin' }
+  | { kind: 'tenant-admin'; tenantId: string; actor: string };
+
+const encoder = new TextEncoder();
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(a)), crypto.subtle.digest('SHA-256', encoder.encode(b))]);
+  return crypto.subtle.timingSafeEqual(x, y);
+}
+
+export function requireAdmin(): MiddlewareHandler<{ Bindings: AdminEnv; Variables: { admin: AdminPrincipal } }> {
+  return async function requireAdmin(c, next) {
+    const token = bearerToken(c.req.header('authorization'));
+    const platformToken = c.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ?? '';
+    if (token !== null && platformToken.length >= 32 && (await sameSecret(token, platformToken))) {
+      c.set('admin', { kind: 'platform-admin', actor: 'platform-admin' });
+      return next();
+    }
+    const principal = await authenticate(c.req.header('authorization'), c.env);
+    if (!principal.scopes.has('admin')) {
+      throw new ApiError(403, 'insufficient_scope', 'this credential lacks the "admin" scope', { required: 'admin' });
+    }
+    const actor = principal.credential.kind === 'api-key' ? `key:${principal.credential.keyId}` : `jwt:${principal.credential.subject}`;
+    c.set('admin', { kind: 'tenant-admin', tenantId: principal.tenantId, actor });
+    return next();
+  };
+}
+
+/** A tenant-admin acts on its own tenant only. */
+export function assertCanManage(admin: AdminPrincipal, tenantId: string): void {
+  if (admin.kind === 'tenant-admin' && admin.tenantId !== tenantId) {
+    throw new ApiError(403, 'forbidden', 'this credential manages another tenant');
+  }
+}
+
+export function assertPlatformAdmin(admin: AdminPrincipal): void {
+  if (admin.kind !== 'platform-admin') throw new ApiError(403, 'forbidden', 'only the platform admin may do this');
+}

@@ -1,0 +1,79 @@
+/** The admin API's request and response shapes (zod, which also documents them). */
+import { z } from '@hono/zod-openapi';
+import { PLANS } from '../../shared/plans.ts';
+import { SCOPES } from '../../shared/scopes.ts';
+
+const PLAN_IDS = Object.keys(PLANS) as [keyof typeof PLANS, ...(keyof typeof PLANS)[]];
+
+export const TenantIdParam = z.object({
+  tenantId: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63')
+    .openapi({ param: { name: 'tenantId', in: 'path' }, example: 'acme' }),
+});
+
+export const KeyParams = TenantIdParam.extend({
+  keyId: z.string().regex(/^[0-9A-Za-z]{12}$/, '12 letters or digits').openapi({ param: { name: 'keyId', in: 'path' } }),
+});
+
+export const Tenant = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    plan: z.enum(PLAN_IDS),
+    status: z.enum(['active', 'suspended']),
+    retentionDays: z.number().int(),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Tenant');
+
+export const CreateTenant = z
+  .object({
+    id: TenantIdParam.shape.tenantId,
+    name: z.string().min(1).max(200),
+    plan: z.enum(PLAN_IDS),
+    retentionDays: z.number().int().min(1).max(3650).optional().openapi({ description: "Defaults to the plan's retention" }),
+  })
+  .openapi('CreateTenant');
+
+export const UpdateTenant = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    plan: z.enum(PLAN_IDS).optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    retentionDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .openapi('UpdateTenant');
+
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(z.enum(SCOPES)),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('ApiKey');
+
+export const CreatedApiKey = ApiKey.extend({
+  key: z.string().openapi({ description: 'The key itself. Shown once: only its SHA-256 is stored.' }),
+}).openapi('CreatedApiKey');
+
+export const CreateApiKey = z
+  .object({
+    name: z.string().min(1).max(100),
+    scopes: z.array(z.enum(SCOPES)).min(1),
+    expiresAt: z.iso.datetime().optional(),
+  })
+  .openapi('CreateApiKey');
+
+export const AuditEntry = z
+  .object({
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+    requestId: z.string().nullable(),
+  })
+  .openapi('AuditEntry');
