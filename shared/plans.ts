@@ -77,7 +77,3 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     dedicated: true,
   },
 };
-
-export function isPlanId(id: string): id is PlanId {
-  return Object.hasOwn(PLANS, id);
-}

@@ -5,7 +5,3 @@
  */
 export const SCOPES = ['logs:write', 'logs:read', 'analytics:read', 'admin', 'billing:read'] as const;
 export type Scope = (typeof SCOPES)[number];
-
-export function isScope(value: string): value is Scope {
-  return (SCOPES as readonly string[]).includes(value);
-}

@@ -98,8 +98,3 @@ export function formatClickHouseTime(instant: Instant): string {
 export function clickHouseTimeToRfc3339(text: string): string {
   return `${text.replace(' ', 'T')}Z`;
 }
-
-/** Compares two instants; negative when a is earlier. */
-export function compareInstants(a: Instant, b: Instant): number {
-  return a.seconds - b.seconds || a.nanos - b.nanos;
-}

@@ -4,7 +4,7 @@
  */
 import { ApiError } from '../../shared/api-error.ts';
 import { isSeverityName, SEVERITY_RANGES, severityNumberFromText, severityTextFromNumber } from '../../shared/severity.ts';
-import { formatClickHouseTime, instantFromMillis, parseTimestamp, TimestampError, type Instant } from '../../shared/timestamp.ts';
+import { instantFromMillis, parseTimestamp, TimestampError, type Instant } from '../../shared/timestamp.ts';
 
 export interface SearchCursor {
   /** Timestamp of the last row returned, ClickHouse text form. */
@@ -120,8 +120,4 @@ export function decodeCursor(text: string): SearchCursor {
     // fall through
   }
   throw invalid('cursor', 'not a cursor this API returned');
-}
-
-export function clickHouseTime(instant: Instant): string {
-  return formatClickHouseTime(instant);
 }
