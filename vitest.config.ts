@@ -49,6 +49,7 @@ export default defineConfig({
                 NEURALLOG_FLUSH_RETRY_BASE_MS: String(TEST_FLUSH.retryBaseMs),
                 NEURALLOG_FLUSH_BATCH_MAX_ROWS: String(TEST_FLUSH.batchMaxRows),
                 NEURALLOG_FLUSH_CONCURRENCY: String(TEST_FLUSH.concurrency),
+                NEURALLOG_BUFFER_MAX_ROWS: String(TEST_FLUSH.bufferMaxRows),
                 NEURALLOG_FLUSH_RETRY_MAX_MS: String(TEST_FLUSH.retryBaseMs),
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),

@@ -26,9 +26,17 @@ import { ARCHIVE_HEADER, type Chunk } from '../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
 import { retryDelay } from './backoff.ts';
 import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
+import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
+import { UsageQuota, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
 
 export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
+}
+
+/** The plan's limits, as the ingest worker read them from the tenant's credential. */
+export interface IngestPolicy {
+  rate: RateLimits;
+  quota: QuotaLimits;
 }
 
 /** What the ingest worker hands over: normalised rows, already serialised (shared/row-format.ts). */
@@ -38,12 +46,27 @@ export interface ActorBatch {
   requestId: string;
   receivedAt: number;
   chunks: Chunk[];
+  /** Size of the request as received (after decompression): what rates and quotas count. */
+  receivedBytes: number;
+  policy: IngestPolicy;
 }
 
-export interface IngestReceipt {
-  accepted: number;
-  bytes: number;
-  buffered: { rows: number; bytes: number };
+/** An accepted batch, or why not — expected refusals are values, not exceptions. */
+export type IngestOutcome =
+  | { ok: true; accepted: number; bytes: number; buffered: { rows: number; bytes: number }; rate: Record<keyof RateLimits, DimensionState> }
+  | {
+      ok: false;
+      status: 413 | 429 | 503;
+      code: 'request_too_large' | 'rate_limited' | 'quota_exceeded' | 'buffer_full';
+      message: string;
+      retryAfterSeconds?: number;
+      rate?: Record<keyof RateLimits, DimensionState>;
+      details: Record<string, string | number>;
+    };
+
+export interface LimitsReport {
+  rate: Record<keyof RateLimits, DimensionState>;
+  usage: QuotaUsage;
 }
 
 export interface ActorStats {
@@ -62,6 +85,8 @@ interface FlushTimings {
 
 export class TenantActor extends DurableObject<TenantActorEnv> {
   readonly #buffer: LogBuffer;
+  readonly #limiter: RateLimiter;
+  readonly #quota: UsageQuota;
   readonly #policy: FlushPolicy;
   #tenantId: string | null = null;
   /** When the alarm is set for (ms), mirrored here so ingest need not read it back. */
@@ -75,6 +100,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     super(ctx, env);
     this.#policy = loadConfig(env).flush;
     this.#buffer = new LogBuffer(ctx.storage);
+    this.#limiter = new RateLimiter(ctx.storage.sql);
+    this.#quota = new UsageQuota(ctx.storage.sql);
     ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS actor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.#tenantId =
       ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'tenant_id'").toArray()[0]?.value ?? null;
@@ -83,19 +110,84 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     });
   }
 
-  async ingest(batch: ActorBatch): Promise<IngestReceipt> {
+  /**
+   * Admits a batch or refuses it whole. The checks run in order — can it ever
+   * fit, is there room in the buffer, is the quota left, does the rate allow it
+   * — and nothing is counted or stored unless all pass. The object is single
+   * threaded and nothing here awaits before the write, so concurrent requests
+   * see each other's effects exactly.
+   */
+  async ingest(batch: ActorBatch): Promise<IngestOutcome> {
     this.#bindTenant(batch.tenantId);
+    const now = Date.now();
     let rows = 0;
     let bytes = 0;
     for (const chunk of batch.chunks) {
       rows += chunk.rows;
       bytes += chunk.bytes;
     }
-    this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
-    if (this.#inFlight.size > 0) this.#startDueFlushes(Date.now());
-    else await this.#scheduleAlarm(Date.now());
+    const { rate, quota } = batch.policy;
+    const cost = { records: rows, bytes: batch.receivedBytes };
+    for (const dimension of ['records', 'bytes'] as const) {
+      if (cost[dimension] > rate[dimension].burst) {
+        return {
+          ok: false,
+          status: 413,
+          code: 'request_too_large',
+          message: `the request holds ${cost[dimension]} ${dimension}; the plan's burst allows at most ${rate[dimension].burst} at once — split it`,
+          details: { dimension, limit: rate[dimension].burst },
+        };
+      }
+    }
     const totals = this.#buffer.totals;
-    return { accepted: rows, bytes, buffered: { rows: totals.rows, bytes: totals.bytes } };
+    if (totals.rows + rows > this.#policy.bufferMaxRows || totals.bytes + bytes > this.#policy.bufferMaxBytes) {
+      const retryAt = this.#alarmAt ?? now + 5_000;
+      return {
+        ok: false,
+        status: 503,
+        code: 'buffer_full',
+        message: 'the log store is not keeping up; nothing was accepted, retry later',
+        retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
+        details: { bufferedRows: totals.rows },
+      };
+    }
+    const quotaDecision = this.#quota.check(quota, cost.bytes, now);
+    if (!quotaDecision.ok) {
+      return {
+        ok: false,
+        status: 429,
+        code: 'quota_exceeded',
+        message: `the ${quotaDecision.period === 'day' ? 'daily' : 'monthly'} volume quota of ${quotaDecision.limitBytes} bytes is used up until ${quotaDecision.resetsAt}`,
+        retryAfterSeconds: quotaDecision.retryAfterSeconds,
+        details: { period: quotaDecision.period, limit: quotaDecision.limitBytes, resetsAt: quotaDecision.resetsAt },
+      };
+    }
+    const rateDecision = this.#limiter.take(rate, cost, now);
+    if (!rateDecision.ok) {
+      // take() reports too_large only for costs above the burst, refused above.
+      const decision = rateDecision as Extract<typeof rateDecision, { reason: 'rate_limited' }>;
+      return {
+        ok: false,
+        status: 429,
+        code: 'rate_limited',
+        message: `over the plan's ${decision.dimension} rate; retry in ${decision.retryAfterSeconds} s`,
+        retryAfterSeconds: decision.retryAfterSeconds,
+        rate: decision.state,
+        details: { dimension: decision.dimension },
+      };
+    }
+    this.#quota.record(cost.bytes, cost.records, now);
+    this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
+    if (this.#inFlight.size > 0) this.#startDueFlushes(now);
+    else await this.#scheduleAlarm(now);
+    const after = this.#buffer.totals;
+    return { ok: true, accepted: rows, bytes, buffered: { rows: after.rows, bytes: after.bytes }, rate: rateDecision.state };
+  }
+
+  /** The tenant's rate state and volume usage, for GET /v1/limits. */
+  async limits(policy: IngestPolicy): Promise<LimitsReport> {
+    const now = Date.now();
+    return { rate: this.#limiter.state(policy.rate, now), usage: this.#quota.usage(policy.quota, now) };
   }
 
   async stats(): Promise<ActorStats> {

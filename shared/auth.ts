@@ -23,12 +23,15 @@ import { apiKeys, tenants } from './control-plane/schema.ts';
 import { looksLikeJwt, TokenInvalid, verifyJwt } from './jwt.ts';
 import { logEvent } from './logger.ts';
 import { scopesOf } from './rbac.ts';
+import { PLANS, type Plan, type PlanId } from './plans.ts';
 import type { Scope } from './scopes.ts';
 
 export interface Principal {
   tenantId: string;
   /** The tenant's retention, stamped on the rows it writes. */
   retentionDays: number;
+  /** The tenant's plan: every limit it has. */
+  plan: Plan;
   scopes: ReadonlySet<Scope>;
   /** How the caller proved it (for logs and the audit trail; never the secret). */
   credential: { kind: 'api-key'; keyId: string } | { kind: 'jwt'; subject: string };
@@ -47,6 +50,7 @@ declare module 'hono' {
 interface KeyRecord {
   tenantId: string;
   retentionDays: number;
+  planId: string;
   scopes: Scope[];
   secretHash: string;
   expiresAt: number | null;
@@ -56,6 +60,7 @@ interface KeyRecord {
 
 interface TenantRecord {
   retentionDays: number;
+  planId: string;
   status: 'active' | 'suspended';
 }
 
@@ -102,6 +107,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
       revokedAt: apiKeys.revokedAt,
       tenantStatus: tenants.status,
       retentionDays: tenants.retentionDays,
+      planId: tenants.planId,
     })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
@@ -112,6 +118,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
   return {
     tenantId: row.tenantId,
     retentionDays: row.retentionDays,
+    planId: row.planId,
     scopes: row.scopes as Scope[],
     secretHash: row.secretHash,
     expiresAt: row.expiresAt?.getTime() ?? null,
@@ -122,7 +129,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
 
 async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecord | null> {
   const rows = await drizzle(db)
-    .select({ retentionDays: tenants.retentionDays, status: tenants.status })
+    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId })
     .from(tenants)
     .where(eq(tenants.id, tenantId))
     .limit(1);
@@ -159,9 +166,17 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
   return {
     tenantId,
     retentionDays: tenant.retentionDays,
+    plan: planOf(tenant.planId),
     scopes: scopesOf((roles ?? []) as string[], (permissions ?? []) as string[]),
     credential: { kind: 'jwt', subject: verified.subject },
   };
+}
+
+/** D1's plans reference shared/plans.ts; an id it does not know is a deploy mismatch. */
+function planOf(id: string): Plan {
+  const plan = PLANS[id as PlanId];
+  if (!plan) throw new Error(`tenant has plan "${id}", which shared/plans.ts does not define`);
+  return plan;
 }
 
 function isStringArray(value: unknown): value is string[] {
@@ -185,16 +200,17 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
   return {
     tenantId: record.tenantId,
     retentionDays: record.retentionDays,
+    plan: planOf(record.planId),
     scopes: new Set(record.scopes),
     credential: { kind: 'api-key', keyId: parsed.keyId },
   };
 }
 
-/** Hono middleware: verifies the credential, checks it carries `scope`, and sets `c.get('principal')`. */
-export function requirePrincipal(scope: Scope): MiddlewareHandler<{ Bindings: AuthBindings }> {
+/** Hono middleware: verifies the credential, checks it carries `scope` (if given), and sets `c.get('principal')`. */
+export function requirePrincipal(scope?: Scope): MiddlewareHandler<{ Bindings: AuthBindings }> {
   return async function requirePrincipal(c, next) {
     const principal = await authenticate(c.req.header('authorization'), c.env);
-    if (!principal.scopes.has(scope)) {
+    if (scope !== undefined && !principal.scopes.has(scope)) {
       throw new ApiError(403, 'insufficient_scope', `this credential lacks the "${scope}" scope`, { required: scope });
     }
     c.set('principal', principal);

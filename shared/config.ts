@@ -58,6 +58,12 @@ export const CONFIG_VARIABLES = {
     usedBy: 'ingest',
   },
   NEURALLOG_RETENTION_DAYS: { default: '30', doc: 'Retention of the dev tenant\'s rows (days); other tenants have their own.', usedBy: 'npm start' },
+  NEURALLOG_BUFFER_MAX_ROWS: {
+    default: '5000000',
+    doc: 'Most rows one actor buffers while ClickHouse or R2 is away; past it, 503 `buffer_full` with Retry-After.',
+    usedBy: 'actor',
+  },
+  NEURALLOG_BUFFER_MAX_BYTES: { default: '2147483648', doc: 'Most bytes one actor buffers (same 503 past it).', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_ROWS: { default: '10000', doc: 'The actor flushes once this many rows are buffered…', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_BYTES: { default: '8388608', doc: '…or this many bytes…', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_AGE_MS: { default: '1000', doc: '…or when the oldest buffered row is this old (ms).', usedBy: 'actor' },
@@ -95,6 +101,9 @@ export interface IngestLimits {
 }
 
 export interface FlushPolicy {
+  /** Backpressure: the buffer's caps. */
+  bufferMaxRows: number;
+  bufferMaxBytes: number;
   maxRows: number;
   maxBytes: number;
   maxAgeMs: number;
@@ -164,6 +173,8 @@ export function loadConfig(env: ConfigBindings): Config {
       maxRecordBytes: int('NEURALLOG_MAX_RECORD_BYTES'),
     },
     flush: {
+      bufferMaxRows: int('NEURALLOG_BUFFER_MAX_ROWS'),
+      bufferMaxBytes: int('NEURALLOG_BUFFER_MAX_BYTES'),
       maxRows: int('NEURALLOG_FLUSH_MAX_ROWS'),
       maxBytes: int('NEURALLOG_FLUSH_MAX_BYTES'),
       maxAgeMs: int('NEURALLOG_FLUSH_MAX_AGE_MS'),

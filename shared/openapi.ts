@@ -26,6 +26,7 @@ export function errorResponses(...statuses: number[]) {
     409: 'Already exists',
     413: 'Past a size limit',
     415: 'Unsupported Content-Type or Content-Encoding',
+    429: 'Over a rate (`rate_limited`) or a quota (`quota_exceeded`); Retry-After says when to retry',
     503: 'A dependency is unavailable; retry after Retry-After',
   };
   return Object.fromEntries(

@@ -21,7 +21,7 @@ describe('TenantActor', () => {
     const tenant = uniqueTenant();
     const stub = actorOf(tenant);
     const receipt = await stub.ingest(makeBatch(tenant, records(7)));
-    expect(receipt.accepted).toBe(7);
+    expect(receipt).toMatchObject({ ok: true, accepted: 7 });
     const stored = await runInDurableObject(stub, (_instance, state) =>
       state.storage.sql.exec<{ rows: number; data: string }>('SELECT rows, data FROM buffered_chunks').toArray(),
     );

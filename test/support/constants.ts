@@ -23,4 +23,6 @@ export const TEST_FLUSH = {
   /** Small, so that a backlog takes several flushes. */
   batchMaxRows: 100,
   concurrency: 2,
+  /** Backpressure: the buffer refuses past this many rows. */
+  bufferMaxRows: 20_000,
 };

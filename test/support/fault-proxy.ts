@@ -35,7 +35,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (url.pathname === '/__fault') {
       const mode = url.searchParams.get('mode');
       const match = url.searchParams.get('match') ?? '';
-      if ((mode === 'fail-before' || mode === 'fail-after' || mode === 'delay') && match) {
+      if (mode === 'clear') {
+        for (const rule of rules) if (rule.match === match) rule.remaining = 0;
+      } else if ((mode === 'fail-before' || mode === 'fail-after' || mode === 'delay') && match) {
         rules.push({ match, mode, remaining: Number(url.searchParams.get('count') ?? '1'), delayMs: Number(url.searchParams.get('ms') ?? '0') });
         counts.set(match, counts.get(match) ?? { requests: 0, inFlight: 0, maxInFlight: 0 });
       }

@@ -3,7 +3,9 @@
  */
 import { createClient } from '@clickhouse/client-web';
 import { env } from 'cloudflare:workers';
-import type { ActorBatch } from '../../durable-objects/tenant-actor.ts';
+import type { ActorBatch, IngestPolicy } from '../../durable-objects/tenant-actor.ts';
+import { PLANS } from '../../shared/plans.ts';
+import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
 import { newBatchId } from '../../shared/ids.ts';
 import { serializeRows } from '../../shared/row-format.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
@@ -20,13 +22,17 @@ export function uniqueTenant(prefix = 't'): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
 }
 
+/** Limits no test reaches unless it means to: the enterprise plan's. */
+export const GENEROUS_POLICY: IngestPolicy = ingestPolicy(PLANS.enterprise);
+
 /** A batch as the ingest worker would build it from these records. */
-export function makeBatch(tenantId: string, records: unknown[], receivedAt = Date.now()): ActorBatch {
+export function makeBatch(tenantId: string, records: unknown[], receivedAt = Date.now(), policy: IngestPolicy = GENEROUS_POLICY): ActorBatch {
   const batchId = newBatchId(receivedAt);
   const rows = records.map((r, i) =>
     normalizeRecord(r, i, { tenantId, retentionDays: 30, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId }),
   );
-  return { tenantId, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serializeRows(rows, 1 << 20).chunks };
+  const serialized = serializeRows(rows, 1 << 20);
+  return { tenantId, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serialized.chunks, receivedBytes: serialized.bytes, policy };
 }
 
 export function records(n: number, extra: Record<string, unknown> = {}): Record<string, unknown>[] {
@@ -44,7 +50,7 @@ export async function countRows(tenantId: string): Promise<number> {
 }
 
 /** Makes the fault proxy fail the next `count` requests that mention `match`. */
-export async function injectFault(mode: 'fail-before' | 'fail-after' | 'delay', match: string, count = 1, ms = 0): Promise<void> {
+export async function injectFault(mode: 'fail-before' | 'fail-after' | 'delay' | 'clear', match: string, count = 1, ms = 0): Promise<void> {
   const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__fault?mode=${mode}&match=${encodeURIComponent(match)}&count=${count}&ms=${ms}`);
   await res.arrayBuffer();
 }

@@ -7,6 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import type { IngestApp } from './env.ts';
+import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
@@ -19,7 +20,9 @@ app.notFound(handleNotFound);
 
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
 app.route('/v1/logs', logsRoutes);
+app.route('/v1/limits', limitsRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
+app.openAPIRegistry.registerPath(limitsDoc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

@@ -8,7 +8,8 @@
  */
 import { ApiError } from '../../shared/api-error.ts';
 
-export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+/** The body as text, and its size in bytes after decompression (what limits and quotas count). */
+export async function readBodyText(request: Request, maxBytes: number): Promise<{ text: string; bytes: number }> {
   const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
     throw new ApiError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; send identity or gzip`, {
@@ -17,7 +18,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   }
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return '';
+  if (!request.body) return { text: '', bytes: 0 };
 
   const source = encoding === 'identity' ? request.body : request.body.pipeThrough(new DecompressionStream('gzip'));
   const reader = source.getReader();
@@ -44,7 +45,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     if (encoding !== 'identity') throw new ApiError(400, 'invalid_gzip', `the gzip body could not be decompressed: ${(err as Error).message}`);
     throw err;
   }
-  return parts.join('');
+  return { text: parts.join(''), bytes: total };
 }
 
 function tooLarge(maxBytes: number): ApiError {

@@ -21,6 +21,7 @@ import { formatClickHouseTime, instantFromMillis } from '../../../shared/timesta
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
+import { ingestPolicy, rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
 
 const LogRecordDoc = z
   .object({
@@ -57,7 +58,7 @@ export const postLogsDoc = createRoute({
       description: 'Stored by the tenant actor; searchable within about a second',
       content: { 'application/json': { schema: z.object({ accepted: z.number().int(), batchId: z.string() }).openapi('IngestReceipt') } },
     },
-    ...errorResponses(400, 401, 403, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 413, 415, 429, 503),
   },
 });
 
@@ -66,9 +67,9 @@ export const logsRoutes = new Hono<IngestApp>();
 logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c) {
   const started = Date.now();
   const config = loadConfig(c.env);
-  const { tenantId, retentionDays } = c.get('principal');
+  const { tenantId, retentionDays, plan } = c.get('principal');
   const format = bodyFormat(c.req.header('content-type'));
-  const text = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
+  const { text, bytes: receivedBytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const records = parseRecords(text, format, config.limits.maxRecordsPerRequest);
 
   const receivedAt = Date.now();
@@ -99,21 +100,36 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
   }
 
   const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(tenantId));
-  let receipt;
+  let outcome;
   try {
-    receipt = await actor.ingest({ tenantId, batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks });
+    outcome = await actor.ingest({
+      tenantId,
+      batchId,
+      requestId: c.get('requestId'),
+      receivedAt,
+      chunks: batch.chunks,
+      receivedBytes,
+      policy: ingestPolicy(plan),
+    });
   } catch (err) {
     logEvent('error', 'ingest.actor_failed', { requestId: c.get('requestId'), tenant: tenantId, batchId, error: (err as Error).message });
     throw new ApiError(503, 'unavailable', 'the batch could not be stored; nothing was accepted, retry later', {}, { 'Retry-After': '1' });
+  }
+  if (!outcome.ok) {
+    const headers = rateLimitHeaders(plan, outcome.rate);
+    if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+    logEvent('info', 'ingest.refused', { requestId: c.get('requestId'), tenant: tenantId, code: outcome.code, records: records.length });
+    throw new ApiError(outcome.status, outcome.code, outcome.message, outcome.details, headers);
   }
   logEvent('info', 'ingest.accepted', {
     requestId: c.get('requestId'),
     tenant: tenantId,
     batchId,
-    records: receipt.accepted,
-    bytes: receipt.bytes,
-    bufferedRows: receipt.buffered.rows,
+    records: outcome.accepted,
+    bytes: outcome.bytes,
+    bufferedRows: outcome.buffered.rows,
     durationMs: Date.now() - started,
   });
-  return c.json({ accepted: receipt.accepted, batchId }, 202);
+  for (const [name, value] of Object.entries(rateLimitHeaders(plan, outcome.rate))) c.header(name, value);
+  return c.json({ accepted: outcome.accepted, batchId }, 202);
 });

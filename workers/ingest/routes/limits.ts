@@ -1,0 +1,65 @@
+/**
+ * GET /v1/limits — the caller's plan, and where the tenant stands against each
+ * limit: rate buckets now, volume used today and this month, when each resets.
+ * Any credential of the tenant may ask.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { Hono } from 'hono';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
+import { ingestPolicy } from '../../../shared/rate-limit-headers.ts';
+import type { IngestApp } from '../env.ts';
+
+const RateDoc = z.object({ perSecond: z.number(), burst: z.number(), remaining: z.number(), fullInSeconds: z.number() });
+const QuotaDoc = z.object({ window: z.string(), limitBytes: z.number(), usedBytes: z.number(), usedRecords: z.number(), resetsAt: z.string() });
+
+export const limitsDoc = createRoute({
+  method: 'get',
+  path: '/v1/limits',
+  summary: "The tenant's plan limits and current usage",
+  security: BEARER_SECURITY,
+  responses: {
+    200: {
+      description: 'Limits and usage',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              tenant: z.string(),
+              plan: z.object({ id: z.string(), name: z.string() }),
+              rate: z.object({ records: RateDoc, bytes: RateDoc }),
+              quota: z.object({ daily: QuotaDoc, monthly: QuotaDoc }),
+              retentionDays: z.number(),
+              queryConcurrency: z.number(),
+              shardCount: z.number(),
+            })
+            .openapi('Limits'),
+        },
+      },
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+export const limitsRoutes = new Hono<IngestApp>();
+
+limitsRoutes.get('/', requirePrincipal(), async function limits(c) {
+  const { tenantId, plan, retentionDays } = c.get('principal');
+  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(tenantId));
+  const report = await actor.limits(ingestPolicy(plan));
+  return c.json({
+    tenant: tenantId,
+    plan: { id: plan.id, name: plan.name },
+    rate: {
+      records: { perSecond: plan.ingestRecordsPerSecond, burst: plan.ingestRecordsBurst, remaining: report.rate.records.remaining, fullInSeconds: report.rate.records.resetSeconds },
+      bytes: { perSecond: plan.ingestBytesPerSecond, burst: plan.ingestBytesBurst, remaining: report.rate.bytes.remaining, fullInSeconds: report.rate.bytes.resetSeconds },
+    },
+    quota: {
+      daily: { window: report.usage.day.window, limitBytes: plan.dailyBytes, usedBytes: report.usage.day.bytes, usedRecords: report.usage.day.records, resetsAt: report.usage.day.resetsAt },
+      monthly: { window: report.usage.month.window, limitBytes: plan.monthlyBytes, usedBytes: report.usage.month.bytes, usedRecords: report.usage.month.records, resetsAt: report.usage.month.resetsAt },
+    },
+    retentionDays,
+    queryConcurrency: plan.queryConcurrency,
+    shardCount: plan.shardCount,
+  });
+});
