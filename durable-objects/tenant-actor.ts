@@ -26,17 +26,23 @@ import { ARCHIVE_HEADER, type Chunk } from '../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
 import { retryDelay } from './backoff.ts';
 import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
+import type { QuotaCoordinator, Reservation } from './quota-coordinator.ts';
 import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
 import { UsageQuota, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
 
 export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
+  QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;
 }
 
 /** The plan's limits, as the ingest worker read them from the tenant's credential. */
 export interface IngestPolicy {
+  /** This shard's share of the tenant's rate (the plan's rate ÷ shards). */
   rate: RateLimits;
+  /** The tenant's quotas (whole, not per shard). */
   quota: QuotaLimits;
+  /** Actors the tenant's ingest is spread over; above 1, quotas go through the QuotaCoordinator. */
+  shards: number;
 }
 
 /** What the ingest worker hands over: normalised rows, already serialised (shared/row-format.ts). */
@@ -95,6 +101,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   readonly #inFlight = new Map<string, Promise<void>>();
   /** A flush failed in this alarm run: ClickHouse or R2 is likely down, start no more. */
   #failedThisRun = false;
+  /** Volume reserved from the QuotaCoordinator and not yet spent (sharded tenants; lost on eviction, never over-granted). */
+  #reservation: { window: string; bytes: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: TenantActorEnv) {
     super(ctx, env);
@@ -139,6 +147,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         };
       }
     }
+    // A sharded tenant's volume is granted by its coordinator (this may await;
+    // everything after it is synchronous, so the checks below see one state).
+    if (batch.policy.shards > 1) {
+      const refusal = await this.#reserveVolume(batch.tenantId, cost.bytes, quota, now);
+      if (refusal) return refusal;
+    }
     const totals = this.#buffer.totals;
     if (totals.rows + rows > this.#policy.bufferMaxRows || totals.bytes + bytes > this.#policy.bufferMaxBytes) {
       const retryAt = this.#alarmAt ?? now + 5_000;
@@ -151,7 +165,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         details: { bufferedRows: totals.rows },
       };
     }
-    const quotaDecision = this.#quota.check(quota, cost.bytes, now);
+    const quotaDecision = batch.policy.shards > 1 ? this.#spendable(cost.bytes, now) : this.#quota.check(quota, cost.bytes, now);
     if (!quotaDecision.ok) {
       return {
         ok: false,
@@ -177,11 +191,44 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       };
     }
     this.#quota.record(cost.bytes, cost.records, now);
+    if (batch.policy.shards > 1) this.#reservation!.bytes -= cost.bytes;
     this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
     if (this.#inFlight.size > 0) this.#startDueFlushes(now);
     else await this.#scheduleAlarm(now);
     const after = this.#buffer.totals;
     return { ok: true, accepted: rows, bytes, buffered: { rows: after.rows, bytes: after.bytes }, rate: rateDecision.state };
+  }
+
+  /** Makes sure this shard holds at least `bytes` of today's volume, reserving a chunk from the coordinator when it does not. */
+  async #reserveVolume(tenantId: string, bytes: number, quota: QuotaLimits, now: number): Promise<IngestOutcome | null> {
+    const today = new Date(now).toISOString().slice(0, 10);
+    if (this.#reservation?.window !== `d:${today}`) this.#reservation = { window: `d:${today}`, bytes: 0 };
+    if (this.#reservation.bytes >= bytes) return null;
+    const needed = bytes - this.#reservation.bytes;
+    const chunk = Math.max(needed, Math.ceil(quota.dailyBytes / 100));
+    const coordinator = this.env.QUOTA_COORDINATOR.get(this.env.QUOTA_COORDINATOR.idFromName(tenantId));
+    const granted: Reservation = await coordinator.reserve(chunk, needed, quota);
+    if (granted.granted > 0) {
+      if (this.#reservation?.window === granted.window) this.#reservation.bytes += granted.granted;
+      return null;
+    }
+    const refused = granted as Extract<Reservation, { period: string }>;
+    return {
+      ok: false,
+      status: 429,
+      code: 'quota_exceeded',
+      message: `the ${refused.period === 'day' ? 'daily' : 'monthly'} volume quota of ${refused.limitBytes} bytes is used up until ${refused.resetsAt}`,
+      retryAfterSeconds: refused.retryAfterSeconds,
+      details: { period: refused.period, limit: refused.limitBytes, resetsAt: refused.resetsAt },
+    };
+  }
+
+  /** After the (possibly awaited) reservation: is enough of it still unspent? */
+  #spendable(bytes: number, now: number): ReturnType<UsageQuota['check']> {
+    const today = `d:${new Date(now).toISOString().slice(0, 10)}`;
+    if (this.#reservation?.window === today && this.#reservation.bytes >= bytes) return { ok: true };
+    // A concurrent batch spent the reservation meanwhile; the client retries shortly.
+    return { ok: false, period: 'day', retryAfterSeconds: 1, resetsAt: new Date(now + 1000).toISOString(), limitBytes: 0 };
   }
 
   /** The tenant's rate state and volume usage, for GET /v1/limits. */

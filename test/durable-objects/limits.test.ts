@@ -13,6 +13,7 @@ function policy(recordsPerSecond: number, recordsBurst: number, quota: Partial<I
   return {
     rate: { records: { rate: recordsPerSecond, burst: recordsBurst }, bytes: { rate: 1e9, burst: 1e9 } },
     quota: { dailyBytes: 1e12, monthlyBytes: 1e13, ...quota },
+    shards: 1,
   };
 }
 

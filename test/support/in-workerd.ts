@@ -22,8 +22,15 @@ export function uniqueTenant(prefix = 't'): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
 }
 
-/** Limits no test reaches unless it means to: the enterprise plan's. */
-export const GENEROUS_POLICY: IngestPolicy = ingestPolicy(PLANS.enterprise);
+/** Limits no test reaches unless it means to: the enterprise plan's, on one shard. */
+export const GENEROUS_POLICY: IngestPolicy = {
+  ...ingestPolicy(PLANS.enterprise),
+  rate: {
+    records: { rate: PLANS.enterprise.ingestRecordsPerSecond, burst: PLANS.enterprise.ingestRecordsBurst },
+    bytes: { rate: PLANS.enterprise.ingestBytesPerSecond, burst: PLANS.enterprise.ingestBytesBurst },
+  },
+  shards: 1,
+};
 
 /** A batch as the ingest worker would build it from these records. */
 export function makeBatch(tenantId: string, records: unknown[], receivedAt = Date.now(), policy: IngestPolicy = GENEROUS_POLICY): ActorBatch {

@@ -11,6 +11,7 @@ import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
+export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
 const app = new OpenAPIHono<IngestApp>();

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ingestPolicy } from '../../../shared/rate-limit-headers.ts';
+import { shardName } from '../../../shared/sharding.ts';
 import type { IngestApp } from '../env.ts';
 
 const RateDoc = z.object({ perSecond: z.number(), burst: z.number(), remaining: z.number(), fullInSeconds: z.number() });
@@ -45,8 +46,23 @@ export const limitsRoutes = new Hono<IngestApp>();
 
 limitsRoutes.get('/', requirePrincipal(), async function limits(c) {
   const { tenantId, plan, retentionDays } = c.get('principal');
-  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(tenantId));
-  const report = await actor.limits(ingestPolicy(plan));
+  // Every shard counts what it accepted; the tenant's figures are their sums.
+  const policy = ingestPolicy(plan);
+  const reports = await Promise.all(
+    Array.from({ length: plan.shardCount }, (_, k) => c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(shardName(tenantId, k))).limits(policy)),
+  );
+  const sum = (pick: (r: (typeof reports)[number]) => number) => reports.reduce((n, r) => n + pick(r), 0);
+  const max = (pick: (r: (typeof reports)[number]) => number) => Math.max(...reports.map(pick));
+  const report = {
+    rate: {
+      records: { remaining: sum((r) => r.rate.records.remaining), resetSeconds: max((r) => r.rate.records.resetSeconds) },
+      bytes: { remaining: sum((r) => r.rate.bytes.remaining), resetSeconds: max((r) => r.rate.bytes.resetSeconds) },
+    },
+    usage: {
+      day: { ...reports[0]!.usage.day, bytes: sum((r) => r.usage.day.bytes), records: sum((r) => r.usage.day.records) },
+      month: { ...reports[0]!.usage.month, bytes: sum((r) => r.usage.month.bytes), records: sum((r) => r.usage.month.records) },
+    },
+  };
   return c.json({
     tenant: tenantId,
     plan: { id: plan.id, name: plan.name },

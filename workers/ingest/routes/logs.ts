@@ -22,6 +22,7 @@ import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
 import { ingestPolicy, rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
+import { pickShard, shardName } from '../../../shared/sharding.ts';
 
 const LogRecordDoc = z
   .object({
@@ -99,7 +100,7 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     throw err;
   }
 
-  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(tenantId));
+  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(shardName(tenantId, pickShard(plan.shardCount))));
   let outcome;
   try {
     outcome = await actor.ingest({
