@@ -16,6 +16,7 @@ const USAGE = `usage: npm run admin -- <command>
   tenant list
   tenant get <id>
   tenant set-plan <id> <plan>
+  tenant set-shards <id> <n|plan>
   tenant suspend <id>
   tenant resume <id>
   tenant audit <id>
@@ -79,6 +80,8 @@ async function main(argv: string[]): Promise<unknown> {
       return call('GET', `/tenants/${encodeURIComponent(need(a, '<id>'))}`);
     case 'tenant set-plan':
       return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { plan: need(b, '<plan>') });
+    case 'tenant set-shards':
+      return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { shardCount: need(b, '<n|plan>') === 'plan' ? null : Number(b) });
     case 'tenant suspend':
       return call('PATCH', `/tenants/${encodeURIComponent(need(a, '<id>'))}`, { status: 'suspended' });
     case 'tenant resume':

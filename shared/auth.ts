@@ -51,6 +51,7 @@ interface KeyRecord {
   tenantId: string;
   retentionDays: number;
   planId: string;
+  shardCount: number | null;
   scopes: Scope[];
   secretHash: string;
   expiresAt: number | null;
@@ -61,6 +62,7 @@ interface KeyRecord {
 interface TenantRecord {
   retentionDays: number;
   planId: string;
+  shardCount: number | null;
   status: 'active' | 'suspended';
 }
 
@@ -108,6 +110,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
       tenantStatus: tenants.status,
       retentionDays: tenants.retentionDays,
       planId: tenants.planId,
+      shardCount: tenants.shardCount,
     })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
@@ -119,6 +122,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
     tenantId: row.tenantId,
     retentionDays: row.retentionDays,
     planId: row.planId,
+    shardCount: row.shardCount,
     scopes: row.scopes as Scope[],
     secretHash: row.secretHash,
     expiresAt: row.expiresAt?.getTime() ?? null,
@@ -129,7 +133,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
 
 async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecord | null> {
   const rows = await drizzle(db)
-    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId })
+    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId, shardCount: tenants.shardCount })
     .from(tenants)
     .where(eq(tenants.id, tenantId))
     .limit(1);
@@ -166,17 +170,17 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
   return {
     tenantId,
     retentionDays: tenant.retentionDays,
-    plan: planOf(tenant.planId),
+    plan: planOf(tenant.planId, tenant.shardCount),
     scopes: scopesOf((roles ?? []) as string[], (permissions ?? []) as string[]),
     credential: { kind: 'jwt', subject: verified.subject },
   };
 }
 
-/** D1's plans reference shared/plans.ts; an id it does not know is a deploy mismatch. */
-function planOf(id: string): Plan {
+/** D1's plans reference shared/plans.ts; an id it does not know is a deploy mismatch. The tenant may override the shard count. */
+function planOf(id: string, shardCount: number | null): Plan {
   const plan = PLANS[id as PlanId];
   if (!plan) throw new Error(`tenant has plan "${id}", which shared/plans.ts does not define`);
-  return plan;
+  return shardCount === null ? plan : { ...plan, shardCount };
 }
 
 function isStringArray(value: unknown): value is string[] {
@@ -200,7 +204,7 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
   return {
     tenantId: record.tenantId,
     retentionDays: record.retentionDays,
-    plan: planOf(record.planId),
+    plan: planOf(record.planId, record.shardCount),
     scopes: new Set(record.scopes),
     credential: { kind: 'api-key', keyId: parsed.keyId },
   };

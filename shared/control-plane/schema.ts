@@ -32,6 +32,8 @@ export const tenants = sqliteTable('tenants', {
     .references(() => plans.id),
   status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
   retentionDays: integer('retention_days').notNull(),
+  /** Overrides the plan's shard count for this tenant (a very hot tenant, or a benchmark). */
+  shardCount: integer('shard_count'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
 });
 

@@ -24,14 +24,16 @@ describe('admin API', () => {
     expect(await created.json()).toMatchObject({ id, name: 'Acme', plan: 'professional', status: 'active', retentionDays: 30 });
     expect((await admin('POST', '/tenants', { id, name: 'Acme', plan: 'starter' })).status).toBe(409);
     expect(await (await admin('GET', `/tenants/${id}`)).json()).toMatchObject({ id, plan: 'professional' });
-    expect(await (await admin('PATCH', `/tenants/${id}`, { plan: 'enterprise' })).json()).toMatchObject({ plan: 'enterprise' });
+    expect(await (await admin('PATCH', `/tenants/${id}`, { plan: 'enterprise' })).json()).toMatchObject({ plan: 'enterprise', shardCount: 8 });
+    expect(await (await admin('PATCH', `/tenants/${id}`, { shardCount: 4 })).json()).toMatchObject({ shardCount: 4 });
+    expect(await (await admin('PATCH', `/tenants/${id}`, { shardCount: null })).json()).toMatchObject({ shardCount: 8 });
     expect(await (await admin('PATCH', `/tenants/${id}`, { status: 'suspended' })).json()).toMatchObject({ status: 'suspended' });
     expect(await (await admin('PATCH', `/tenants/${id}`, { status: 'active' })).json()).toMatchObject({ status: 'active' });
     const list = await (await admin('GET', '/tenants')).json<{ tenants: { id: string }[] }>();
     expect(list.tenants.map((t) => t.id)).toContain(id);
 
     const audit = await (await admin('GET', `/tenants/${id}/audit`)).json<{ entries: { action: string; actor: string; requestId: string }[] }>();
-    expect(audit.entries.map((e) => e.action)).toEqual(['tenant.resume', 'tenant.suspend', 'tenant.update', 'tenant.create']);
+    expect(audit.entries.map((e) => e.action)).toEqual(['tenant.resume', 'tenant.suspend', 'tenant.update', 'tenant.update', 'tenant.update', 'tenant.create']);
     expect(audit.entries.every((e) => e.actor === 'platform-admin' && e.requestId)).toBe(true);
   });
 

@@ -23,6 +23,7 @@ export const Tenant = z
     plan: z.enum(PLAN_IDS),
     status: z.enum(['active', 'suspended']),
     retentionDays: z.number().int(),
+    shardCount: z.number().int().openapi({ description: "Actors the tenant's ingest is spread over: the plan's, unless overridden" }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Tenant');
@@ -42,6 +43,7 @@ export const UpdateTenant = z
     plan: z.enum(PLAN_IDS).optional(),
     status: z.enum(['active', 'suspended']).optional(),
     retentionDays: z.number().int().min(1).max(3650).optional(),
+    shardCount: z.number().int().min(1).max(64).nullable().optional().openapi({ description: "Override the plan's shard count; null returns to the plan's" }),
   })
   .openapi('UpdateTenant');
 

@@ -22,6 +22,7 @@ const toTenant = (row: TenantRow): z.infer<typeof Tenant> => ({
   plan: row.planId as PlanId,
   status: row.status,
   retentionDays: row.retentionDays,
+  shardCount: row.shardCount ?? PLANS[row.planId as PlanId].shardCount,
   createdAt: row.createdAt.toISOString(),
 });
 
@@ -110,6 +111,7 @@ tenantRoutes.openapi(
     if (change.plan !== undefined) set.planId = change.plan;
     if (change.status !== undefined) set.status = change.status;
     if (change.retentionDays !== undefined) set.retentionDays = change.retentionDays;
+    if (change.shardCount !== undefined) set.shardCount = change.shardCount;
     if (Object.keys(set).length === 0) throw new ApiError(400, 'invalid_request', 'nothing to change', { field: null });
     const db = drizzle(c.env.CONTROL_DB);
     const action = change.status && change.status !== before.status ? (change.status === 'suspended' ? 'tenant.suspend' : 'tenant.resume') : 'tenant.update';
