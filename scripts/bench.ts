@@ -34,6 +34,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const FLUSH_ROWS = 10_000; // the default NEURALLOG_FLUSH_MAX_ROWS
 const RAW_ROWS = 500_000;
+/** Shard counts of the hot-tenant runs (BENCH_SHARDS="" skips them). */
+const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4').split(',').filter((s) => s.trim() !== '').map(Number);
+const SHARD_SECONDS = Number(process.env.BENCH_SHARD_SECONDS ?? 10);
 const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 
 type LogRecord = Record<string, string>;
@@ -116,7 +119,7 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
  * so the load generator (this process) does not share an event loop with the
  * embedded ClickHouse endpoint.
  */
-async function startStackProcess(dataDir: string): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; stop(): Promise<void> }> {
+async function startStackProcess(dataDir: string): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; platformAdminToken: string; stop(): Promise<void> }> {
   const port = await freePort();
   const clickhousePort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/start.ts')], {
@@ -136,15 +139,119 @@ async function startStackProcess(dataDir: string): Promise<{ url: string; clickh
     child.once('exit', () => reject(new Error(`the stack exited:\n${output}`)));
   });
   const devApiKey = (await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim();
+  const platformAdminToken = (await readFile(join(dataDir, 'platform-admin-token'), 'utf8')).trim();
   return {
     url: `http://127.0.0.1:${port}`,
     clickhouseUrl: `http://127.0.0.1:${clickhousePort}`,
     devApiKey,
+    platformAdminToken,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
       await exited;
     },
+  };
+}
+
+interface LoadResult {
+  accepted: number;
+  failed: number;
+  stored: number;
+  requests: number;
+  sendSeconds: number;
+  endToEndSeconds: number;
+  drainSeconds: number;
+  p50: number;
+  p99: number;
+  cpu: [string, number][];
+}
+
+type Stack = Awaited<ReturnType<typeof startStackProcess>>;
+
+async function admin(stack: Stack, method: string, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${stack.url}/v1/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${stack.platformAdminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** CONCURRENCY clients POST for `seconds`, then wait until ClickHouse holds every acknowledged row of `tenant`. */
+async function runLoad(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[]): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const cpuBefore = cpuSnapshot();
+  let accepted = 0;
+  let failed = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let next = 0;
+  // node:http with keep-alive and pre-encoded bodies: the load generator
+  // shares the two cores with the stack, so it should cost as little as it can.
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const target = new URL(`${stack.url}/v1/logs`);
+  const post = (body: Buffer) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const res = await post(encoded[next++ % encoded.length]!);
+      latencies.push(performance.now() - t0);
+      if (res.status === 202) accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
+      else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  const sendDone = performance.now();
+  agent.destroy();
+
+  // Wait until ClickHouse holds every acknowledged row.
+  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
+  let stored = 0;
+  const waitDeadline = Date.now() + 120_000;
+  while (Date.now() < waitDeadline) {
+    const [row] = await (
+      await ch.query({ query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' })
+    ).json<{ n: string }>();
+    stored = Number(row!.n);
+    if (stored >= accepted) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const allStored = performance.now();
+  const cpu = cpuDelta(cpuBefore, cpuSnapshot());
+  await ch.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    accepted,
+    failed,
+    stored,
+    requests: latencies.length,
+    sendSeconds: (sendDone - started) / 1000,
+    endToEndSeconds: (allStored - started) / 1000,
+    drainSeconds: (allStored - sendDone) / 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpu,
   };
 }
 
@@ -161,79 +268,19 @@ async function pipeline(records: LogRecord[]) {
     }
     const avgRecordBytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0) / (bodies.length * BATCH);
 
-    const latencies: number[] = [];
-    const cpuBefore = cpuSnapshot();
-    let accepted = 0;
-    let failed = 0;
-    const started = performance.now();
-    const deadline = started + SECONDS * 1000;
-    let next = 0;
-    // node:http with keep-alive and pre-encoded bodies: the load generator
-    // shares the two cores with the stack, so it should cost as little as it can.
-    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const target = new URL(`${stack.url}/v1/logs`);
     const encoded = bodies.map((b) => Buffer.from(b));
-    const post = (body: Buffer) =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = request(
-          {
-            agent,
-            host: target.hostname,
-            port: target.port,
-            path: target.pathname,
-            method: 'POST',
-            headers: { authorization: `Bearer ${stack.devApiKey}`, 'content-type': 'application/json', 'content-length': body.length },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d: string) => (text += d));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    const client = async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const res = await post(encoded[next++ % encoded.length]!);
-        latencies.push(performance.now() - t0);
-        if (res.status === 202) accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
-        else failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, client));
-    const sendDone = performance.now();
-    agent.destroy();
+    const main = await runLoad(stack, stack.devApiKey, 'dev', SECONDS, encoded);
 
-    // Wait until ClickHouse holds every acknowledged row.
-    const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
-    let stored = 0;
-    const waitDeadline = Date.now() + 120_000;
-    while (Date.now() < waitDeadline) {
-      const [row] = await (await ch.query({ query: "SELECT count() AS n FROM logs WHERE TenantId = 'dev'", format: 'JSONEachRow' })).json<{ n: string }>();
-      stored = Number(row!.n);
-      if (stored >= accepted) break;
-      await new Promise((r) => setTimeout(r, 100));
+    // Hot tenants: the same load on tenants spread over N actors, in the same stack.
+    const sharded: { shards: number; result: LoadResult }[] = [];
+    for (const shards of SHARDS) {
+      const tenant = `bench-n${shards}`;
+      await admin(stack, 'POST', '/tenants', { id: tenant, name: tenant, plan: 'enterprise' });
+      await admin(stack, 'PATCH', `/tenants/${tenant}`, { shardCount: shards });
+      const { key } = (await admin(stack, 'POST', `/tenants/${tenant}/keys`, { name: 'bench', scopes: ['logs:write'] })) as { key: string };
+      sharded.push({ shards, result: await runLoad(stack, key, tenant, SHARD_SECONDS, encoded) });
     }
-    const allStored = performance.now();
-    const cpu = cpuDelta(cpuBefore, cpuSnapshot());
-    await ch.close();
-    latencies.sort((a, b) => a - b);
-    return {
-      accepted,
-      failed,
-      stored,
-      requests: latencies.length,
-      avgRecordBytes,
-      sendSeconds: (sendDone - started) / 1000,
-      endToEndSeconds: (allStored - started) / 1000,
-      drainSeconds: (allStored - sendDone) / 1000,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      cpu,
-    };
+    return { ...main, avgRecordBytes, sharded };
   } finally {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -263,4 +310,12 @@ ratio end-to-end / raw   ${(endToEnd / raw.rowsPerSec).toFixed(3)}
 
 CPU seconds from the first request until every row was in ClickHouse (${p.endToEndSeconds.toFixed(1)} s wall):
 ${p.cpu.map(([name, s]) => `  ${s.toFixed(1).padStart(6)} s  ${(((s / p.accepted) * 1e6)).toFixed(1).padStart(5)} µs/row  ${name}`).join('\n')}
-`);
+${p.sharded.length === 0 ? '' : `
+Hot tenant (enterprise plan, shard count overridden), ${SHARD_SECONDS} s each, same stack:
+  shards   ack logs/s   end to end logs/s   p50 ms   p99 ms   not accepted
+${p.sharded
+  .map(({ shards, result: r }) =>
+    `  ${String(shards).padStart(6)}   ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.failed}`,
+  )
+  .join('\n')}
+`}`);
