@@ -9,19 +9,11 @@
  * shard (chunks are 1 % of the daily quota), never go over it.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { QuotaLimits } from './usage-quota.ts';
+import { utcWindows, type QuotaLimits } from './usage-quota.ts';
 
 export type Reservation =
   | { granted: number; window: string }
   | { granted: 0; window: string; period: 'day' | 'month'; retryAfterSeconds: number; resetsAt: string; limitBytes: number };
-
-function windows(now: number) {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  const iso = d.toISOString();
-  return { day: `d:${iso.slice(0, 10)}`, month: `m:${iso.slice(0, 7)}`, dayEnd: Date.UTC(y, m, d.getUTCDate() + 1), monthEnd: Date.UTC(y, m + 1, 1) };
-}
 
 export class QuotaCoordinator extends DurableObject {
   constructor(ctx: DurableObjectState, env: unknown) {
@@ -39,7 +31,7 @@ export class QuotaCoordinator extends DurableObject {
    */
   async reserve(wanted: number, needed: number, limits: QuotaLimits): Promise<Reservation> {
     const now = Date.now();
-    const w = windows(now);
+    const w = utcWindows(now);
     const dayLeft = limits.dailyBytes - this.#granted(w.day);
     const monthLeft = limits.monthlyBytes - this.#granted(w.month);
     const grant = Math.min(wanted, dayLeft, monthLeft);

@@ -166,16 +166,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       };
     }
     const quotaDecision = batch.policy.shards > 1 ? this.#spendable(cost.bytes, now) : this.#quota.check(quota, cost.bytes, now);
-    if (!quotaDecision.ok) {
-      return {
-        ok: false,
-        status: 429,
-        code: 'quota_exceeded',
-        message: `the ${quotaDecision.period === 'day' ? 'daily' : 'monthly'} volume quota of ${quotaDecision.limitBytes} bytes is used up until ${quotaDecision.resetsAt}`,
-        retryAfterSeconds: quotaDecision.retryAfterSeconds,
-        details: { period: quotaDecision.period, limit: quotaDecision.limitBytes, resetsAt: quotaDecision.resetsAt },
-      };
-    }
+    if (!quotaDecision.ok) return quotaRefusal(quotaDecision);
     const rateDecision = this.#limiter.take(rate, cost, now);
     if (!rateDecision.ok) {
       // take() reports too_large only for costs above the burst, refused above.
@@ -212,15 +203,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       if (this.#reservation?.window === granted.window) this.#reservation.bytes += granted.granted;
       return null;
     }
-    const refused = granted as Extract<Reservation, { period: string }>;
-    return {
-      ok: false,
-      status: 429,
-      code: 'quota_exceeded',
-      message: `the ${refused.period === 'day' ? 'daily' : 'monthly'} volume quota of ${refused.limitBytes} bytes is used up until ${refused.resetsAt}`,
-      retryAfterSeconds: refused.retryAfterSeconds,
-      details: { period: refused.period, limit: refused.limitBytes, resetsAt: refused.resetsAt },
-    };
+    return quotaRefusal(granted as Extract<Reservation, { period: string }>);
   }
 
   /** After the (possibly awaited) reservation: is enough of it still unspent? */
@@ -369,4 +352,15 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.ctx.storage.sql.exec("INSERT INTO actor_meta (key, value) VALUES ('tenant_id', ?)", tenantId);
     this.#tenantId = tenantId;
   }
+}
+
+function quotaRefusal(refusal: { period: 'day' | 'month'; limitBytes: number; resetsAt: string; retryAfterSeconds: number }): IngestOutcome {
+  return {
+    ok: false,
+    status: 429,
+    code: 'quota_exceeded',
+    message: `the ${refusal.period === 'day' ? 'daily' : 'monthly'} volume quota of ${refusal.limitBytes} bytes is used up until ${refusal.resetsAt}`,
+    retryAfterSeconds: refusal.retryAfterSeconds,
+    details: { period: refusal.period, limit: refusal.limitBytes, resetsAt: refusal.resetsAt },
+  };
 }

@@ -18,7 +18,8 @@ export type QuotaDecision =
   | { ok: true }
   | { ok: false; period: 'day' | 'month'; retryAfterSeconds: number; resetsAt: string; limitBytes: number };
 
-function windows(now: number) {
+/** The UTC day and month a moment falls in, as storage keys, and when each ends (ms). */
+export function utcWindows(now: number) {
   const d = new Date(now);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
@@ -41,7 +42,7 @@ export class UsageQuota {
   }
 
   check(limits: QuotaLimits, bytes: number, now: number): QuotaDecision {
-    const w = windows(now);
+    const w = utcWindows(now);
     if (this.#read(w.day).bytes + bytes > limits.dailyBytes) {
       return { ok: false, period: 'day', retryAfterSeconds: Math.ceil((w.dayEnd - now) / 1000), resetsAt: new Date(w.dayEnd).toISOString(), limitBytes: limits.dailyBytes };
     }
@@ -53,7 +54,7 @@ export class UsageQuota {
 
   /** Counts an accepted batch; windows older than the current month are dropped. */
   record(bytes: number, records: number, now: number): void {
-    const w = windows(now);
+    const w = utcWindows(now);
     for (const window of [w.day, w.month]) {
       this.#sql.exec(
         `INSERT INTO usage_windows (period, bytes, records) VALUES (?, ?, ?)
@@ -67,7 +68,7 @@ export class UsageQuota {
   }
 
   usage(limits: QuotaLimits, now: number): QuotaUsage {
-    const w = windows(now);
+    const w = utcWindows(now);
     return {
       day: { window: w.day.slice(2), ...this.#read(w.day), limitBytes: limits.dailyBytes, resetsAt: new Date(w.dayEnd).toISOString() },
       month: { window: w.month.slice(2), ...this.#read(w.month), limitBytes: limits.monthlyBytes, resetsAt: new Date(w.monthEnd).toISOString() },
