@@ -28,7 +28,7 @@ import { retryDelay } from './backoff.ts';
 import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
 import type { QuotaCoordinator, Reservation } from './quota-coordinator.ts';
 import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
-import { UsageQuota, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
+import { UsageQuota, utcWindows, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
 
 export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
@@ -149,7 +149,10 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     }
     // A sharded tenant's volume is granted by its coordinator (this may await;
     // everything after it is synchronous, so the checks below see one state).
-    if (batch.policy.shards > 1) {
+    // Another batch on this shard may spend the reservation while we await the
+    // coordinator, so reserve until it covers this batch after the await; each
+    // round is granted at least what is missing, or refused when the quota is.
+    while (batch.policy.shards > 1 && !this.#reservationCovers(cost.bytes, now)) {
       const refusal = await this.#reserveVolume(batch.tenantId, cost.bytes, quota, now);
       if (refusal) return refusal;
     }
@@ -165,8 +168,10 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         details: { bufferedRows: totals.rows },
       };
     }
-    const quotaDecision = batch.policy.shards > 1 ? this.#spendable(cost.bytes, now) : this.#quota.check(quota, cost.bytes, now);
-    if (!quotaDecision.ok) return quotaRefusal(quotaDecision);
+    if (batch.policy.shards === 1) {
+      const quotaDecision = this.#quota.check(quota, cost.bytes, now);
+      if (!quotaDecision.ok) return quotaRefusal(quotaDecision);
+    }
     const rateDecision = this.#limiter.take(rate, cost, now);
     if (!rateDecision.ok) {
       // take() reports too_large only for costs above the burst, refused above.
@@ -192,8 +197,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
 
   /** Makes sure this shard holds at least `bytes` of today's volume, reserving a chunk from the coordinator when it does not. */
   async #reserveVolume(tenantId: string, bytes: number, quota: QuotaLimits, now: number): Promise<IngestOutcome | null> {
-    const today = new Date(now).toISOString().slice(0, 10);
-    if (this.#reservation?.window !== `d:${today}`) this.#reservation = { window: `d:${today}`, bytes: 0 };
+    const today = utcWindows(now).day;
+    if (this.#reservation?.window !== today) this.#reservation = { window: today, bytes: 0 };
     if (this.#reservation.bytes >= bytes) return null;
     const needed = bytes - this.#reservation.bytes;
     const chunk = Math.max(needed, Math.ceil(quota.dailyBytes / 100));
@@ -206,12 +211,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     return quotaRefusal(granted as Extract<Reservation, { period: string }>);
   }
 
-  /** After the (possibly awaited) reservation: is enough of it still unspent? */
-  #spendable(bytes: number, now: number): ReturnType<UsageQuota['check']> {
-    const today = `d:${new Date(now).toISOString().slice(0, 10)}`;
-    if (this.#reservation?.window === today && this.#reservation.bytes >= bytes) return { ok: true };
-    // A concurrent batch spent the reservation meanwhile; the client retries shortly.
-    return { ok: false, period: 'day', retryAfterSeconds: 1, resetsAt: new Date(now + 1000).toISOString(), limitBytes: 0 };
+  #reservationCovers(bytes: number, now: number): boolean {
+    return this.#reservation?.window === utcWindows(now).day && this.#reservation.bytes >= bytes;
   }
 
   /** The tenant's rate state and volume usage, for GET /v1/limits. */
