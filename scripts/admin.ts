@@ -103,6 +103,11 @@ async function main(argv: string[]): Promise<unknown> {
   }
 }
 
+if (['help', '--help', '-h', undefined].includes(process.argv[2])) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
 main(process.argv.slice(2)).then(
   (result) => {
     console.log(JSON.stringify(result, null, 2));
