@@ -81,10 +81,25 @@ async function cached<T>(map: Map<string, { record: T; fetchedAt: number }>, key
   return record;
 }
 
+/**
+ * The credential in an Authorization header, in the forms log shippers use:
+ * `Bearer <key or JWT>`, `Basic base64(<anything>:<key>)` (the key as the
+ * password, as Elasticsearch and Loki clients send it), or `ApiKey <key>`.
+ */
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
-  const m = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
-  return m ? m[1]! : null;
+  const m = /^(Bearer|Basic|ApiKey)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
+  if (!m) return null;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'basic') return m[2]!;
+  let decoded: string;
+  try {
+    decoded = atob(m[2]!);
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(colon + 1) || null;
 }
 
 function unauthenticated(): ApiError {

@@ -68,6 +68,24 @@ describe('API keys', () => {
     expect((await post(key)).status).toBe(401);
   });
 
+  it('are accepted in the forms shippers send: Bearer, Basic with the key as password, ApiKey', async () => {
+    const tenant = uniqueTenant();
+    await provisionTenant(tenant);
+    const key = await provisionKey(tenant, ['logs:write']);
+    for (const authorization of [`Bearer ${key}`, `Basic ${btoa(`anyone:${key}`)}`, `ApiKey ${key}`]) {
+      const res = await exports.default.fetch(
+        new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{"message":"x"}' }),
+      );
+      expect(res.status, authorization.split(' ')[0]).toBe(202);
+    }
+    for (const authorization of [`Basic ${btoa(key)}`, 'Basic !!!', `Digest ${key}`]) {
+      const res = await exports.default.fetch(
+        new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{}' }),
+      );
+      expect(res.status, authorization).toBe(401);
+    }
+  });
+
   it('refuse a suspended tenant with 403', async () => {
     const tenant = uniqueTenant();
     await provisionTenant(tenant, { status: 'suspended' });

@@ -7,6 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import type { IngestApp } from './env.ts';
+import { elasticsearchRoutes } from './routes/elasticsearch.ts';
 import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
@@ -14,7 +15,8 @@ import { registerBearerScheme } from '../../shared/openapi.ts';
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
-const app = new OpenAPIHono<IngestApp>();
+// Not strict about a trailing slash: shippers configured with a base URL ending in /es call /es/.
+const app = new OpenAPIHono<IngestApp>({ strict: false });
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
@@ -22,6 +24,7 @@ app.notFound(handleNotFound);
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/limits', limitsRoutes);
+app.route('/es', elasticsearchRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 registerBearerScheme(app.openAPIRegistry);

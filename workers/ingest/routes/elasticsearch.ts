@@ -1,0 +1,202 @@
+/**
+ * Elasticsearch's bulk API at /es, so Fluent Bit, Vector, Logstash, Filebeat
+ * and the official clients can ship to NeuralLog unchanged: the probes they
+ * make first (`GET /`, index templates), and `_bulk` with per-item results in
+ * Elasticsearch's own shape, so they retry only the items that failed.
+ *
+ * Credentials: the tenant's key as the Basic-auth password, `ApiKey <key>`,
+ * or `Bearer <key>`. Documents go through the same normalisation, actor and
+ * limits as `POST /v1/logs`; ECS fields (`log.level`, `service.name`) are
+ * recognised.
+ */
+import { Hono, type Context } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { authenticate, type Principal } from '../../../shared/auth.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import { newBatchId } from '../../../shared/ids.ts';
+import type { LogRow } from '../../../shared/log-record.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
+import { ingestPolicy } from '../../../shared/rate-limit-headers.ts';
+import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
+import { pickShard, shardName } from '../../../shared/sharding.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
+import type { IngestApp } from '../env.ts';
+import { readBodyText } from '../request-body.ts';
+
+export const elasticsearchRoutes = new Hono<IngestApp>();
+
+const PRODUCT_HEADERS = { 'X-Elastic-Product': 'Elasticsearch' };
+
+function esError(c: Context, status: number, type: string, reason: string, headers: Record<string, string> = {}) {
+  return c.json({ error: { root_cause: [{ type, reason }], type, reason }, status }, status as 400, { ...PRODUCT_HEADERS, ...headers });
+}
+
+async function principalOf(c: Context<IngestApp>): Promise<Principal | Response> {
+  try {
+    const principal = await authenticate(c.req.header('authorization'), c.env);
+    if (!principal.scopes.has('logs:write')) return esError(c, 403, 'security_exception', 'the credential lacks the logs:write scope');
+    return principal;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return esError(c, 403, 'security_exception', err.message);
+    if (err instanceof ApiError) {
+      return esError(c, 401, 'security_exception', 'missing or invalid credentials: send the API key as the password of Basic auth, or as "ApiKey <key>"', {
+        'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"',
+      });
+    }
+    throw err;
+  }
+}
+
+/** ECS puts level and service name in objects; our normaliser wants them flat. */
+function fromEcs(doc: Record<string, unknown>, index: string | undefined): Record<string, unknown> {
+  const record: Record<string, unknown> = { ...doc };
+  const log = doc.log as Record<string, unknown> | undefined;
+  if (log && typeof log === 'object' && typeof log.level === 'string' && record.level === undefined) {
+    record.level = log.level;
+    const { level: _level, ...rest } = log;
+    record.log = rest;
+  }
+  const service = doc.service as Record<string, unknown> | undefined;
+  if (service && typeof service === 'object' && !Array.isArray(service)) {
+    delete record.service;
+    if (typeof service.name === 'string') record['service.name'] = service.name;
+    for (const [k, v] of Object.entries(service)) if (k !== 'name') record[`service.${k}`] = v;
+  }
+  if (index) record['es.index'] = index;
+  return record;
+}
+
+elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
+  const principal = await principalOf(c);
+  if (principal instanceof Response) return principal;
+  return c.json(
+    {
+      name: 'neurallog',
+      cluster_name: 'neurallog',
+      cluster_uuid: 'neurallog',
+      version: { number: '8.19.0', build_flavor: 'default', lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
+      tagline: 'You Know, for Search',
+    },
+    200,
+    PRODUCT_HEADERS,
+  );
+});
+
+// What shippers set up before they send: templates and policies are accepted and ignored.
+for (const path of ['/_index_template/:name', '/_template/:name', '/_ilm/policy/:name', '/_component_template/:name']) {
+  elasticsearchRoutes.on(['PUT', 'POST'], path, async (c) => {
+    const principal = await principalOf(c);
+    if (principal instanceof Response) return principal;
+    return c.json({ acknowledged: true }, 200, PRODUCT_HEADERS);
+  });
+  elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) => {
+    const principal = await principalOf(c);
+    if (principal instanceof Response) return principal;
+    return c.json({ [path.split('/')[1]!.replace(/^_/, '') + 's']: [] }, 200, PRODUCT_HEADERS);
+  });
+}
+
+elasticsearchRoutes.post('/_bulk', (c) => bulk(c, undefined));
+elasticsearchRoutes.put('/_bulk', (c) => bulk(c, undefined));
+elasticsearchRoutes.post('/:index/_bulk', (c) => bulk(c, c.req.param('index')));
+elasticsearchRoutes.put('/:index/_bulk', (c) => bulk(c, c.req.param('index')));
+
+type Item = Record<string, Record<string, unknown>>;
+
+async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Promise<Response> {
+  const started = Date.now();
+  const principal = await principalOf(c);
+  if (principal instanceof Response) return principal;
+  const config = loadConfig(c.env);
+  let body: { text: string; bytes: number };
+  try {
+    body = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
+  } catch (err) {
+    if (err instanceof ApiError) return esError(c, err.status, err.status === 413 ? 'content_too_long_exception' : 'parse_exception', err.message);
+    throw err;
+  }
+  const lines = body.text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return esError(c, 400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
+
+  const receivedAt = Date.now();
+  const batchId = newBatchId(receivedAt);
+  const context = { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId };
+  const items: Item[] = [];
+  const rows: LogRow[] = [];
+  const rowItems: { item: Item; op: string }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let action: Record<string, Record<string, unknown>>;
+    try {
+      action = JSON.parse(lines[i]!);
+    } catch {
+      return esError(c, 400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected START_OBJECT but found something else`);
+    }
+    const op = action && typeof action === 'object' ? Object.keys(action)[0] : undefined;
+    const meta = (op ? action[op] : undefined) ?? {};
+    const index = typeof meta._index === 'string' ? meta._index : defaultIndex;
+    if (op === 'delete') {
+      items.push({ delete: { _index: index, _id: meta._id ?? null, status: 400, error: { type: 'illegal_argument_exception', reason: 'NeuralLog keeps logs: delete is not supported' } } });
+      continue;
+    }
+    if (op !== 'index' && op !== 'create' && op !== 'update') {
+      return esError(c, 400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected one of index, create, update, delete but found [${op ?? ''}]`);
+    }
+    if (i + 1 >= lines.length) return esError(c, 400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]; action line ${i + 1} has no document`);
+    const source = lines[++i]!;
+    const id = typeof meta._id === 'string' ? meta._id : `${batchId}-${rows.length}`;
+    const item: Item = { [op]: { _index: index ?? 'logs', _id: id } };
+    items.push(item);
+    if (op === 'update') {
+      Object.assign(item.update!, { status: 400, error: { type: 'illegal_argument_exception', reason: 'NeuralLog keeps logs: update is not supported' } });
+      continue;
+    }
+    try {
+      const doc = JSON.parse(source);
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RecordError(0, null, 'the document must be a JSON object');
+      rows.push(normalizeRecord(fromEcs(doc, index), rows.length, context));
+      rowItems.push({ item, op });
+    } catch (err) {
+      const reason = err instanceof SyntaxError ? `failed to parse: ${err.message}` : (err as Error).message.replace(/^record \d+:? ?/, '');
+      Object.assign(item[op]!, { status: 400, error: { type: 'document_parsing_exception', reason } });
+    }
+  }
+
+  if (rows.length > 0) {
+    let refusal: { status: number; type: string; reason: string } | null = null;
+    try {
+      const batch = serializeRows(rows, config.limits.maxRecordBytes);
+      const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(shardName(principal.tenantId, pickShard(principal.plan.shardCount))));
+      const outcome = await actor.ingest({
+        tenantId: principal.tenantId,
+        batchId,
+        requestId: c.get('requestId'),
+        receivedAt,
+        chunks: batch.chunks,
+        receivedBytes: body.bytes,
+        policy: ingestPolicy(principal.plan),
+      });
+      if (!outcome.ok) {
+        refusal = { status: outcome.status === 413 ? 413 : 429, type: 'es_rejected_execution_exception', reason: outcome.message };
+      }
+    } catch (err) {
+      if (err instanceof RecordTooLargeError) {
+        const culprit = rowItems[err.record]!;
+        Object.assign(culprit.item[culprit.op]!, { status: 413, error: { type: 'document_parsing_exception', reason: err.message.replace(/^record \d+/, 'the document') } });
+        refusal = { status: 400, type: 'illegal_argument_exception', reason: 'another document of this request was too large; nothing was stored, resend the others' };
+      } else {
+        logEvent('error', 'es_bulk.actor_failed', { requestId: c.get('requestId'), tenant: principal.tenantId, error: (err as Error).message });
+        refusal = { status: 503, type: 'unavailable_shards_exception', reason: 'the batch could not be stored; retry' };
+      }
+    }
+    rowItems.forEach(({ item, op }, n) => {
+      const target = item[op]!;
+      if (target.status !== undefined) return;
+      if (refusal) Object.assign(target, { status: refusal.status, error: { type: refusal.type, reason: refusal.reason } });
+      else Object.assign(target, { _version: 1, result: 'created', status: 201, _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: n, _primary_term: 1 });
+    });
+  }
+  const errors = items.some((item) => (Object.values(item)[0]!.status as number) >= 300);
+  logEvent('info', 'es_bulk.done', { requestId: c.get('requestId'), tenant: principal.tenantId, batchId, items: items.length, errors, durationMs: Date.now() - started });
+  return c.json({ took: Date.now() - started, errors, items }, 200, PRODUCT_HEADERS);
+}
