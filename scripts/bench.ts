@@ -179,7 +179,27 @@ async function admin(stack: Stack, method: string, path: string, body: unknown):
 }
 
 /** CONCURRENCY clients POST for `seconds`, then wait until ClickHouse holds every acknowledged row of `tenant`. */
-async function runLoad(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[]): Promise<LoadResult> {
+/** How a protocol's requests are sent and how its answers count accepted records. */
+interface Protocol {
+  path: string;
+  contentType: string;
+  accepted(status: number, body: string): number;
+}
+
+const JSON_LOGS: Protocol = {
+  path: '/v1/logs',
+  contentType: 'application/json',
+  accepted: (status, body) => (status === 202 ? (JSON.parse(body) as { accepted: number }).accepted : 0),
+};
+
+const ES_BULK: Protocol = {
+  path: '/es/_bulk',
+  contentType: 'application/x-ndjson',
+  accepted: (status, body) =>
+    status === 200 ? (JSON.parse(body) as { items: { index: { status: number } }[] }).items.filter((i) => i.index.status === 201).length : 0,
+};
+
+async function runLoad(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[], protocol: Protocol = JSON_LOGS): Promise<LoadResult> {
   const latencies: number[] = [];
   const cpuBefore = cpuSnapshot();
   let accepted = 0;
@@ -190,7 +210,7 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
   // node:http with keep-alive and pre-encoded bodies: the load generator
   // shares the two cores with the stack, so it should cost as little as it can.
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const target = new URL(`${stack.url}/v1/logs`);
+  const target = new URL(`${stack.url}${protocol.path}`);
   const post = (body: Buffer) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
@@ -200,7 +220,7 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
           port: target.port,
           path: target.pathname,
           method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': body.length },
+          headers: { authorization: `Bearer ${key}`, 'content-type': protocol.contentType, 'content-length': body.length },
         },
         (res) => {
           let text = '';
@@ -217,7 +237,8 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
       const t0 = performance.now();
       const res = await post(encoded[next++ % encoded.length]!);
       latencies.push(performance.now() - t0);
-      if (res.status === 202) accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
+      const n = protocol.accepted(res.status, res.text);
+      if (n > 0) accepted += n;
       else failed++;
     }
   };
@@ -280,7 +301,20 @@ async function pipeline(records: LogRecord[]) {
       const { key } = (await admin(stack, 'POST', `/tenants/${tenant}/keys`, { name: 'bench', scopes: ['logs:write'] })) as { key: string };
       sharded.push({ shards, result: await runLoad(stack, key, tenant, SHARD_SECONDS, encoded) });
     }
-    return { ...main, avgRecordBytes, sharded };
+
+    // The same records through the Elasticsearch bulk API, on a tenant of their own.
+    const protocols: { name: string; result: LoadResult }[] = [];
+    if (SHARD_SECONDS > 0) {
+      await admin(stack, 'POST', '/tenants', { id: 'bench-es', name: 'bench-es', plan: 'enterprise' });
+      await admin(stack, 'PATCH', '/tenants/bench-es', { shardCount: 1 });
+      const { key } = (await admin(stack, 'POST', '/tenants/bench-es/keys', { name: 'bench', scopes: ['logs:write'] })) as { key: string };
+      const bulkBodies = bodies.map((b) =>
+        Buffer.from((JSON.parse(b) as unknown[]).map((doc) => `{"index":{"_index":"bench"}}\n${JSON.stringify(doc)}\n`).join('')),
+      );
+      protocols.push({ name: 'JSON (POST /v1/logs)', result: sharded.find((r) => r.shards === 1)?.result ?? main });
+      protocols.push({ name: 'Elasticsearch bulk (POST /es/_bulk)', result: await runLoad(stack, key, 'bench-es', SHARD_SECONDS, bulkBodies, ES_BULK) });
+    }
+    return { ...main, avgRecordBytes, sharded, protocols };
   } finally {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -317,5 +351,11 @@ ${p.sharded
   .map(({ shards, result: r }) =>
     `  ${String(shards).padStart(6)}   ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.failed}`,
   )
+  .join('\n')}
+`}${p.protocols.length === 0 ? '' : `
+Per protocol, the same records, one actor, ${SHARD_SECONDS} s each:
+  protocol                               ack logs/s   end to end logs/s
+${p.protocols
+  .map(({ name, result: r }) => `  ${name.padEnd(37)}  ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}`)
   .join('\n')}
 `}`);
