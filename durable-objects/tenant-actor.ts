@@ -309,8 +309,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   /** Rows no flush covers yet have reached a threshold or the maximum age. */
-  #flushDue(now: number): boolean {
-    const unassigned = this.#buffer.unassigned();
+  #flushDue(now: number, unassigned = this.#buffer.unassigned()): boolean {
     if (unassigned.rows === 0) return false;
     return (
       unassigned.rows >= this.#policy.maxRows ||
@@ -336,7 +335,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       due = now; // recorded but never tried (the object was evicted mid-flush)
     } else {
       const unassigned = this.#buffer.unassigned();
-      due = unassigned.rows === 0 ? null : this.#flushDue(now) ? now : unassigned.oldestReceivedAt! + this.#policy.maxAgeMs;
+      due = unassigned.rows === 0 ? null : this.#flushDue(now, unassigned) ? now : unassigned.oldestReceivedAt! + this.#policy.maxAgeMs;
     }
     if (due !== null && (this.#alarmAt === null || due < this.#alarmAt)) {
       this.#alarmAt = due;

@@ -17,11 +17,10 @@ import { newBatchId } from '../../../shared/ids.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
-import { ingestPolicy } from '../../../shared/rate-limit-headers.ts';
 import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
-import { pickShard, shardName } from '../../../shared/sharding.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
+import { handToActor } from '../hand-off.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
@@ -166,17 +165,10 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
     let refusal: { status: number; type: string; reason: string } | null = null;
     try {
       const batch = serializeRows(rows, config.limits.maxRecordBytes);
-      const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(shardName(principal.tenantId, pickShard(principal.plan.shardCount))));
-      const outcome = await actor.ingest({
-        tenantId: principal.tenantId,
-        batchId,
-        requestId: c.get('requestId'),
-        receivedAt,
-        chunks: batch.chunks,
-        receivedBytes: body.bytes,
-        policy: ingestPolicy(principal.plan),
-      });
-      if (!outcome.ok) {
+      const outcome = await handToActor(c.env, principal, { batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks, receivedBytes: body.bytes });
+      if (!outcome) {
+        refusal = { status: 503, type: 'unavailable_shards_exception', reason: 'the batch could not be stored; retry' };
+      } else if (!outcome.ok) {
         refusal = { status: outcome.status === 413 ? 413 : 429, type: 'es_rejected_execution_exception', reason: outcome.message };
       }
     } catch (err) {
@@ -185,8 +177,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
         Object.assign(culprit.item[culprit.op]!, { status: 413, error: { type: 'document_parsing_exception', reason: err.message.replace(/^record \d+/, 'the document') } });
         refusal = { status: 400, type: 'illegal_argument_exception', reason: 'another document of this request was too large; nothing was stored, resend the others' };
       } else {
-        logEvent('error', 'es_bulk.actor_failed', { requestId: c.get('requestId'), tenant: principal.tenantId, error: (err as Error).message });
-        refusal = { status: 503, type: 'unavailable_shards_exception', reason: 'the batch could not be stored; retry' };
+        throw err;
       }
     }
     rowItems.forEach(({ item, op }, n) => {

@@ -21,8 +21,8 @@ import { formatClickHouseTime, instantFromMillis } from '../../../shared/timesta
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
-import { ingestPolicy, rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
-import { pickShard, shardName } from '../../../shared/sharding.ts';
+import { rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
+import { handToActor } from '../hand-off.ts';
 
 const LogRecordDoc = z
   .object({
@@ -100,20 +100,8 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     throw err;
   }
 
-  const actor = c.env.TENANT_ACTOR.get(c.env.TENANT_ACTOR.idFromName(shardName(tenantId, pickShard(plan.shardCount))));
-  let outcome;
-  try {
-    outcome = await actor.ingest({
-      tenantId,
-      batchId,
-      requestId: c.get('requestId'),
-      receivedAt,
-      chunks: batch.chunks,
-      receivedBytes,
-      policy: ingestPolicy(plan),
-    });
-  } catch (err) {
-    logEvent('error', 'ingest.actor_failed', { requestId: c.get('requestId'), tenant: tenantId, batchId, error: (err as Error).message });
+  const outcome = await handToActor(c.env, c.get('principal'), { batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks, receivedBytes });
+  if (!outcome) {
     throw new ApiError(503, 'unavailable', 'the batch could not be stored; nothing was accepted, retry later', {}, { 'Retry-After': '1' });
   }
   if (!outcome.ok) {
