@@ -38,11 +38,13 @@ export function clickHouseClient(config: ClickHouseConfig): ClickHouseClient {
  * `insert_deduplication_token` makes the insert idempotent: the table keeps the
  * tokens of its recent inserts (non_replicated_deduplication_window), so a
  * retried insert of the same batch is dropped by ClickHouse instead of
- * duplicating rows.
+ * duplicating rows. Rows buffered before a column was appended to LOG_COLUMNS
+ * carry fewer values; ClickHouse fills the missing trailing columns with their
+ * defaults instead of refusing the batch.
  */
 export async function insertRows(client: ClickHouseClient, table: string, rows: string, deduplicationToken: string): Promise<void> {
   await client.command({
     query: `${insertStatement(table)}\n${rows}`,
-    clickhouse_settings: { insert_deduplication_token: deduplicationToken },
+    clickhouse_settings: { insert_deduplication_token: deduplicationToken, input_format_json_compact_allow_variable_number_of_columns: 1 },
   });
 }

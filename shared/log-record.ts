@@ -23,6 +23,12 @@ export interface LogRow {
   ResourceAttributes?: Record<string, string>;
   LogAttributes?: Record<string, string>;
   RetentionDays: number;
+  /** OpenTelemetry's instrumentation scope and schema URLs (OTLP only). */
+  ScopeName?: string;
+  ScopeVersion?: string;
+  ScopeAttributes?: Record<string, string>;
+  ResourceSchemaUrl?: string;
+  ScopeSchemaUrl?: string;
 }
 
 /** A stored log as the search API returns it. */
@@ -38,4 +44,6 @@ export interface LogView {
   spanId: string;
   attributes: Record<string, string>;
   resource: Record<string, string>;
+  /** The OpenTelemetry instrumentation scope; empty strings and {} when the record had none. */
+  scope: { name: string; version: string; attributes: Record<string, string> };
 }

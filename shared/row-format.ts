@@ -20,6 +20,10 @@ import type { LogRow } from './log-record.ts';
 export const LOG_COLUMNS = [
   'TenantId', 'Timestamp', 'ObservedTimestamp', 'LogId', 'TraceId', 'SpanId', 'TraceFlags', 'SeverityText',
   'SeverityNumber', 'ServiceName', 'Body', 'ResourceAttributes', 'LogAttributes', 'RetentionDays',
+  // Columns are only ever appended: rows buffered by an older version have
+  // fewer values, and the insert reads them with the missing columns at their
+  // defaults (input_format_json_compact_allow_variable_number_of_columns).
+  'ScopeName', 'ScopeVersion', 'ScopeAttributes', 'ResourceSchemaUrl', 'ScopeSchemaUrl',
 ] as const satisfies readonly (keyof LogRow)[];
 
 /** First line of every archive object: the column names. */
@@ -70,7 +74,8 @@ function toValues(row: LogRow): unknown[] {
   return [
     row.TenantId, row.Timestamp, row.ObservedTimestamp, row.LogId, row.TraceId ?? '', row.SpanId ?? '', row.TraceFlags ?? 0,
     row.SeverityText ?? '', row.SeverityNumber ?? 0, row.ServiceName ?? '', row.Body, row.ResourceAttributes ?? {},
-    row.LogAttributes ?? {}, row.RetentionDays,
+    row.LogAttributes ?? {}, row.RetentionDays, row.ScopeName ?? '', row.ScopeVersion ?? '', row.ScopeAttributes ?? {},
+    row.ResourceSchemaUrl ?? '', row.ScopeSchemaUrl ?? '',
   ];
 }
 
@@ -80,7 +85,17 @@ function toValues(row: LogRow): unknown[] {
  * measured faster than one over the whole batch cut apart afterwards, on
  * fresh data: docs/benchmarks.md.)
  */
-export function serializeRows(rows: LogRow[], maxRecordBytes: number, maxChunkChars = MAX_CHUNK_CHARS): SerializedBatch {
+export function serializeRows(
+  rows: LogRow[],
+  maxRecordBytes: number,
+  maxChunkChars = MAX_CHUNK_CHARS,
+  /**
+   * Protocols with per-record results (OTLP partial success, Loki) pass this:
+   * an oversized row is then left out and reported here instead of failing
+   * the whole batch.
+   */
+  onTooLarge?: (error: RecordTooLargeError) => void,
+): SerializedBatch {
   const chunks: Chunk[] = [];
   let bytes = 0;
   let lines: string[] = [];
@@ -100,7 +115,10 @@ export function serializeRows(rows: LogRow[], maxRecordBytes: number, maxChunkCh
     if ((line.length + 1) * 3 > maxRecordBytes || line.length + 1 > maxChunkChars) {
       const size = utf8Length(line) + 1;
       if (size > maxRecordBytes || line.length + 1 > maxChunkChars) {
-        throw new RecordTooLargeError(i, size, Math.min(maxRecordBytes, maxChunkChars));
+        const error = new RecordTooLargeError(i, size, Math.min(maxRecordBytes, maxChunkChars));
+        if (!onTooLarge) throw error;
+        onTooLarge(error);
+        continue;
       }
     }
     if (chars + line.length + 1 > maxChunkChars) closeChunk();
@@ -108,5 +126,5 @@ export function serializeRows(rows: LogRow[], maxRecordBytes: number, maxChunkCh
     chars += line.length + 1;
   }
   closeChunk();
-  return { chunks, rows: rows.length, bytes };
+  return { chunks, rows: chunks.reduce((n, c) => n + c.rows, 0), bytes };
 }

@@ -156,4 +156,25 @@ describe('TenantActor', () => {
     expect(stats.buffered.rows).toBe(4 * (TEST_FLUSH.batchMaxRows - 10));
     expect(after.alarmAt).toBeGreaterThan(Date.now() + TEST_FLUSH.retryBaseMs / 2);
   });
+
+  it('flushes rows buffered before the scope columns were appended (14 values) with those columns at their defaults', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const batch = makeBatch(tenant, records(3), Date.now() - TEST_FLUSH.maxAgeMs - 1); // due at once
+    // The row text an older release buffered: the first 14 columns only.
+    const oldColumns = LOG_COLUMNS.indexOf('ScopeName');
+    expect(oldColumns).toBe(14);
+    for (const chunk of batch.chunks) {
+      chunk.text = chunk.text.trimEnd().split('\n').map((line) => JSON.stringify(JSON.parse(line).slice(0, oldColumns))).join('\n') + '\n';
+      chunk.bytes = new TextEncoder().encode(chunk.text).length;
+    }
+    expect(await stub.ingest(batch)).toMatchObject({ ok: true, accepted: 3 });
+    await flushAll(stub);
+    const rs = await clickhouse.query({
+      query: 'SELECT Body, ScopeName, ScopeAttributes FROM logs WHERE TenantId = {t:String} ORDER BY Body',
+      query_params: { t: tenant },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([0, 1, 2].map((i) => ({ Body: `event number ${i}`, ScopeName: '', ScopeAttributes: {} })));
+  });
 });

@@ -1,7 +1,10 @@
 /**
  * Rules of the repository that would otherwise rot quietly.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
@@ -65,5 +68,27 @@ describe('repository', () => {
     expect(seeds.length).toBeGreaterThan(0);
     const latest = await readFile(join(dir, seeds[seeds.length - 1]!), 'utf8');
     expect(latest, 'shared/plans.ts changed: run `npm run db:plan-seed`').toBe(planSeedSql());
+  });
+
+  it('commits the protobuf code that the vendored .proto files generate (npm run proto:generate)', async () => {
+    const protoDir = join(PROJECT_ROOT, 'workers/ingest/protocols/proto');
+    const out = await mkdtemp(join(tmpdir(), 'neurallog-proto-'));
+    try {
+      const template = join(out, 'buf.gen.yaml');
+      await writeFile(template, (await readFile(join(protoDir, 'buf.gen.yaml'), 'utf8')).replace('out: ../generated', `out: ${join(out, 'generated')}`));
+      await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/buf'), ['generate', '--template', template], {
+        cwd: protoDir,
+        env: { ...process.env, PATH: `${join(PROJECT_ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
+      });
+      const generated = (await readdir(join(out, 'generated'), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+      const committed = (await readdir(join(PROJECT_ROOT, 'workers/ingest/protocols/generated'), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+      expect(committed).toEqual(generated);
+      expect(generated.length).toBeGreaterThan(0);
+      for (const file of generated) {
+        expect(await readFile(join(PROJECT_ROOT, 'workers/ingest/protocols/generated', file), 'utf8'), file).toBe(await readFile(join(out, 'generated', file), 'utf8'));
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });

@@ -3,11 +3,13 @@
  */
 import { createClient } from '@clickhouse/client-web';
 import { env } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
 import type { ActorBatch, IngestPolicy } from '../../durable-objects/tenant-actor.ts';
 import { PLANS } from '../../shared/plans.ts';
 import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
 import { newBatchId } from '../../shared/ids.ts';
-import { serializeRows } from '../../shared/row-format.ts';
+import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
+import { TEST_TENANT } from './constants.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 
@@ -80,4 +82,26 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => bo
 
 export async function gunzipText(data: ArrayBuffer): Promise<string> {
   return new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
+}
+
+/**
+ * The rows a request stored for the dev tenant, as column → value objects:
+ * from the actor's buffer, or from ClickHouse once a flush has moved them.
+ */
+export async function storedRowsOfBatch(batchId: string): Promise<Record<string, unknown>[]> {
+  const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(TEST_TENANT));
+  const chunks = await runInDurableObject(actor, (_instance, state) =>
+    state.storage.sql.exec<{ data: string }>('SELECT data FROM buffered_chunks WHERE batch_id = ? ORDER BY rowid', batchId).toArray(),
+  );
+  if (chunks.length > 0) {
+    return chunks
+      .flatMap((c) => c.data.trimEnd().split('\n'))
+      .map((line) => Object.fromEntries(LOG_COLUMNS.map((column, i) => [column, (JSON.parse(line) as unknown[])[i]])));
+  }
+  const rs = await clickhouse.query({
+    query: `SELECT ${LOG_COLUMNS.join(', ')} FROM logs WHERE TenantId = {t:String} AND startsWith(LogId, {b:String}) ORDER BY LogId`,
+    query_params: { t: TEST_TENANT, b: `${batchId}-` },
+    format: 'JSONEachRow',
+  });
+  return rs.json();
 }

@@ -20,6 +20,7 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
+  { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
 ];
 

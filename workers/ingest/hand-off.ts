@@ -6,8 +6,9 @@
 import type { IngestOutcome } from '../../durable-objects/tenant-actor.ts';
 import type { Principal } from '../../shared/auth.ts';
 import { logEvent } from '../../shared/logger.ts';
-import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
-import type { Chunk } from '../../shared/row-format.ts';
+import type { LogRow } from '../../shared/log-record.ts';
+import { ingestPolicy, rateLimitHeaders } from '../../shared/rate-limit-headers.ts';
+import { serializeRows, type Chunk, type RecordTooLargeError } from '../../shared/row-format.ts';
 import { pickShard, shardName } from '../../shared/sharding.ts';
 import type { IngestEnv } from './env.ts';
 
@@ -29,4 +30,50 @@ export async function handToActor(env: IngestEnv, principal: Principal, batch: H
     logEvent('error', 'ingest.actor_failed', { requestId: batch.requestId, tenant: tenantId, batchId: batch.batchId, error: (err as Error).message });
     return null;
   }
+}
+
+/** What the actor answered, in the terms every protocol's response needs. */
+export type Submission =
+  | { ok: true; accepted: number; headers: Record<string, string> }
+  | {
+      ok: false;
+      status: 413 | 429 | 503;
+      code: string;
+      message: string;
+      details: Record<string, string | number>;
+      /** RateLimit headers and, when a retry can succeed later, Retry-After. */
+      headers: Record<string, string>;
+    };
+
+/**
+ * Serialises rows and hands them to the actor: the common tail of every
+ * protocol. With `onTooLarge`, an oversized row is left out and reported
+ * (protocols with per-record results); without it, RecordTooLargeError
+ * rejects the whole request.
+ */
+export async function submitRows(
+  env: IngestEnv,
+  principal: Principal,
+  request: { batchId: string; requestId: string; receivedAt: number; rows: LogRow[]; receivedBytes: number; maxRecordBytes: number },
+  onTooLarge?: (error: RecordTooLargeError) => void,
+): Promise<Submission> {
+  const batch = serializeRows(request.rows, request.maxRecordBytes, undefined, onTooLarge);
+  if (batch.rows === 0) return { ok: true, accepted: 0, headers: {} };
+  const outcome = await handToActor(env, principal, {
+    batchId: request.batchId,
+    requestId: request.requestId,
+    receivedAt: request.receivedAt,
+    chunks: batch.chunks,
+    receivedBytes: request.receivedBytes,
+  });
+  if (!outcome) {
+    return { ok: false, status: 503, code: 'unavailable', message: 'the batch could not be stored; nothing was accepted, retry later', details: {}, headers: { 'Retry-After': '1' } };
+  }
+  const headers = rateLimitHeaders(principal.plan, outcome.rate);
+  if (!outcome.ok) {
+    if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+    logEvent('info', 'ingest.refused', { requestId: request.requestId, tenant: principal.tenantId, code: outcome.code, records: batch.rows });
+    return { ok: false, status: outcome.status, code: outcome.code, message: outcome.message, details: outcome.details, headers };
+  }
+  return { ok: true, accepted: outcome.accepted, headers };
 }

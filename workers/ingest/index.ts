@@ -10,6 +10,7 @@ import type { IngestApp } from './env.ts';
 import { elasticsearchRoutes } from './routes/elasticsearch.ts';
 import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
+import { otlpRoutes } from './routes/otlp.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
@@ -25,6 +26,7 @@ app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/limits', limitsRoutes);
 app.route('/es', elasticsearchRoutes);
+app.route('/otlp', otlpRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 registerBearerScheme(app.openAPIRegistry);

@@ -21,7 +21,8 @@ export interface CompiledQuery {
 }
 
 export const SEARCH_COLUMNS =
-  'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes';
+  'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes, ' +
+  'ScopeName, ScopeVersion, ScopeAttributes';
 
 export function compileSearch(tenantId: string, search: LogSearch): CompiledQuery {
   const where: string[] = ['TenantId = {tenant:String}'];

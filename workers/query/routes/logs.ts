@@ -28,6 +28,9 @@ interface SearchRow {
   SpanId: string;
   LogAttributes: Record<string, string>;
   ResourceAttributes: Record<string, string>;
+  ScopeName: string;
+  ScopeVersion: string;
+  ScopeAttributes: Record<string, string>;
 }
 
 const LogViewDoc = z
@@ -43,6 +46,7 @@ const LogViewDoc = z
     spanId: z.string(),
     attributes: z.record(z.string(), z.string()),
     resource: z.record(z.string(), z.string()),
+    scope: z.object({ name: z.string(), version: z.string(), attributes: z.record(z.string(), z.string()) }),
   })
   .openapi('Log');
 
@@ -132,5 +136,6 @@ function toView(row: SearchRow): LogView {
     spanId: row.SpanId,
     attributes: row.LogAttributes,
     resource: row.ResourceAttributes,
+    scope: { name: row.ScopeName, version: row.ScopeVersion, attributes: row.ScopeAttributes },
   };
 }

@@ -1,0 +1,124 @@
+/**
+ * OTLP/HTTP logs at /otlp/v1/logs, so `OTEL_EXPORTER_OTLP_ENDPOINT=<base>/otlp`
+ * works with every OpenTelemetry SDK and the Collector's otlphttp exporter.
+ *
+ * Per the OTLP/HTTP spec: binary protobuf (`application/x-protobuf`) or
+ * OTLP/JSON (`application/json`), optionally gzip; the answer is an
+ * ExportLogsServiceResponse in the request's encoding, with `partial_success`
+ * counting the records that were rejected on their own; errors carry a
+ * google.rpc.Status body; 429 and 503 come with Retry-After, which OTLP
+ * clients honour when they retry. 400/401/403/413/415 are permanent: clients
+ * drop the data instead of retrying.
+ */
+import { create, toBinary, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { Hono, type Context } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { authenticate, type Principal } from '../../../shared/auth.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import { newBatchId } from '../../../shared/ids.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
+import type { IngestApp } from '../env.ts';
+import { submitRows } from '../hand-off.ts';
+import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
+import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
+import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
+import { readBodyBytes } from '../request-body.ts';
+
+export const otlpRoutes = new Hono<IngestApp>();
+
+type Encoding = 'protobuf' | 'json';
+
+/** google.rpc.Code for each HTTP status we answer with (the Status body's `code`). */
+const RPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
+
+function encodingOf(contentType: string | undefined): Encoding | null {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-protobuf' || type === 'application/protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  return null;
+}
+
+function respond<Desc extends DescMessage>(encoding: Encoding, status: number, schema: Desc, message: MessageShape<Desc>, headers: Record<string, string>) {
+  const body = encoding === 'protobuf' ? toBinary(schema, message) : JSON.stringify(toJson(schema, message));
+  return new Response(body, {
+    status,
+    headers: { 'Content-Type': encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json', ...headers },
+  });
+}
+
+function statusResponse(encoding: Encoding, status: number, message: string, headers: Record<string, string> = {}): Response {
+  return respond(encoding, status, StatusSchema, create(StatusSchema, { code: RPC_CODE[status] ?? 2, message }), headers);
+}
+
+async function principalOf(c: Context<IngestApp>, encoding: Encoding): Promise<Principal | Response> {
+  try {
+    const principal = await authenticate(c.req.header('authorization'), c.env);
+    if (!principal.scopes.has('logs:write')) return statusResponse(encoding, 403, 'the credential lacks the logs:write scope');
+    return principal;
+  } catch (err) {
+    if (err instanceof ApiError) {
+      return statusResponse(encoding, err.status, err.status === 401 ? 'missing or invalid credentials: send the API key as "Authorization: Bearer <key>" (OTEL_EXPORTER_OTLP_HEADERS)' : err.message);
+    }
+    throw err;
+  }
+}
+
+function describeRejections(rejected: RejectedRecord[]): string {
+  const first = rejected.slice(0, 3).map((r) => `record ${r.record}: ${r.reason}`).join('; ');
+  return `${rejected.length} log record(s) rejected — ${first}${rejected.length > 3 ? '; …' : ''}`;
+}
+
+otlpRoutes.post('/v1/logs', async (c) => {
+  const started = Date.now();
+  const encoding = encodingOf(c.req.header('content-type'));
+  if (!encoding) {
+    return statusResponse('json', 415, `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`);
+  }
+  const principal = await principalOf(c, encoding);
+  if (principal instanceof Response) return principal;
+  const config = loadConfig(c.env);
+  const requestId = c.get('requestId');
+
+  let body: Uint8Array;
+  try {
+    body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
+  } catch (err) {
+    if (err instanceof ApiError) return statusResponse(encoding, err.status, err.message);
+    throw err;
+  }
+  let request;
+  try {
+    request = encoding === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(new TextDecoder().decode(body));
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return statusResponse(encoding, 400, err.message);
+    throw err;
+  }
+
+  const receivedAt = Date.now();
+  const batchId = newBatchId(receivedAt);
+  const { rows, origin, rejected, total } = otlpToRows(request, {
+    tenantId: principal.tenantId,
+    retentionDays: principal.retentionDays,
+    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
+    batchId,
+  });
+  if (total > config.limits.maxRecordsPerRequest) {
+    return statusResponse(encoding, 413, `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
+  }
+  const submission = await submitRows(
+    c.env,
+    principal,
+    { batchId, requestId, receivedAt, rows, receivedBytes: body.byteLength, maxRecordBytes: config.limits.maxRecordBytes },
+    (err) => rejected.push({ record: origin[err.record]!, reason: `${err.bytes} bytes once stored; the limit is ${err.limit}` }),
+  );
+  if (!submission.ok) {
+    // 413 from the actor means the batch exceeds the plan's burst: splitting helps, retrying the same request does not.
+    return statusResponse(encoding, submission.status, submission.message, submission.headers);
+  }
+  logEvent('info', 'otlp.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, rejected: rejected.length, durationMs: Date.now() - started });
+  const response = create(ExportLogsServiceResponseSchema, rejected.length === 0 ? {} : {
+    partialSuccess: { rejectedLogRecords: BigInt(rejected.length), errorMessage: describeRejections(rejected) },
+  });
+  return respond(encoding, 200, ExportLogsServiceResponseSchema, response, { ...submission.headers, 'X-NeuralLog-Batch-Id': batchId });
+});
