@@ -21,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },
+  { methods: ['POST'], path: '/loki/api/v1/push', upstream: 'INGEST' },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
 ];
 

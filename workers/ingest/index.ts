@@ -10,6 +10,7 @@ import type { IngestApp } from './env.ts';
 import { elasticsearchRoutes } from './routes/elasticsearch.ts';
 import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
+import { lokiRoutes } from './routes/loki.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
@@ -27,6 +28,7 @@ app.route('/v1/logs', logsRoutes);
 app.route('/v1/limits', limitsRoutes);
 app.route('/es', elasticsearchRoutes);
 app.route('/otlp', otlpRoutes);
+app.route('/loki', lokiRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 registerBearerScheme(app.openAPIRegistry);

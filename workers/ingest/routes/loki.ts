@@ -1,0 +1,93 @@
+/**
+ * Loki's push endpoint at /loki/api/v1/push, so Promtail, Grafana Alloy, the
+ * Docker driver and Loki clients on npm ship to NeuralLog by changing the URL
+ * (and putting the key in basic_auth's password or a Bearer header).
+ *
+ * Answers as Loki does: 204 when everything was stored; 400 with a text body
+ * naming the dropped streams/entries (the valid rest is stored, as Loki's
+ * distributor does); 429/503 with Retry-After, which Loki clients retry;
+ * 401/413/415 as text.
+ */
+import { Hono, type Context } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { authenticate } from '../../../shared/auth.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import { newBatchId } from '../../../shared/ids.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
+import type { IngestApp } from '../env.ts';
+import { submitRows } from '../hand-off.ts';
+import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
+import { readBodyBytes } from '../request-body.ts';
+
+export const lokiRoutes = new Hono<IngestApp>();
+
+function text(c: Context, status: number, message: string, headers: Record<string, string> = {}): Response {
+  return c.body(`${message}\n`, status as 400, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+}
+
+lokiRoutes.post('/api/v1/push', async (c) => {
+  const started = Date.now();
+  let principal;
+  try {
+    principal = await authenticate(c.req.header('authorization'), c.env);
+  } catch (err) {
+    if (err instanceof ApiError) {
+      return text(c, err.status, err.status === 401 ? 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"' : err.message, {
+        ...(err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"' } : {}),
+      });
+    }
+    throw err;
+  }
+  if (!principal.scopes.has('logs:write')) return text(c, 403, 'the credential lacks the logs:write scope');
+
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-protobuf' && type !== 'application/json') {
+    return text(c, 415, `Content-Type "${type}" is not supported; Loki's push API takes application/x-protobuf (snappy) or application/json`);
+  }
+  const config = loadConfig(c.env);
+  const requestId = c.get('requestId');
+  let streams: LokiStream[];
+  let receivedBytes: number;
+  try {
+    const body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
+    if (type === 'application/x-protobuf') {
+      ({ streams, bytes: receivedBytes } = decodeLokiProtobuf(body, config.limits.maxRequestBytes));
+    } else {
+      let json: string;
+      try {
+        json = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      } catch {
+        throw new LokiDecodeError('the body is not valid UTF-8');
+      }
+      streams = decodeLokiJson(json);
+      receivedBytes = body.byteLength;
+    }
+  } catch (err) {
+    if (err instanceof ApiError || err instanceof LokiDecodeError) return text(c, err.status, err.message);
+    throw err;
+  }
+
+  const receivedAt = Date.now();
+  const batchId = newBatchId(receivedAt);
+  const { rows, origin, rejected, total } = lokiToRows(streams, {
+    tenantId: principal.tenantId,
+    retentionDays: principal.retentionDays,
+    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
+    batchId,
+  });
+  if (total > config.limits.maxRecordsPerRequest) {
+    return text(c, 413, `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
+  }
+  const submission = await submitRows(
+    c.env,
+    principal,
+    { batchId, requestId, receivedAt, rows, receivedBytes, maxRecordBytes: config.limits.maxRecordBytes },
+    (err) => rejected.push({ ...origin[err.record]!, reason: `entry is ${err.bytes} bytes once stored; the limit is ${err.limit}` }),
+  );
+  if (!submission.ok) return text(c, submission.status, submission.message, submission.headers);
+  logEvent('info', 'loki.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, rejected: rejected.length, durationMs: Date.now() - started });
+  const headers = { ...submission.headers, 'X-NeuralLog-Batch-Id': batchId };
+  if (rejected.length > 0) return text(c, 400, describeLokiRejections(rejected, streams), headers);
+  return c.body(null, 204, headers);
+});
