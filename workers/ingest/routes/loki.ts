@@ -56,7 +56,7 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     } else {
       let json: string;
       try {
-        json = new TextDecoder('utf-8', { fatal: true }).decode(body);
+        json = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
       } catch {
         throw new LokiDecodeError('the body is not valid UTF-8');
       }
