@@ -22,6 +22,7 @@ export const ROUTES: readonly Route[] = [
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },
   { methods: ['POST'], path: '/loki/api/v1/push', upstream: 'INGEST' },
+  { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST' },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
 ];
 

@@ -12,6 +12,7 @@ import { limitsDoc, limitsRoutes } from './routes/limits.ts';
 import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { lokiRoutes } from './routes/loki.ts';
 import { otlpRoutes } from './routes/otlp.ts';
+import { syslogRoutes } from './routes/syslog.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
@@ -29,6 +30,7 @@ app.route('/v1/limits', limitsRoutes);
 app.route('/es', elasticsearchRoutes);
 app.route('/otlp', otlpRoutes);
 app.route('/loki', lokiRoutes);
+app.route('/v1/syslog', syslogRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 registerBearerScheme(app.openAPIRegistry);

@@ -1,0 +1,55 @@
+/**
+ * POST /v1/syslog — syslog text over HTTP, one message per line, as syslog-ng's
+ * http() destination (and rsyslog's omhttp) send it. RFC 5424 and RFC 3164
+ * lines are parsed (protocols/syslog.ts); any other line is kept as it is, so
+ * nothing a daemon sent is dropped. Same credentials, limits and answers as
+ * POST /v1/logs: 202 {accepted, batchId}, all or nothing.
+ */
+import { Hono } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { loadConfig } from '../../../shared/config.ts';
+import { newBatchId } from '../../../shared/ids.ts';
+import type { LogRow } from '../../../shared/log-record.ts';
+import { logEvent } from '../../../shared/logger.ts';
+import { RecordTooLargeError } from '../../../shared/row-format.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
+import type { IngestApp } from '../env.ts';
+import { submitRows } from '../hand-off.ts';
+import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
+import { readBodyText } from '../request-body.ts';
+
+export const syslogRoutes = new Hono<IngestApp>();
+
+syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
+  const started = Date.now();
+  const config = loadConfig(c.env);
+  const principal = c.get('principal');
+  const requestId = c.get('requestId');
+  const { text, bytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new ApiError(400, 'empty_body', 'the body holds no syslog lines');
+  if (lines.length > config.limits.maxRecordsPerRequest) {
+    throw new ApiError(413, 'too_many_records', `the request holds ${lines.length} lines; at most ${config.limits.maxRecordsPerRequest} are accepted at once`, {
+      limit: config.limits.maxRecordsPerRequest,
+    });
+  }
+  const receivedAt = Date.now();
+  const batchId = newBatchId(receivedAt);
+  const now = new Date(receivedAt);
+  const context = { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId };
+  const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, context));
+  let submission;
+  try {
+    submission = await submitRows(c.env, principal, { batchId, requestId, receivedAt, rows, receivedBytes: bytes, maxRecordBytes: config.limits.maxRecordBytes });
+  } catch (err) {
+    if (err instanceof RecordTooLargeError) {
+      throw new ApiError(413, 'record_too_large', err.message.replace(/^record/, 'line'), { record: err.record, limit: err.limit });
+    }
+    throw err;
+  }
+  if (!submission.ok) throw new ApiError(submission.status, submission.code, submission.message, submission.details, submission.headers);
+  logEvent('info', 'syslog.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, durationMs: Date.now() - started });
+  for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
+  return c.json({ accepted: submission.accepted, batchId }, 202);
+});
