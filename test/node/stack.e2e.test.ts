@@ -6,7 +6,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client as EsClient } from '@elastic/elasticsearch';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
@@ -124,26 +123,6 @@ describe('the stack, end to end', () => {
     expect(found.logs.map((l) => l.body)).toEqual([`hello from ${tenant}`]);
     expect((await cli('tenant', 'get', tenant)).stdout).toContain('"plan": "professional"');
     await expect(cli('tenant', 'create', 'Bad_Id', '--plan', 'starter')).rejects.toMatchObject({ stderr: expect.stringContaining('invalid_request') });
-  });
-
-  it('takes logs from the official Elasticsearch client (bulk helper, key as the Basic-auth password)', async () => {
-    const s = stack!;
-    const client = new EsClient({ node: `${s.url}/es`, auth: { username: 'elastic', password: s.devApiKey } });
-    const marker = `es${Date.now()}`;
-    const docs = Array.from({ length: 50 }, (_, i) => ({
-      '@timestamp': new Date(Date.now() - i).toISOString(),
-      message: `${marker} document ${i}`,
-      log: { level: 'error' },
-      service: { name: 'es-shipper' },
-    }));
-    const info = await client.info();
-    expect(info.version.number).toMatch(/^8\./);
-    const result = await client.helpers.bulk({ datasource: docs, onDocument: () => ({ index: { _index: 'app-logs' } }) });
-    expect(result).toMatchObject({ total: 50, successful: 50, failed: 0 });
-    const found = await searchUntil(s, `q=${marker}&service=es-shipper&level=error&limit=100`, 50);
-    expect(found.logs).toHaveLength(50);
-    expect(found.logs[0]!.attributes).toMatchObject({ 'es.index': 'app-logs' });
-    await client.close();
   });
 
   it('stops cleanly: nothing listens afterwards', async () => {
