@@ -28,6 +28,14 @@ import { Agent, request } from 'node:http';
 import { PROJECT_ROOT } from './stack.ts';
 import { freePort } from './ports.ts';
 import { cpuDelta, cpuSnapshot } from './process-cpu.ts';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import snappy from 'snappyjs';
+import {
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+} from '../workers/ingest/protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
+import { PushRequestSchema } from '../workers/ingest/protocols/generated/loki/push_pb.ts';
 
 const BATCH = 1000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -199,6 +207,105 @@ const ES_BULK: Protocol = {
     status === 200 ? (JSON.parse(body) as { items: { index: { status: number } }[] }).items.filter((i) => i.index.status === 201).length : 0,
 };
 
+const OTLP_PROTOBUF: Protocol = {
+  path: '/otlp/v1/logs',
+  contentType: 'application/x-protobuf',
+  accepted: (status, body) =>
+    status === 200 ? BATCH - Number(fromBinary(ExportLogsServiceResponseSchema, Buffer.from(body, 'latin1')).partialSuccess?.rejectedLogRecords ?? 0) : 0,
+};
+
+const OTLP_JSON: Protocol = {
+  path: '/otlp/v1/logs',
+  contentType: 'application/json',
+  accepted: (status, body) => (status === 200 ? BATCH - Number((JSON.parse(body) as { partialSuccess?: { rejectedLogRecords?: string } }).partialSuccess?.rejectedLogRecords ?? 0) : 0),
+};
+
+const LOKI_PROTOBUF: Protocol = { path: '/loki/api/v1/push', contentType: 'application/x-protobuf', accepted: (status) => (status === 204 ? BATCH : 0) };
+const LOKI_JSON: Protocol = { path: '/loki/api/v1/push', contentType: 'application/json', accepted: (status) => (status === 204 ? BATCH : 0) };
+const SYSLOG: Protocol = {
+  path: '/v1/syslog',
+  contentType: 'text/plain',
+  accepted: (status, body) => (status === 202 ? (JSON.parse(body) as { accepted: number }).accepted : 0),
+};
+
+const SYSLOG_SEVERITY: Record<string, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/** Map.groupBy (Node 21+), for Node 20. */
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** One batch of records in each protocol's own encoding (what its shippers would send). */
+function encodeBatch(batch: LogRecord[], protocol: 'otlp-protobuf' | 'otlp-json' | 'loki-protobuf' | 'loki-json' | 'syslog'): Buffer {
+  switch (protocol) {
+    case 'otlp-protobuf':
+    case 'otlp-json': {
+      // Grouped by service, as an SDK per service (or a Collector) sends them.
+      const byService = groupBy(batch, (r) => r.service!);
+      const request = create(ExportLogsServiceRequestSchema, {
+        resourceLogs: [...byService].map(([service, records]) => ({
+          resource: { attributes: [{ key: 'service.name', value: { value: { case: 'stringValue' as const, value: service } } }] },
+          scopeLogs: [{
+            scope: { name: 'bench' },
+            logRecords: records.map((r) => ({
+              timeUnixNano: BigInt(Date.parse(r.timestamp!)) * 1_000_000n,
+              severityText: r.level!,
+              body: { value: { case: 'stringValue' as const, value: r.message! } },
+              attributes: [{ key: 'host', value: { value: { case: 'stringValue' as const, value: r.host! } } }],
+            })),
+          }],
+        })),
+      });
+      if (protocol === 'otlp-protobuf') return Buffer.from(toBinary(ExportLogsServiceRequestSchema, request));
+      return Buffer.from(JSON.stringify({
+        resourceLogs: [...byService].map(([service, records]) => ({
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+          scopeLogs: [{
+            scope: { name: 'bench' },
+            logRecords: records.map((r) => ({
+              timeUnixNano: String(BigInt(Date.parse(r.timestamp!)) * 1_000_000n),
+              severityText: r.level,
+              body: { stringValue: r.message },
+              attributes: [{ key: 'host', value: { stringValue: r.host } }],
+            })),
+          }],
+        })),
+      }));
+    }
+    case 'loki-protobuf':
+    case 'loki-json': {
+      // A Loki stream per service and level (labels), the host as structured metadata.
+      const streams = groupBy(batch, (r) => `${r.service}|${r.level}`);
+      if (protocol === 'loki-json') {
+        return Buffer.from(JSON.stringify({
+          streams: [...streams.values()].map((records) => ({
+            stream: { service_name: records[0]!.service, level: records[0]!.level },
+            values: records.map((r) => [`${Date.parse(r.timestamp!)}000000`, r.message, { host: r.host }]),
+          })),
+        }));
+      }
+      const request = create(PushRequestSchema, {
+        streams: [...streams.values()].map((records) => ({
+          labels: `{service_name="${records[0]!.service}", level="${records[0]!.level}"}`,
+          entries: records.map((r) => ({ timestamp: timestampFromMs(Date.parse(r.timestamp!)), line: r.message!, structuredMetadata: [{ name: 'host', value: r.host! }] })),
+        })),
+      });
+      return Buffer.from(snappy.compress(toBinary(PushRequestSchema, request)));
+    }
+    case 'syslog':
+      return Buffer.from(
+        batch.map((r) => `<${8 + SYSLOG_SEVERITY[r.level!]!}>1 ${r.timestamp} ${r.host} ${r.service} - - - ${r.message}`).join('\n'),
+      );
+  }
+}
+
 async function runLoad(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[], protocol: Protocol = JSON_LOGS): Promise<LoadResult> {
   const latencies: number[] = [];
   const cpuBefore = cpuSnapshot();
@@ -224,7 +331,8 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
         },
         (res) => {
           let text = '';
-          res.setEncoding('utf8');
+          // latin1 keeps every byte (a protobuf answer) one char; JSON answers are ASCII.
+          res.setEncoding('latin1');
           res.on('data', (d: string) => (text += d));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
         },
@@ -302,17 +410,27 @@ async function pipeline(records: LogRecord[]) {
       sharded.push({ shards, result: await runLoad(stack, key, tenant, SHARD_SECONDS, encoded) });
     }
 
-    // The same records through the Elasticsearch bulk API, on a tenant of their own.
+    // The same records through every protocol, each on a tenant (one actor) of its own.
     const protocols: { name: string; result: LoadResult }[] = [];
     if (SHARD_SECONDS > 0) {
-      await admin(stack, 'POST', '/tenants', { id: 'bench-es', name: 'bench-es', plan: 'enterprise' });
-      await admin(stack, 'PATCH', '/tenants/bench-es', { shardCount: 1 });
-      const { key } = (await admin(stack, 'POST', '/tenants/bench-es/keys', { name: 'bench', scopes: ['logs:write'] })) as { key: string };
-      const bulkBodies = bodies.map((b) =>
-        Buffer.from((JSON.parse(b) as unknown[]).map((doc) => `{"index":{"_index":"bench"}}\n${JSON.stringify(doc)}\n`).join('')),
-      );
+      const tenantFor = async (id: string) => {
+        await admin(stack, 'POST', '/tenants', { id, name: id, plan: 'enterprise' });
+        await admin(stack, 'PATCH', `/tenants/${id}`, { shardCount: 1 });
+        return ((await admin(stack, 'POST', `/tenants/${id}/keys`, { name: 'bench', scopes: ['logs:write'] })) as { key: string }).key;
+      };
+      const batches = bodies.map((b) => JSON.parse(b) as LogRecord[]);
+      const runs: [string, string, Protocol, Buffer[]][] = [
+        ['Elasticsearch bulk (POST /es/_bulk)', 'bench-es', ES_BULK, batches.map((batch) => Buffer.from(batch.map((doc) => `{"index":{"_index":"bench"}}\n${JSON.stringify(doc)}\n`).join('')))],
+        ['OTLP/HTTP protobuf (/otlp/v1/logs)', 'bench-otlp-pb', OTLP_PROTOBUF, batches.map((batch) => encodeBatch(batch, 'otlp-protobuf'))],
+        ['OTLP/HTTP JSON (/otlp/v1/logs)', 'bench-otlp-json', OTLP_JSON, batches.map((batch) => encodeBatch(batch, 'otlp-json'))],
+        ['Loki protobuf+snappy (/loki/api/v1/push)', 'bench-loki-pb', LOKI_PROTOBUF, batches.map((batch) => encodeBatch(batch, 'loki-protobuf'))],
+        ['Loki JSON (/loki/api/v1/push)', 'bench-loki-json', LOKI_JSON, batches.map((batch) => encodeBatch(batch, 'loki-json'))],
+        ['syslog RFC 5424 (POST /v1/syslog)', 'bench-syslog', SYSLOG, batches.map((batch) => encodeBatch(batch, 'syslog'))],
+      ];
       protocols.push({ name: 'JSON (POST /v1/logs)', result: sharded.find((r) => r.shards === 1)?.result ?? main });
-      protocols.push({ name: 'Elasticsearch bulk (POST /es/_bulk)', result: await runLoad(stack, key, 'bench-es', SHARD_SECONDS, bulkBodies, ES_BULK) });
+      for (const [name, tenant, protocol, encodedBodies] of runs) {
+        protocols.push({ name, result: await runLoad(stack, await tenantFor(tenant), tenant, SHARD_SECONDS, encodedBodies, protocol) });
+      }
     }
     return { ...main, avgRecordBytes, sharded, protocols };
   } finally {
@@ -354,8 +472,8 @@ ${p.sharded
   .join('\n')}
 `}${p.protocols.length === 0 ? '' : `
 Per protocol, the same records, one actor, ${SHARD_SECONDS} s each:
-  protocol                               ack logs/s   end to end logs/s
+  protocol                                  ack logs/s   end to end logs/s   requests not accepted
 ${p.protocols
-  .map(({ name, result: r }) => `  ${name.padEnd(37)}  ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}`)
+  .map(({ name, result: r }) => `  ${name.padEnd(40)}  ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${String(r.failed).padStart(21)}`)
   .join('\n')}
 `}`);

@@ -114,6 +114,11 @@ describe('Loki push', () => {
     expect(notProtobuf.status).toBe(400);
     expect(await notProtobuf.text()).toMatch(/not a valid Loki PushRequest protobuf/);
 
+    // Six bytes that kept snappyjs looping (a negative long-literal length): refused at once.
+    const crafted = await push(Uint8Array.from([87, 252, 173, 243, 209, 194]));
+    expect(crafted.status).toBe(400);
+    expect(await crafted.text()).toMatch(/not snappy-compressed protobuf/);
+
     const badJson = await push('{"streams":[{"stream":{"a":1},"values":[]}]}', { 'content-type': 'application/json' });
     expect(badJson.status).toBe(400);
     expect(await badJson.text()).toMatch(/streams\[0\]\.stream must be an object of string label values/);

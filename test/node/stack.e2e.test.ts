@@ -58,6 +58,7 @@ describe('the stack, end to end', () => {
     const doc = await (await fetch(`${stack.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths['/v1/logs']).sort()).toEqual(['get', 'post']);
     expect(doc.paths['/v1/admin/tenants/{tenantId}/keys']).toBeDefined();
+    for (const path of ['/otlp/v1/logs', '/loki/api/v1/push', '/v1/syslog']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['post']);
     // The gateway knows the route, not the method: 405 with Allow, as JSON.
     const wrongMethod = await fetch(`${stack.url}/v1/logs`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);

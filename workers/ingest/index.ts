@@ -14,6 +14,7 @@ import { lokiRoutes } from './routes/loki.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { syslogRoutes } from './routes/syslog.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
+import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
@@ -33,6 +34,7 @@ app.route('/loki', lokiRoutes);
 app.route('/v1/syslog', syslogRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
+for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

@@ -3,9 +3,9 @@
  *
  * Two encodings, as Promtail, Grafana Alloy, the Docker driver and the npm
  * clients send them: snappy-compressed protobuf PushRequest (Loki's own
- * push.proto, vendored in ./proto and decoded by @bufbuild/protobuf; snappy
- * by snappyjs), and JSON (`{"streams":[{"stream":{…},"values":[[ns, line,
- * {metadata}]]}]}`, plus the older `labels`/`entries` form).
+ * push.proto, vendored in ./proto and decoded by @bufbuild/protobuf), and JSON (`{"streams":[{"stream":{…},"values":[[ns, line,
+ * {metadata}]]}]}`, plus the older `labels`/`entries` form). Snappy is
+ * ./snappy.ts (why not a library: see there).
  *
  * Mapping: the stream's labels → ResourceAttributes (they describe where the
  * lines come from, as OTel resources do); structured metadata →
@@ -18,11 +18,11 @@
  * the valid rest is stored, and the answer is a 400 naming what was dropped.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import snappy from 'snappyjs';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { severityNumberFromText } from '../../../shared/severity.ts';
 import { formatClickHouseTime, parseTimestamp, TimestampError, type Instant } from '../../../shared/timestamp.ts';
 import { PushRequestSchema } from './generated/loki/push_pb.ts';
+import { snappyUncompress, SnappyTooLargeError } from './snappy.ts';
 import type { RowContext } from './otlp.ts';
 
 export class LokiDecodeError extends Error {
@@ -67,11 +67,10 @@ export interface LokiRows {
 export function decodeLokiProtobuf(body: Uint8Array, maxBytes: number): { streams: LokiStream[]; bytes: number } {
   let raw: Uint8Array;
   try {
-    raw = snappy.uncompress(body, maxBytes);
+    raw = snappyUncompress(body, maxBytes);
   } catch (err) {
-    const message = (err as Error).message;
-    if (/too big/.test(message)) throw new LokiDecodeError(`the body exceeds ${maxBytes} bytes once snappy-decompressed`, 413);
-    throw new LokiDecodeError(`the body is not snappy-compressed protobuf (Content-Type application/x-protobuf): ${message}`);
+    if (err instanceof SnappyTooLargeError) throw new LokiDecodeError(`the body exceeds ${maxBytes} bytes once snappy-decompressed`, 413);
+    throw new LokiDecodeError(`the body is not snappy-compressed protobuf (Content-Type application/x-protobuf): ${(err as Error).message}`);
   }
   let request;
   try {
