@@ -98,3 +98,13 @@ export function formatClickHouseTime(instant: Instant): string {
 export function clickHouseTimeToRfc3339(text: string): string {
   return `${text.replace(' ', 'T')}Z`;
 }
+
+const RELATIVE_RE = /^now(?:\s*-\s*(\d+)\s*(ms|s|m|h|d|w))?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** What people type for a time in a search: `now`, `now-15m` (ms s m h d w), RFC 3339, or a Unix epoch. */
+export function parseTimeExpression(value: string, now: number): Instant {
+  const relative = RELATIVE_RE.exec(value.trim());
+  if (relative) return instantFromMillis(now - (relative[1] ? Number(relative[1]) * UNIT_MS[relative[2]!]! : 0));
+  return parseTimestamp(value);
+}

@@ -91,4 +91,18 @@ describe('repository', () => {
       await rm(out, { recursive: true, force: true });
     }
   });
+
+  it('commits the query parser that grammar.peggy generates (npm run grammar:generate)', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'neurallog-grammar-'));
+    try {
+      await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/peggy'), [
+        '--format', 'es', '--dts', '-o', join(out, 'parser.generated.js'), join(PROJECT_ROOT, 'shared/query-language/grammar.peggy'),
+      ]);
+      for (const file of ['parser.generated.js', 'parser.generated.d.ts']) {
+        expect(await readFile(join(PROJECT_ROOT, 'shared/query-language', file), 'utf8'), file).toBe(await readFile(join(out, file), 'utf8'));
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
 });

@@ -136,7 +136,7 @@ describe('GET /v1/logs', () => {
 describe('compileSearch', () => {
   it('puts the tenant first and keeps every request value out of the SQL text', () => {
     const hostile = "x') OR 1=1 --";
-    const query = new URLSearchParams({ q: `${hostile} union select`, service: hostile, level: 'error' });
+    const query = new URLSearchParams({ q: `"${hostile}" union select attr.${hostile.replace(/[^a-z]/g, '')}:"${hostile}"`, service: hostile, level: 'error' });
     const { sql, params } = compileSearch('acme', parseSearch(query, T0));
     expect(sql).toMatch(/^SELECT .* FROM logs WHERE TenantId = \{tenant:String\} AND /);
     expect(sql).not.toContain('OR 1=1');
@@ -145,5 +145,6 @@ describe('compileSearch', () => {
     expect(params.tenant).toBe('acme');
     expect(params.services).toEqual([hostile]);
     expect(Object.values(params)).toContain('union');
+    expect(Object.values(params)).toContain(hostile);
   });
 });

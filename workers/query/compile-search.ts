@@ -14,6 +14,7 @@
 import { LOGS_TABLE } from '../../shared/clickhouse.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import type { LogSearch } from './search-params.ts';
+import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 
 export interface CompiledQuery {
   sql: string;
@@ -24,7 +25,7 @@ export const SEARCH_COLUMNS =
   'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes, ' +
   'ScopeName, ScopeVersion, ScopeAttributes';
 
-export function compileSearch(tenantId: string, search: LogSearch): CompiledQuery {
+export function compileSearch(tenantId: string, search: LogSearch, now = Date.now()): CompiledQuery {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,
@@ -38,10 +39,11 @@ export function compileSearch(tenantId: string, search: LogSearch): CompiledQuer
   where.push("Timestamp >= {from:DateTime64(9, 'UTC')}");
   where.push("Timestamp < {to:DateTime64(9, 'UTC')}");
 
-  search.tokens.forEach((token, i) => {
-    where.push(`hasToken(lower(Body), {token${i}:String})`);
-    params[`token${i}`] = token;
-  });
+  // The query language: values (and attribute keys) become parameters q0, q1, …
+  const queryParams = new SqlParams();
+  const filter = compileQuery(search.query, queryParams, now);
+  if (filter !== '1') where.push(filter);
+  Object.assign(params, queryParams.values);
   if (search.severityRanges.length > 0) {
     const ranges = search.severityRanges.map(([lo, hi], i) => {
       params[`severityLo${i}`] = lo;

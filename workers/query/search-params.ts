@@ -3,8 +3,11 @@
  * Every error names the parameter at fault.
  */
 import { ApiError } from '../../shared/api-error.ts';
+import type { QueryNode } from '../../shared/query-language/ast.ts';
+import { parseQuery, QuerySyntaxError } from '../../shared/query-language/parse.ts';
+import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 import { isSeverityName, SEVERITY_RANGES, severityNumberFromText, severityTextFromNumber } from '../../shared/severity.ts';
-import { instantFromMillis, parseTimestamp, TimestampError, type Instant } from '../../shared/timestamp.ts';
+import { instantFromMillis, parseTimeExpression, TimestampError, type Instant } from '../../shared/timestamp.ts';
 
 export interface SearchCursor {
   /** Timestamp of the last row returned, ClickHouse text form. */
@@ -15,7 +18,8 @@ export interface SearchCursor {
 export interface LogSearch {
   from: Instant;
   to: Instant;
-  tokens: string[];
+  /** `q` in the query language (docs/query-language.md); { type: 'all' } when absent. */
+  query: QueryNode;
   severityRanges: [number, number][];
   services: string[];
   limit: number;
@@ -25,11 +29,7 @@ export interface LogSearch {
 export const DEFAULT_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
-const MAX_TOKENS = 32;
-const MAX_Q_LENGTH = 2048;
 
-const RELATIVE_RE = /^now(?:\s*-\s*(\d+)\s*(ms|s|m|h|d|w))?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const CH_TIME_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{9}$/;
 
 function invalid(param: string, message: string): ApiError {
@@ -38,27 +38,12 @@ function invalid(param: string, message: string): ApiError {
 
 /** `now`, `now-15m`, RFC 3339, or a Unix epoch (s/ms/µs/ns). */
 export function parseTime(param: string, value: string, now: number): Instant {
-  const relative = RELATIVE_RE.exec(value.trim());
-  if (relative) {
-    const offset = relative[1] ? Number(relative[1]) * UNIT_MS[relative[2]!]! : 0;
-    return instantFromMillis(now - offset);
-  }
   try {
-    return parseTimestamp(value);
+    return parseTimeExpression(value, now);
   } catch (err) {
     if (err instanceof TimestampError) throw invalid(param, `${err.message}, or now / now-15m`);
     throw err;
   }
-}
-
-/**
- * Full-text terms → the tokens ClickHouse's token index knows: runs of ASCII
- * letters and digits, or of non-ASCII characters, split on every other ASCII
- * character — the same split `hasToken` and `tokenbf_v1` use — lower-cased
- * because the index is on lower(Body).
- */
-export function tokenize(q: string): string[] {
-  return [...new Set(q.toLowerCase().split(/[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]+/).filter((t) => t !== ''))];
 }
 
 export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch {
@@ -70,10 +55,7 @@ export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch
     throw invalid('from', 'must be earlier than to');
   }
 
-  const q = query.get('q') ?? '';
-  if (q.length > MAX_Q_LENGTH) throw invalid('q', `longer than ${MAX_Q_LENGTH} characters`);
-  const tokens = tokenize(q);
-  if (tokens.length > MAX_TOKENS) throw invalid('q', `more than ${MAX_TOKENS} terms`);
+  const queryNode = parseQueryParameter(query.get('q') ?? '', now);
 
   const severityRanges: [number, number][] = [];
   for (const level of splitList(query.get('level'))) {
@@ -94,7 +76,26 @@ export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch
   }
 
   const cursorText = query.get('cursor');
-  return { from, to, tokens, severityRanges, services, limit, cursor: cursorText ? decodeCursor(cursorText) : null };
+  return { from, to, query: queryNode, severityRanges, services, limit, cursor: cursorText ? decodeCursor(cursorText) : null };
+}
+
+/** `q` → syntax tree; a syntax error is a 400 `query_syntax` naming the position and what was expected there. */
+export function parseQueryParameter(q: string, now = Date.now()): QueryNode {
+  try {
+    const tree = parseQuery(q);
+    compileQuery(tree, new SqlParams(), now); // checks every value (levels, times, ids) now, as a 400
+    return tree;
+  } catch (err) {
+    if (err instanceof QuerySyntaxError) {
+      throw new ApiError(400, 'query_syntax', `q: ${err.message}`, {
+        parameter: 'q',
+        position: err.position,
+        expected: err.expected.join(', ') || undefined,
+        found: err.found ?? undefined,
+      });
+    }
+    throw err;
+  }
 }
 
 function splitList(value: string | null): string[] {

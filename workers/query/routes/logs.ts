@@ -112,7 +112,7 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
     requestId: c.get('requestId'),
     tenant: tenantId,
     rows: page.length,
-    tokens: search.tokens.length,
+    query: search.query.type,
     durationMs: Date.now() - started,
   });
   return c.json({
