@@ -22,6 +22,10 @@ export interface Plan {
   retentionDays: number;
   /** Searches one tenant may run at once. */
   queryConcurrency: number;
+  /** Most rows one search may read in ClickHouse (max_rows_to_read). */
+  queryMaxRowsRead: number;
+  /** Longest a search may run, in seconds (max_execution_time). */
+  queryMaxSeconds: number;
   /** Tenant actors a tenant's ingest is spread over. */
   shardCount: number;
   /** A dedicated stack in its own namespace (the operator's job). */
@@ -45,6 +49,8 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     monthlyBytes: 100 * GB,
     retentionDays: 7,
     queryConcurrency: 2,
+    queryMaxRowsRead: 50_000_000,
+    queryMaxSeconds: 10,
     shardCount: 1,
     dedicated: false,
   },
@@ -59,6 +65,8 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     monthlyBytes: 2_000 * GB,
     retentionDays: 30,
     queryConcurrency: 8,
+    queryMaxRowsRead: 500_000_000,
+    queryMaxSeconds: 30,
     shardCount: 2,
     dedicated: false,
   },
@@ -73,6 +81,8 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     monthlyBytes: 50_000 * GB,
     retentionDays: 365,
     queryConcurrency: 32,
+    queryMaxRowsRead: 5_000_000_000,
+    queryMaxSeconds: 60,
     shardCount: 8,
     dedicated: true,
   },

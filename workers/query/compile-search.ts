@@ -13,7 +13,7 @@
  */
 import { LOGS_TABLE } from '../../shared/clickhouse.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
-import type { LogSearch } from './search-params.ts';
+import type { LogSearch, SearchScope } from './search-params.ts';
 import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 
 export interface CompiledQuery {
@@ -25,13 +25,13 @@ export const SEARCH_COLUMNS =
   'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes, ' +
   'ScopeName, ScopeVersion, ScopeAttributes';
 
-export function compileSearch(tenantId: string, search: LogSearch, now = Date.now()): CompiledQuery {
+/** Tenant, time range and filters: the WHERE every search endpoint starts from. */
+export function compileScope(tenantId: string, scope: SearchScope, now = Date.now()): { where: string[]; params: CompiledQuery['params'] } {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,
-    from: formatClickHouseTime(search.from),
-    to: formatClickHouseTime(search.to),
-    limit: search.limit + 1, // one extra row tells whether there is a next page
+    from: formatClickHouseTime(scope.from),
+    to: formatClickHouseTime(scope.to),
   };
   // The whole-second column is in the primary key; the exact bounds follow.
   where.push("TimestampTime >= toDateTime({from:DateTime64(9, 'UTC')})");
@@ -41,27 +41,32 @@ export function compileSearch(tenantId: string, search: LogSearch, now = Date.no
 
   // The query language: values (and attribute keys) become parameters q0, q1, …
   const queryParams = new SqlParams();
-  const filter = compileQuery(search.query, queryParams, now);
+  const filter = compileQuery(scope.query, queryParams, now);
   if (filter !== '1') where.push(filter);
   Object.assign(params, queryParams.values);
-  if (search.severityRanges.length > 0) {
-    const ranges = search.severityRanges.map(([lo, hi], i) => {
+  if (scope.severityRanges.length > 0) {
+    const ranges = scope.severityRanges.map(([lo, hi], i) => {
       params[`severityLo${i}`] = lo;
       params[`severityHi${i}`] = hi;
       return `SeverityNumber BETWEEN {severityLo${i}:UInt8} AND {severityHi${i}:UInt8}`;
     });
     where.push(`(${ranges.join(' OR ')})`);
   }
-  if (search.services.length > 0) {
+  if (scope.services.length > 0) {
     where.push('ServiceName IN {services:Array(String)}');
-    params.services = search.services;
+    params.services = scope.services;
   }
+  return { where, params };
+}
+
+export function compileSearch(tenantId: string, search: LogSearch, now = Date.now()): CompiledQuery {
+  const { where, params } = compileScope(tenantId, search, now);
+  params.limit = search.limit + 1; // one extra row tells whether there is a next page
   if (search.cursor) {
     where.push("(TimestampTime, Timestamp, LogId) < (toDateTime({cursorTs:DateTime64(9, 'UTC')}), {cursorTs:DateTime64(9, 'UTC')}, {cursorId:String})");
     params.cursorTs = search.cursor.timestamp;
     params.cursorId = search.cursor.logId;
   }
-
   const sql =
     `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} ` +
     `WHERE ${where.join(' AND ')} ` +

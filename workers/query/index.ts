@@ -8,6 +8,9 @@ import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
 import type { QueryApp } from './env.ts';
 import { logsRoutes, searchLogsDoc } from './routes/logs.ts';
+import { contextRoutes } from './routes/context.ts';
+import { fieldsRoutes } from './routes/fields.ts';
+import { histogramRoutes } from './routes/histogram.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 
 const app = new OpenAPIHono<QueryApp>();
@@ -21,6 +24,9 @@ app.get('/healthz', async (c) => {
   if (!ping.success) return c.json({ status: 'unavailable', component: 'query', reason: 'clickhouse unreachable' }, 503);
   return c.json({ status: 'ok', component: 'query' });
 });
+app.route('/v1/logs/histogram', histogramRoutes);
+app.route('/v1/logs/fields', fieldsRoutes);
+app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs', logsRoutes);
 app.openAPIRegistry.registerPath(searchLogsDoc);
 registerBearerScheme(app.openAPIRegistry);

@@ -15,13 +15,17 @@ export interface SearchCursor {
   logId: string;
 }
 
-export interface LogSearch {
+/** What every search endpoint narrows by: time range, `q`, `level`, `service`. */
+export interface SearchScope {
   from: Instant;
   to: Instant;
   /** `q` in the query language (docs/query-language.md); { type: 'all' } when absent. */
   query: QueryNode;
   severityRanges: [number, number][];
   services: string[];
+}
+
+export interface LogSearch extends SearchScope {
   limit: number;
   cursor: SearchCursor | null;
 }
@@ -32,7 +36,7 @@ export const MAX_LIMIT = 1000;
 
 const CH_TIME_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{9}$/;
 
-function invalid(param: string, message: string): ApiError {
+export function invalid(param: string, message: string): ApiError {
   return new ApiError(400, 'invalid_parameter', `${param}: ${message}`, { parameter: param });
 }
 
@@ -47,6 +51,18 @@ export function parseTime(param: string, value: string, now: number): Instant {
 }
 
 export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch {
+  const scope = parseScope(query, now);
+  let limit = DEFAULT_LIMIT;
+  const limitText = query.get('limit');
+  if (limitText !== null) {
+    limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw invalid('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  const cursorText = query.get('cursor');
+  return { ...scope, limit, cursor: cursorText ? decodeCursor(cursorText) : null };
+}
+
+export function parseScope(query: URLSearchParams, now = Date.now()): SearchScope {
   const to = query.get('to') ? parseTime('to', query.get('to')!, now) : instantFromMillis(now);
   const from = query.get('from')
     ? parseTime('from', query.get('from')!, now)
@@ -68,15 +84,7 @@ export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch
   const services = splitList(query.get('service'));
   for (const service of services) if (service.length > 256) throw invalid('service', 'longer than 256 characters');
 
-  let limit = DEFAULT_LIMIT;
-  const limitText = query.get('limit');
-  if (limitText !== null) {
-    limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw invalid('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
-  }
-
-  const cursorText = query.get('cursor');
-  return { from, to, query: queryNode, severityRanges, services, limit, cursor: cursorText ? decodeCursor(cursorText) : null };
+  return { from, to, query: queryNode, severityRanges, services };
 }
 
 /** `q` → syntax tree; a syntax error is a 400 `query_syntax` naming the position and what was expected there. */

@@ -1,22 +1,19 @@
 /**
  * GET /v1/logs — the caller's tenant's logs, newest first, one page at a time.
  */
-import { ClickHouseError } from '@clickhouse/client-web';
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
-import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
-import { clickHouseClient } from '../../../shared/clickhouse.ts';
-import { loadConfig } from '../../../shared/config.ts';
 import type { LogView } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileSearch } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { encodeCursor, parseSearch } from '../search-params.ts';
+import { checkRange, runQuery } from '../run-query.ts';
 
-interface SearchRow {
+export interface SearchRow {
   LogId: string;
   Timestamp: string;
   ObservedTimestamp: string;
@@ -86,24 +83,9 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   const started = Date.now();
   const { tenantId } = c.get('principal');
   const search = parseSearch(new URL(c.req.url).searchParams);
+  checkRange(c.get('principal'), search);
   const { sql, params } = compileSearch(tenantId, search);
-  const client = clickHouseClient(loadConfig(c.env).clickhouse);
-  let rows: SearchRow[];
-  try {
-    const result = await client.query({
-      query: sql,
-      query_params: params,
-      format: 'JSONEachRow',
-      clickhouse_settings: { max_execution_time: 30 },
-    });
-    rows = await result.json<SearchRow>();
-  } catch (err) {
-    // A ClickHouse error about our own SQL is a bug (500, logged by onError);
-    // not reaching ClickHouse at all is an outage the client may retry.
-    if (err instanceof ClickHouseError) throw err;
-    logEvent('error', 'search.unavailable', { requestId: c.get('requestId'), tenant: tenantId, error: (err as Error).message });
-    throw new ApiError(503, 'unavailable', 'the log store cannot be reached; retry later', {}, { 'Retry-After': '5' });
-  }
+  const rows = await runQuery<SearchRow>(c, sql, params);
   const page = rows.slice(0, search.limit);
   const last = page[page.length - 1];
   const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
@@ -123,7 +105,7 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   });
 });
 
-function toView(row: SearchRow): LogView {
+export function toView(row: SearchRow): LogView {
   return {
     id: row.LogId,
     timestamp: clickHouseTimeToRfc3339(row.Timestamp),
