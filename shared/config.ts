@@ -80,6 +80,16 @@ export const CONFIG_VARIABLES = {
   },
   NEURALLOG_FLUSH_RETRY_BASE_MS: { default: '1000', doc: 'First retry delay after a failed flush (doubles each time).', usedBy: 'actor' },
   NEURALLOG_FLUSH_RETRY_MAX_MS: { default: '60000', doc: 'Longest retry delay after failed flushes.', usedBy: 'actor' },
+  NEURALLOG_QUERY_CACHE_HORIZON_MS: {
+    default: '60000',
+    doc: 'Searches whose range ends at least this long ago (ms) are answered from the edge cache; newer ranges bypass it. Keep it above the flush age plus a retry or two.',
+    usedBy: 'query',
+  },
+  NEURALLOG_QUERY_CACHE_TTL_S: {
+    default: '300',
+    doc: 'How long a cached search result is kept (s): the longest a record that arrives late (its timestamp already past the horizon) stays out of a cached answer.',
+    usedBy: 'query',
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -129,6 +139,7 @@ export interface Config {
   keyCacheTtlMs: number;
   limits: IngestLimits;
   flush: FlushPolicy;
+  queryCache: { horizonMs: number; ttlSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -184,6 +195,7 @@ export function loadConfig(env: ConfigBindings): Config {
       retryBaseMs: int('NEURALLOG_FLUSH_RETRY_BASE_MS'),
       retryMaxMs: int('NEURALLOG_FLUSH_RETRY_MAX_MS'),
     },
+    queryCache: { horizonMs: int('NEURALLOG_QUERY_CACHE_HORIZON_MS', 0), ttlSeconds: int('NEURALLOG_QUERY_CACHE_TTL_S') },
   };
   cache.set(env, config);
   return config;

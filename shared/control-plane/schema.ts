@@ -34,6 +34,11 @@ export const tenants = sqliteTable('tenants', {
   retentionDays: integer('retention_days').notNull(),
   /** Overrides the plan's shard count for this tenant (a very hot tenant, or a benchmark). */
   shardCount: integer('shard_count'),
+  /**
+   * Bumped whenever the tenant's logs are deleted: part of every edge-cache
+   * key of its searches, so no cached result outlives the data it came from.
+   */
+  dataGeneration: integer('data_generation').notNull().default(0),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
 });
 

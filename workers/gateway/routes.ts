@@ -16,7 +16,7 @@ interface Route {
 
 export const ROUTES: readonly Route[] = [
   { methods: ['POST'], path: '/v1/logs', upstream: 'INGEST' },
-  { methods: ['GET', 'HEAD'], path: '/v1/logs', upstream: 'QUERY' },
+  { methods: ['GET', 'HEAD', 'DELETE'], path: '/v1/logs', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/logs/', upstream: 'QUERY' },
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
   { methods: '*', path: '/es', upstream: 'INGEST' },

@@ -12,6 +12,7 @@ import { resolveField } from '../../../shared/query-language/fields.ts';
 import { compileScope } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { checkRange, runQuery } from '../run-query.ts';
+import { cachedJson } from '../edge-cache.ts';
 import { invalid, parseScope } from '../search-params.ts';
 
 const MAX_FIELDS = 500;
@@ -27,14 +28,16 @@ export const fieldsRoutes = new Hono<QueryApp>();
 fieldsRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   const scope = parseScope(new URL(c.req.url).searchParams);
   checkRange(c.get('principal'), scope);
-  const { where, params } = compileScope(c.get('principal').tenantId, scope);
-  params.maxFields = MAX_FIELDS;
-  const sql =
-    'SELECT name, count() AS n FROM (' +
-    "SELECT arrayJoin(arrayConcat(arrayMap(k -> concat('attr.', k), mapKeys(LogAttributes)), arrayMap(k -> concat('resource.', k), mapKeys(ResourceAttributes)))) AS name " +
-    `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}) GROUP BY name ORDER BY n DESC, name LIMIT {maxFields:UInt32}`;
-  const rows = await runQuery<{ name: string; n: string }>(c, sql, params);
-  return c.json({ builtin: BUILTIN_FIELDS, fields: rows.map((r) => ({ name: r.name, count: Number(r.n) })) });
+  return cachedJson(c, 'fields', scope, {}, async () => {
+    const { where, params } = compileScope(c.get('principal').tenantId, scope);
+    params.maxFields = MAX_FIELDS;
+    const sql =
+      'SELECT name, count() AS n FROM (' +
+      "SELECT arrayJoin(arrayConcat(arrayMap(k -> concat('attr.', k), mapKeys(LogAttributes)), arrayMap(k -> concat('resource.', k), mapKeys(ResourceAttributes)))) AS name " +
+      `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}) GROUP BY name ORDER BY n DESC, name LIMIT {maxFields:UInt32}`;
+    const rows = await runQuery<{ name: string; n: string }>(c, sql, params);
+    return { builtin: BUILTIN_FIELDS, fields: rows.map((r) => ({ name: r.name, count: Number(r.n) })) };
+  });
 });
 
 fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
@@ -77,6 +80,8 @@ fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
   const sql =
     `SELECT value, n, sum(n) OVER () AS total FROM (SELECT ${value} AS value, count() AS n FROM ${LOGS_TABLE} ` +
     `WHERE ${where.join(' AND ')} GROUP BY value) ORDER BY n DESC, value LIMIT {limit:UInt32}`;
-  const rows = await runQuery<{ value: string; n: string; total: string }>(c, sql, params);
-  return c.json({ field: name, total: Number(rows[0]?.total ?? 0), values: rows.map((r) => ({ value: r.value, count: Number(r.n) })) });
+  return cachedJson(c, 'values', scope, { field: name, limit }, async () => {
+    const rows = await runQuery<{ value: string; n: string; total: string }>(c, sql, params);
+    return { field: name, total: Number(rows[0]?.total ?? 0), values: rows.map((r) => ({ value: r.value, count: Number(r.n) })) };
+  });
 });

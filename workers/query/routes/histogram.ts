@@ -12,6 +12,7 @@ import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/t
 import { compileScope } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { checkRange, runQuery } from '../run-query.ts';
+import { cachedJson } from '../edge-cache.ts';
 import { invalid, parseScope } from '../search-params.ts';
 
 const NICE_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
@@ -49,31 +50,33 @@ histogramRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
     interval = Number(m[1]) * UNIT_SECONDS[m[2]!]!;
     if (rangeSeconds / interval > MAX_BUCKETS) throw invalid('interval', `gives more than ${MAX_BUCKETS} buckets for this range; use at least ${formatInterval(Math.ceil(rangeSeconds / MAX_BUCKETS))}`);
   }
-  const { where, params } = compileScope(c.get('principal').tenantId, scope);
-  params.interval = interval;
-  const sql =
-    `SELECT toUnixTimestamp(toStartOfInterval(TimestampTime, toIntervalSecond({interval:UInt32}))) AS bucket, ${LEVEL_SQL} AS level, count() AS n ` +
-    `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY bucket, level ORDER BY bucket`;
-  const rows = await runQuery<{ bucket: number; level: string; n: string }>(c, sql, params);
+  return cachedJson(c, 'histogram', scope, { interval }, async () => {
+    const { where, params } = compileScope(c.get('principal').tenantId, scope);
+    params.interval = interval;
+    const sql =
+      `SELECT toUnixTimestamp(toStartOfInterval(TimestampTime, toIntervalSecond({interval:UInt32}))) AS bucket, ${LEVEL_SQL} AS level, count() AS n ` +
+      `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY bucket, level ORDER BY bucket`;
+    const rows = await runQuery<{ bucket: number; level: string; n: string }>(c, sql, params);
 
-  // Every bucket of the range, empty ones included, so a chart needs no gap filling.
-  const first = Math.floor(scope.from.seconds / interval) * interval;
-  const buckets = new Map<number, { start: string; total: number; levels: Record<string, number> }>();
-  for (let start = first; start <= scope.to.seconds; start += interval) {
-    buckets.set(start, { start: new Date(start * 1000).toISOString(), total: 0, levels: Object.fromEntries(LEVELS.map((l) => [l, 0])) });
-  }
-  for (const row of rows) {
-    const bucket = buckets.get(Number(row.bucket));
-    if (!bucket) continue;
-    bucket.levels[row.level] = Number(row.n);
-    bucket.total += Number(row.n);
-  }
-  return c.json({
-    interval: formatInterval(interval),
-    intervalSeconds: interval,
-    from: clickHouseTimeToRfc3339(formatClickHouseTime(scope.from)),
-    to: clickHouseTimeToRfc3339(formatClickHouseTime(scope.to)),
-    total: [...buckets.values()].reduce((n, b) => n + b.total, 0),
-    buckets: [...buckets.values()],
+    // Every bucket of the range, empty ones included, so a chart needs no gap filling.
+    const first = Math.floor(scope.from.seconds / interval) * interval;
+    const buckets = new Map<number, { start: string; total: number; levels: Record<string, number> }>();
+    for (let start = first; start <= scope.to.seconds; start += interval) {
+      buckets.set(start, { start: new Date(start * 1000).toISOString(), total: 0, levels: Object.fromEntries(LEVELS.map((l) => [l, 0])) });
+    }
+    for (const row of rows) {
+      const bucket = buckets.get(Number(row.bucket));
+      if (!bucket) continue;
+      bucket.levels[row.level] = Number(row.n);
+      bucket.total += Number(row.n);
+    }
+    return {
+      interval: formatInterval(interval),
+      intervalSeconds: interval,
+      from: clickHouseTimeToRfc3339(formatClickHouseTime(scope.from)),
+      to: clickHouseTimeToRfc3339(formatClickHouseTime(scope.to)),
+      total: [...buckets.values()].reduce((n, b) => n + b.total, 0),
+      buckets: [...buckets.values()],
+    };
   });
 });

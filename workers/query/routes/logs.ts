@@ -12,6 +12,7 @@ import { compileSearch } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { encodeCursor, parseSearch } from '../search-params.ts';
 import { checkRange, runQuery } from '../run-query.ts';
+import { cachedJson } from '../edge-cache.ts';
 
 export interface SearchRow {
   LogId: string;
@@ -84,24 +85,26 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   const { tenantId } = c.get('principal');
   const search = parseSearch(new URL(c.req.url).searchParams);
   checkRange(c.get('principal'), search);
-  const { sql, params } = compileSearch(tenantId, search);
-  const rows = await runQuery<SearchRow>(c, sql, params);
-  const page = rows.slice(0, search.limit);
-  const last = page[page.length - 1];
-  const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
-
-  logEvent('info', 'search.done', {
-    requestId: c.get('requestId'),
-    tenant: tenantId,
-    rows: page.length,
-    query: search.query.type,
-    durationMs: Date.now() - started,
-  });
-  return c.json({
-    logs: page.map(toView),
-    nextCursor,
-    from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
-    to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
+  const cursor = search.cursor ? `${search.cursor.timestamp}|${search.cursor.logId}` : null;
+  return cachedJson(c, 'logs', search, { limit: search.limit, cursor }, async () => {
+    const { sql, params } = compileSearch(tenantId, search);
+    const rows = await runQuery<SearchRow>(c, sql, params);
+    const page = rows.slice(0, search.limit);
+    const last = page[page.length - 1];
+    const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
+    logEvent('info', 'search.done', {
+      requestId: c.get('requestId'),
+      tenant: tenantId,
+      rows: page.length,
+      query: search.query.type,
+      durationMs: Date.now() - started,
+    });
+    return {
+      logs: page.map(toView),
+      nextCursor,
+      from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
+      to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
+    };
   });
 });
 

@@ -1,0 +1,90 @@
+/**
+ * The edge cache of search results: hit and miss, equivalent queries sharing
+ * an entry, ranges near now bypassing it, never another tenant's entry, never
+ * an entry from before the tenant's logs were deleted.
+ */
+import { createClient } from '@clickhouse/client-web';
+import { env, exports } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { normalizeRecord } from '../../shared/normalize.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
+import { TEST_API_KEY, TEST_TENANT } from '../support/constants.ts';
+import { provisionKey, provisionTenant } from '../support/control-plane.ts';
+
+const clickhouse = createClient({ url: env.TEST_CLICKHOUSE_URL, database: 'neurallog', keep_alive: { enabled: false } });
+const T0 = Date.now() - 3 * 3_600_000; // three hours ago: past the flush horizon
+const iso = (ms: number) => new Date(ms).toISOString();
+const service = `cache-${crypto.randomUUID().slice(0, 8)}`;
+const range = { from: iso(T0 - 60_000), to: iso(T0 + 3_600_000) };
+
+async function get(path: string, params: Record<string, string>, key = TEST_API_KEY, method = 'GET'): Promise<Response> {
+  const url = new URL(`https://neurallog.test${path}`);
+  url.search = new URLSearchParams(params).toString();
+  return exports.default.fetch(new Request(url, { method, headers: { authorization: `Bearer ${key}` } }));
+}
+
+beforeAll(async () => {
+  const receivedAt = formatClickHouseTime(instantFromMillis(T0));
+  const rows = Array.from({ length: 5 }, (_, i) =>
+    normalizeRecord({ timestamp: iso(T0 + i * 1000), service, level: 'error', message: `payment failed ${i} gateway timeout` }, i, {
+      tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `C${service}`,
+    }),
+  );
+  await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
+});
+
+describe('edge cache', () => {
+  it('stores a closed range, answers the same or an equivalent search from the cache, and says so', async () => {
+    const first = await get('/v1/logs', { ...range, q: `service:${service} payment timeout` });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    const body = await first.json<{ logs: unknown[] }>();
+    expect(body.logs).toHaveLength(5);
+
+    const again = await get('/v1/logs', { ...range, q: `service:${service} payment timeout` });
+    expect(again.headers.get('cache-status')).toBe('NeuralLog; hit');
+    expect(await again.json()).toEqual(body);
+    // Same meaning, different text: the same entry.
+    const equivalent = await get('/v1/logs', { ...range, q: `timeout AND (payment service:${service})` });
+    expect(equivalent.headers.get('cache-status')).toBe('NeuralLog; hit');
+    // Another page size is another answer.
+    const other = await get('/v1/logs', { ...range, q: `service:${service} payment timeout`, limit: '2' });
+    expect(other.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+
+    const histogram = await get('/v1/logs/histogram', { ...range, q: `service:${service}` });
+    expect(histogram.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    expect((await get('/v1/logs/histogram', { ...range, q: `service:${service}` })).headers.get('cache-status')).toBe('NeuralLog; hit');
+  });
+
+  it('bypasses the cache for a range that reaches the flush horizon', async () => {
+    const res = await get('/v1/logs', { from: range.from, q: `service:${service}` }); // to = now
+    expect(res.headers.get('cache-status')).toMatch(/^NeuralLog; fwd=bypass/);
+  });
+
+  it("never serves one tenant's cached answer to another", async () => {
+    await get('/v1/logs', { ...range, q: `service:${service}` }); // cached for the dev tenant
+    const tenant = `cache-other-${crypto.randomUUID().slice(0, 6)}`;
+    await provisionTenant(tenant, { plan: 'professional' });
+    const key = await provisionKey(tenant, ['logs:read']);
+    const res = await get('/v1/logs', { ...range, q: `service:${service}` }, key);
+    expect(res.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    expect((await res.json<{ logs: unknown[] }>()).logs).toEqual([]);
+  });
+
+  it('never serves an answer cached before the logs were deleted', async () => {
+    const q = `service:${service}`;
+    await get('/v1/logs', { ...range, q });
+    expect((await get('/v1/logs', { ...range, q })).headers.get('cache-status')).toBe('NeuralLog; hit');
+
+    const readOnly = await provisionKey(TEST_TENANT, ['logs:read']);
+    expect((await get('/v1/logs', { ...range, q }, readOnly, 'DELETE')).status).toBe(403); // needs admin
+    expect((await get('/v1/logs', { q }, TEST_API_KEY, 'DELETE')).status).toBe(400); // from and to are required
+    const deleted = await get('/v1/logs', { ...range, q }, TEST_API_KEY, 'DELETE');
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ deleted: 5 });
+
+    const after = await get('/v1/logs', { ...range, q });
+    expect(after.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    expect((await after.json<{ logs: unknown[] }>()).logs).toEqual([]);
+  });
+});
