@@ -9,7 +9,7 @@
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_FLUSH, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS, TEST_PLATFORM_ADMIN_TOKEN } from './test/support/constants.ts';
+import { TEST_FLUSH, TEST_TAIL_RECORDS_PER_S, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS, TEST_PLATFORM_ADMIN_TOKEN } from './test/support/constants.ts';
 
 const d1Migrations = await readD1Migrations('./migrations/d1');
 
@@ -51,6 +51,7 @@ export default defineConfig({
                 NEURALLOG_FLUSH_CONCURRENCY: String(TEST_FLUSH.concurrency),
                 NEURALLOG_BUFFER_MAX_ROWS: String(TEST_FLUSH.bufferMaxRows),
                 NEURALLOG_FLUSH_RETRY_MAX_MS: String(TEST_FLUSH.retryBaseMs),
+                NEURALLOG_TAIL_MAX_RECORDS_PER_S: String(TEST_TAIL_RECORDS_PER_S),
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },

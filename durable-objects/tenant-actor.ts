@@ -28,11 +28,13 @@ import { retryDelay } from './backoff.ts';
 import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
 import type { QuotaCoordinator, Reservation } from './quota-coordinator.ts';
 import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
+import type { TailHub } from './tail-hub.ts';
 import { UsageQuota, utcWindows, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
 
 export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
   QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;
+  TAIL_HUB: DurableObjectNamespace<TailHub>;
 }
 
 /** The plan's limits, as the ingest worker read them from the tenant's credential. */
@@ -103,6 +105,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #failedThisRun = false;
   /** Volume reserved from the QuotaCoordinator and not yet spent (sharded tenants; lost on eviction, never over-granted). */
   #reservation: { window: string; bytes: number } | null = null;
+  /** Until when (ms) the tenant's TailHub wants this actor's accepted batches (0: nobody tails). */
+  #tailUntil = 0;
 
   constructor(ctx: DurableObjectState, env: TenantActorEnv) {
     super(ctx, env);
@@ -113,6 +117,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS actor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.#tenantId =
       ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'tenant_id'").toArray()[0]?.value ?? null;
+    this.#tailUntil = Number(ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'tail_until'").toArray()[0]?.value ?? 0);
     ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
     });
@@ -192,7 +197,25 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     if (this.#inFlight.size > 0) this.#startDueFlushes(now);
     else await this.#scheduleAlarm(now);
     const after = this.#buffer.totals;
+    // Live tail: stored first, then shown (never a record that was not kept).
+    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, batch.chunks));
     return { ok: true, accepted: rows, bytes, buffered: { rows: after.rows, bytes: after.bytes }, rate: rateDecision.state };
+  }
+
+  /** Called by the tenant's TailHub while it has clients: publish accepted batches to it until `until` (ms). */
+  async tailUntil(tenantId: string, until: number): Promise<void> {
+    this.#bindTenant(tenantId);
+    this.#tailUntil = until;
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO actor_meta (key, value) VALUES ('tail_until', ?)", String(until));
+  }
+
+  async #publishToTail(tenantId: string, chunks: { text: string }[]): Promise<void> {
+    try {
+      await this.env.TAIL_HUB.get(this.env.TAIL_HUB.idFromName(tenantId)).publish(chunks.map((c) => c.text).join(''));
+    } catch (err) {
+      // Tail is best effort: the batch is stored whatever happens here.
+      logEvent('warn', 'tail.publish_failed', { tenant: tenantId, error: (err as Error).message });
+    }
   }
 
   /** Makes sure this shard holds at least `bytes` of today's volume, reserving a chunk from the coordinator when it does not. */

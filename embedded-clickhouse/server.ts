@@ -227,10 +227,16 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     }
   }
 
+  // Requests being answered: close() waits for them, because closing the
+  // chDB session under a running query crashes the process.
+  const active = new Set<Promise<void>>();
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      res.destroy(err instanceof Error ? err : new Error(String(err)));
-    });
+    const handling = handle(req, res)
+      .catch((err) => {
+        res.destroy(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => active.delete(handling));
+    active.add(handling);
   });
   server.keepAliveTimeout = 10_000; // ClickHouse's default keep_alive_timeout
 
@@ -246,11 +252,13 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
     url: `http://${host}:${port}`,
     port,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.allSettled([...active]);
+      server.closeAllConnections();
+      await closed;
       await tail;
+      await Promise.allSettled([...active]);
       session.close();
     },
   };

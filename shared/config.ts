@@ -80,6 +80,11 @@ export const CONFIG_VARIABLES = {
   },
   NEURALLOG_FLUSH_RETRY_BASE_MS: { default: '1000', doc: 'First retry delay after a failed flush (doubles each time).', usedBy: 'actor' },
   NEURALLOG_FLUSH_RETRY_MAX_MS: { default: '60000', doc: 'Longest retry delay after failed flushes.', usedBy: 'actor' },
+  NEURALLOG_TAIL_MAX_RECORDS_PER_S: {
+    default: '1000',
+    doc: 'Records one live-tail socket may receive per second; past it records are dropped for that socket and it is told how many.',
+    usedBy: 'actor',
+  },
   NEURALLOG_QUERY_CACHE_HORIZON_MS: {
     default: '60000',
     doc: 'Searches whose range ends at least this long ago (ms) are answered from the edge cache; newer ranges bypass it. Keep it above the flush age plus a retry or two.',
@@ -140,6 +145,7 @@ export interface Config {
   limits: IngestLimits;
   flush: FlushPolicy;
   queryCache: { horizonMs: number; ttlSeconds: number };
+  tailMaxRecordsPerSecond: number;
 }
 
 export class ConfigError extends Error {}
@@ -196,6 +202,7 @@ export function loadConfig(env: ConfigBindings): Config {
       retryMaxMs: int('NEURALLOG_FLUSH_RETRY_MAX_MS'),
     },
     queryCache: { horizonMs: int('NEURALLOG_QUERY_CACHE_HORIZON_MS', 0), ttlSeconds: int('NEURALLOG_QUERY_CACHE_TTL_S') },
+    tailMaxRecordsPerSecond: int('NEURALLOG_TAIL_MAX_RECORDS_PER_S'),
   };
   cache.set(env, config);
   return config;

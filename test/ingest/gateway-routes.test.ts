@@ -6,8 +6,15 @@ describe('gateway route table', () => {
     expect(resolveUpstream('POST', '/v1/logs')).toBe('INGEST');
     expect(resolveUpstream('GET', '/v1/logs')).toBe('QUERY');
     expect(resolveUpstream('GET', '/v1/logs/')).toBe('QUERY');
-    expect(resolveUpstream('DELETE', '/v1/logs')).toBeNull();
-    expect(allowedMethods('/v1/logs')).toEqual(['POST', 'GET', 'HEAD']);
+    expect(resolveUpstream('DELETE', '/v1/logs')).toBe('QUERY');
+    expect(resolveUpstream('PUT', '/v1/logs')).toBeNull();
+    expect(allowedMethods('/v1/logs')).toEqual(['POST', 'GET', 'HEAD', 'DELETE']);
+    expect(resolveUpstream('GET', '/v1/logs/histogram')).toBe('QUERY');
+    expect(resolveUpstream('POST', '/v1/logs/histogram')).toBeNull();
+    expect(resolveUpstream('GET', '/v1/tail')).toBe('INGEST'); // served by the actors' TailHub
+    expect(resolveUpstream('POST', '/otlp/v1/logs')).toBe('INGEST');
+    expect(resolveUpstream('POST', '/loki/api/v1/push')).toBe('INGEST');
+    expect(resolveUpstream('POST', '/v1/syslog')).toBe('INGEST');
     expect(resolveUpstream('GET', '/v1/logsx')).toBeNull();
   });
 });

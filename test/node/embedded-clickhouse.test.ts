@@ -167,7 +167,7 @@ describe('embedded ClickHouse HTTP interface', () => {
 
   it('applies the NeuralLog schema idempotently, recording the version', async () => {
     const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_schema_test' };
-    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql']);
+    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql']);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
     expect(ddl).toMatch(/ORDER BY \(TenantId, TimestampTime, Timestamp\)/);
@@ -175,8 +175,9 @@ describe('embedded ClickHouse HTTP interface', () => {
     expect(ddl).toMatch(/ttl_only_drop_parts = 1/);
     expect(ddl).toMatch(/INDEX idx_body lower\(Body\) TYPE tokenbf_v1/);
     expect(ddl).toMatch(/INDEX idx_trace_id TraceId TYPE bloom_filter/);
+    expect(ddl).toMatch(/INDEX idx_log_id LogId TYPE bloom_filter/);
     expect(ddl).toMatch(/PARTITION BY \(RetentionDays, toDate\(TimestampTime\)\)/);
-    const versions = await (await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations', format: 'JSONEachRow' })).json();
-    expect(versions).toEqual([{ version: 1 }]);
+    const versions = await (await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })).json();
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
   });
 });

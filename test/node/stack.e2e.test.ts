@@ -60,9 +60,9 @@ describe('the stack, end to end', () => {
     expect(doc.paths['/v1/admin/tenants/{tenantId}/keys']).toBeDefined();
     for (const path of ['/otlp/v1/logs', '/loki/api/v1/push', '/v1/syslog']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['post']);
     // The gateway knows the route, not the method: 405 with Allow, as JSON.
-    const wrongMethod = await fetch(`${stack.url}/v1/logs`, { method: 'DELETE' });
+    const wrongMethod = await fetch(`${stack.url}/v1/logs`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get('allow')).toBe('POST, GET, HEAD');
+    expect(wrongMethod.headers.get('allow')).toBe('POST, GET, HEAD, DELETE');
     expect(await wrongMethod.json()).toMatchObject({ error: 'method_not_allowed' });
     expect(stack.devApiKeyGenerated).toBe(true);
     expect((await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim()).toBe(stack.devApiKey);

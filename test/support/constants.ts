@@ -26,3 +26,6 @@ export const TEST_FLUSH = {
   /** Backpressure: the buffer refuses past this many rows. */
   bufferMaxRows: 20_000,
 };
+
+/** Records a live-tail socket may receive per second in the tests (NEURALLOG_TAIL_MAX_RECORDS_PER_S). */
+export const TEST_TAIL_RECORDS_PER_S = 100;

@@ -62,6 +62,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     try {
       await forward(haystack, body, url, req, res);
+    } catch (err) {
+      // ClickHouse went away mid-request (e.g. while the tests shut down): answer as a proxy does.
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end(`proxy: ${(err as Error).message}\n`);
+      else res.destroy();
     } finally {
       if (counted) counted.inFlight--;
     }

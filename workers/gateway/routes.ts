@@ -19,6 +19,8 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET', 'HEAD', 'DELETE'], path: '/v1/logs', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/logs/', upstream: 'QUERY' },
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
+  // Live tail is served by the tenant's actors, which the ingest worker hosts.
+  { methods: ['GET'], path: '/v1/tail', upstream: 'INGEST' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },

@@ -1,6 +1,7 @@
 import type { RequestIdVariables } from 'hono/request-id';
 import type { AuthBindings } from '../../shared/auth.ts';
 import type { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
+import type { TailHub } from '../../durable-objects/tail-hub.ts';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
 /** Bindings of the ingest worker (workers/ingest/wrangler.toml). */
@@ -8,6 +9,7 @@ export interface IngestEnv extends AuthBindings {
   TENANT_ACTOR: DurableObjectNamespace<TenantActor>;
   QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;
   ARCHIVE: R2Bucket;
+  TAIL_HUB: DurableObjectNamespace<TailHub>;
 }
 
 export type IngestApp = { Bindings: IngestEnv; Variables: RequestIdVariables };

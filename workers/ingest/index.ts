@@ -13,10 +13,12 @@ import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { lokiRoutes } from './routes/loki.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { syslogRoutes } from './routes/syslog.ts';
+import { tailRoutes } from './routes/tail.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
+export { TailHub } from '../../durable-objects/tail-hub.ts';
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
 // Not strict about a trailing slash: shippers configured with a base URL ending in /es call /es/.
@@ -32,6 +34,7 @@ app.route('/es', elasticsearchRoutes);
 app.route('/otlp', otlpRoutes);
 app.route('/loki', lokiRoutes);
 app.route('/v1/syslog', syslogRoutes);
+app.route('/v1/tail', tailRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc]) app.openAPIRegistry.registerPath(doc);

@@ -1,0 +1,43 @@
+/**
+ * GET /v1/tail?q=… — live tail over a WebSocket (needs logs:read). The query
+ * is checked here (a 400 `query_syntax` before any upgrade), then the socket
+ * is handed to the tenant's TailHub (durable-objects/tail-hub.ts), which
+ * streams every matching record as the tenant's actors — all its shards —
+ * accept it, before it is flushed.
+ *
+ * Messages: `{"type":"hello"}` once, then `{"type":"logs","logs":[…]}` (the
+ * same record shape as search), and `{"type":"dropped","count":N}` when the
+ * socket's budget (NEURALLOG_TAIL_MAX_RECORDS_PER_S) made it miss records.
+ * Send `ping` to get `{"type":"pong"}`.
+ */
+import { Hono } from 'hono';
+import { ApiError } from '../../../shared/api-error.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { compileMatcher } from '../../../shared/query-language/evaluate.ts';
+import { parseQuery, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
+import type { IngestApp } from '../env.ts';
+
+export const tailRoutes = new Hono<IngestApp>();
+
+tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
+  let query;
+  try {
+    query = parseQuery(c.req.query('q') ?? '');
+    compileMatcher(query); // checks values (levels, ids, times) as search does
+  } catch (err) {
+    if (err instanceof QuerySyntaxError) {
+      throw new ApiError(400, 'query_syntax', `q: ${err.message}`, { parameter: 'q', position: err.position, expected: err.expected.join(', ') || undefined, found: err.found ?? undefined });
+    }
+    throw err;
+  }
+  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+    throw new ApiError(426, 'upgrade_required', 'live tail is a WebSocket: connect with Upgrade: websocket', {}, { Upgrade: 'websocket' });
+  }
+  const { tenantId, plan } = c.get('principal');
+  const hub = c.env.TAIL_HUB.get(c.env.TAIL_HUB.idFromName(tenantId));
+  const url = new URL('https://tail-hub.internal/');
+  url.searchParams.set('tenant', tenantId);
+  url.searchParams.set('shards', String(plan.shardCount));
+  url.searchParams.set('query', JSON.stringify(query));
+  return hub.fetch(new Request(url, { headers: { Upgrade: 'websocket' } }));
+});
