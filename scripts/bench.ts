@@ -23,11 +23,10 @@ import { splitStatements } from '../migrations/clickhouse/migrate.ts';
 import { normalizeRecord } from '../shared/normalize.ts';
 import { LOG_COLUMNS, serializeRows } from '../shared/row-format.ts';
 import { formatClickHouseTime, instantFromMillis } from '../shared/timestamp.ts';
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { PROJECT_ROOT } from './stack.ts';
-import { freePort } from './ports.ts';
 import { cpuDelta, cpuSnapshot } from './process-cpu.ts';
+import { admin, startStackProcess, type Stack } from './bench-stack.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import snappy from 'snappyjs';
@@ -122,45 +121,6 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
   return { rowsPerSec: median(runs), runs };
 }
 
-/**
- * The stack runs in its own process tree, started exactly as `npm start` does,
- * so the load generator (this process) does not share an event loop with the
- * embedded ClickHouse endpoint.
- */
-async function startStackProcess(dataDir: string): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; platformAdminToken: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const clickhousePort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/start.ts')], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, NEURALLOG_PORT: String(port), NEURALLOG_CLICKHOUSE_PORT: String(clickhousePort), NEURALLOG_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (process.env.BENCH_VERBOSE) process.stdout.write(d);
-      if (output.includes('NeuralLog is running')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', () => reject(new Error(`the stack exited:\n${output}`)));
-  });
-  const devApiKey = (await readFile(join(dataDir, 'dev-api-key'), 'utf8')).trim();
-  const platformAdminToken = (await readFile(join(dataDir, 'platform-admin-token'), 'utf8')).trim();
-  return {
-    url: `http://127.0.0.1:${port}`,
-    clickhouseUrl: `http://127.0.0.1:${clickhousePort}`,
-    devApiKey,
-    platformAdminToken,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
-}
-
 interface LoadResult {
   accepted: number;
   failed: number;
@@ -172,18 +132,6 @@ interface LoadResult {
   p50: number;
   p99: number;
   cpu: [string, number][];
-}
-
-type Stack = Awaited<ReturnType<typeof startStackProcess>>;
-
-async function admin(stack: Stack, method: string, path: string, body: unknown): Promise<unknown> {
-  const res = await fetch(`${stack.url}/v1/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${stack.platformAdminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
 }
 
 /** CONCURRENCY clients POST for `seconds`, then wait until ClickHouse holds every acknowledged row of `tenant`. */

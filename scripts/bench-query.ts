@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:query`: search latency on a loaded store.
+ *
+ * 1. Starts the stack as `npm start` does (own temporary data directory) and
+ *    creates three enterprise tenants with read keys.
+ * 2. Loads BENCH_QUERY_ROWS (default 10 million) rows into its ClickHouse,
+ *    spread over the three tenants and the last 24 hours: bodies are the
+ *    Loghub lines (../shared/data/loghub or NEURALLOG_LOGHUB_DIR), service =
+ *    the system they come from, levels and attributes (region, status) varied.
+ *    The rows are generated inside ClickHouse (INSERT … SELECT from
+ *    numbers()), so loading takes seconds, not the ingest path's minutes.
+ * 3. Measures p50/p95 over BENCH_QUERY_REPEAT requests through the gateway,
+ *    the way a user's browser asks: a full-text search over the last hour, a
+ *    field filter over a day, a 24 h histogram, a facet — each uncached (a
+ *    range ending now bypasses the edge cache) and cached (the same search on
+ *    a closed range, asked again).
+ */
+import { createClient } from '@clickhouse/client-web';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { admin, startStackProcess, type Stack } from './bench-stack.ts';
+import { PROJECT_ROOT } from './stack.ts';
+
+const ROWS = Number(process.env.BENCH_QUERY_ROWS ?? 10_000_000);
+const REPEAT = Number(process.env.BENCH_QUERY_REPEAT ?? 30);
+const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
+const TENANTS = ['bench-q-a', 'bench-q-b', 'bench-q-c'];
+const INSERT_CHUNK = 1_000_000;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function loadLines(): Promise<{ line: string; service: string }[]> {
+  const files = (await readdir(LOGHUB_DIR)).filter((f) => f.endsWith('.log')).sort();
+  const lines: { line: string; service: string }[] = [];
+  for (const file of files) {
+    const service = file.replace(/_2k\.log$/, '').toLowerCase();
+    for (const line of (await readFile(join(LOGHUB_DIR, file), 'utf8')).split('\n')) if (line.trim() !== '') lines.push({ line: line.slice(0, 400), service });
+  }
+  return lines;
+}
+
+async function load(stack: Stack): Promise<number> {
+  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog', request_timeout: 120_000 });
+  const lines = await loadLines();
+  await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_lines (i UInt32, line String, service String) ENGINE = Memory' });
+  await ch.insert({ table: 'bench_lines', values: lines.map((l, i) => ({ i, ...l })), format: 'JSONEachRow' });
+  const started = performance.now();
+  const now = Date.now();
+  for (let offset = 0; offset < ROWS; offset += INSERT_CHUNK) {
+    const n = Math.min(INSERT_CHUNK, ROWS - offset);
+    await ch.command({
+      query: `
+        INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays)
+        WITH (SELECT groupArray((line, service)) FROM (SELECT line, service FROM bench_lines ORDER BY i)) AS corpus,
+             {offset:UInt64} + number AS k,
+             corpus[k % length(corpus) + 1] AS entry,
+             [9, 9, 9, 9, 5, 13, 17][k % 7 + 1] AS severity
+        SELECT
+          {tenants:Array(String)}[k % 3 + 1],
+          fromUnixTimestamp64Milli({now:Int64} - intDiv(k * 86400000, {rows:UInt64}), 'UTC'),
+          fromUnixTimestamp64Milli({now:Int64} - intDiv(k * 86400000, {rows:UInt64}), 'UTC'),
+          concat('BENCHQ-', toString(k)),
+          multiIf(severity = 17, 'error', severity = 13, 'warn', severity = 5, 'debug', 'info'),
+          severity,
+          entry.2,
+          entry.1,
+          map('host', concat('node-', toString(k % 16))),
+          map('region', ['eu-west', 'us-east', 'ap-south'][k % 3 + 1], 'status', toString([200, 200, 200, 404, 500][k % 5 + 1])),
+          30
+        FROM numbers({n:UInt64})`,
+      query_params: { offset, n, rows: ROWS, now, tenants: TENANTS },
+    });
+    process.stdout.write(`  loaded ${(offset + n).toLocaleString('en')} rows\r`);
+  }
+  await ch.command({ query: 'DROP TABLE bench_lines' });
+  await ch.close();
+  return (performance.now() - started) / 1000;
+}
+
+async function timed(url: string, key: string): Promise<{ ms: number; cache: string | null; status: number }> {
+  const t0 = performance.now();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  await res.arrayBuffer();
+  return { ms: performance.now() - t0, cache: res.headers.get('cache-status'), status: res.status };
+}
+
+async function measure(stack: Stack, keys: string[], path: string, params: Record<string, string>): Promise<{ p50: number; p95: number; cache: string }> {
+  const latencies: number[] = [];
+  let cache = '';
+  for (let i = 0; i < REPEAT; i++) {
+    const url = `${stack.url}${path}?${new URLSearchParams(params)}`;
+    const { ms, cache: status, status: http } = await timed(url, keys[i % keys.length]!);
+    if (http !== 200) throw new Error(`${path} ${JSON.stringify(params)}: HTTP ${http}`);
+    latencies.push(ms);
+    cache = status ?? '';
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), cache };
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'neurallog-bench-query-'));
+console.log(`NeuralLog query bench: ${ROWS.toLocaleString('en')} rows over ${TENANTS.length} tenants, ${REPEAT} requests per case`);
+const stack = await startStackProcess(dataDir);
+try {
+  const keys: string[] = [];
+  for (const id of TENANTS) {
+    await admin(stack, 'POST', '/tenants', { id, name: id, plan: 'enterprise' });
+    keys.push(((await admin(stack, 'POST', `/tenants/${id}/keys`, { name: 'bench', scopes: ['logs:read'] })) as { key: string }).key);
+  }
+  const loadSeconds = await load(stack);
+  console.log(`\nloaded in ${loadSeconds.toFixed(1)} s`);
+
+  // Closed ranges for the cached runs: ending 2 minutes ago (past the default 60 s horizon).
+  const end = Date.now() - 120_000;
+  const closedHour = { from: new Date(end - 3_600_000).toISOString(), to: new Date(end).toISOString() };
+  const closedDay = { from: new Date(end - 86_400_000).toISOString(), to: new Date(end).toISOString() };
+  const cases: [string, string, Record<string, string>, Record<string, string>][] = [
+    ['full-text, last hour', '/v1/logs', { from: 'now-1h', q: 'authentication failure' }, { ...closedHour, q: 'authentication failure' }],
+    ['field filter, 24 h', '/v1/logs', { from: 'now-24h', q: 'service:openssh level:error status>=500' }, { ...closedDay, q: 'service:openssh level:error status>=500' }],
+    ['histogram, 24 h', '/v1/logs/histogram', { from: 'now-24h' }, closedDay],
+    ['facet attr.region, 24 h', '/v1/logs/fields/attr.region/values', { from: 'now-24h' }, closedDay],
+  ];
+  console.log('\n  case                          uncached p50 / p95 ms        cached p50 / p95 ms');
+  for (const [name, path, open, closed] of cases) {
+    const cold = await measure(stack, keys, path, open);
+    await measure(stack, keys, path, closed); // fill the cache (one entry per tenant)
+    const warm = await measure(stack, keys, path, closed);
+    console.log(
+      `  ${name.padEnd(28)}  ${cold.p50.toFixed(1).padStart(8)} / ${cold.p95.toFixed(1).padEnd(8)} (${cold.cache.includes('bypass') ? 'bypass' : cold.cache})` +
+        `   ${warm.p50.toFixed(1).padStart(7)} / ${warm.p95.toFixed(1).padEnd(7)} (${warm.cache.includes('hit') ? 'hit' : warm.cache})`,
+    );
+  }
+} finally {
+  await stack.stop();
+  await rm(dataDir, { recursive: true, force: true });
+}
