@@ -43,7 +43,7 @@ async function loadLines(): Promise<{ line: string; service: string }[]> {
 }
 
 async function load(stack: Stack): Promise<number> {
-  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog', request_timeout: 120_000 });
+  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
   const lines = await loadLines();
   await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_lines (i UInt32, line String, service String) ENGINE = Memory' });
   await ch.insert({ table: 'bench_lines', values: lines.map((l, i) => ({ i, ...l })), format: 'JSONEachRow' });
@@ -80,25 +80,44 @@ async function load(stack: Stack): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function timed(url: string, key: string): Promise<{ ms: number; cache: string | null; status: number }> {
+async function timed(url: string, key: string): Promise<{ ms: number; cache: string | null; status: number; serverTiming: string | null }> {
   const t0 = performance.now();
   const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
   await res.arrayBuffer();
-  return { ms: performance.now() - t0, cache: res.headers.get('cache-status'), status: res.status };
+  return { ms: performance.now() - t0, cache: res.headers.get('cache-status'), status: res.status, serverTiming: res.headers.get('server-timing') };
 }
 
-async function measure(stack: Stack, keys: string[], path: string, params: Record<string, string>): Promise<{ p50: number; p95: number; cache: string }> {
+/** Median of one Server-Timing metric (ms) over the answers that carried it. */
+function medianTiming(values: (string | null)[], metric: string): string {
+  const durations = values
+    .map((v) => new RegExp(`${metric};dur=(\\d+(?:\\.\\d+)?)`).exec(v ?? '')?.[1])
+    .filter((d): d is string => d !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  return durations.length === 0 ? '-' : String(durations[Math.floor(durations.length / 2)]);
+}
+
+async function measure(stack: Stack, keys: string[], path: string, params: Record<string, string>): Promise<{ p50: number; p95: number; cache: string; timings: string }> {
   const latencies: number[] = [];
+  const serverTimings: (string | null)[] = [];
   let cache = '';
   for (let i = 0; i < REPEAT; i++) {
     const url = `${stack.url}${path}?${new URLSearchParams(params)}`;
-    const { ms, cache: status, status: http } = await timed(url, keys[i % keys.length]!);
+    const { ms, cache: status, status: http, serverTiming } = await timed(url, keys[i % keys.length]!);
+    serverTimings.push(serverTiming);
     if (http !== 200) throw new Error(`${path} ${JSON.stringify(params)}: HTTP ${http}`);
     latencies.push(ms);
     cache = status ?? '';
   }
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), cache };
+  return {
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    cache,
+    timings: cache.includes('hit')
+      ? `D1 ${medianTiming(serverTimings, 'generation')} ms, cache ${medianTiming(serverTimings, 'cache')} ms`
+      : `ClickHouse ${medianTiming(serverTimings, 'query')} ms`,
+  };
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'neurallog-bench-query-'));
@@ -123,14 +142,19 @@ try {
     ['histogram, 24 h', '/v1/logs/histogram', { from: 'now-24h' }, closedDay],
     ['facet attr.region, 24 h', '/v1/logs/fields/attr.region/values', { from: 'now-24h' }, closedDay],
   ];
+  // The floor: a request the query worker refuses at once (a malformed key: no D1, no ClickHouse) — the cost of the path itself.
+  const floor: number[] = [];
+  for (let i = 0; i < REPEAT; i++) floor.push((await timed(`${stack.url}/v1/logs`, 'nlk_not_a_key')).ms);
+  floor.sort((a, b) => a - b);
+  console.log(`\n  path floor (401 from the query worker, through wrangler dev and the gateway): p50 ${percentile(floor, 50).toFixed(1)} ms, p95 ${percentile(floor, 95).toFixed(1)} ms`);
   console.log('\n  case                          uncached p50 / p95 ms        cached p50 / p95 ms');
   for (const [name, path, open, closed] of cases) {
     const cold = await measure(stack, keys, path, open);
     await measure(stack, keys, path, closed); // fill the cache (one entry per tenant)
     const warm = await measure(stack, keys, path, closed);
     console.log(
-      `  ${name.padEnd(28)}  ${cold.p50.toFixed(1).padStart(8)} / ${cold.p95.toFixed(1).padEnd(8)} (${cold.cache.includes('bypass') ? 'bypass' : cold.cache})` +
-        `   ${warm.p50.toFixed(1).padStart(7)} / ${warm.p95.toFixed(1).padEnd(7)} (${warm.cache.includes('hit') ? 'hit' : warm.cache})`,
+      `  ${name.padEnd(28)}  ${cold.p50.toFixed(1).padStart(8)} / ${cold.p95.toFixed(1).padEnd(8)} (${cold.cache.includes('bypass') ? 'bypass' : cold.cache}; ${cold.timings})` +
+        `   ${warm.p50.toFixed(1).padStart(7)} / ${warm.p95.toFixed(1).padEnd(7)} (${warm.cache.includes('hit') ? 'hit' : warm.cache}; in the worker: ${warm.timings})`,
     );
   }
 } finally {
