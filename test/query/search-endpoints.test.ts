@@ -14,6 +14,7 @@ import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.
 import { checkRange, runQuery } from '../../workers/query/run-query.ts';
 import { parseScope } from '../../workers/query/search-params.ts';
 import { TEST_API_KEY, TEST_TENANT } from '../support/constants.ts';
+import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 
 const clickhouse = createClient({ url: env.TEST_CLICKHOUSE_URL, database: 'neurallog', keep_alive: { enabled: false } });
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
@@ -133,5 +134,23 @@ describe("the plan's query limits", () => {
     );
     const [ok] = await runQuery<{ n: string }>(context(principal({})), sql, { tenant: TEST_TENANT });
     expect(Number(ok!.n)).toBeGreaterThan(0);
+  });
+
+  it("holds the plan's query concurrency across requests: 429 too_many_queries while the slots are taken", async () => {
+    const tenant = `qgate-${crypto.randomUUID().slice(0, 6)}`;
+    await provisionTenant(tenant, { plan: 'starter' }); // queryConcurrency 2
+    const key = await provisionKey(tenant, ['logs:read']);
+    const gate = env.QUERY_GATE.get(env.QUERY_GATE.idFromName(tenant));
+    const held = [await gate.acquire(2, 60_000), await gate.acquire(2, 60_000)];
+    expect(held.every((a) => a.ok)).toBe(true);
+    const refused = await get('/v1/logs', { q: 'x' }, key);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.json()).toMatchObject({ error: 'too_many_queries', limit: 2 });
+    await gate.release((held[0] as { lease: string }).lease);
+    expect((await get('/v1/logs', { q: 'x' }, key)).status).toBe(200);
+    expect(await gate.running()).toBe(1); // the search gave its slot back
+    // An expired lease frees its slot by itself (a worker that died mid-query).
+    expect(await gate.acquire(2, 60_000, Date.now() + 120_000)).toMatchObject({ ok: true });
   });
 });

@@ -1,9 +1,10 @@
 import type { IngestEnv } from '../../workers/ingest/env.ts';
+import type { QueryEnv } from '../../workers/query/env.ts';
 
 declare global {
   namespace Cloudflare {
     /** Bindings of the Workers test projects (vitest.config.ts). */
-    interface Env extends IngestEnv {
+    interface Env extends IngestEnv, QueryEnv {
       TEST_CLICKHOUSE_URL: string;
       TEST_FAULT_PROXY_URL: string;
       TEST_D1_MIGRATIONS: import('cloudflare:test').D1Migration[];

@@ -1,7 +1,10 @@
 import type { RequestIdVariables } from 'hono/request-id';
+import type { QueryGate } from '../../durable-objects/query-gate.ts';
 import type { AuthBindings } from '../../shared/auth.ts';
 
 /** Bindings of the query worker (workers/query/wrangler.toml). */
-export type QueryEnv = AuthBindings;
+export interface QueryEnv extends AuthBindings {
+  QUERY_GATE: DurableObjectNamespace<QueryGate>;
+}
 
 export type QueryApp = { Bindings: QueryEnv; Variables: RequestIdVariables };

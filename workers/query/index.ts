@@ -2,6 +2,7 @@
  * The query worker: tenant-scoped search over ClickHouse.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+export { QueryGate } from '../../durable-objects/query-gate.ts';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';

@@ -5,6 +5,8 @@
  * - more rows to read than the plan allows (max_rows_to_read) or longer than
  *   its time (max_execution_time) → 400 `query_limit_exceeded`, naming the
  *   limit and what to narrow;
+ * - more searches at once than the plan's queryConcurrency (counted by the
+ *   tenant's QueryGate) → 429 `too_many_queries` with Retry-After;
  * - ClickHouse unreachable → 503 with Retry-After;
  * - any other ClickHouse error is about SQL we wrote: a 500 (logged).
  */
@@ -28,7 +30,27 @@ export function checkRange(principal: Principal, scope: SearchScope): void {
   if (days > allowed + 1) throw invalid('from', `the range spans ${Math.ceil(days)} days; logs are kept ${allowed} days, so search at most that far back`);
 }
 
+/** A lease outlives the plan's longest query by this much (a worker that dies mid-query frees its slot then). */
+const LEASE_MARGIN_MS = 5_000;
+
 export async function runQuery<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>): Promise<Row[]> {
+  const principal = c.get('principal');
+  // The plan's concurrency, across every query isolate: one QueryGate per tenant.
+  const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
+  const admission = await gate.acquire(principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
+  if (!admission.ok) {
+    throw new ApiError(429, 'too_many_queries', `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`, {
+      limit: principal.plan.queryConcurrency,
+    }, { 'Retry-After': String(admission.retryAfterSeconds) });
+  }
+  try {
+    return await runAdmitted<Row>(c, sql, params);
+  } finally {
+    await gate.release(admission.lease).catch(() => undefined);
+  }
+}
+
+async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>): Promise<Row[]> {
   const principal = c.get('principal');
   const client = clickHouseClient(loadConfig(c.env).clickhouse);
   try {
