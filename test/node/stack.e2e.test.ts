@@ -56,7 +56,8 @@ describe('the stack, end to end', () => {
     expect(await health.json()).toEqual({ status: 'ok', ingest: 'ok', query: 'ok', admin: 'ok' });
     // One OpenAPI document for the whole origin, merged from every worker's route definitions.
     const doc = await (await fetch(`${stack.url}/openapi.json`)).json();
-    expect(Object.keys(doc.paths['/v1/logs']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/v1/logs']).sort()).toEqual(['delete', 'get', 'post']);
+    for (const path of ['/v1/logs/histogram', '/v1/logs/fields', '/v1/logs/fields/{name}/values', '/v1/logs/context/{id}', '/v1/tail']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['get']);
     expect(doc.paths['/v1/admin/tenants/{tenantId}/keys']).toBeDefined();
     for (const path of ['/otlp/v1/logs', '/loki/api/v1/push', '/v1/syslog']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['post']);
     // The gateway knows the route, not the method: 405 with Allow, as JSON.

@@ -13,7 +13,7 @@ import { logsRoutes, postLogsDoc } from './routes/logs.ts';
 import { lokiRoutes } from './routes/loki.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { syslogRoutes } from './routes/syslog.ts';
-import { tailRoutes } from './routes/tail.ts';
+import { tailDoc, tailRoutes } from './routes/tail.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
@@ -37,7 +37,7 @@ app.route('/v1/syslog', syslogRoutes);
 app.route('/v1/tail', tailRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
-for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

@@ -1,5 +1,6 @@
 /**
- * The query worker: tenant-scoped search over ClickHouse.
+ * The query worker: tenant-scoped search over ClickHouse — search, histogram,
+ * facets, context, deletion — with the edge cache and the plan's query limits.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 export { QueryGate } from '../../durable-objects/query-gate.ts';
@@ -14,6 +15,7 @@ import { deleteLogsRoutes } from './routes/delete-logs.ts';
 import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
+import { contextDoc, deleteLogsDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
 
 const app = new OpenAPIHono<QueryApp>();
 app.use(requestId());
@@ -32,6 +34,7 @@ app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/logs', deleteLogsRoutes);
 app.openAPIRegistry.registerPath(searchLogsDoc);
+for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, deleteLogsDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });
 

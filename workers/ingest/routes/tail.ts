@@ -10,12 +10,25 @@
  * socket's budget (NEURALLOG_TAIL_MAX_RECORDS_PER_S) made it miss records.
  * Send `ping` to get `{"type":"pong"}`.
  */
+import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
+import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { compileMatcher } from '../../../shared/query-language/evaluate.ts';
 import { parseQuery, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
 import type { IngestApp } from '../env.ts';
+
+/** The route's OpenAPI definition (documentation). */
+export const tailDoc = createRoute({
+  method: 'get',
+  path: '/v1/tail',
+  summary: 'Live tail over a WebSocket (needs logs:read; Upgrade: websocket)',
+  description: 'Messages: {"type":"hello"}, {"type":"logs","logs":[…]}, {"type":"dropped","count":N}; send "ping" for {"type":"pong"}.',
+  security: BEARER_SECURITY,
+  request: { query: z.object({ q: z.string().optional().openapi({ description: 'The query language (docs/query-language.md)' }) }) },
+  responses: { 101: { description: 'Switching to the WebSocket' }, ...errorResponses(400, 401, 403), 426: { description: 'Not a WebSocket upgrade' } },
+});
 
 export const tailRoutes = new Hono<IngestApp>();
 

@@ -1,0 +1,90 @@
+/**
+ * OpenAPI entries for the endpoints around the search (documentation: their
+ * parameters are checked by parseScope and the handlers, which name the one
+ * at fault). GET /v1/logs has its own entry in routes/logs.ts.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { BEARER_SECURITY, errorResponses } from '../../shared/openapi.ts';
+
+const scopeQuery = {
+  from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
+  to: z.string().optional().openapi({ description: 'Same forms; default now' }),
+  q: z.string().optional().openapi({ description: 'The query language (docs/query-language.md)' }),
+  level: z.string().optional().openapi({ description: 'Comma list of trace, debug, info, warn, error, fatal' }),
+  service: z.string().optional().openapi({ description: 'Comma list of service names' }),
+};
+const searchErrors = errorResponses(400, 401, 403, 429, 503);
+const cacheNote = 'Answers for a closed range come from the edge cache; Cache-Status says hit, miss or bypass.';
+
+export const histogramDoc = createRoute({
+  method: 'get',
+  path: '/v1/logs/histogram',
+  summary: 'Counts per time bucket, split by level (needs logs:read)',
+  description: cacheNote,
+  security: BEARER_SECURITY,
+  request: { query: z.object({ ...scopeQuery, interval: z.string().optional().openapi({ description: '30s, 5m, 1h, 1d; default about 60 buckets' }) }) },
+  responses: {
+    200: {
+      description: 'Every bucket of the range, empty ones included',
+      content: {
+        'application/json': {
+          schema: z.object({
+            interval: z.string(), intervalSeconds: z.number().int(), from: z.string(), to: z.string(), total: z.number().int(),
+            buckets: z.array(z.object({ start: z.string(), total: z.number().int(), levels: z.record(z.string(), z.number().int()) })),
+          }).openapi('Histogram'),
+        },
+      },
+    },
+    ...searchErrors,
+  },
+});
+
+export const fieldsDoc = createRoute({
+  method: 'get',
+  path: '/v1/logs/fields',
+  summary: 'Attribute keys seen in the range, by how many records carry them (needs logs:read)',
+  description: cacheNote,
+  security: BEARER_SECURITY,
+  request: { query: z.object(scopeQuery) },
+  responses: {
+    200: { description: 'Field names as the query language takes them', content: { 'application/json': { schema: z.object({ builtin: z.array(z.string()), fields: z.array(z.object({ name: z.string(), count: z.number().int() })) }).openapi('Fields') } } },
+    ...searchErrors,
+  },
+});
+
+export const fieldValuesDoc = createRoute({
+  method: 'get',
+  path: '/v1/logs/fields/{name}/values',
+  summary: 'Top values of one field with their counts (needs logs:read)',
+  description: cacheNote,
+  security: BEARER_SECURITY,
+  request: { params: z.object({ name: z.string() }), query: z.object({ ...scopeQuery, limit: z.string().optional().openapi({ description: '1–100, default 10' }) }) },
+  responses: {
+    200: { description: 'Facet', content: { 'application/json': { schema: z.object({ field: z.string(), total: z.number().int(), values: z.array(z.object({ value: z.string(), count: z.number().int() })) }).openapi('FieldValues') } } },
+    ...searchErrors,
+  },
+});
+
+export const contextDoc = createRoute({
+  method: 'get',
+  path: '/v1/logs/context/{id}',
+  summary: 'The lines before and after one record, from the same service (needs logs:read)',
+  security: BEARER_SECURITY,
+  request: { params: z.object({ id: z.string() }), query: z.object({ before: z.string().optional(), after: z.string().optional() }) },
+  responses: {
+    200: { description: 'The record and its neighbours, oldest first', content: { 'application/json': { schema: z.object({ log: z.unknown(), before: z.array(z.unknown()), after: z.array(z.unknown()) }) } } },
+    ...errorResponses(400, 401, 403, 404, 429, 503),
+  },
+});
+
+export const deleteLogsDoc = createRoute({
+  method: 'delete',
+  path: '/v1/logs',
+  summary: "Erase the caller's logs in a range (needs admin; from and to required)",
+  security: BEARER_SECURITY,
+  request: { query: z.object({ ...scopeQuery, from: z.string(), to: z.string() }) },
+  responses: {
+    200: { description: 'Rows erased from ClickHouse; the erasure is audited', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
