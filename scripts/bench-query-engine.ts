@@ -1,0 +1,60 @@
+/**
+ * `npm run bench:query-engine`: what the search SQL costs the engine alone —
+ * chDB in this process, no HTTP, no workers — on one tenant-day (3.3 M Loghub
+ * rows over 24 hours, the per-tenant share of `npm run bench:query`, merged
+ * into one part). Each query runs five times; the median is printed. Variants
+ * show where the time goes (which columns a query makes ClickHouse read).
+ */
+import { Session } from 'chdb';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PROJECT_ROOT } from './stack.ts';
+import { splitStatements } from '../migrations/clickhouse/migrate.ts';
+import { compileSearch } from '../workers/query/compile-search.ts';
+import { parseSearch } from '../workers/query/search-params.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'neurallog-bench-engine-'));
+const s = new Session(dir);
+await s.queryAsync('CREATE DATABASE neurallog');
+for (const f of ['0001_logs.sql', '0002_log_id_index.sql']) {
+  for (const st of splitStatements(await readFile(join(PROJECT_ROOT, 'migrations/clickhouse', f), 'utf8'))) await s.queryAsync(`USE neurallog; ${st}`);
+}
+const L = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
+const rows: string[] = [];
+for (const f of (await readdir(L)).filter((x) => x.endsWith('.log'))) for (const l of (await readFile(join(L, f), 'utf8')).split('\n')) if (l) rows.push(JSON.stringify({ line: l.slice(0, 400), service: f.replace(/_2k\.log$/, '').toLowerCase() }));
+await s.queryAsync('CREATE TABLE neurallog.bl (line String, service String) ENGINE = Memory');
+await s.insert({ table: 'neurallog.bl', values: Buffer.from(rows.join('\n')), format: 'JSONEachRow' });
+const N = 3_300_000, now = Date.now();
+const t0 = performance.now();
+await s.queryAsync(`INSERT INTO neurallog.logs (TenantId, Timestamp, ObservedTimestamp, LogId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays)
+WITH (SELECT groupArray((line, service)) FROM neurallog.bl) AS corpus, number AS k, corpus[k % length(corpus) + 1] AS entry, [9,9,9,9,5,13,17][k % 7 + 1] AS sev
+SELECT 'ten', fromUnixTimestamp64Milli(${now} - intDiv(k * 86400000, ${N}), 'UTC'), fromUnixTimestamp64Milli(${now} - intDiv(k * 86400000, ${N}), 'UTC'), concat('B', toString(k)), 'x', sev, entry.2, entry.1,
+ map('host', concat('node-', toString(k % 16))), map('region', ['eu-west','us-east','ap-south'][k % 3 + 1], 'status', toString([200,200,200,404,500][k % 5 + 1])), 30 FROM numbers(${N})`);
+console.log('load', ((performance.now() - t0) / 1000).toFixed(1), 's');
+await s.queryAsync('OPTIMIZE TABLE neurallog.logs FINAL');
+
+async function time(name: string, sql: string) {
+  const ms: number[] = [];
+  for (let i = 0; i < 5; i++) { const t = performance.now(); await s.queryAsync(sql, { format: 'JSONEachRow' }); ms.push(performance.now() - t); }
+  ms.sort((a, b) => a - b);
+  console.log(name.padEnd(50), ms[2]!.toFixed(0), 'ms');
+}
+/** The SQL the query worker sends, with its parameters written in (chDB's in-process API takes no HTTP parameters). */
+function inline(q: string) {
+  const { sql, params } = compileSearch('ten', parseSearch(new URLSearchParams({ from: 'now-24h', q })));
+  return sql.replace(/\{(\w+):[^}]+\}/g, (_, n) => { const v = params[n]; return typeof v === 'number' ? String(v) : Array.isArray(v) ? `[${v.map((x) => `'${x}'`).join(',')}]` : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`; }).replace(/ FROM logs /, ' FROM neurallog.logs ');
+}
+const ff = inline('service:openssh level:error status>=500');
+await time('field filter as compiled', ff);
+await time('  same, attr.status (one map)', inline('service:openssh level:error attr.status>=500'));
+await time('  same, no status', inline('service:openssh level:error'));
+await time('  count only (no columns)', `SELECT count() FROM neurallog.logs WHERE ${ff.split(' WHERE ')[1]!.split(' ORDER BY ')[0]}`);
+await time('full-text 1h', inline('authentication failure').replace("now-24h", "now-1h"));
+const where = `TenantId = 'ten' AND TimestampTime >= now() - 86400`;
+await time('histogram', `SELECT toStartOfInterval(TimestampTime, toIntervalSecond(1800)) b, multiIf(SeverityNumber<=4,'t',SeverityNumber<=8,'d',SeverityNumber<=12,'i',SeverityNumber<=16,'w','e') l, count() FROM neurallog.logs WHERE ${where} AND Timestamp >= now64(9) - 86400 GROUP BY b, l`);
+await time('  histogram without exact Timestamp bound', `SELECT toStartOfInterval(TimestampTime, toIntervalSecond(1800)) b, multiIf(SeverityNumber<=4,'t',SeverityNumber<=8,'d',SeverityNumber<=12,'i',SeverityNumber<=16,'w','e') l, count() FROM neurallog.logs WHERE ${where} GROUP BY b, l`);
+await time('facet region', `SELECT LogAttributes['region'] v, count() n FROM neurallog.logs WHERE ${where} AND mapContains(LogAttributes, 'region') GROUP BY v ORDER BY n DESC LIMIT 10`);
+await time('  facet, only keys read', `SELECT count() FROM neurallog.logs WHERE ${where} AND has(mapKeys(LogAttributes), 'region')`);
+s.close();
+await rm(dir, { recursive: true, force: true });
