@@ -6,11 +6,24 @@
 import type { IngestOutcome } from '../../durable-objects/tenant-actor.ts';
 import type { Principal } from '../../shared/auth.ts';
 import { logEvent } from '../../shared/logger.ts';
+import { newBatchId } from '../../shared/ids.ts';
 import type { LogRow } from '../../shared/log-record.ts';
+import type { NormalizeContext } from '../../shared/normalize.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 import { ingestPolicy, rateLimitHeaders } from '../../shared/rate-limit-headers.ts';
 import { serializeRows, type Chunk, type RecordTooLargeError } from '../../shared/row-format.ts';
 import { pickShard, shardName } from '../../shared/sharding.ts';
 import type { IngestEnv } from './env.ts';
+
+/** A request's batch: its id, when it was received, and the context every row of it is built with. */
+export function newBatch(principal: Principal, receivedAt = Date.now()): { batchId: string; receivedAt: number; context: NormalizeContext } {
+  const batchId = newBatchId(receivedAt);
+  return {
+    batchId,
+    receivedAt,
+    context: { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId },
+  };
+}
 
 export interface HandOff {
   batchId: string;

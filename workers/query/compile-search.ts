@@ -16,6 +16,11 @@ import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import type { LogSearch, SearchScope } from './search-params.ts';
 import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 
+/** A row's level name from its SeverityNumber (the ranges of shared/severity.ts; 0 is 'unknown'). */
+export const LEVEL_SQL =
+  "multiIf(SeverityNumber = 0, 'unknown', SeverityNumber <= 4, 'trace', SeverityNumber <= 8, 'debug', SeverityNumber <= 12, 'info', " +
+  "SeverityNumber <= 16, 'warn', SeverityNumber <= 20, 'error', 'fatal')";
+
 export interface CompiledQuery {
   sql: string;
   params: Record<string, string | number | string[]>;

@@ -4,7 +4,7 @@
  */
 import { ApiError } from '../../shared/api-error.ts';
 import type { QueryNode } from '../../shared/query-language/ast.ts';
-import { parseQuery, QuerySyntaxError } from '../../shared/query-language/parse.ts';
+import { parseQuery, querySyntaxApiError, QuerySyntaxError } from '../../shared/query-language/parse.ts';
 import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 import { isSeverityName, SEVERITY_RANGES, severityNumberFromText, severityTextFromNumber } from '../../shared/severity.ts';
 import { instantFromMillis, parseTimeExpression, TimestampError, type Instant } from '../../shared/timestamp.ts';
@@ -94,14 +94,7 @@ export function parseQueryParameter(q: string, now = Date.now()): QueryNode {
     compileQuery(tree, new SqlParams(), now); // checks every value (levels, times, ids) now, as a 400
     return tree;
   } catch (err) {
-    if (err instanceof QuerySyntaxError) {
-      throw new ApiError(400, 'query_syntax', `q: ${err.message}`, {
-        parameter: 'q',
-        position: err.position,
-        expected: err.expected.join(', ') || undefined,
-        found: err.found ?? undefined,
-      });
-    }
+    if (err instanceof QuerySyntaxError) throw querySyntaxApiError(err);
     throw err;
   }
 }

@@ -17,6 +17,7 @@
 import { fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { base64Encode } from '@bufbuild/protobuf/wire';
 import type { LogRow } from '../../../shared/log-record.ts';
+import type { NormalizeContext } from '../../../shared/normalize.ts';
 import { severityNumberFromText, severityTextFromNumber } from '../../../shared/severity.ts';
 import { formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { ExportLogsServiceRequestSchema, type ExportLogsServiceRequest } from './generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
@@ -24,14 +25,8 @@ import type { AnyValue, KeyValue } from './generated/opentelemetry/proto/common/
 
 export class OtlpDecodeError extends Error {}
 
-export interface RowContext {
-  tenantId: string;
-  retentionDays: number;
-  /** Receive time in ClickHouse text form: the time of records that carry none. */
-  receivedAt: string;
-  /** Prefix of the LogIds of this request's rows. */
-  batchId: string;
-}
+/** What every row of a request shares (tenant, retention, receive time, batch id). */
+export type RowContext = NormalizeContext;
 
 export interface RejectedRecord {
   /** Position of the record in the request, counting across resources and scopes. */

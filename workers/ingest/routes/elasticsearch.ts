@@ -13,14 +13,12 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { authenticate, type Principal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { newBatchId } from '../../../shared/ids.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
-import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
-import { handToActor } from '../hand-off.ts';
+import { handToActor, newBatch } from '../hand-off.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
@@ -118,9 +116,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
   const lines = body.text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return esError(c, 400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
 
-  const receivedAt = Date.now();
-  const batchId = newBatchId(receivedAt);
-  const context = { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId };
+  const { batchId, receivedAt, context } = newBatch(principal);
   const items: Item[] = [];
   const rows: LogRow[] = [];
   const rowItems: { item: Item; op: string }[] = [];

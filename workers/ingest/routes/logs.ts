@@ -12,17 +12,15 @@ import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { newBatchId } from '../../../shared/ids.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
-import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
 import { rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
-import { handToActor } from '../hand-off.ts';
+import { handToActor, newBatch } from '../hand-off.ts';
 
 const LogRecordDoc = z
   .object({
@@ -68,19 +66,12 @@ export const logsRoutes = new Hono<IngestApp>();
 logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c) {
   const started = Date.now();
   const config = loadConfig(c.env);
-  const { tenantId, retentionDays, plan } = c.get('principal');
+  const { tenantId, plan } = c.get('principal');
   const format = bodyFormat(c.req.header('content-type'));
   const { text, bytes: receivedBytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const records = parseRecords(text, format, config.limits.maxRecordsPerRequest);
 
-  const receivedAt = Date.now();
-  const batchId = newBatchId(receivedAt);
-  const context = {
-    tenantId,
-    retentionDays,
-    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
-    batchId,
-  };
+  const { batchId, receivedAt, context } = newBatch(c.get('principal'));
   const rows: LogRow[] = new Array(records.length);
   try {
     for (let i = 0; i < records.length; i++) rows[i] = normalizeRecord(records[i], i, context);

@@ -12,11 +12,9 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { authenticate } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { newBatchId } from '../../../shared/ids.ts';
 import { logEvent } from '../../../shared/logger.ts';
-import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
-import { submitRows } from '../hand-off.ts';
+import { newBatch, submitRows } from '../hand-off.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -68,14 +66,8 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     throw err;
   }
 
-  const receivedAt = Date.now();
-  const batchId = newBatchId(receivedAt);
-  const { rows, origin, rejected, total } = lokiToRows(streams, {
-    tenantId: principal.tenantId,
-    retentionDays: principal.retentionDays,
-    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
-    batchId,
-  });
+  const { batchId, receivedAt, context } = newBatch(principal);
+  const { rows, origin, rejected, total } = lokiToRows(streams, context);
   if (total > config.limits.maxRecordsPerRequest) {
     return text(c, 413, `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
   }

@@ -15,11 +15,9 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { authenticate, type Principal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { newBatchId } from '../../../shared/ids.ts';
 import { logEvent } from '../../../shared/logger.ts';
-import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
-import { submitRows } from '../hand-off.ts';
+import { newBatch, submitRows } from '../hand-off.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
@@ -95,14 +93,8 @@ otlpRoutes.post('/v1/logs', async (c) => {
     throw err;
   }
 
-  const receivedAt = Date.now();
-  const batchId = newBatchId(receivedAt);
-  const { rows, origin, rejected, total } = otlpToRows(request, {
-    tenantId: principal.tenantId,
-    retentionDays: principal.retentionDays,
-    receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)),
-    batchId,
-  });
+  const { batchId, receivedAt, context } = newBatch(principal);
+  const { rows, origin, rejected, total } = otlpToRows(request, context);
   if (total > config.limits.maxRecordsPerRequest) {
     return statusResponse(encoding, 413, `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
   }

@@ -9,13 +9,11 @@ import { Hono } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { newBatchId } from '../../../shared/ids.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { RecordTooLargeError } from '../../../shared/row-format.ts';
-import { formatClickHouseTime, instantFromMillis } from '../../../shared/timestamp.ts';
 import type { IngestApp } from '../env.ts';
-import { submitRows } from '../hand-off.ts';
+import { newBatch, submitRows } from '../hand-off.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
@@ -34,10 +32,8 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
       limit: config.limits.maxRecordsPerRequest,
     });
   }
-  const receivedAt = Date.now();
-  const batchId = newBatchId(receivedAt);
+  const { batchId, receivedAt, context } = newBatch(principal);
   const now = new Date(receivedAt);
-  const context = { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId };
   const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, context));
   let submission;
   try {

@@ -16,7 +16,7 @@ import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { compileMatcher } from '../../../shared/query-language/evaluate.ts';
-import { parseQuery, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
+import { parseQuery, querySyntaxApiError, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
 import type { IngestApp } from '../env.ts';
 
 /** The route's OpenAPI definition (documentation). */
@@ -38,9 +38,7 @@ tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
     query = parseQuery(c.req.query('q') ?? '');
     compileMatcher(query); // checks values (levels, ids, times) as search does
   } catch (err) {
-    if (err instanceof QuerySyntaxError) {
-      throw new ApiError(400, 'query_syntax', `q: ${err.message}`, { parameter: 'q', position: err.position, expected: err.expected.join(', ') || undefined, found: err.found ?? undefined });
-    }
+    if (err instanceof QuerySyntaxError) throw querySyntaxApiError(err);
     throw err;
   }
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {

@@ -9,7 +9,7 @@ import { Hono } from 'hono';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { resolveField } from '../../../shared/query-language/fields.ts';
-import { compileScope } from '../compile-search.ts';
+import { compileScope, LEVEL_SQL } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { checkRange, runQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
@@ -19,9 +19,6 @@ const MAX_FIELDS = 500;
 const MAX_VALUES = 100;
 /** Columns every record has, searchable by these names. */
 const BUILTIN_FIELDS = ['level', 'service', 'trace_id', 'span_id', 'timestamp', 'body'];
-const LEVEL_SQL =
-  "multiIf(SeverityNumber = 0, 'unknown', SeverityNumber <= 4, 'trace', SeverityNumber <= 8, 'debug', SeverityNumber <= 12, 'info', " +
-  "SeverityNumber <= 16, 'warn', SeverityNumber <= 20, 'error', 'fatal')";
 
 export const fieldsRoutes = new Hono<QueryApp>();
 

@@ -9,7 +9,7 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { SEVERITY_RANGES } from '../../../shared/severity.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
-import { compileScope } from '../compile-search.ts';
+import { compileScope, LEVEL_SQL } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { checkRange, runQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
@@ -30,9 +30,6 @@ export function formatInterval(seconds: number): string {
   return `${seconds}s`;
 }
 
-const LEVEL_SQL =
-  "multiIf(SeverityNumber = 0, 'unknown', SeverityNumber <= 4, 'trace', SeverityNumber <= 8, 'debug', SeverityNumber <= 12, 'info', " +
-  "SeverityNumber <= 16, 'warn', SeverityNumber <= 20, 'error', 'fatal')";
 const LEVELS = ['unknown', ...Object.keys(SEVERITY_RANGES)];
 
 export const histogramRoutes = new Hono<QueryApp>();
