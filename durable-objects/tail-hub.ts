@@ -14,18 +14,17 @@
  *   same meaning as search) and sent as JSON, before it reaches ClickHouse.
  * - Slow or flooded clients: a Worker cannot see a socket's send buffer, so
  *   each socket gets a budget (NEURALLOG_TAIL_MAX_RECORDS_PER_S, a token
- *   bucket). Records past it are dropped for that socket and counted, and the
- *   client is told `{"type":"dropped","count":N}` — memory stays bounded
+ *   bucket). Records past it are dropped for that socket, and the client is
+ *   told `{"type":"dropped","count":N}` — memory stays bounded
  *   whatever the volume.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type ConfigBindings } from '../shared/config.ts';
-import type { LogView } from '../shared/log-record.ts';
+import { toLogView, type StoredLog } from '../shared/log-record.ts';
 import type { QueryNode } from '../shared/query-language/ast.ts';
 import { compileMatcher, type MatchableRecord } from '../shared/query-language/evaluate.ts';
 import { LOG_COLUMNS } from '../shared/row-format.ts';
 import { shardName } from '../shared/sharding.ts';
-import { clickHouseTimeToRfc3339 } from '../shared/timestamp.ts';
 import type { TenantActor } from './tenant-actor.ts';
 
 export interface TailHubEnv extends ConfigBindings {
@@ -40,42 +39,31 @@ interface SocketState {
   /** The token bucket of the socket's budget. */
   tokens: number;
   refilledAt: number;
-  /** Records this socket missed since it connected. */
-  dropped: number;
 }
 
 const COLUMN_INDEX = Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, i])) as Record<(typeof LOG_COLUMNS)[number], number>;
 
-/** One stored row (a JSONCompactEachRow line) as the record the matcher reads and the view the client gets. */
-function decodeRow(line: string): { record: MatchableRecord; view: LogView } {
-  const v = JSON.parse(line) as unknown[];
-  const at = <T>(column: (typeof LOG_COLUMNS)[number], fallback: T): T => (v[COLUMN_INDEX[column]] as T | undefined) ?? fallback;
-  const record: MatchableRecord = {
-    Body: at('Body', ''),
+/** One stored row (a JSONCompactEachRow line, values in LOG_COLUMNS order) as the columns search reads back. */
+function decodeRow(line: string): StoredLog {
+  const values = JSON.parse(line) as unknown[];
+  const at = <T>(column: (typeof LOG_COLUMNS)[number], fallback: T): T => (values[COLUMN_INDEX[column]] as T | undefined) ?? fallback;
+  const timestamp = at('Timestamp', '');
+  return {
+    LogId: at('LogId', ''),
+    Timestamp: timestamp,
+    ObservedTimestamp: at('ObservedTimestamp', timestamp),
+    SeverityText: at('SeverityText', ''),
     SeverityNumber: at('SeverityNumber', 0),
     ServiceName: at('ServiceName', ''),
+    Body: at('Body', ''),
     TraceId: at('TraceId', ''),
     SpanId: at('SpanId', ''),
-    LogId: at('LogId', ''),
-    Timestamp: at('Timestamp', ''),
     LogAttributes: at('LogAttributes', {}),
     ResourceAttributes: at('ResourceAttributes', {}),
+    ScopeName: at('ScopeName', ''),
+    ScopeVersion: at('ScopeVersion', ''),
+    ScopeAttributes: at('ScopeAttributes', {}),
   };
-  const view: LogView = {
-    id: record.LogId,
-    timestamp: clickHouseTimeToRfc3339(record.Timestamp),
-    observedTimestamp: clickHouseTimeToRfc3339(at('ObservedTimestamp', record.Timestamp)),
-    severityText: at('SeverityText', ''),
-    severityNumber: record.SeverityNumber,
-    service: record.ServiceName,
-    body: record.Body,
-    traceId: record.TraceId,
-    spanId: record.SpanId,
-    attributes: record.LogAttributes,
-    resource: record.ResourceAttributes,
-    scope: { name: at('ScopeName', ''), version: at('ScopeVersion', ''), attributes: at('ScopeAttributes', {}) },
-  };
-  return { record, view };
 }
 
 export class TailHub extends DurableObject<TailHubEnv> {
@@ -97,7 +85,7 @@ export class TailHub extends DurableObject<TailHubEnv> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
-    const state: SocketState = { query, tokens: this.#budgetPerSecond, refilledAt: Date.now(), dropped: 0 };
+    const state: SocketState = { query, tokens: this.#budgetPerSecond, refilledAt: Date.now() };
     server.serializeAttachment(state);
     await this.ctx.storage.put('tail', { tenantId, shards });
     server.send(JSON.stringify({ type: 'hello', tenant: tenantId, shards }));
@@ -114,7 +102,7 @@ export class TailHub extends DurableObject<TailHubEnv> {
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState;
       const matcher = this.#matcherOf(ws, state);
-      const matching = decoded.filter((d) => matcher(d.record));
+      const matching = decoded.filter((row) => matcher(row));
       if (matching.length === 0) continue;
       // Refill the socket's budget, then spend it.
       state.tokens = Math.min(this.#budgetPerSecond, state.tokens + ((now - state.refilledAt) / 1000) * this.#budgetPerSecond);
@@ -123,12 +111,11 @@ export class TailHub extends DurableObject<TailHubEnv> {
       state.tokens -= sendable;
       const lost = matching.length - sendable;
       try {
-        if (sendable > 0) ws.send(JSON.stringify({ type: 'logs', logs: matching.slice(0, sendable).map((d) => d.view) }));
+        if (sendable > 0) ws.send(JSON.stringify({ type: 'logs', logs: matching.slice(0, sendable).map(toLogView) }));
         if (lost > 0) ws.send(JSON.stringify({ type: 'dropped', count: lost }));
       } catch {
         // The socket closed under us; webSocketClose cleans up.
       }
-      state.dropped += lost;
       ws.serializeAttachment(state);
     }
   }

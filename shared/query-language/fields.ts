@@ -5,7 +5,7 @@
  */
 import { isSeverityName, SEVERITY_RANGES } from '../severity.ts';
 import { formatClickHouseTime, parseTimeExpression, TimestampError } from '../timestamp.ts';
-import type { QueryNode, Value } from './ast.ts';
+import type { Value } from './ast.ts';
 import { QuerySyntaxError } from './parse.ts';
 
 export type FieldTarget =
@@ -92,9 +92,4 @@ export function tokensOf(text: string): string[] {
 export function tokenPrefixPattern(prefix: string): string {
   const escaped = asciiLower(prefix).replace(/[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `(?:^|${SEPARATOR_CLASS})${escaped}`;
-}
-
-/** The query needs nothing from Body? (Used to skip reading it.) */
-export function isMatchAll(node: QueryNode): boolean {
-  return node.type === 'all';
 }

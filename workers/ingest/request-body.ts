@@ -73,6 +73,6 @@ async function readDecoded(request: Request, maxBytes: number, sink: (chunk: Uin
   return total;
 }
 
-export function tooLarge(maxBytes: number): ApiError {
+function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, 'request_too_large', `the body exceeds ${maxBytes} bytes (counted after decompression)`, { limit: maxBytes });
 }

@@ -5,7 +5,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
-import type { LogView } from '../../../shared/log-record.ts';
+import { toLogView, type StoredLog } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileSearch } from '../compile-search.ts';
@@ -14,22 +14,7 @@ import { encodeCursor, parseSearch } from '../search-params.ts';
 import { checkRange, runQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
 
-export interface SearchRow {
-  LogId: string;
-  Timestamp: string;
-  ObservedTimestamp: string;
-  SeverityText: string;
-  SeverityNumber: number;
-  ServiceName: string;
-  Body: string;
-  TraceId: string;
-  SpanId: string;
-  LogAttributes: Record<string, string>;
-  ResourceAttributes: Record<string, string>;
-  ScopeName: string;
-  ScopeVersion: string;
-  ScopeAttributes: Record<string, string>;
-}
+export type SearchRow = StoredLog;
 
 const LogViewDoc = z
   .object({
@@ -108,19 +93,4 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   });
 });
 
-export function toView(row: SearchRow): LogView {
-  return {
-    id: row.LogId,
-    timestamp: clickHouseTimeToRfc3339(row.Timestamp),
-    observedTimestamp: clickHouseTimeToRfc3339(row.ObservedTimestamp),
-    severityText: row.SeverityText,
-    severityNumber: row.SeverityNumber,
-    service: row.ServiceName,
-    body: row.Body,
-    traceId: row.TraceId,
-    spanId: row.SpanId,
-    attributes: row.LogAttributes,
-    resource: row.ResourceAttributes,
-    scope: { name: row.ScopeName, version: row.ScopeVersion, attributes: row.ScopeAttributes },
-  };
-}
+export const toView = toLogView;
