@@ -17,7 +17,7 @@ import { parseSearch } from '../workers/query/search-params.ts';
 const dir = await mkdtemp(join(tmpdir(), 'neurallog-bench-engine-'));
 const s = new Session(dir);
 await s.queryAsync('CREATE DATABASE neurallog');
-for (const f of ['0001_logs.sql', '0002_log_id_index.sql']) {
+for (const f of (await readdir(join(PROJECT_ROOT, 'migrations/clickhouse'))).filter((x) => /^\d{4}_.*\.sql$/.test(x)).sort()) {
   for (const st of splitStatements(await readFile(join(PROJECT_ROOT, 'migrations/clickhouse', f), 'utf8'))) await s.queryAsync(`USE neurallog; ${st}`);
 }
 const L = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
@@ -43,7 +43,7 @@ async function time(name: string, sql: string) {
 /** The SQL the query worker sends, with its parameters written in (chDB's in-process API takes no HTTP parameters). */
 function inline(q: string) {
   const { sql, params } = compileSearch('ten', parseSearch(new URLSearchParams({ from: 'now-24h', q })));
-  return sql.replace(/\{(\w+):[^}]+\}/g, (_, n) => { const v = params[n]; return typeof v === 'number' ? String(v) : Array.isArray(v) ? `[${v.map((x) => `'${x}'`).join(',')}]` : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`; }).replace(/ FROM logs /, ' FROM neurallog.logs ');
+  return sql.replace(/\{(\w+):[^}]+\}/g, (_, n) => { const v = params[n]; return typeof v === 'number' ? String(v) : Array.isArray(v) ? `[${v.map((x) => `'${x}'`).join(',')}]` : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`; }).replace(/ FROM logs /g, ' FROM neurallog.logs ');
 }
 const ff = inline('service:openssh level:error status>=500');
 await time('field filter as compiled', ff);

@@ -3,6 +3,7 @@
  * @clickhouse/client works against it, so does the web client the workers use.
  */
 import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,10 +169,10 @@ describe('embedded ClickHouse HTTP interface', () => {
 
   it('applies the NeuralLog schema idempotently, recording the version', async () => {
     const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_schema_test' };
-    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql']);
+    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql', '0003_service_in_sort_key.sql']);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
-    expect(ddl).toMatch(/ORDER BY \(TenantId, TimestampTime, Timestamp\)/);
+    expect(ddl).toMatch(/ORDER BY \(TenantId, ServiceName, TimestampTime, Timestamp\)/);
     expect(ddl).toMatch(/TTL TimestampTime \+ toIntervalDay\(RetentionDays\)/);
     expect(ddl).toMatch(/ttl_only_drop_parts = 1/);
     expect(ddl).toMatch(/INDEX idx_body lower\(Body\) TYPE tokenbf_v1/);
@@ -179,7 +180,37 @@ describe('embedded ClickHouse HTTP interface', () => {
     expect(ddl).toMatch(/INDEX idx_log_id LogId TYPE bloom_filter/);
     expect(ddl).toMatch(/PARTITION BY \(RetentionDays, toDate\(TimestampTime\)\)/);
     const versions = await (await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })).json();
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+  });
+
+  it('rebuilds the table with the new sort key keeping every row exactly once, resuming after a run that died part-way', async () => {
+    const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_rebuild_test' };
+    const db = createClient({ url: server.url, password: PASSWORD, database: conn.database });
+    const count = async (table: string) => Number(((await (await db.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
+    try {
+      expect((await migrateClickHouse(conn, { upTo: 2 })).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql']);
+      await db.command({
+        query: `INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, ServiceName, Body)
+                SELECT 't', now64(9), now64(9), concat('L', toString(number)), ['api', 'db', 'web'][number % 3 + 1], 'line' FROM numbers(5000)`,
+      });
+      // The run dies in the copy: the new table has the name `logs` and holds part of the rows.
+      const migration = readFileSync(new URL('../../migrations/clickhouse/0003_service_in_sort_key.sql', import.meta.url), 'utf8');
+      await db.command({ query: migration.match(/CREATE TABLE IF NOT EXISTS logs_by_service[\s\S]*?;\n/)![0]!.slice(0, -2) });
+      await db.command({ query: 'RENAME TABLE logs TO logs_before_0003, logs_by_service TO logs' });
+      await db.insert({ table: 'schema_migration_steps', values: [{ version: 3, step: 0 }, { version: 3, step: 1 }], format: 'JSONEachRow' });
+      await db.command({ query: "INSERT INTO logs SELECT * FROM logs_before_0003 WHERE LogId < 'L2'" });
+      const partial = await count('logs');
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(5000);
+
+      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql']);
+      expect(await count('logs')).toBe(5000);
+      expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
+      const tables = await (await db.query({ query: "SELECT name FROM system.tables WHERE database = 'nl_rebuild_test' AND name LIKE 'logs%'", format: 'JSONEachRow' })).json();
+      expect(tables).toEqual([{ name: 'logs' }]);
+    } finally {
+      await db.close();
+    }
   });
 
   // Last: it closes the server. Closing chDB under a running query crashes the

@@ -88,7 +88,7 @@ const SQL_WORDS = new Set([
   'SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'NOT', 'ORDER', 'BY', 'DESC', 'LIMIT', 'BETWEEN', 'IN', 'logs', 'TenantId', 'TimestampTime', 'Timestamp',
   'toDateTime', 'LogId', 'ObservedTimestamp', 'SeverityText', 'SeverityNumber', 'ServiceName', 'Body', 'TraceId', 'SpanId', 'LogAttributes',
   'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'ScopeAttributes', 'hasToken', 'lower', 'match', 'positionCaseInsensitiveUTF8', 'startsWith',
-  'mapContains', 'if', 'ifNull', 'toFloat64OrNull',
+  'mapContains', 'if', 'ifNull', 'toFloat64OrNull', 'multiIf', 'count',
 ]);
 
 describe('compiled SQL', () => {
@@ -128,7 +128,9 @@ describe('meaning, on rows in ClickHouse', () => {
     { level: 'warn', message: 'connection pool exhausted, reset pending', attributes: { status: '503', region: 'us-east-1' } },
     { level: 'debug', message: 'Connecting to replica', resource: { host: 'db-1' }, attributes: { status: 'n/a' } },
     { level: 'fatal', message: 'disk full on /var', resource: { host: 'db-2' }, attributes: { region: 'us-west-2', status: '500' } },
-    { level: 'info', message: 'user über logged in', attributes: { status: '302' } },
+    { level: 'info', message: 'user über logged in', attributes: { status: '302', user: 'ana' } },
+    // status and region in the resource only: bare names must find them there too
+    { level: 'warn', message: 'upstream timeout at the edge', resource: { host: 'edge-1', region: 'ap-south-1', status: '504' } },
   ];
   let rows: LogRow[];
 
@@ -156,15 +158,17 @@ describe('meaning, on rows in ClickHouse', () => {
       ['-healthcheck level:info', [b[5]!]],
       ['level>=error', [b[1]!, b[4]!]],
       ['level<warn', [b[0]!, b[3]!, b[5]!]],
-      ['status>=500', [b[1]!, b[2]!, b[4]!]], // numeric, not text: "n/a" is not a number
-      ['status:50*', [b[1]!, b[2]!, b[4]!]],
+      ['status>=500', [b[1]!, b[2]!, b[4]!, b[6]!]], // numeric, not text: "n/a" is not a number
+      ['status:50*', [b[1]!, b[2]!, b[4]!, b[6]!]],
       ['attr.region:eu-*', [b[0]!, b[1]!]],
       ['resource.host:db-1 OR region:us-west-2', [b[3]!, b[4]!]],
-      ['host:*', [b[3]!, b[4]!]],
+      ['host:*', [b[3]!, b[4]!, b[6]!]],
+      ['region:ap-*', [b[6]!]],
+      ['user:ana', [b[5]!]],
       ['trace_id:4BF92F35*', [b[1]!]],
       ['(reset OR disk) NOT level:warn', [b[1]!, b[4]!]],
       ['über', [b[5]!]],
-      [`timestamp>=${iso(T0 + 4000)}`, [b[4]!, b[5]!]],
+      [`timestamp>=${iso(T0 + 4000)}`, [b[4]!, b[5]!, b[6]!]],
       ['body:"full on"', [b[4]!]],
     ];
     for (const [q, expected] of expectations) expect(await bodies(q), q).toEqual([...expected].sort());
@@ -174,7 +178,7 @@ describe('meaning, on rows in ClickHouse', () => {
     const term = fc.constantFrom('connection', 'reset', 'conn*', 'Connecting', '"connection reset"', '10.0.0.1', 'disk', 'über', 'peer', 'get', '"pool exhausted"', 'healthcheck', 'a*');
     const field = fc.constantFrom(
       'level:error', 'level:info', 'level>=warn', 'level<=debug', 'status>=500', 'status<300', 'status:200', 'status:5*', 'attr.region:eu-*', 'region:us-east-1',
-      'resource.host:db-1', 'host:*', 'trace_id:4bf9*', 'attr.status>n', `timestamp>${iso(T0 + 2500)}`, 'body:reset', 'span_id:*',
+      'resource.host:db-1', 'host:*', 'host:edge-1', 'user:ana', 'region:ap-*', 'trace_id:4bf9*', 'attr.status>n', `timestamp>${iso(T0 + 2500)}`, 'body:reset', 'span_id:*',
     );
     const query: fc.Arbitrary<string> = fc.letrec<{ q: string }>((tie) => ({
       q: fc.oneof(
@@ -194,17 +198,21 @@ describe('meaning, on rows in ClickHouse', () => {
     await fc.assert(
       fc.asyncProperty(query, async (q) => {
         const tree = parseQuery(q);
-        const params = new SqlParams();
-        const filter = compileQuery(tree, params, T0);
-        const rs = await clickhouse.query({
-          query: `SELECT LogId FROM logs WHERE TenantId = {tenant:String} AND ServiceName = {service:String} AND ${filter} ORDER BY LogId`,
-          query_params: { ...params.values, tenant: TEST_TENANT, service },
-          format: 'JSONEachRow',
-        });
-        const inClickHouse = (await rs.json<{ LogId: string }>()).map((r) => r.LogId);
         const matcher = compileMatcher(tree, T0);
         const inMemory = records.filter(matcher).map((r) => r.LogId).sort();
-        expect(inMemory, q).toEqual(inClickHouse);
+        // Both SQL forms: with the scope (bare names narrowed to one map, as searches run) and without (as a DELETE runs).
+        const scope = 'TenantId = {tenant:String} AND ServiceName = {service:String}';
+        for (const withScope of [true, false]) {
+          const params = new SqlParams();
+          const filter = compileQuery(tree, params, T0, withScope ? scope : undefined);
+          const rs = await clickhouse.query({
+            query: `SELECT LogId FROM logs WHERE ${scope} AND ${filter} ORDER BY LogId`,
+            query_params: { ...params.values, tenant: TEST_TENANT, service },
+            format: 'JSONEachRow',
+          });
+          const inClickHouse = (await rs.json<{ LogId: string }>()).map((r) => r.LogId);
+          expect(inMemory, `${q} (scope: ${withScope})`).toEqual(inClickHouse);
+        }
       }),
       { numRuns: 300 },
     );

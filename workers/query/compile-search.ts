@@ -6,10 +6,12 @@
  * constant fragments chosen by what the search contains. The tenant predicate
  * is the first condition and comes from the verified credential.
  *
- * The order (TimestampTime, Timestamp, LogId) DESC follows the table's sort
- * key, so ClickHouse reads the newest granules of the tenant first and stops
- * at the limit; the cursor is the last row's (Timestamp, LogId), which is
- * unique, so pages neither skip nor repeat rows while ingestion continues.
+ * The order is (TimestampTime, Timestamp, LogId) DESC. The table's key is
+ * (TenantId, ServiceName, TimestampTime, Timestamp): a search for one service
+ * reads that service's newest granules in order and stops at the limit; a
+ * search across services prunes by time within each service's range. The
+ * cursor is the last row's (Timestamp, LogId), which is unique, so pages
+ * neither skip nor repeat rows while ingestion continues.
  */
 import { LOGS_TABLE } from '../../shared/clickhouse.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
@@ -31,7 +33,16 @@ export const SEARCH_COLUMNS =
   'ScopeName, ScopeVersion, ScopeAttributes';
 
 /** Tenant, time range and filters: the WHERE every search endpoint starts from. */
-export function compileScope(tenantId: string, scope: SearchScope, now = Date.now()): { where: string[]; params: CompiledQuery['params'] } {
+/**
+ * `forDelete`: the WHERE of a DELETE, where ClickHouse refuses subqueries on
+ * the table being changed, so bare attribute names are not narrowed.
+ */
+export function compileScope(
+  tenantId: string,
+  scope: SearchScope,
+  now = Date.now(),
+  { forDelete = false } = {},
+): { where: string[]; params: CompiledQuery['params'] } {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,
@@ -46,7 +57,7 @@ export function compileScope(tenantId: string, scope: SearchScope, now = Date.no
 
   // The query language: values (and attribute keys) become parameters q0, q1, …
   const queryParams = new SqlParams();
-  const filter = compileQuery(scope.query, queryParams, now);
+  const filter = compileQuery(scope.query, queryParams, now, forDelete ? undefined : where.join(' AND '));
   if (filter !== '1') where.push(filter);
   Object.assign(params, queryParams.values);
   if (scope.severityRanges.length > 0) {
