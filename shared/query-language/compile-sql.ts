@@ -9,19 +9,7 @@
  * which the tokenbf_v1 index on lower(Body) answers; trace ids and attribute
  * equality hit the bloom filters. Every expression is 0/1, never NULL, so NOT
  * means the same here as in the in-memory evaluator.
- *
- * A bare attribute name (`status`) means "the record's attribute, else the
- * resource's", which in general makes ClickHouse decode both map columns of
- * every row it reads. Given the search's scope (its tenant and time
- * predicate), the compiler asks first, in the same SQL, whether the key occurs
- * in each map at all within that scope: two scalar subqueries that the key
- * bloom-filter indexes answer without reading the maps (LIMIT 1 stops at the
- * first hit). ClickHouse runs scalar subqueries before it plans the query and
- * folds the constant branches away, so when the key lives in one map only —
- * the usual case — only that map is read. Same rows, half the decoding (see
- * docs/benchmarks.md, bench:query-engine).
  */
-import { LOGS_TABLE } from '../clickhouse.ts';
 import type { QueryNode, Value } from './ast.ts';
 import { asciiLower, idValue, invalidValue, numericValue, resolveField, severityRange, timeValue, tokenPrefixPattern, tokensOf } from './fields.ts';
 
@@ -39,22 +27,16 @@ export class SqlParams {
 
 const SQL_OP = { '>': '>', '>=': '>=', '<': '<', '<=': '<=', ':': '=', '=': '=' } as const;
 
-/**
- * `scope`: the SQL of the tenant and time predicate the caller puts before the
- * result (constant text and placeholders only). When given, bare attribute
- * names read only the map their key occurs in within the scope (see above);
- * leave it out where subqueries cannot run (a DELETE's WHERE).
- */
-export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now(), scope?: string): string {
+export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now()): string {
   switch (node.type) {
     case 'all':
       return '1';
     case 'and':
-      return `(${node.children.map((c) => compileQuery(c, params, now, scope)).join(' AND ')})`;
+      return `(${node.children.map((c) => compileQuery(c, params, now)).join(' AND ')})`;
     case 'or':
-      return `(${node.children.map((c) => compileQuery(c, params, now, scope)).join(' OR ')})`;
+      return `(${node.children.map((c) => compileQuery(c, params, now)).join(' OR ')})`;
     case 'not':
-      return `NOT ${compileQuery(node.child, params, now, scope)}`;
+      return `NOT ${compileQuery(node.child, params, now)}`;
     case 'text':
       return bodySql(node, params);
   }
@@ -89,7 +71,10 @@ export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now(
     case 'map': {
       const key = params.add(target.key, 'String');
       if (isExists(node)) return `(${target.maps.map((m) => `mapContains(${m}, ${key})`).join(' OR ')})`;
-      const read = target.maps.length === 1 ? `${target.maps[0]}[${key}]` : bareAttributeRead(key, scope);
+      const read =
+        target.maps.length === 1
+          ? `${target.maps[0]}[${key}]`
+          : `if(mapContains(LogAttributes, ${key}), LogAttributes[${key}], ResourceAttributes[${key}])`;
       if (equality) {
         if (node.prefix) return `startsWith(${read}, ${params.add(node.value, 'String')})`;
         return `(${read} = ${params.add(node.value, 'String')})`;
@@ -99,14 +84,6 @@ export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now(
       return `(${read} ${SQL_OP[op]} ${params.add(node.value, 'String')})`;
     }
   }
-}
-
-/** The record's attribute `key`, else the resource's — reading one map when the scope shows the key lives in one. */
-function bareAttributeRead(key: string, scope: string | undefined): string {
-  const either = `if(mapContains(LogAttributes, ${key}), LogAttributes[${key}], ResourceAttributes[${key}])`;
-  if (scope === undefined) return either;
-  const occursIn = (map: string) => `(SELECT count() FROM (SELECT 1 FROM ${LOGS_TABLE} WHERE ${scope} AND mapContains(${map}, ${key}) LIMIT 1))`;
-  return `multiIf(${occursIn('ResourceAttributes')} = 0, LogAttributes[${key}], ${occursIn('LogAttributes')} = 0, ResourceAttributes[${key}], ${either})`;
 }
 
 /** `field:*` — the field is present. */

@@ -33,16 +33,7 @@ export const SEARCH_COLUMNS =
   'ScopeName, ScopeVersion, ScopeAttributes';
 
 /** Tenant, time range and filters: the WHERE every search endpoint starts from. */
-/**
- * `forDelete`: the WHERE of a DELETE, where ClickHouse refuses subqueries on
- * the table being changed, so bare attribute names are not narrowed.
- */
-export function compileScope(
-  tenantId: string,
-  scope: SearchScope,
-  now = Date.now(),
-  { forDelete = false } = {},
-): { where: string[]; params: CompiledQuery['params'] } {
+export function compileScope(tenantId: string, scope: SearchScope, now = Date.now()): { where: string[]; params: CompiledQuery['params'] } {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,
@@ -57,7 +48,7 @@ export function compileScope(
 
   // The query language: values (and attribute keys) become parameters q0, q1, …
   const queryParams = new SqlParams();
-  const filter = compileQuery(scope.query, queryParams, now, forDelete ? undefined : where.join(' AND '));
+  const filter = compileQuery(scope.query, queryParams, now);
   if (filter !== '1') where.push(filter);
   Object.assign(params, queryParams.values);
   if (scope.severityRanges.length > 0) {

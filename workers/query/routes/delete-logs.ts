@@ -33,7 +33,7 @@ deleteLogsRoutes.delete('/', requirePrincipal('admin'), async (c) => {
   for (const name of ['from', 'to']) if (!query.get(name)) throw invalid(name, 'is required to delete: say which range to erase');
   const principal = c.get('principal');
   const scope = parseScope(query);
-  const { where, params } = compileScope(principal.tenantId, scope, Date.now(), { forDelete: true });
+  const { where, params } = compileScope(principal.tenantId, scope);
   const [counted] = await runQuery<{ n: string }>(c, `SELECT count() AS n FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`, params);
   const client = clickHouseClient(loadConfig(c.env).clickhouse);
   await client.command({ query: `DELETE FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`, query_params: params, clickhouse_settings: { lightweight_deletes_sync: '2' } });
