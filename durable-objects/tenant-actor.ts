@@ -16,6 +16,12 @@
  * buffer, compressing, archiving) overlaps another's ClickHouse insert. While
  * flushes are in flight, batches keep arriving; one that makes the next flush
  * due starts it at once instead of waiting for the next alarm.
+ *
+ * Metering: a batch's usage (records and bytes accepted, or rejected and
+ * why) is counted per hour in the same storage transaction that buffers it,
+ * and a batch sent again under the same Idempotency-Key within a day is
+ * answered as the first time, neither stored nor counted twice. The alarm also
+ * rolls closed hours up to D1 (durable-objects/usage-meter.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { clickHouseClient, insertRows, LOGS_TABLE } from '../shared/clickhouse.ts';
@@ -30,9 +36,11 @@ import type { QuotaCoordinator, Reservation } from './quota-coordinator.ts';
 import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
 import type { TailHub } from './tail-hub.ts';
 import { UsageQuota, utcWindows, type QuotaLimits, type QuotaUsage } from './usage-quota.ts';
+import { UsageMeter, type HourlyCount } from './usage-meter.ts';
 
 export interface TenantActorEnv extends ConfigBindings {
   ARCHIVE: R2Bucket;
+  CONTROL_DB: D1Database;
   QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;
   TAIL_HUB: DurableObjectNamespace<TailHub>;
 }
@@ -50,7 +58,13 @@ export interface IngestPolicy {
 /** What the ingest worker hands over: normalised rows, already serialised (shared/row-format.ts). */
 export interface ActorBatch {
   tenantId: string;
+  /** Which of the tenant's actors this is (shared/sharding.ts): names its usage counters. */
+  shard: number;
   batchId: string;
+  /** The client's Idempotency-Key: the same key again within a day is answered as the first time, stored and counted once. */
+  idempotencyKey?: string;
+  /** Records the ingest worker rejected on their own (invalid, too large), by reason: counted as usage, never stored. */
+  rejected?: Record<string, number>;
   requestId: string;
   receivedAt: number;
   chunks: Chunk[];
@@ -61,7 +75,15 @@ export interface ActorBatch {
 
 /** An accepted batch, or why not — expected refusals are values, not exceptions. */
 export type IngestOutcome =
-  | { ok: true; accepted: number; bytes: number; buffered: { rows: number; bytes: number }; rate: Record<keyof RateLimits, DimensionState> }
+  | {
+      ok: true;
+      accepted: number;
+      bytes: number;
+      buffered: { rows: number; bytes: number };
+      rate: Record<keyof RateLimits, DimensionState>;
+      /** The batch was accepted before under the same Idempotency-Key: this is that answer again. */
+      replayed?: boolean;
+    }
   | {
       ok: false;
       status: 413 | 429 | 503;
@@ -79,6 +101,8 @@ export interface LimitsReport {
 
 export interface ActorStats {
   tenantId: string | null;
+  /** Usage counters not yet rolled up to D1. */
+  usage: HourlyCount[];
   buffered: BufferTotals;
   pendingFlushes: PendingFlush[];
   alarmAt: number | null;
@@ -95,8 +119,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   readonly #buffer: LogBuffer;
   readonly #limiter: RateLimiter;
   readonly #quota: UsageQuota;
+  readonly #meter: UsageMeter;
   readonly #policy: FlushPolicy;
   #tenantId: string | null = null;
+  #shard = 0;
+  /** A roll-up to D1 failed: not before this time (ms) again. */
+  #rollUpRetryAt = 0;
   /** When the alarm is set for (ms), mirrored here so ingest need not read it back. */
   #alarmAt: number | null = null;
   /** Flushes running now; non-empty only while an alarm handler waits for them. */
@@ -114,9 +142,20 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#buffer = new LogBuffer(ctx.storage);
     this.#limiter = new RateLimiter(ctx.storage.sql);
     this.#quota = new UsageQuota(ctx.storage.sql);
-    ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS actor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.#meter = new UsageMeter(ctx.storage.sql);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS actor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS accepted_batches (
+        idempotency_key TEXT PRIMARY KEY,
+        accepted_at     INTEGER NOT NULL,
+        rows            INTEGER NOT NULL,
+        bytes           INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS accepted_batches_at ON accepted_batches (accepted_at);
+    `);
     this.#tenantId =
       ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'tenant_id'").toArray()[0]?.value ?? null;
+    this.#shard = Number(ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'shard'").toArray()[0]?.value ?? 0);
     this.#tailUntil = Number(ctx.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'tail_until'").toArray()[0]?.value ?? 0);
     ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
@@ -131,7 +170,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
    * see each other's effects exactly.
    */
   async ingest(batch: ActorBatch): Promise<IngestOutcome> {
-    this.#bindTenant(batch.tenantId);
+    this.#bindTenant(batch.tenantId, batch.shard);
     const now = Date.now();
     let rows = 0;
     let bytes = 0;
@@ -139,6 +178,58 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       rows += chunk.rows;
       bytes += chunk.bytes;
     }
+    const replay = batch.idempotencyKey === undefined ? null : this.#acceptedBefore(batch.idempotencyKey, now);
+    if (replay) {
+      const buffered = this.#buffer.totals;
+      return { ok: true, accepted: replay.rows, bytes: replay.bytes, buffered: { rows: buffered.rows, bytes: buffered.bytes }, rate: this.#limiter.state(batch.policy.rate, now), replayed: true };
+    }
+    const admission = rows === 0 ? null : await this.#admit(batch, rows, bytes, now);
+    if (admission && !admission.ok) {
+      // Refused whole: nothing stored; the records count as rejected, for this reason.
+      this.ctx.storage.transactionSync(() => {
+        this.#meter.add(now, 'records_rejected', rows, admission.code);
+        this.#countRejectedInWorker(batch, now);
+      });
+      return admission;
+    }
+    // One transaction: the rows, their usage, the quota and the idempotency key — all or nothing.
+    this.ctx.storage.transactionSync(() => {
+      this.#countRejectedInWorker(batch, now);
+      if (rows === 0) return;
+      this.#quota.record(batch.receivedBytes, rows, now);
+      this.#meter.add(now, 'records_accepted', rows);
+      this.#meter.add(now, 'bytes_accepted', bytes);
+      this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
+      if (batch.idempotencyKey !== undefined) {
+        this.ctx.storage.sql.exec('INSERT INTO accepted_batches (idempotency_key, accepted_at, rows, bytes) VALUES (?, ?, ?, ?)', batch.idempotencyKey, now, rows, bytes);
+      }
+    });
+    if (admission === null) {
+      const buffered = this.#buffer.totals;
+      return { ok: true, accepted: 0, bytes: 0, buffered: { rows: buffered.rows, bytes: buffered.bytes }, rate: this.#limiter.state(batch.policy.rate, now) };
+    }
+    if (batch.policy.shards > 1) this.#reservation!.bytes -= batch.receivedBytes;
+    if (this.#inFlight.size > 0) this.#startDueFlushes(now);
+    else await this.#scheduleAlarm(now);
+    const after = this.#buffer.totals;
+    // Live tail: stored first, then shown (never a record that was not kept).
+    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, batch.chunks));
+    return { ok: true, accepted: rows, bytes, buffered: { rows: after.rows, bytes: after.bytes }, rate: admission.rate };
+  }
+
+  /**
+   * Whether the batch may be stored: can it ever fit, is there room in the
+   * buffer, is the quota left, does the rate allow it. Returns the refusal, or
+   * the rate state after taking the batch's tokens. Nothing after the
+   * coordinator's await is asynchronous, so concurrent requests see each
+   * other's effects exactly.
+   */
+  async #admit(
+    batch: ActorBatch,
+    rows: number,
+    bytes: number,
+    now: number,
+  ): Promise<Extract<IngestOutcome, { ok: false }> | { ok: true; rate: Record<keyof RateLimits, DimensionState> }> {
     const { rate, quota } = batch.policy;
     const cost = { records: rows, bytes: batch.receivedBytes };
     for (const dimension of ['records', 'bytes'] as const) {
@@ -191,20 +282,30 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         details: { dimension: decision.dimension },
       };
     }
-    this.#quota.record(cost.bytes, cost.records, now);
-    if (batch.policy.shards > 1) this.#reservation!.bytes -= cost.bytes;
-    this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
-    if (this.#inFlight.size > 0) this.#startDueFlushes(now);
-    else await this.#scheduleAlarm(now);
-    const after = this.#buffer.totals;
-    // Live tail: stored first, then shown (never a record that was not kept).
-    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, batch.chunks));
-    return { ok: true, accepted: rows, bytes, buffered: { rows: after.rows, bytes: after.bytes }, rate: rateDecision.state };
+    return { ok: true, rate: rateDecision.state };
+  }
+
+  #countRejectedInWorker(batch: ActorBatch, now: number): void {
+    for (const [reason, records] of Object.entries(batch.rejected ?? {})) this.#meter.add(now, 'records_rejected', records, reason);
+  }
+
+  /** The first answer to a batch sent under this key in the last day, if there was one. */
+  #acceptedBefore(key: string, now: number): { rows: number; bytes: number } | null {
+    return (
+      this.ctx.storage.sql
+        .exec<{ rows: number; bytes: number }>('SELECT rows, bytes FROM accepted_batches WHERE idempotency_key = ? AND accepted_at > ?', key, now - IDEMPOTENCY_WINDOW_MS)
+        .toArray()[0] ?? null
+    );
+  }
+
+  /** Usage counted here and not yet rolled up to D1: the open hour, for GET /v1/usage. */
+  async usage(): Promise<HourlyCount[]> {
+    return this.#meter.counts();
   }
 
   /** Called by the tenant's TailHub while it has clients: publish accepted batches to it until `until` (ms). */
   async tailUntil(tenantId: string, until: number): Promise<void> {
-    this.#bindTenant(tenantId);
+    this.#bindTenant(tenantId, null);
     this.#tailUntil = until;
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO actor_meta (key, value) VALUES ('tail_until', ?)", String(until));
   }
@@ -219,7 +320,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   /** Makes sure this shard holds at least `bytes` of today's volume, reserving a chunk from the coordinator when it does not. */
-  async #reserveVolume(tenantId: string, bytes: number, quota: QuotaLimits, now: number): Promise<IngestOutcome | null> {
+  async #reserveVolume(tenantId: string, bytes: number, quota: QuotaLimits, now: number): Promise<Extract<IngestOutcome, { ok: false }> | null> {
     const today = utcWindows(now).day;
     if (this.#reservation?.window !== today) this.#reservation = { window: today, bytes: 0 };
     if (this.#reservation.bytes >= bytes) return null;
@@ -247,6 +348,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   async stats(): Promise<ActorStats> {
     return {
       tenantId: this.#tenantId,
+      usage: this.#meter.counts(),
       buffered: { ...this.#buffer.totals },
       pendingFlushes: this.#buffer.pendingFlushes(),
       alarmAt: this.#alarmAt,
@@ -261,7 +363,22 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     for (const flush of this.#buffer.pendingFlushes()) this.#launch(flush);
     this.#startDueFlushes(Date.now());
     while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
+    await this.#rollUpUsage(Date.now());
     await this.#scheduleAlarm(Date.now());
+  }
+
+  /** Closed hours' usage to D1, and idempotency keys older than their window forgotten. */
+  async #rollUpUsage(now: number): Promise<void> {
+    this.ctx.storage.sql.exec('DELETE FROM accepted_batches WHERE accepted_at <= ?', now - IDEMPOTENCY_WINDOW_MS);
+    const due = this.#meter.nextRollUpAt(now);
+    if (due === null || due > now || this.#tenantId === null || now < this.#rollUpRetryAt) return;
+    try {
+      const written = await this.#meter.rollUp(this.env.CONTROL_DB, this.#tenantId, `ingest:${this.#shard}`, now);
+      logEvent('info', 'usage.rolled_up', { tenant: this.#tenantId, shard: this.#shard, counters: written });
+    } catch (err) {
+      this.#rollUpRetryAt = now + ROLL_UP_RETRY_MS;
+      logEvent('warn', 'usage.roll_up_failed', { tenant: this.#tenantId, shard: this.#shard, error: (err as Error).message });
+    }
   }
 
   /** Starts new flushes while there is room and the unflushed rows are due. */
@@ -360,24 +477,40 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       const unassigned = this.#buffer.unassigned();
       due = unassigned.rows === 0 ? null : this.#flushDue(now, unassigned) ? now : unassigned.oldestReceivedAt! + this.#policy.maxAgeMs;
     }
+    // The end of the hour being counted, when its usage is rolled up (or the retry of a failed roll-up).
+    const rollUp = this.#meter.nextRollUpAt(now);
+    if (rollUp !== null) {
+      const at = Math.max(rollUp, this.#rollUpRetryAt);
+      due = due === null ? at : Math.min(due, at);
+    }
     if (due !== null && (this.#alarmAt === null || due < this.#alarmAt)) {
       this.#alarmAt = due;
       await this.ctx.storage.setAlarm(due);
     }
   }
 
-  /** The object is named after its tenant; a batch for anyone else is a routing bug. */
-  #bindTenant(tenantId: string): void {
-    if (this.#tenantId === tenantId) return;
-    if (this.#tenantId !== null) {
+  /** The object is named after its tenant (and shard); a batch for anyone else is a routing bug. */
+  #bindTenant(tenantId: string, shard: number | null): void {
+    if (this.#tenantId !== null && this.#tenantId !== tenantId) {
       throw new Error(`tenant actor of "${this.#tenantId}" was handed a batch of "${tenantId}"`);
     }
-    this.ctx.storage.sql.exec("INSERT INTO actor_meta (key, value) VALUES ('tenant_id', ?)", tenantId);
-    this.#tenantId = tenantId;
+    if (this.#tenantId === null) {
+      this.ctx.storage.sql.exec("INSERT INTO actor_meta (key, value) VALUES ('tenant_id', ?)", tenantId);
+      this.#tenantId = tenantId;
+    }
+    if (shard !== null && shard !== this.#shard) {
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO actor_meta (key, value) VALUES ('shard', ?)", String(shard));
+      this.#shard = shard;
+    }
   }
 }
 
-function quotaRefusal(refusal: { period: 'day' | 'month'; limitBytes: number; resetsAt: string; retryAfterSeconds: number }): IngestOutcome {
+/** How long an Idempotency-Key is remembered: a client's retries of one batch come within minutes, a day covers an outage. */
+const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+/** After a failed roll-up to D1, the next try. */
+const ROLL_UP_RETRY_MS = 60_000;
+
+function quotaRefusal(refusal: { period: 'day' | 'month'; limitBytes: number; resetsAt: string; retryAfterSeconds: number }): Extract<IngestOutcome, { ok: false }> {
   return {
     ok: false,
     status: 429,

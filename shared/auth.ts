@@ -12,6 +12,11 @@
  * JWTs (shared/jwt.ts) name their tenant in `tenant_id`; the tenant must exist
  * and be active (read from D1, cached like keys), and the token's roles and
  * permissions become scopes through the RBAC model (shared/rbac.ts).
+ *
+ * Two kinds of suspension: a platform admin's (`status: suspended`) refuses
+ * every request; billing's hold (`suspend_at` passed: a payment failed beyond
+ * the plan's grace period) refuses only writes — `logs:write` — so the tenant
+ * can still search what it has while it settles the invoice.
  */
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
@@ -35,6 +40,8 @@ export interface Principal {
   scopes: ReadonlySet<Scope>;
   /** How the caller proved it (for logs and the audit trail; never the secret). */
   credential: { kind: 'api-key'; keyId: string } | { kind: 'jwt'; subject: string };
+  /** Billing holds the tenant's ingest since this time (ms), or null. */
+  ingestSuspendedAt: number | null;
 }
 
 export interface AuthBindings extends ConfigBindings {
@@ -57,6 +64,7 @@ interface KeyRecord {
   expiresAt: number | null;
   revokedAt: number | null;
   tenantStatus: 'active' | 'suspended';
+  suspendAt: number | null;
 }
 
 interface TenantRecord {
@@ -64,6 +72,7 @@ interface TenantRecord {
   planId: string;
   shardCount: number | null;
   status: 'active' | 'suspended';
+  suspendAt: number | null;
 }
 
 const MAX_CACHED = 10_000;
@@ -123,6 +132,7 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
       expiresAt: apiKeys.expiresAt,
       revokedAt: apiKeys.revokedAt,
       tenantStatus: tenants.status,
+      suspendAt: tenants.suspendAt,
       retentionDays: tenants.retentionDays,
       planId: tenants.planId,
       shardCount: tenants.shardCount,
@@ -143,16 +153,18 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
     expiresAt: row.expiresAt?.getTime() ?? null,
     revokedAt: row.revokedAt?.getTime() ?? null,
     tenantStatus: row.tenantStatus,
+    suspendAt: row.suspendAt?.getTime() ?? null,
   };
 }
 
 async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecord | null> {
   const rows = await drizzle(db)
-    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId, shardCount: tenants.shardCount })
+    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId, shardCount: tenants.shardCount, suspendAt: tenants.suspendAt })
     .from(tenants)
     .where(eq(tenants.id, tenantId))
     .limit(1);
-  return rows[0] ?? null;
+  const row = rows[0];
+  return row ? { ...row, suspendAt: row.suspendAt?.getTime() ?? null } : null;
 }
 
 export async function authenticate(authorization: string | undefined, env: AuthBindings, now = Date.now()): Promise<Principal> {
@@ -188,6 +200,7 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
     plan: planOf(tenant.planId, tenant.shardCount),
     scopes: scopesOf((roles ?? []) as string[], (permissions ?? []) as string[]),
     credential: { kind: 'jwt', subject: verified.subject },
+    ingestSuspendedAt: holdSince(tenant.suspendAt, now),
   };
 }
 
@@ -222,17 +235,35 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
     plan: planOf(record.planId, record.shardCount),
     scopes: new Set(record.scopes),
     credential: { kind: 'api-key', keyId: parsed.keyId },
+    ingestSuspendedAt: holdSince(record.suspendAt, now),
   };
+}
+
+function holdSince(suspendAt: number | null, now: number): number | null {
+  return suspendAt !== null && suspendAt <= now ? suspendAt : null;
 }
 
 /** Hono middleware: verifies the credential, checks it carries `scope` (if given), and sets `c.get('principal')`. */
 export function requirePrincipal(scope?: Scope): MiddlewareHandler<{ Bindings: AuthBindings }> {
   return async function requirePrincipal(c, next) {
     const principal = await authenticate(c.req.header('authorization'), c.env);
-    if (scope !== undefined && !principal.scopes.has(scope)) {
-      throw new ApiError(403, 'insufficient_scope', `this credential lacks the "${scope}" scope`, { required: scope });
-    }
+    if (scope !== undefined) assertScope(principal, scope);
     c.set('principal', principal);
     await next();
   };
+}
+
+/** 403 unless the principal may act with `scope` now (it holds the scope; for writes, billing does not hold its ingest). */
+export function assertScope(principal: Principal, scope: Scope): void {
+  if (!principal.scopes.has(scope)) {
+    throw new ApiError(403, 'insufficient_scope', `this credential lacks the "${scope}" scope`, { required: scope });
+  }
+  if (scope === 'logs:write' && principal.ingestSuspendedAt !== null) {
+    throw new ApiError(
+      403,
+      'tenant_suspended',
+      "this tenant's ingest is suspended: a payment failed and its grace period has passed. Search still works; ingest resumes when the invoice is paid",
+      { reason: 'payment_failed', since: new Date(principal.ingestSuspendedAt).toISOString() },
+    );
+  }
 }

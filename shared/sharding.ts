@@ -11,9 +11,17 @@ export function shardName(tenantId: string, shard: number): string {
   return shard === 0 ? tenantId : `${tenantId}#${shard}`;
 }
 
-/** A shard for one request: uniform, so each shard sees 1/N of the traffic its 1/N of the rate is for. */
-export function pickShard(shards: number): number {
-  return shards <= 1 ? 0 : Math.floor(Math.random() * shards);
+/**
+ * A shard for one request: uniform, so each shard sees 1/N of the traffic its
+ * 1/N of the rate is for. A request with an Idempotency-Key always goes to the
+ * same shard (FNV-1a of the key), so a retry meets the actor that remembers it.
+ */
+export function pickShard(shards: number, idempotencyKey?: string): number {
+  if (shards <= 1) return 0;
+  if (idempotencyKey === undefined) return Math.floor(Math.random() * shards);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < idempotencyKey.length; i++) hash = Math.imul(hash ^ idempotencyKey.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % shards;
 }
 
 /** This shard's share of a rate or burst (never 0). */

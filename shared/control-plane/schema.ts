@@ -5,7 +5,7 @@
  * which scripts/generate-plan-seed.ts writes from shared/plans.ts.
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** Mirror of shared/plans.ts, for SQL and the admin API. */
 export const plans = sqliteTable('plans', {
@@ -39,6 +39,14 @@ export const tenants = sqliteTable('tenants', {
    * key of its searches, so no cached result outlives the data it came from.
    */
   dataGeneration: integer('data_generation').notNull().default(0),
+  /**
+   * Billing's hold: from this moment the tenant's ingest is refused (search
+   * keeps working). Set by a failed payment (now + the plan's grace period) or
+   * a cancelled subscription (now), cleared by a paid invoice. Kept apart from
+   * `status`, which only a platform admin changes, so a payment never lifts an
+   * admin's suspension.
+   */
+  suspendAt: integer('suspend_at', { mode: 'timestamp_ms' }),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
 });
 
@@ -78,3 +86,67 @@ export const auditLog = sqliteTable(
   },
   (t) => [index('audit_log_tenant_at').on(t.tenantId, t.at)],
 );
+
+/**
+ * Usage per tenant per closed UTC hour, rolled up from the actors that count
+ * it (`source`: `ingest:<shard>` for a TenantActor, `query` for the QueryGate).
+ * A roll-up writes a closed hour's final value (not an increment), so writing
+ * the same hour again changes nothing.
+ */
+export const usageHourly = sqliteTable(
+  'usage_hourly',
+  {
+    tenantId: text('tenant_id').notNull(),
+    source: text('source').notNull(),
+    /** Start of the UTC hour, ms since the epoch. */
+    hour: integer('hour').notNull(),
+    /** shared/billing/prices.ts USAGE_METRICS. */
+    metric: text('metric').notNull(),
+    /** Why records were rejected (records_rejected only), else ''. */
+    reason: text('reason').notNull().default(''),
+    value: integer('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.source, t.hour, t.metric, t.reason] }), index('usage_hourly_hour').on(t.hour)],
+);
+
+/** A tenant's Stripe customer and subscription (tenants created with billing). */
+export const billingAccounts = sqliteTable('billing_accounts', {
+  tenantId: text('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  email: text('email').notNull(),
+  stripeCustomerId: text('stripe_customer_id').notNull(),
+  stripeSubscriptionId: text('stripe_subscription_id').notNull(),
+  /** The subscription items of the plan's monthly fee and of its metered bytes (both swapped on a plan change). */
+  stripeFeeItemId: text('stripe_fee_item_id').notNull(),
+  stripeMeteredItemId: text('stripe_metered_item_id'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+});
+
+/**
+ * Meter events sent to Stripe, one per tenant, meter and closed hour. The
+ * identifier is Stripe's deduplication key too, so a report retried after a
+ * crash is counted once on both sides.
+ */
+export const meterReports = sqliteTable(
+  'meter_reports',
+  {
+    identifier: text('identifier').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    meter: text('meter').notNull(),
+    /** The usage_hourly row reported: its source, hour and metric. */
+    source: text('source').notNull(),
+    hour: integer('hour').notNull(),
+    metric: text('metric').notNull(),
+    value: integer('value').notNull(),
+    reportedAt: integer('reported_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [index('meter_reports_usage').on(t.tenantId, t.hour, t.source, t.metric)],
+);
+
+/** Stripe webhook events already handled: a redelivery is a no-op. */
+export const stripeEvents = sqliteTable('stripe_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+});

@@ -141,7 +141,7 @@ describe("the plan's query limits", () => {
     await provisionTenant(tenant, { plan: 'starter' }); // queryConcurrency 2
     const key = await provisionKey(tenant, ['logs:read']);
     const gate = env.QUERY_GATE.get(env.QUERY_GATE.idFromName(tenant));
-    const held = [await gate.acquire(2, 60_000), await gate.acquire(2, 60_000)];
+    const held = [await gate.acquire(TEST_TENANT, 2, 60_000), await gate.acquire(TEST_TENANT, 2, 60_000)];
     expect(held.every((a) => a.ok)).toBe(true);
     const refused = await get('/v1/logs', { q: 'x' }, key);
     expect(refused.status).toBe(429);
@@ -151,6 +151,6 @@ describe("the plan's query limits", () => {
     expect((await get('/v1/logs', { q: 'x' }, key)).status).toBe(200);
     expect(await gate.running()).toBe(1); // the search gave its slot back
     // An expired lease frees its slot by itself (a worker that died mid-query).
-    expect(await gate.acquire(2, 60_000, Date.now() + 120_000)).toMatchObject({ ok: true });
+    expect(await gate.acquire(TEST_TENANT, 2, 60_000, Date.now() + 120_000)).toMatchObject({ ok: true });
   });
 });

@@ -41,7 +41,7 @@ export function makeBatch(tenantId: string, records: unknown[], receivedAt = Dat
     normalizeRecord(r, i, { tenantId, retentionDays: 30, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId }),
   );
   const serialized = serializeRows(rows, 1 << 20);
-  return { tenantId, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serialized.chunks, receivedBytes: serialized.bytes, policy };
+  return { tenantId, shard: 0, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serialized.chunks, receivedBytes: serialized.bytes, policy };
 }
 
 export function records(n: number, extra: Record<string, unknown> = {}): Record<string, unknown>[] {

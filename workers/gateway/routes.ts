@@ -21,6 +21,9 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
   // Live tail is served by the tenant's actors, which the ingest worker hosts.
   { methods: ['GET'], path: '/v1/tail', upstream: 'INGEST' },
+  // Usage is counted by the tenant's actors, which the ingest worker hosts.
+  { methods: ['GET'], path: '/v1/usage', upstream: 'INGEST' },
+  { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },

@@ -37,7 +37,7 @@ export async function runQuery<Row>(c: Context<QueryApp>, sql: string, params: R
   const principal = c.get('principal');
   // The plan's concurrency, across every query isolate: one QueryGate per tenant.
   const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
-  const admission = await gate.acquire(principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
+  const admission = await gate.acquire(principal.tenantId, principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
   if (!admission.ok) {
     throw new ApiError(429, 'too_many_queries', `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`, {
       limit: principal.plan.queryConcurrency,

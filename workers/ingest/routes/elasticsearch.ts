@@ -11,14 +11,14 @@
  */
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { authenticate, type Principal } from '../../../shared/auth.ts';
+import { assertScope, authenticate, type Principal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
 import type { IngestApp } from '../env.ts';
-import { handToActor, newBatch } from '../hand-off.ts';
+import { handToActor, idempotencyKeyOf, newBatch } from '../hand-off.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
@@ -32,7 +32,7 @@ function esError(c: Context, status: number, type: string, reason: string, heade
 async function principalOf(c: Context<IngestApp>): Promise<Principal | Response> {
   try {
     const principal = await authenticate(c.req.header('authorization'), c.env);
-    if (!principal.scopes.has('logs:write')) return esError(c, 403, 'security_exception', 'the credential lacks the logs:write scope');
+    assertScope(principal, 'logs:write');
     return principal;
   } catch (err) {
     if (err instanceof ApiError && err.status === 403) return esError(c, 403, 'security_exception', err.message);
@@ -117,6 +117,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
   if (lines.length === 0) return esError(c, 400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
 
   const { batchId, receivedAt, context } = newBatch(principal);
+  const idempotencyKey = idempotencyKeyOf(c.req.header('idempotency-key'));
   const items: Item[] = [];
   const rows: LogRow[] = [];
   const rowItems: { item: Item; op: string }[] = [];
@@ -161,7 +162,14 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
     let refusal: { status: number; type: string; reason: string } | null = null;
     try {
       const batch = serializeRows(rows, config.limits.maxRecordBytes);
-      const outcome = await handToActor(c.env, principal, { batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks, receivedBytes: body.bytes });
+      const outcome = await handToActor(c.env, principal, {
+        batchId,
+        requestId: c.get('requestId'),
+        receivedAt,
+        chunks: batch.chunks,
+        receivedBytes: body.bytes,
+        ...(idempotencyKey !== undefined && { idempotencyKey }),
+      });
       if (!outcome) {
         refusal = { status: 503, type: 'unavailable_shards_exception', reason: 'the batch could not be stored; retry' };
       } else if (!outcome.ok) {

@@ -20,7 +20,7 @@ import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
 import { rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
-import { handToActor, newBatch } from '../hand-off.ts';
+import { handToActor, idempotencyKeyOf, newBatch } from '../hand-off.ts';
 
 const LogRecordDoc = z
   .object({
@@ -91,7 +91,15 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     throw err;
   }
 
-  const outcome = await handToActor(c.env, c.get('principal'), { batchId, requestId: c.get('requestId'), receivedAt, chunks: batch.chunks, receivedBytes });
+  const idempotencyKey = idempotencyKeyOf(c.req.header('idempotency-key'));
+  const outcome = await handToActor(c.env, c.get('principal'), {
+    batchId,
+    requestId: c.get('requestId'),
+    receivedAt,
+    chunks: batch.chunks,
+    receivedBytes,
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
+  });
   if (!outcome) {
     throw new ApiError(503, 'unavailable', 'the batch could not be stored; nothing was accepted, retry later', {}, { 'Retry-After': '1' });
   }
@@ -111,5 +119,6 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     durationMs: Date.now() - started,
   });
   for (const [name, value] of Object.entries(rateLimitHeaders(plan, outcome.rate))) c.header(name, value);
+  if (outcome.replayed) c.header('Idempotent-Replayed', 'true');
   return c.json({ accepted: outcome.accepted, batchId }, 202);
 });

@@ -10,11 +10,11 @@
  */
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { authenticate } from '../../../shared/auth.ts';
+import { assertScope, authenticate } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import type { IngestApp } from '../env.ts';
-import { newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -29,6 +29,7 @@ lokiRoutes.post('/api/v1/push', async (c) => {
   let principal;
   try {
     principal = await authenticate(c.req.header('authorization'), c.env);
+    assertScope(principal, 'logs:write');
   } catch (err) {
     if (err instanceof ApiError) {
       return text(c, err.status, err.status === 401 ? 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"' : err.message, {
@@ -37,7 +38,6 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     }
     throw err;
   }
-  if (!principal.scopes.has('logs:write')) return text(c, 403, 'the credential lacks the logs:write scope');
 
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-protobuf' && type !== 'application/json') {
@@ -74,7 +74,16 @@ lokiRoutes.post('/api/v1/push', async (c) => {
   const submission = await submitRows(
     c.env,
     principal,
-    { batchId, requestId, receivedAt, rows, receivedBytes, maxRecordBytes: config.limits.maxRecordBytes },
+    {
+      batchId,
+      requestId,
+      receivedAt,
+      rows,
+      receivedBytes,
+      maxRecordBytes: config.limits.maxRecordBytes,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      rejectedInvalid: rejected.length,
+    },
     (err) => rejected.push({ ...origin[err.record]!, reason: `entry is ${err.bytes} bytes once stored; the limit is ${err.limit}` }),
   );
   if (!submission.ok) return text(c, submission.status, submission.message, submission.headers);

@@ -13,11 +13,11 @@
 import { create, toBinary, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { authenticate, type Principal } from '../../../shared/auth.ts';
+import { assertScope, authenticate, type Principal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import type { IngestApp } from '../env.ts';
-import { newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
@@ -52,7 +52,7 @@ function statusResponse(encoding: Encoding, status: number, message: string, hea
 async function principalOf(c: Context<IngestApp>, encoding: Encoding): Promise<Principal | Response> {
   try {
     const principal = await authenticate(c.req.header('authorization'), c.env);
-    if (!principal.scopes.has('logs:write')) return statusResponse(encoding, 403, 'the credential lacks the logs:write scope');
+    assertScope(principal, 'logs:write');
     return principal;
   } catch (err) {
     if (err instanceof ApiError) {
@@ -101,7 +101,16 @@ otlpRoutes.post('/v1/logs', async (c) => {
   const submission = await submitRows(
     c.env,
     principal,
-    { batchId, requestId, receivedAt, rows, receivedBytes: body.byteLength, maxRecordBytes: config.limits.maxRecordBytes },
+    {
+      batchId,
+      requestId,
+      receivedAt,
+      rows,
+      receivedBytes: body.byteLength,
+      maxRecordBytes: config.limits.maxRecordBytes,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      rejectedInvalid: rejected.length,
+    },
     (err) => rejected.push({ record: origin[err.record]!, reason: `${err.bytes} bytes once stored; the limit is ${err.limit}` }),
   );
   if (!submission.ok) {

@@ -13,7 +13,7 @@ import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { RecordTooLargeError } from '../../../shared/row-format.ts';
 import type { IngestApp } from '../env.ts';
-import { newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
@@ -37,7 +37,15 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
   const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, context));
   let submission;
   try {
-    submission = await submitRows(c.env, principal, { batchId, requestId, receivedAt, rows, receivedBytes: bytes, maxRecordBytes: config.limits.maxRecordBytes });
+    submission = await submitRows(c.env, principal, {
+      batchId,
+      requestId,
+      receivedAt,
+      rows,
+      receivedBytes: bytes,
+      maxRecordBytes: config.limits.maxRecordBytes,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+    });
   } catch (err) {
     if (err instanceof RecordTooLargeError) {
       throw new ApiError(413, 'record_too_large', err.message.replace(/^record/, 'line'), { record: err.record, limit: err.limit });
