@@ -9,7 +9,17 @@
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_FLUSH, TEST_TAIL_RECORDS_PER_S, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS, TEST_PLATFORM_ADMIN_TOKEN } from './test/support/constants.ts';
+import {
+  TEST_FLUSH,
+  TEST_TAIL_RECORDS_PER_S,
+  TEST_JWT_AUDIENCE,
+  TEST_JWT_ISSUER,
+  TEST_KEY_CACHE_TTL_MS,
+  TEST_LIMITS,
+  TEST_PLATFORM_ADMIN_TOKEN,
+  TEST_STRIPE_PRICES,
+  TEST_STRIPE_WEBHOOK_SECRET,
+} from './test/support/constants.ts';
 
 const d1Migrations = await readD1Migrations('./migrations/d1');
 
@@ -32,7 +42,7 @@ process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ??= TEST_PLATFORM_ADMIN_TOKEN;
 export default defineConfig({
   test: {
     // The workers' structured info logs are noise in test output; warnings and errors stay.
-    onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure'),
+    onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure') && !log.includes('billing.webhook_refused'),
     projects: [
       {
         plugins: [
@@ -93,6 +103,17 @@ export default defineConfig({
               bindings: {
                 ...workerBindings(inject('faultProxyUrl'), inject),
                 NEURALLOG_PLATFORM_ADMIN_TOKEN: TEST_PLATFORM_ADMIN_TOKEN,
+                // The real stripe SDK against the local stand-in (test/support/stripe-stand-in.ts).
+                STRIPE_SECRET_KEY: inject('stripeSecretKey'),
+                STRIPE_WEBHOOK_SECRET: TEST_STRIPE_WEBHOOK_SECRET,
+                NEURALLOG_STRIPE_API_URL: inject('stripeUrl'),
+                NEURALLOG_STRIPE_PRICE_STARTER: TEST_STRIPE_PRICES.starter,
+                NEURALLOG_STRIPE_PRICE_PROFESSIONAL: TEST_STRIPE_PRICES.professional,
+                NEURALLOG_STRIPE_PRICE_ENTERPRISE: TEST_STRIPE_PRICES.enterprise,
+                NEURALLOG_STRIPE_PRICE_STARTER_BYTES: TEST_STRIPE_PRICES.starterBytes,
+                NEURALLOG_STRIPE_PRICE_PROFESSIONAL_BYTES: TEST_STRIPE_PRICES.professionalBytes,
+                NEURALLOG_STRIPE_PRICE_ENTERPRISE_BYTES: TEST_STRIPE_PRICES.enterpriseBytes,
+                TEST_STRIPE_URL: inject('stripeUrl'),
               },
             },
           })),

@@ -4,6 +4,16 @@ import { formatApiKey } from '../../shared/api-keys.ts';
 /** The dev tenant's key in the Workers test projects (all scopes; provisioned by test/support/control-plane-setup.ts). */
 export const TEST_API_KEY = formatApiKey('testkeyid000', 'Tq8vZ2mNpL4xRw7sYb1cKd9fGh3jEa5u');
 export const TEST_PLATFORM_ADMIN_TOKEN = 'nlpa_test_platform_admin_token_0123456789abcdef';
+/** Billing in the admin test project: the webhook signing secret and the Stripe price ids it is configured with. */
+export const TEST_STRIPE_WEBHOOK_SECRET = 'whsec_test_0123456789abcdefghijklmnopqrstuv';
+export const TEST_STRIPE_PRICES = {
+  starter: 'price_test_starter_fee',
+  professional: 'price_test_professional_fee',
+  enterprise: 'price_test_enterprise_fee',
+  starterBytes: 'price_test_starter_bytes',
+  professionalBytes: 'price_test_professional_bytes',
+  enterpriseBytes: 'price_test_enterprise_bytes',
+};
 export const TEST_JWT_ISSUER = 'https://idp.neurallog.test/';
 export const TEST_JWT_AUDIENCE = 'api.neurallog.test';
 

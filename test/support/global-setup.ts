@@ -12,6 +12,7 @@ import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { startIdentityProvider } from './identity-provider.ts';
+import { startStripeStandIn } from './stripe-stand-in.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,6 +21,9 @@ declare module 'vitest' {
     jwksUrl: string;
     /** The identity provider's signing key (JWK JSON), for tests that mint tokens. */
     jwtPrivateJwk: string;
+    /** The local server speaking Stripe's API (test/support/stripe-stand-in.ts), and the secret key it accepts. */
+    stripeUrl: string;
+    stripeSecretKey: string;
   }
 }
 
@@ -28,6 +32,8 @@ interface Shared {
   faultProxyUrl: string;
   jwksUrl: string;
   jwtPrivateJwk: string;
+  stripeUrl: string;
+  stripeSecretKey: string;
   users: number;
   close(): Promise<void>;
 }
@@ -41,13 +47,17 @@ async function start(): Promise<Shared> {
   await migrateClickHouse({ url: clickhouse.url, username: 'default', password: '', database: 'neurallog' });
   const proxy = await startFaultProxy(clickhouse.url);
   const idp = await startIdentityProvider();
+  const stripe = await startStripeStandIn();
   return {
+    stripeUrl: stripe.url,
+    stripeSecretKey: stripe.secretKey,
     clickhouseUrl: clickhouse.url,
     faultProxyUrl: proxy.url,
     jwksUrl: idp.jwksUrl,
     jwtPrivateJwk: idp.privateJwk,
     users: 0,
     async close() {
+      await stripe.close();
       await idp.close();
       await proxy.close();
       await clickhouse.close();
@@ -65,6 +75,8 @@ export default async function setup(project: TestProject) {
   project.provide('faultProxyUrl', shared.faultProxyUrl);
   project.provide('jwksUrl', shared.jwksUrl);
   project.provide('jwtPrivateJwk', shared.jwtPrivateJwk);
+  project.provide('stripeUrl', shared.stripeUrl);
+  project.provide('stripeSecretKey', shared.stripeSecretKey);
   return async () => {
     if (--shared.users === 0) {
       delete g[KEY];

@@ -3,15 +3,21 @@
  * API keys and the audit trail. Every route is an OpenAPI route definition, so
  * its document (served to the gateway, which merges every worker's into the
  * public `/openapi.json`) cannot drift from the code.
+ *
+ * It is also the billing engine: Stripe customers and subscriptions follow the
+ * tenants, Stripe's webhook lands here (/v1/billing/webhook), and its hourly
+ * Cron Trigger samples stored bytes and reports metered usage to Stripe.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import { registerBearerScheme, validationHook } from '../../shared/openapi.ts';
 import { requireAdmin } from './admin-auth.ts';
-import type { AdminApp } from './env.ts';
+import type { AdminApp, AdminEnv } from './env.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { billingWebhookRoutes } from './routes/billing-webhook.ts';
+import { runBillingJob } from './billing/job.ts';
 
 const app = new OpenAPIHono<AdminApp>({ defaultHook: validationHook });
 app.use(requestId());
@@ -25,6 +31,13 @@ app.use('/v1/admin/tenants/*', requireAdmin());
 app.use('/v1/admin/tenants', requireAdmin());
 app.route('/v1/admin/tenants', tenantRoutes);
 app.route('/v1/admin/tenants', keyRoutes);
+// Authenticated by Stripe's signature, not a bearer credential.
+app.route('/v1/billing/webhook', billingWebhookRoutes);
 registerBearerScheme(app.openAPIRegistry);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  async scheduled(controller: ScheduledController, env: AdminEnv, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(runBillingJob(env, controller.scheduledTime));
+  },
+} satisfies ExportedHandler<AdminEnv>;

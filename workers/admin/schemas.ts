@@ -25,6 +25,11 @@ export const Tenant = z
     retentionDays: z.number().int(),
     shardCount: z.number().int().openapi({ description: "Actors the tenant's ingest is spread over: the plan's, unless overridden" }),
     createdAt: z.string().openapi({ format: 'date-time' }),
+    billing: z
+      .object({ email: z.string(), stripeCustomerId: z.string(), stripeSubscriptionId: z.string() })
+      .nullable()
+      .openapi({ description: 'The Stripe customer and subscription, for tenants created with billing' }),
+    ingestSuspendedAt: z.string().nullable().openapi({ description: "When billing holds (or will hold) the tenant's ingest: a failed payment's grace period ends" }),
   })
   .openapi('Tenant');
 
@@ -34,6 +39,10 @@ export const CreateTenant = z
     name: z.string().min(1).max(200),
     plan: z.enum(PLAN_IDS),
     retentionDays: z.number().int().min(1).max(3650).optional().openapi({ description: "Defaults to the plan's retention" }),
+    billing: z
+      .object({ email: z.email() })
+      .optional()
+      .openapi({ description: 'Open a Stripe customer and a subscription to the plan (needs billing configured)' }),
   })
   .openapi('CreateTenant');
 

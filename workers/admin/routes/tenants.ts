@@ -6,16 +6,18 @@ import { desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { ApiError } from '../../../shared/api-error.ts';
 import { auditStatement } from '../../../shared/control-plane/audit.ts';
-import { auditLog, tenants } from '../../../shared/control-plane/schema.ts';
+import { auditLog, billingAccounts, tenants } from '../../../shared/control-plane/schema.ts';
 import { BEARER_SECURITY, errorResponses, validationHook } from '../../../shared/openapi.ts';
 import { PLANS, type PlanId } from '../../../shared/plans.ts';
 import { assertCanManage, assertPlatformAdmin } from '../admin-auth.ts';
+import { billingConfig, type BillingConfig } from '../billing/stripe.ts';
+import { changeSubscriptionPlan, openBillingAccount } from '../billing/subscriptions.ts';
 import type { AdminApp } from '../env.ts';
 import { AuditEntry, CreateTenant, Tenant, TenantIdParam, UpdateTenant } from '../schemas.ts';
 
 export const tenantRoutes = new OpenAPIHono<AdminApp>({ defaultHook: validationHook });
 
-type TenantRow = typeof tenants.$inferSelect;
+type TenantRow = typeof tenants.$inferSelect & { billing: typeof billingAccounts.$inferSelect | null };
 const toTenant = (row: TenantRow): z.infer<typeof Tenant> => ({
   id: row.id,
   name: row.name,
@@ -24,12 +26,34 @@ const toTenant = (row: TenantRow): z.infer<typeof Tenant> => ({
   retentionDays: row.retentionDays,
   shardCount: row.shardCount ?? PLANS[row.planId as PlanId].shardCount,
   createdAt: row.createdAt.toISOString(),
+  billing: row.billing && { email: row.billing.email, stripeCustomerId: row.billing.stripeCustomerId, stripeSubscriptionId: row.billing.stripeSubscriptionId },
+  ingestSuspendedAt: row.suspendAt?.toISOString() ?? null,
 });
 
+const tenantWithBilling = (db: ReturnType<typeof drizzle>) =>
+  db.select().from(tenants).leftJoin(billingAccounts, eq(billingAccounts.tenantId, tenants.id));
+
 async function findTenant(db: D1Database, id: string): Promise<TenantRow> {
-  const row = (await drizzle(db).select().from(tenants).where(eq(tenants.id, id)).limit(1))[0];
+  const row = (await tenantWithBilling(drizzle(db)).where(eq(tenants.id, id)).limit(1))[0];
   if (!row) throw new ApiError(404, 'not_found', `no tenant "${id}"`);
-  return row;
+  return { ...row.tenants, billing: row.billing_accounts };
+}
+
+/** Billing must be configured for a request that asks for it. */
+function requireBilling(env: Parameters<typeof billingConfig>[0]): BillingConfig {
+  const config = billingConfig(env);
+  if (!config) throw new ApiError(400, 'billing_unavailable', 'billing is not configured on this deployment (STRIPE_SECRET_KEY)', { field: 'billing' });
+  return config;
+}
+
+/** A Stripe failure is the upstream's: 502, nothing changed here. */
+async function viaStripe<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new ApiError(502, 'billing_unavailable', `Stripe did not accept the change: ${(err as Error).message}`, {}, { 'Retry-After': '5' });
+  }
 }
 
 tenantRoutes.openapi(
@@ -49,9 +73,18 @@ tenantRoutes.openapi(
     const existing = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, body.id)).limit(1);
     if (existing.length > 0) throw new ApiError(409, 'conflict', `tenant "${body.id}" exists`, { field: 'id' });
     const row = { id: body.id, name: body.name, planId: body.plan, retentionDays: body.retentionDays ?? PLANS[body.plan].retentionDays };
+    // Stripe first (its calls are idempotent per tenant, so a retried request reuses the customer), then D1 in one transaction.
+    const billing = body.billing && (await viaStripe(() => openBillingAccount(requireBilling(c.env), { id: body.id, name: body.name, plan: body.plan }, body.billing!.email)));
     await db.batch([
       db.insert(tenants).values(row),
-      auditStatement(c.env.CONTROL_DB, { actor: admin.actor, tenantId: body.id, action: 'tenant.create', details: row, requestId: c.get('requestId') }),
+      ...(billing ? [db.insert(billingAccounts).values(billing)] : []),
+      auditStatement(c.env.CONTROL_DB, {
+        actor: admin.actor,
+        tenantId: body.id,
+        action: 'tenant.create',
+        details: { ...row, ...(billing && { stripeCustomerId: billing.stripeCustomerId, stripeSubscriptionId: billing.stripeSubscriptionId }) },
+        requestId: c.get('requestId'),
+      }),
     ]);
     return c.json(toTenant(await findTenant(c.env.CONTROL_DB, body.id)), 201);
   },
@@ -69,9 +102,9 @@ tenantRoutes.openapi(
     const admin = c.get('admin');
     const db = drizzle(c.env.CONTROL_DB);
     const rows = admin.kind === 'platform-admin'
-      ? await db.select().from(tenants).orderBy(tenants.id)
-      : await db.select().from(tenants).where(eq(tenants.id, admin.tenantId));
-    return c.json({ tenants: rows.map(toTenant) }, 200);
+      ? await tenantWithBilling(db).orderBy(tenants.id)
+      : await tenantWithBilling(db).where(eq(tenants.id, admin.tenantId));
+    return c.json({ tenants: rows.map((r) => toTenant({ ...r.tenants, billing: r.billing_accounts })) }, 200);
   },
 );
 
@@ -113,6 +146,11 @@ tenantRoutes.openapi(
     if (change.retentionDays !== undefined) set.retentionDays = change.retentionDays;
     if (change.shardCount !== undefined) set.shardCount = change.shardCount;
     if (Object.keys(set).length === 0) throw new ApiError(400, 'invalid_request', 'nothing to change', { field: null });
+    // A billed tenant's subscription follows its plan; Stripe first, so a refusal there changes nothing here.
+    if (change.plan !== undefined && change.plan !== before.planId && before.billing) {
+      const account = before.billing;
+      await viaStripe(() => changeSubscriptionPlan(requireBilling(c.env), c.env.CONTROL_DB, account, change.plan!, c.get('requestId')));
+    }
     const db = drizzle(c.env.CONTROL_DB);
     const action = change.status && change.status !== before.status ? (change.status === 'suspended' ? 'tenant.suspend' : 'tenant.resume') : 'tenant.update';
     await db.batch([
