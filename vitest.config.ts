@@ -38,6 +38,8 @@ const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPri
 // (below), so this only keeps wrangler from warning that it is missing.
 process.env.CLICKHOUSE_PASSWORD ??= '';
 process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ??= TEST_PLATFORM_ADMIN_TOKEN;
+process.env.STRIPE_SECRET_KEY ??= 'disabled';
+process.env.STRIPE_WEBHOOK_SECRET ??= 'disabled';
 
 export default defineConfig({
   test: {

@@ -110,6 +110,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_PASSWORD: clickhouse.password,
       CLICKHOUSE_DATABASE: clickhouse.database,
       NEURALLOG_PLATFORM_ADMIN_TOKEN: platformAdminToken,
+      // Billing is off locally unless the caller configures Stripe (docs/billing.md).
+      STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
+      STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
     });
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHealthy(url, wrangler, options.readyTimeoutMs ?? 90_000);

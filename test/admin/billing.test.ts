@@ -9,7 +9,9 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { PLAN_PRICES } from '../../shared/billing/prices.ts';
 import { billingConfig, type BillingBindings } from '../../workers/admin/billing/stripe.ts';
-import { meterEventIdentifier, reportUsageToStripe } from '../../workers/admin/billing/usage-report.ts';
+import { meterEventIdentifier, reportUsageToStripe, sampleStoredBytes } from '../../workers/admin/billing/usage-report.ts';
+import { clickHouseClient } from '../../shared/clickhouse.ts';
+import { loadConfig } from '../../shared/config.ts';
 import type { StandInState } from '../support/stripe-stand-in.ts';
 import { TEST_PLATFORM_ADMIN_TOKEN, TEST_STRIPE_PRICES, TEST_STRIPE_WEBHOOK_SECRET } from '../support/constants.ts';
 
@@ -126,6 +128,30 @@ describe('usage reported to Stripe', () => {
     expect(events).toHaveLength(3);
     const replays = (await standIn()).requests.filter((r) => r.path === '/v1/billing/meter_events' && r.idempotencyKey?.includes(id));
     expect(replays.filter((r) => r.status === 429)).toHaveLength(1);
+  });
+});
+
+describe('stored bytes', () => {
+  it("splits ClickHouse's bytes on disk between tenants by their rows in each partition", async () => {
+    const client = clickHouseClient(loadConfig(env).clickhouse);
+    const [a, b] = [tenantId(), tenantId()];
+    for (const [tenant, n] of [[a, 300], [b, 100]] as const) {
+      await client.command({
+        query: `INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, ServiceName, Body, RetentionDays)
+                SELECT {t:String}, now64(9), now64(9), concat({t:String}, '-', toString(number)), 'svc', repeat('x', 200), 30 FROM numbers({n:UInt32})`,
+        query_params: { t: tenant, n },
+      });
+    }
+    const now = Date.now();
+    expect(await sampleStoredBytes(client, env.CONTROL_DB, now)).toBeGreaterThanOrEqual(2);
+    const stored = async (tenant: string) =>
+      (await env.CONTROL_DB.prepare("SELECT value FROM usage_hourly WHERE tenant_id = ? AND metric = 'stored_bytes' AND source = 'clickhouse' AND hour = ?").bind(tenant, now - (now % HOUR)).first<{ value: number }>())!.value;
+    const [bytesA, bytesB] = [await stored(a), await stored(b)];
+    expect(bytesB).toBeGreaterThan(0);
+    expect(Math.abs(bytesA - 3 * bytesB)).toBeLessThanOrEqual(3); // rounding
+    // Sampling again in the same hour replaces the value, never adds to it.
+    await sampleStoredBytes(client, env.CONTROL_DB, now);
+    expect(Math.abs((await stored(a)) - bytesA)).toBeLessThanOrEqual(bytesA * 0.5);
   });
 });
 

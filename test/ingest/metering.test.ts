@@ -128,6 +128,22 @@ describe('usage metering', () => {
     });
   });
 
+  it("rolls a closed hour up from the actor's alarm", async () => {
+    const tenant = uniqueTenant();
+    await provisionTenant(tenant);
+    const key = await provisionKey(tenant, ['logs:write']);
+    expect((await post(key, records(2))).status).toBe(202); // sets the alarm (the flush)
+    const past = hourOf(Date.now()) - 2 * HOUR_MS; // counted two hours ago: closed, waiting for its roll-up
+    await runInDurableObject(actorOf(tenant), (_instance, state) => {
+      state.storage.sql.exec("INSERT INTO usage_hours (hour, metric, reason, value) VALUES (?, 'records_accepted', '', 40)", past);
+    });
+    await runDurableObjectAlarm(actorOf(tenant));
+    const { results } = await env.CONTROL_DB.prepare('SELECT source, hour, metric, value FROM usage_hourly WHERE tenant_id = ?').bind(tenant).all();
+    expect(results).toEqual([{ source: 'ingest:0', hour: past, metric: 'records_accepted', value: 40 }]);
+    // The open hour stays in the actor until it closes.
+    expect(await counters(tenant)).toMatchObject({ records_accepted: 2 });
+  });
+
   it('answers GET /v1/usage with hours, days and the estimated charge, to billing:read or admin only', async () => {
     const tenant = uniqueTenant();
     await provisionTenant(tenant);

@@ -141,7 +141,7 @@ describe("the plan's query limits", () => {
     await provisionTenant(tenant, { plan: 'starter' }); // queryConcurrency 2
     const key = await provisionKey(tenant, ['logs:read']);
     const gate = env.QUERY_GATE.get(env.QUERY_GATE.idFromName(tenant));
-    const held = [await gate.acquire(TEST_TENANT, 2, 60_000), await gate.acquire(TEST_TENANT, 2, 60_000)];
+    const held = [await gate.acquire(tenant, 2, 60_000), await gate.acquire(tenant, 2, 60_000)];
     expect(held.every((a) => a.ok)).toBe(true);
     const refused = await get('/v1/logs', { q: 'x' }, key);
     expect(refused.status).toBe(429);
@@ -150,7 +150,9 @@ describe("the plan's query limits", () => {
     await gate.release((held[0] as { lease: string }).lease);
     expect((await get('/v1/logs', { q: 'x' }, key)).status).toBe(200);
     expect(await gate.running()).toBe(1); // the search gave its slot back
+    // Every admitted search is the tenant's `queries` usage; the refused one is not.
+    expect((await gate.usage()).filter((c) => c.metric === 'queries').reduce((n, c) => n + c.value, 0)).toBe(3);
     // An expired lease frees its slot by itself (a worker that died mid-query).
-    expect(await gate.acquire(TEST_TENANT, 2, 60_000, Date.now() + 120_000)).toMatchObject({ ok: true });
+    expect(await gate.acquire(tenant, 2, 60_000, Date.now() + 120_000)).toMatchObject({ ok: true });
   });
 });

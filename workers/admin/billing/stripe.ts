@@ -1,6 +1,7 @@
 /**
- * The Stripe client of the control plane, or null when billing is off (no
- * STRIPE_SECRET_KEY: metering and GET /v1/usage still work, nothing is sent).
+ * The Stripe client of the control plane, or null when billing is off
+ * (STRIPE_SECRET_KEY empty or "disabled": metering and GET /v1/usage still
+ * work, nothing is sent).
  *
  * The official SDK with its fetch HTTP client (it runs in Workers) and its
  * SubtleCrypto provider for webhook signatures. NEURALLOG_STRIPE_API_URL points
@@ -34,6 +35,9 @@ export interface BillingConfig {
   bytesPrices: Record<PlanId, string | null>;
 }
 
+/** The value of the Stripe secrets on a deployment without billing. */
+export const BILLING_DISABLED = 'disabled';
+
 /** How many times the SDK retries a request that got a 429, a 5xx or no answer. */
 const MAX_NETWORK_RETRIES = 3;
 
@@ -44,7 +48,7 @@ export class BillingConfigError extends Error {}
 export function billingConfig(env: BillingBindings): BillingConfig | null {
   if (cache.has(env)) return cache.get(env)!;
   let config: BillingConfig | null = null;
-  if (env.STRIPE_SECRET_KEY) {
+  if (env.STRIPE_SECRET_KEY && env.STRIPE_SECRET_KEY !== BILLING_DISABLED) {
     const feePrices = {} as Record<PlanId, string>;
     const bytesPrices = {} as Record<PlanId, string | null>;
     for (const plan of Object.keys(PLANS) as PlanId[]) {
@@ -63,7 +67,7 @@ export function billingConfig(env: BillingBindings): BillingConfig | null {
     });
     config = {
       stripe,
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET || null,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET && env.STRIPE_WEBHOOK_SECRET !== BILLING_DISABLED ? env.STRIPE_WEBHOOK_SECRET : null,
       feePrices,
       bytesPrices,
     };
