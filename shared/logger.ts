@@ -8,8 +8,16 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const SECRET_KEY_RE = /authorization|password|secret|api[-_]?key|token$/i;
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+let minimum: LogLevel = 'debug';
+
+/** Drops events below `level` in this isolate (the tests keep warnings and errors only). */
+export function setMinimumLogLevel(level: LogLevel): void {
+  minimum = level;
+}
 
 export function logEvent(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+  if (RANK[level] < RANK[minimum]) return;
   const entry: Record<string, unknown> = { level, msg, time: new Date().toISOString() };
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
