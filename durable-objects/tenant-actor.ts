@@ -356,13 +356,23 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   override async alarm(): Promise<void> {
+    // The moment this alarm was set for (it may run a little late, or — in
+    // tests — be run early): what was due by then is due now.
+    const dueBy = Math.max(this.#alarmAt ?? 0, Date.now());
     this.#alarmAt = null;
     this.#failedThisRun = false;
-    // The alarm is only ever set for when something is due, so every pending
-    // flush (including ones waiting out a backoff) is tried now.
-    for (const flush of this.#buffer.pendingFlushes()) this.#launch(flush);
-    this.#startDueFlushes(Date.now());
-    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
+    // The alarm is set for the earliest of: a flush retry, a flush threshold or
+    // age, the end of the hour being counted. A flush waiting out its backoff
+    // past that moment is not retried early, and no other flush starts before
+    // it (ClickHouse or R2 is likely still down); otherwise every pending flush
+    // (recorded, perhaps never tried) goes now.
+    const pending = this.#buffer.pendingFlushes();
+    const backingOff = pending.some((f) => f.attempts > 0 && (f.nextAttemptAt ?? 0) > dueBy);
+    if (!backingOff) {
+      for (const flush of pending) this.#launch(flush);
+      this.#startDueFlushes(Date.now());
+      while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
+    }
     await this.#rollUpUsage(Date.now());
     await this.#scheduleAlarm(Date.now());
   }
