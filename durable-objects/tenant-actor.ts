@@ -362,12 +362,13 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#alarmAt = null;
     this.#failedThisRun = false;
     // The alarm is set for the earliest of: a flush retry, a flush threshold or
-    // age, the end of the hour being counted. A flush waiting out its backoff
-    // past that moment is not retried early, and no other flush starts before
-    // it (ClickHouse or R2 is likely still down); otherwise every pending flush
-    // (recorded, perhaps never tried) goes now.
+    // age, the end of the hour being counted. When it came for the retry, every
+    // pending flush (retries and ones recorded but never tried) goes now. When
+    // it came for something else while flushes wait out their backoff, none is
+    // retried early and no other starts (ClickHouse or R2 is likely still down).
     const pending = this.#buffer.pendingFlushes();
-    const backingOff = pending.some((f) => f.attempts > 0 && (f.nextAttemptAt ?? 0) > dueBy);
+    const retries = pending.filter((f) => f.attempts > 0);
+    const backingOff = retries.length > 0 && !retries.some((f) => (f.nextAttemptAt ?? 0) <= dueBy);
     if (!backingOff) {
       for (const flush of pending) this.#launch(flush);
       this.#startDueFlushes(Date.now());
