@@ -169,7 +169,7 @@ describe('embedded ClickHouse HTTP interface', () => {
 
   it('applies the NeuralLog schema idempotently, recording the version', async () => {
     const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_schema_test' };
-    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql', '0003_service_in_sort_key.sql']);
+    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql', '0003_service_in_sort_key.sql', '0004_histogram_projection.sql']);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
     expect(ddl).toMatch(/ORDER BY \(TenantId, ServiceName, TimestampTime, Timestamp\)/);
@@ -180,7 +180,8 @@ describe('embedded ClickHouse HTTP interface', () => {
     expect(ddl).toMatch(/INDEX idx_log_id LogId TYPE bloom_filter/);
     expect(ddl).toMatch(/PARTITION BY \(RetentionDays, toDate\(TimestampTime\)\)/);
     const versions = await (await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })).json();
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(ddl).toMatch(/PROJECTION per_minute/);
   });
 
   it('rebuilds the table with the new sort key keeping every row exactly once, resuming after a run that died part-way', async () => {
@@ -203,7 +204,7 @@ describe('embedded ClickHouse HTTP interface', () => {
       expect(partial).toBeGreaterThan(0);
       expect(partial).toBeLessThan(5000);
 
-      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql']);
+      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql', '0004_histogram_projection.sql']);
       expect(await count('logs')).toBe(5000);
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
       const tables = await (await db.query({ query: "SELECT name FROM system.tables WHERE database = 'nl_rebuild_test' AND name LIKE 'logs%'", format: 'JSONEachRow' })).json();

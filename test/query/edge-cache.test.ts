@@ -75,6 +75,9 @@ describe('edge cache', () => {
     const q = `service:${service}`;
     await get('/v1/logs', { ...range, q });
     expect((await get('/v1/logs', { ...range, q })).headers.get('cache-status')).toBe('NeuralLog; hit');
+    // The time chart by minute comes from the table's per-minute projection (migration 0004).
+    const chart = async () => (await get('/v1/logs/histogram', { ...range, q, interval: '1m' })).json<{ resolution: string; total: number }>();
+    expect(await chart()).toMatchObject({ resolution: 'minute', total: 5 });
 
     const readOnly = await provisionKey(TEST_TENANT, ['logs:read']);
     expect((await get('/v1/logs', { ...range, q }, readOnly, 'DELETE')).status).toBe(403); // needs admin
@@ -86,5 +89,7 @@ describe('edge cache', () => {
     const after = await get('/v1/logs', { ...range, q });
     expect(after.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
     expect((await after.json<{ logs: unknown[] }>()).logs).toEqual([]);
+    // The projection's counts were rebuilt with the delete (lightweight_mutation_projection_mode = 'rebuild').
+    expect(await chart()).toMatchObject({ resolution: 'minute', total: 0 });
   });
 });

@@ -56,7 +56,7 @@ const scope = { from: iso(T0), to: iso(T0 + 30 * 60_000) };
 describe('GET /v1/logs/histogram', () => {
   it('counts per automatically sized bucket, split by level, empty buckets included', async () => {
     const h = await getJson('/v1/logs/histogram', { ...scope, q: `service:${service}` });
-    expect(h).toMatchObject({ interval: '30s', intervalSeconds: 30, total: 27 });
+    expect(h).toMatchObject({ interval: '30s', intervalSeconds: 30, total: 27, resolution: 'exact' });
     expect(h.buckets).toHaveLength(61);
     expect(h.buckets[0]).toMatchObject({ start: iso(T0), total: 1, levels: { error: 1, info: 0 } });
     expect(h.buckets[1]).toMatchObject({ total: 0 });
@@ -68,6 +68,15 @@ describe('GET /v1/logs/histogram', () => {
   it('takes an interval, and refuses one that makes too many buckets', async () => {
     const h = await getJson('/v1/logs/histogram', { ...scope, q: `service:${service}`, interval: '10m' });
     expect(h.buckets.map((b: any) => b.total)).toEqual([9, 9, 9, 0]);
+    // Whole-minute buckets and a service filter: counted from the per-minute projection, the same numbers.
+    expect(h.resolution).toBe('minute');
+    // A text term needs the rows: same counts, counted exactly.
+    const exact = await getJson('/v1/logs/histogram', { ...scope, q: `service:${service} done`, interval: '10m' });
+    expect(exact.resolution).toBe('exact');
+    expect(exact.buckets.map((b: any) => b.total)).toEqual([9, 9, 9, 0]);
+    // By level too, from the projection.
+    const errors = await getJson('/v1/logs/histogram', { ...scope, q: `service:${service} level:error`, interval: '10m' });
+    expect(errors).toMatchObject({ resolution: 'minute', total: rows.filter((r) => r.ServiceName === service && r.SeverityNumber === 17).length });
     const res = await get('/v1/logs/histogram', { from: 'now-5d', interval: '1s' });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_parameter', parameter: 'interval' });

@@ -33,7 +33,11 @@ export const SEARCH_COLUMNS =
   'ScopeName, ScopeVersion, ScopeAttributes';
 
 /** Tenant, time range and filters: the WHERE every search endpoint starts from. */
-export function compileScope(tenantId: string, scope: SearchScope, now = Date.now()): { where: string[]; params: CompiledQuery['params'] } {
+export function compileScope(
+  tenantId: string,
+  scope: SearchScope,
+  now = Date.now(),
+): { where: string[]; params: CompiledQuery['params']; /** The conditions after the tenant and time bounds (query, levels, services). */ filters: string[] } {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,
@@ -46,6 +50,7 @@ export function compileScope(tenantId: string, scope: SearchScope, now = Date.no
   where.push("Timestamp >= {from:DateTime64(9, 'UTC')}");
   where.push("Timestamp < {to:DateTime64(9, 'UTC')}");
 
+  const bounds = where.length;
   // The query language: values (and attribute keys) become parameters q0, q1, …
   const queryParams = new SqlParams();
   const filter = compileQuery(scope.query, queryParams, now);
@@ -63,7 +68,7 @@ export function compileScope(tenantId: string, scope: SearchScope, now = Date.no
     where.push('ServiceName IN {services:Array(String)}');
     params.services = scope.services;
   }
-  return { where, params };
+  return { where, params, filters: where.slice(bounds) };
 }
 
 export function compileSearch(tenantId: string, search: LogSearch, now = Date.now()): CompiledQuery {
