@@ -30,6 +30,7 @@ export const histogramDoc = createRoute({
         'application/json': {
           schema: z.object({
             interval: z.string(), intervalSeconds: z.number().int(), from: z.string(), to: z.string(), total: z.number().int(),
+            resolution: z.enum(['exact', 'minute']).openapi({ description: 'minute: counted from the per-minute projection (filters on service and level only, whole-minute buckets); from/to are then the minutes counted' }),
             buckets: z.array(z.object({ start: z.string(), total: z.number().int(), levels: z.record(z.string(), z.number().int()) })),
           }).openapi('Histogram'),
         },
