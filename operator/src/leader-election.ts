@@ -50,12 +50,17 @@ export class LeaderElector {
     void tick();
   }
 
-  /** Stops campaigning; a leader releases the lease so another replica takes over at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops campaigning; a leader releases the lease so another replica takes
+   * over at once. `release: false` is what a killed process leaves behind:
+   * the others wait for the lease to expire.
+   */
+  async stop({ release = true } = {}): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
     if (!this.#leading) return;
+    if (!release) return this.#lose('stopped without releasing the lease');
     try {
       const lease = await this.#api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity === this.options.identity) {

@@ -67,8 +67,9 @@ export class Operator {
     this.#elector.start();
   }
 
-  async stop(): Promise<void> {
-    await this.#elector.stop(); // calls onStoppedLeading when it led
+  /** `releaseLease: false` leaves the lease to expire, as a killed replica does (tests). */
+  async stop({ releaseLease = true } = {}): Promise<void> {
+    await this.#elector.stop({ release: releaseLease }); // calls onStoppedLeading when it led
     await this.#transition;
     await this.#health?.close();
   }

@@ -224,6 +224,28 @@ describe('the operator against a Kubernetes API server', () => {
     expect(lease.spec.holderIdentity).toBe('op-b');
   });
 
+  it('waits for the lease to expire before taking over from a replica that died, and a leader that cannot renew stops leading', async () => {
+    const a = startOperator('op-a');
+    const b = startOperator('op-b', { leaseDurationMs: 3_000 }); // renew deadline 1 s, well inside its lease
+    await a.start();
+    await waitFor(() => a.isLeader, 'a leads');
+    await b.start();
+    const died = Date.now();
+    await a.stop({ releaseLease: false }); // killed: the lease stays with op-a until it expires (1.5 s)
+    await new Promise((r) => setTimeout(r, 700));
+    expect(b.isLeader).toBe(false);
+    await waitFor(() => b.isLeader, 'b takes the expired lease', 5_000);
+    expect(Date.now() - died).toBeGreaterThanOrEqual(1_500);
+
+    // The API server refuses b's renewals: b stops leading within its renew deadline (1 s), before its lease (3 s) could let another in.
+    api.failNext({ pathIncludes: '/leases/', status: 503, count: 1_000 });
+    const cut = Date.now();
+    await waitFor(() => !b.isLeader, 'b stops leading', 5_000);
+    expect(Date.now() - cut).toBeLessThan(3_000);
+    expect(b.controller.synced).toBe(false); // its controller stopped
+    api.clearFailures();
+  });
+
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     const operator = startOperator('op-a');
     await operator.start();

@@ -167,6 +167,8 @@ export interface KubeApiStandIn {
   token: string;
   /** Answer the next `count` (1) requests matching `method` and `pathIncludes` (checked against path and query) with a Status error. */
   failNext(opts: { method?: string; pathIncludes?: string; status: number; count?: number; reason?: string }): void;
+  /** Forget every failure still pending from failNext. */
+  clearFailures(): void;
   /** Forget the change history: a watch from an older resourceVersion now gets 410 Gone. */
   compact(): void;
   /** End every open watch stream (clients must re-watch, or re-list). */
@@ -1914,6 +1916,9 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     requests,
     failNext({ method, pathIncludes, status, count = 1, reason }) {
       failures.push({ method, pathIncludes, status, count, reason });
+    },
+    clearFailures() {
+      failures.length = 0;
     },
     compact() {
       cluster.history.length = 0;
