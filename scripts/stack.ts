@@ -203,6 +203,9 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
     '--port', String(options.port),
     '--inspector-port', process.env.NEURALLOG_INSPECTOR_PORT ?? '0',
     '--show-interactive-dev-session=false',
+    // The admin worker's hourly Cron Trigger (billing) never fires under wrangler dev; without this flag
+    // wrangler warns about it at every start. Locally billing is off and the job is tested by calling it.
+    '--test-scheduled',
     '--log-level', 'log',
   ];
   const child = spawn(process.execPath, args, {
