@@ -93,6 +93,9 @@ describe('the stack, end to end', () => {
     expect(output.some((l) => l.includes('"msg":"ingest.accepted"'))).toBe(true);
     expect(output.some((l) => l.includes('"msg":"flush.done"'))).toBe(true);
     expect(output.some((l) => l.includes(stack!.devApiKey))).toBe(false);
+    // A newcomer's start is clean: wrangler printed no warning and no error.
+    const plain = output.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+    expect(plain.filter((l) => /\[WARNING\]|\[ERROR\]/.test(l))).toEqual([]);
   });
 
   it('keeps its state across a restart, and takes NEURALLOG_DEV_API_KEY when given', async () => {
