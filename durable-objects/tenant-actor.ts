@@ -361,11 +361,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     const dueBy = Math.max(this.#alarmAt ?? 0, Date.now());
     this.#alarmAt = null;
     this.#failedThisRun = false;
-    // The alarm is set for the earliest of: a flush retry, a flush threshold or
-    // age, the end of the hour being counted. When it came for the retry, every
-    // pending flush (retries and ones recorded but never tried) goes now. When
-    // it came for something else while flushes wait out their backoff, none is
-    // retried early and no other starts (ClickHouse or R2 is likely still down).
+    // The alarm is set for a flush retry, a flush threshold or age, or — with
+    // nothing to flush — the end of the hour (the usage roll-up). When it came
+    // for the retry, every pending flush (retries and ones recorded but never
+    // tried) goes now; should it ever come earlier while flushes wait out their
+    // backoff, none is retried early and no other starts (ClickHouse or R2 is
+    // likely still down).
     const pending = this.#buffer.pendingFlushes();
     const retries = pending.filter((f) => f.attempts > 0);
     const backingOff = retries.length > 0 && !retries.some((f) => (f.nextAttemptAt ?? 0) <= dueBy);
@@ -488,11 +489,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       const unassigned = this.#buffer.unassigned();
       due = unassigned.rows === 0 ? null : this.#flushDue(now, unassigned) ? now : unassigned.oldestReceivedAt! + this.#policy.maxAgeMs;
     }
-    // The end of the hour being counted, when its usage is rolled up (or the retry of a failed roll-up).
-    const rollUp = this.#meter.nextRollUpAt(now);
-    if (rollUp !== null) {
-      const at = Math.max(rollUp, this.#rollUpRetryAt);
-      due = due === null ? at : Math.min(due, at);
+    // With nothing to flush, the end of the hour being counted, to roll its usage up. While
+    // logs arrive, the flush alarms (every ≤ maxAge) roll closed hours up as they run, so the
+    // roll-up never moves a flush or a retry earlier or later.
+    if (due === null) {
+      const rollUp = this.#meter.nextRollUpAt(now);
+      if (rollUp !== null) due = Math.max(rollUp, this.#rollUpRetryAt);
     }
     if (due !== null && (this.#alarmAt === null || due < this.#alarmAt)) {
       this.#alarmAt = due;
