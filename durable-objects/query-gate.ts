@@ -26,6 +26,8 @@ const ROLL_UP_RETRY_MS = 60_000;
 
 export class QueryGate extends DurableObject<QueryGateEnv> {
   readonly #meter: UsageMeter;
+  /** When the alarm is set for (ms), mirrored so a search does not read it back. */
+  #alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: QueryGateEnv) {
     super(ctx, env);
@@ -34,6 +36,9 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
       CREATE TABLE IF NOT EXISTS gate_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
     this.#meter = new UsageMeter(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      this.#alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   /** A slot for one search of `tenantId` if fewer than `limit` are held; leases expire after `leaseMs`. */
@@ -51,10 +56,7 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
     sql.exec('INSERT INTO leases (id, expires_at) VALUES (?, ?)', lease, now + leaseMs);
     this.#meter.add(now, 'queries', 1);
     const rollUp = this.#meter.nextRollUpAt(now);
-    if (rollUp !== null) {
-      const alarm = await this.ctx.storage.getAlarm();
-      if (alarm === null || alarm > rollUp) await this.ctx.storage.setAlarm(rollUp);
-    }
+    if (rollUp !== null && (this.#alarmAt === null || this.#alarmAt > rollUp)) await this.#setAlarm(rollUp);
     return { ok: true, lease };
   }
 
@@ -63,7 +65,13 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
     return this.#meter.counts();
   }
 
+  async #setAlarm(at: number): Promise<void> {
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
   override async alarm(): Promise<void> {
+    this.#alarmAt = null;
     const now = Date.now();
     const tenantId = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM gate_meta WHERE key = 'tenant_id'").toArray()[0]?.value;
     if (tenantId !== undefined) {
@@ -71,12 +79,12 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
         await this.#meter.rollUp(this.env.CONTROL_DB, tenantId, 'query', now);
       } catch (err) {
         logEvent('warn', 'usage.roll_up_failed', { tenant: tenantId, source: 'query', error: (err as Error).message });
-        await this.ctx.storage.setAlarm(now + ROLL_UP_RETRY_MS);
+        await this.#setAlarm(now + ROLL_UP_RETRY_MS);
         return;
       }
     }
     const next = this.#meter.nextRollUpAt(now);
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    if (next !== null) await this.#setAlarm(next);
   }
 
   async release(lease: string): Promise<void> {

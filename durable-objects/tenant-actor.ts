@@ -356,25 +356,15 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   override async alarm(): Promise<void> {
-    // The moment this alarm was set for (it may run a little late, or — in
-    // tests — be run early): what was due by then is due now.
-    const dueBy = Math.max(this.#alarmAt ?? 0, Date.now());
     this.#alarmAt = null;
     this.#failedThisRun = false;
-    // The alarm is set for a flush retry, a flush threshold or age, or — with
-    // nothing to flush — the end of the hour (the usage roll-up). When it came
-    // for the retry, every pending flush (retries and ones recorded but never
-    // tried) goes now; should it ever come earlier while flushes wait out their
-    // backoff, none is retried early and no other starts (ClickHouse or R2 is
-    // likely still down).
-    const pending = this.#buffer.pendingFlushes();
-    const retries = pending.filter((f) => f.attempts > 0);
-    const backingOff = retries.length > 0 && !retries.some((f) => (f.nextAttemptAt ?? 0) <= dueBy);
-    if (!backingOff) {
-      for (const flush of pending) this.#launch(flush);
-      this.#startDueFlushes(Date.now());
-      while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
-    }
+    // The alarm is only ever set for when something is due — a flush retry, a
+    // flush threshold or age, or, with nothing to flush, the end of the hour
+    // (#scheduleAlarm) — so every pending flush (including ones waiting out a
+    // backoff) is tried now.
+    for (const flush of this.#buffer.pendingFlushes()) this.#launch(flush);
+    this.#startDueFlushes(Date.now());
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight.values());
     await this.#rollUpUsage(Date.now());
     await this.#scheduleAlarm(Date.now());
   }

@@ -7,7 +7,8 @@ import type { QueryNode } from '../../shared/query-language/ast.ts';
 import { parseQuery, querySyntaxApiError, QuerySyntaxError } from '../../shared/query-language/parse.ts';
 import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
 import { isSeverityName, SEVERITY_RANGES, severityNumberFromText, severityTextFromNumber } from '../../shared/severity.ts';
-import { instantFromMillis, parseTimeExpression, TimestampError, type Instant } from '../../shared/timestamp.ts';
+import { instantFromMillis, type Instant } from '../../shared/timestamp.ts';
+import { invalid, parseTime } from '../../shared/request-params.ts';
 
 export interface SearchCursor {
   /** Timestamp of the last row returned, ClickHouse text form. */
@@ -36,19 +37,7 @@ export const MAX_LIMIT = 1000;
 
 const CH_TIME_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{9}$/;
 
-export function invalid(param: string, message: string): ApiError {
-  return new ApiError(400, 'invalid_parameter', `${param}: ${message}`, { parameter: param });
-}
-
-/** `now`, `now-15m`, RFC 3339, or a Unix epoch (s/ms/µs/ns). */
-export function parseTime(param: string, value: string, now: number): Instant {
-  try {
-    return parseTimeExpression(value, now);
-  } catch (err) {
-    if (err instanceof TimestampError) throw invalid(param, `${err.message}, or now / now-15m`);
-    throw err;
-  }
-}
+export { invalid, parseTime };
 
 export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch {
   const scope = parseScope(query, now);

@@ -18,7 +18,7 @@ import { estimateCharge } from '../../../shared/billing/prices.ts';
 import { usageHourly } from '../../../shared/control-plane/schema.ts';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { shardName } from '../../../shared/sharding.ts';
-import { parseTimeExpression, TimestampError } from '../../../shared/timestamp.ts';
+import { invalid, parseTime } from '../../../shared/request-params.ts';
 import { HOUR_MS } from '../../../durable-objects/usage-meter.ts';
 import type { IngestApp } from '../env.ts';
 
@@ -83,13 +83,8 @@ function addCount(t: Totals, c: { metric: string; reason: string; value: number 
 function time(query: URLSearchParams, name: string, fallback: number, now: number): number {
   const text = query.get(name);
   if (text === null || text === '') return fallback;
-  try {
-    const instant = parseTimeExpression(text, now);
-    return instant.seconds * 1000 + Math.floor(instant.nanos / 1e6);
-  } catch (err) {
-    if (err instanceof TimestampError) throw new ApiError(400, 'invalid_parameter', `${name}: ${err.message}`, { parameter: name });
-    throw err;
-  }
+  const instant = parseTime(name, text, now);
+  return instant.seconds * 1000 + Math.floor(instant.nanos / 1e6);
 }
 
 export const usageRoutes = new Hono<IngestApp>();
@@ -104,8 +99,8 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
   const query = new URL(c.req.url).searchParams;
   const from = time(query, 'from', monthStart, now);
   const to = time(query, 'to', now, now);
-  if (to <= from) throw new ApiError(400, 'invalid_parameter', 'from must be before to', { parameter: 'from' });
-  if (to - from > 400 * 24 * HOUR_MS) throw new ApiError(400, 'invalid_parameter', 'the range can span at most 400 days', { parameter: 'from' });
+  if (to <= from) throw invalid('from', 'must be before to');
+  if (to - from > 400 * 24 * HOUR_MS) throw invalid('from', 'the range can span at most 400 days');
 
   const db = drizzle(c.env.CONTROL_DB);
   const lo = Math.min(from, monthStart) - (Math.min(from, monthStart) % HOUR_MS);
