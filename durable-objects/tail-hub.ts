@@ -23,6 +23,8 @@ import { loadConfig, type ConfigBindings } from '../shared/config.ts';
 import { toLogView, type StoredLog } from '../shared/log-record.ts';
 import type { QueryNode } from '../shared/query-language/ast.ts';
 import { compileMatcher, type MatchableRecord } from '../shared/query-language/evaluate.ts';
+import { QuerySyntaxError } from '../shared/query-language/parse.ts';
+import { logEvent } from '../shared/logger.ts';
 import { LOG_COLUMNS } from '../shared/row-format.ts';
 import { shardName } from '../shared/sharding.ts';
 import type { TenantActor } from './tenant-actor.ts';
@@ -101,8 +103,15 @@ export class TailHub extends DurableObject<TailHubEnv> {
     const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState;
-      const matcher = this.#matcherOf(ws, state);
-      const matching = decoded.filter((row) => matcher(row));
+      let matching: StoredLog[];
+      try {
+        const matcher = this.#matcherOf(ws, state);
+        matching = decoded.filter((row) => matcher(row));
+      } catch (err) {
+        // One socket's query must never cost the others their records: this one is told why and closed.
+        this.#closeForError(ws, err);
+        continue;
+      }
       if (matching.length === 0) continue;
       // Refill the socket's budget, then spend it.
       state.tokens = Math.min(this.#budgetPerSecond, state.tokens + ((now - state.refilledAt) / 1000) * this.#budgetPerSecond);
@@ -117,6 +126,18 @@ export class TailHub extends DurableObject<TailHubEnv> {
         // The socket closed under us; webSocketClose cleans up.
       }
       ws.serializeAttachment(state);
+    }
+  }
+
+  #closeForError(ws: WebSocket, err: unknown): void {
+    this.#matchers.delete(ws);
+    const message = err instanceof QuerySyntaxError ? err.message : 'the query could not be evaluated';
+    logEvent('warn', 'tail.socket_failed', { error: err instanceof Error ? err.message : String(err) });
+    try {
+      ws.send(JSON.stringify({ type: 'error', error: 'query_failed', message }));
+      ws.close(1011, 'query failed');
+    } catch {
+      // already closed
     }
   }
 

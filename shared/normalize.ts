@@ -7,6 +7,7 @@
  * present wins, and every other key — including a losing alias — is kept as an
  * attribute, so nothing the client sent is dropped.
  */
+import { setAttribute } from './attributes.ts';
 import type { LogRow } from './log-record.ts';
 import { severityNumberFromLevelNumber, severityNumberFromText, severityTextFromNumber } from './severity.ts';
 import { formatClickHouseTime, parseTimestamp, TimestampError } from './timestamp.ts';
@@ -177,8 +178,8 @@ export function normalizeRecord(raw: unknown, index: number, ctx: NormalizeConte
     const service = record[serviceKey];
     if (typeof service !== 'string') fail(index, serviceKey, 'must be a string');
     row.ServiceName = service;
-  } else if (resource?.['service.name'] !== undefined) {
-    row.ServiceName = resource['service.name'];
+  } else if (resource !== undefined && Object.hasOwn(resource, 'service.name')) {
+    row.ServiceName = resource['service.name']!;
   }
   return row;
 }
@@ -217,7 +218,7 @@ function flattenInto(target: Record<string, string>, prefix: string, value: unkn
     }
     if (wrote || prefix === '') return wrote;
   }
-  target[prefix] = stringifyValue(value);
+  setAttribute(target, prefix, stringifyValue(value));
   return true;
 }
 

@@ -27,5 +27,6 @@ export function expandPermissions(permissions: Iterable<string>): Set<Scope> {
 
 /** Effective scopes of a token: its roles' permissions plus its own `permissions`. */
 export function scopesOf(roles: readonly string[], permissions: readonly string[]): Set<Scope> {
-  return expandPermissions([...roles.flatMap((role) => ROLE_PERMISSIONS[role] ?? []), ...permissions]);
+  // Role names come from the token: own keys only, so a role named `constructor` grants nothing.
+  return expandPermissions([...roles.flatMap((role) => (Object.hasOwn(ROLE_PERMISSIONS, role) ? ROLE_PERMISSIONS[role]! : [])), ...permissions]);
 }

@@ -16,22 +16,28 @@ export const SEVERITY_RANGES = {
 
 export type SeverityName = keyof typeof SEVERITY_RANGES;
 
-/** Level words seen in the wild (log4j, syslog, Python, Go, Serilog…) → SeverityNumber. */
-const NUMBER_BY_TEXT: Record<string, number> = {
-  trace: 1, trc: 1, finest: 1, verbose: 2, vrb: 2,
-  debug: 5, dbg: 5, d: 5, fine: 5,
-  info: 9, inf: 9, i: 9, information: 9, informational: 9, notice: 10,
-  warn: 13, warning: 13, wrn: 13, w: 13,
-  error: 17, err: 17, e: 17, eror: 17,
-  critical: 18, crit: 18,
-  fatal: 21, ftl: 21, f: 21, alert: 22, emerg: 23, emergency: 23, panic: 23,
-};
+/**
+ * Level words seen in the wild (log4j, syslog, Python, Go, Serilog…) → SeverityNumber.
+ * A Map, not an object literal: the key is request text, and `"__proto__"` or
+ * `"constructor"` must find nothing rather than Object.prototype's members.
+ */
+const NUMBER_BY_TEXT: ReadonlyMap<string, number> = new Map(
+  Object.entries({
+    trace: 1, trc: 1, finest: 1, verbose: 2, vrb: 2,
+    debug: 5, dbg: 5, d: 5, fine: 5,
+    info: 9, inf: 9, i: 9, information: 9, informational: 9, notice: 10,
+    warn: 13, warning: 13, wrn: 13, w: 13,
+    error: 17, err: 17, e: 17, eror: 17,
+    critical: 18, crit: 18,
+    fatal: 21, ftl: 21, f: 21, alert: 22, emerg: 23, emergency: 23, panic: 23,
+  }),
+);
 
 /** pino and bunyan numeric levels. */
-const NUMBER_BY_PINO_LEVEL: Record<number, number> = { 10: 1, 20: 5, 30: 9, 40: 13, 50: 17, 60: 21 };
+const NUMBER_BY_PINO_LEVEL: ReadonlyMap<number, number> = new Map([[10, 1], [20, 5], [30, 9], [40, 13], [50, 17], [60, 21]]);
 
 export function severityNumberFromText(text: string): number {
-  return NUMBER_BY_TEXT[text.trim().toLowerCase()] ?? 0;
+  return NUMBER_BY_TEXT.get(text.trim().toLowerCase()) ?? 0;
 }
 
 /**
@@ -39,7 +45,8 @@ export function severityNumberFromText(text: string): number {
  * 1…24; anything else is unspecified (0) and the text keeps the original.
  */
 export function severityNumberFromLevelNumber(level: number): number {
-  if (NUMBER_BY_PINO_LEVEL[level] !== undefined) return NUMBER_BY_PINO_LEVEL[level]!;
+  const pino = NUMBER_BY_PINO_LEVEL.get(level);
+  if (pino !== undefined) return pino;
   if (Number.isInteger(level) && level >= 1 && level <= 24) return level;
   return 0;
 }

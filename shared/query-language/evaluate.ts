@@ -73,8 +73,12 @@ export function compileMatcher(node: QueryNode, now = Date.now()): (record: Matc
     }
     case 'map': {
       const { key, maps } = target;
-      if (isExists(node)) return (r) => maps.some((m) => key in r[m]);
-      const read = maps.length === 1 ? (r: MatchableRecord) => r[maps[0]!][key] ?? '' : (r: MatchableRecord) => (key in r.LogAttributes ? r.LogAttributes[key]! : (r.ResourceAttributes[key] ?? ''));
+      // Own keys only: an attribute named `constructor` is present only when the record has one.
+      if (isExists(node)) return (r) => maps.some((m) => Object.hasOwn(r[m], key));
+      const read =
+        maps.length === 1
+          ? (r: MatchableRecord) => attribute(r[maps[0]!], key)
+          : (r: MatchableRecord) => (Object.hasOwn(r.LogAttributes, key) ? r.LogAttributes[key]! : attribute(r.ResourceAttributes, key));
       if (equality) {
         const value = node.value;
         return node.prefix ? (r) => read(r).startsWith(value) : (r) => read(r) === value;
@@ -90,6 +94,11 @@ export function compileMatcher(node: QueryNode, now = Date.now()): (record: Matc
       return (r) => compare(read(r), op, node.value);
     }
   }
+}
+
+/** An attribute's value, or '' when the record has none (as ClickHouse reads a missing map key). */
+function attribute(map: Record<string, string>, key: string): string {
+  return Object.hasOwn(map, key) ? map[key]! : '';
 }
 
 function compare<T extends number | string>(a: T, op: string, b: T): boolean {

@@ -18,15 +18,18 @@ export type FieldTarget =
   | { kind: 'time' }
   | { kind: 'map'; maps: ('LogAttributes' | 'ResourceAttributes')[]; key: string };
 
-const NAMED: Record<string, FieldTarget> = {
-  body: { kind: 'body' }, message: { kind: 'body' }, msg: { kind: 'body' },
-  level: { kind: 'severity' }, severity: { kind: 'severity' },
-  service: { kind: 'service' }, 'service.name': { kind: 'service' },
-  trace_id: { kind: 'traceId' }, traceid: { kind: 'traceId' }, 'trace.id': { kind: 'traceId' },
-  span_id: { kind: 'spanId' }, spanid: { kind: 'spanId' }, 'span.id': { kind: 'spanId' },
-  id: { kind: 'id' },
-  timestamp: { kind: 'time' }, time: { kind: 'time' }, '@timestamp': { kind: 'time' },
-};
+/** Column names a query may use (lower case). A Map: the key is query text, so `constructor:x` must find nothing. */
+const NAMED: ReadonlyMap<string, FieldTarget> = new Map(
+  Object.entries({
+    body: { kind: 'body' }, message: { kind: 'body' }, msg: { kind: 'body' },
+    level: { kind: 'severity' }, severity: { kind: 'severity' },
+    service: { kind: 'service' }, 'service.name': { kind: 'service' },
+    trace_id: { kind: 'traceId' }, traceid: { kind: 'traceId' }, 'trace.id': { kind: 'traceId' },
+    span_id: { kind: 'spanId' }, spanid: { kind: 'spanId' }, 'span.id': { kind: 'spanId' },
+    id: { kind: 'id' },
+    timestamp: { kind: 'time' }, time: { kind: 'time' }, '@timestamp': { kind: 'time' },
+  } satisfies Record<string, FieldTarget>),
+);
 
 /**
  * `attr.<key>` → the record's attributes, `resource.<key>` → its resource;
@@ -34,7 +37,7 @@ const NAMED: Record<string, FieldTarget> = {
  * else the resource attribute.
  */
 export function resolveField(field: string): FieldTarget {
-  const named = NAMED[field.toLowerCase()];
+  const named = NAMED.get(field.toLowerCase());
   if (named) return named;
   if (field.startsWith('attr.') && field.length > 5) return { kind: 'map', maps: ['LogAttributes'], key: field.slice(5) };
   if (field.startsWith('attributes.') && field.length > 11) return { kind: 'map', maps: ['LogAttributes'], key: field.slice(11) };

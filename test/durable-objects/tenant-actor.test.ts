@@ -4,28 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import { clickhouse, countRows, gunzipText, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { actorOf, clickhouse, countRows, flushActor, gunzipText, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
 
-function actorOf(tenant: string): DurableObjectStub<TenantActor> {
-  return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(tenant));
-}
-
-/**
- * Runs the alarm (if it has not fired by itself yet) until nothing is
- * buffered. More than once when the hour ends meanwhile: the usage roll-up's
- * alarm at the end of the hour comes before a flush retry that is due later.
- */
-async function flushAll(stub: DurableObjectStub<TenantActor>) {
-  for (let round = 0; round < 3; round++) {
-    await runDurableObjectAlarm(stub);
-    const stats = await stub.stats();
-    if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
-    if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
-  }
-  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0);
-}
-
-
+const flushAll = flushActor;
 
 describe('TenantActor', () => {
   it('stores a batch durably before it acknowledges it', async () => {

@@ -2,7 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { authenticate, type AuthBindings } from '../../shared/auth.ts';
-import { TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_TENANT } from '../support/constants.ts';
+import { HOSTILE_NAMES, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_TENANT } from '../support/constants.ts';
 import { provisionTenant } from '../support/control-plane.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
 
@@ -50,6 +50,14 @@ describe('JWT', () => {
     expect((await post(await sign(claims({ roles: [], permissions: ['logs:write'] })))).status).toBe(202);
     expect((await post(await sign(claims({ roles: ['tenant-admin'] })))).status).toBe(202); // logs:*
     expect((await post(await sign(claims({ roles: ['user', 'admin'] })))).status).toBe(403); // unknown roles grant nothing
+  });
+
+  it('grants nothing for roles named after Object.prototype members (a 403, not a 500)', async () => {
+    for (const role of HOSTILE_NAMES) {
+      const res = await post(await sign(claims({ roles: [role] })));
+      expect(res.status, role).toBe(403);
+      expect(await res.json()).toMatchObject({ error: 'insufficient_scope' });
+    }
   });
 
   it('refuses alg "none"', async () => {

@@ -2,9 +2,9 @@
  * Live tail: GET /v1/tail?q=… as a WebSocket, served by the tenant's TailHub,
  * fed by its actors as they accept records (before any flush).
  */
-import { exports } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { TEST_API_KEY, TEST_TAIL_RECORDS_PER_S } from '../support/constants.ts';
+import { HOSTILE_NAMES, TEST_API_KEY, TEST_TAIL_RECORDS_PER_S, TEST_TENANT } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
 
@@ -92,5 +92,36 @@ describe('live tail', () => {
     expect(plain.status).toBe(426);
     const anonymous = await exports.default.fetch(new Request('https://neurallog.test/v1/tail?q=x', { headers: { upgrade: 'websocket' } }));
     expect(anonymous.status).toBe(401);
+  });
+
+  it('takes names of Object.prototype members as query fields, and a socket whose query fails costs the others nothing', async () => {
+    const tag = `proto${crypto.randomUUID().slice(0, 8)}`;
+    const sockets = await Promise.all(HOSTILE_NAMES.map((name) => tail(`${tag} ${name}:x`)));
+    // A socket whose stored query no longer evaluates (as after a change of meaning): straight to the hub.
+    const hub = env.TAIL_HUB.get(env.TAIL_HUB.idFromName(TEST_TENANT));
+    const url = new URL('https://tail-hub.internal/');
+    url.searchParams.set('tenant', TEST_TENANT);
+    url.searchParams.set('shards', '1');
+    url.searchParams.set('query', JSON.stringify({ type: 'field', field: 'level', op: ':', value: 'loud', phrase: false, prefix: false, start: 6 }));
+    const broken = await hub.fetch(new Request(url, { headers: { Upgrade: 'websocket' } }));
+    const brokenSocket = broken.webSocket!;
+    const brokenMessages: Message[] = [];
+    let closed: number | null = null;
+    brokenSocket.addEventListener('message', (e) => brokenMessages.push(JSON.parse(e.data as string)));
+    brokenSocket.addEventListener('close', (e) => (closed = e.code));
+    brokenSocket.accept();
+
+    const records = HOSTILE_NAMES.map((name) => JSON.parse(`{"message": "${tag} ${name}", ${JSON.stringify(name)}: "x"}`));
+    expect((await post(records)).status).toBe(202);
+    for (const [i, name] of HOSTILE_NAMES.entries()) {
+      const got = await sockets[i]!.until((m) => logsIn(m).length >= 1);
+      expect(logsIn(got).map((l) => l.body), name).toEqual([`${tag} ${name}`]);
+      expect(Object.hasOwn(logsIn(got)[0]!.attributes, name)).toBe(true);
+    }
+    const deadline = Date.now() + 5000;
+    while (closed === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(brokenMessages).toContainEqual(expect.objectContaining({ type: 'error', error: 'query_failed' }));
+    expect(closed).toBe(1011);
+    for (const s of sockets) s.socket.close();
   });
 });

@@ -39,3 +39,10 @@ export const TEST_FLUSH = {
 
 /** Records a live-tail socket may receive per second in the tests (NEURALLOG_TAIL_MAX_RECORDS_PER_S). */
 export const TEST_TAIL_RECORDS_PER_S = 100;
+
+/**
+ * Names that are members of Object.prototype: as levels, field names,
+ * attribute keys, label names, SD-IDs, OTLP keys and query fields they must
+ * mean nothing more than any other text.
+ */
+export const HOSTILE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__'] as const;

@@ -3,13 +3,14 @@
  */
 import { createClient } from '@clickhouse/client-web';
 import { env } from 'cloudflare:workers';
-import { runInDurableObject } from 'cloudflare:test';
-import type { ActorBatch, IngestPolicy } from '../../durable-objects/tenant-actor.ts';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import type { ActorBatch, IngestPolicy, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { PLANS } from '../../shared/plans.ts';
+import { shardName } from '../../shared/sharding.ts';
 import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
 import { newBatchId } from '../../shared/ids.ts';
 import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
-import { TEST_TENANT } from './constants.ts';
+import { TEST_FLUSH, TEST_TENANT } from './constants.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 
@@ -68,6 +69,38 @@ export async function injectFault(mode: 'fail-before' | 'fail-after' | 'delay' |
 export async function proxyCounts(match: string): Promise<{ requests: number; maxInFlight: number }> {
   const res = await fetch(`${env.TEST_FAULT_PROXY_URL}/__stats?match=${encodeURIComponent(match)}`);
   return res.json();
+}
+
+/**
+ * Runs the actor's alarm (if it has not fired by itself yet) until nothing is
+ * buffered. More than once when the hour ends meanwhile: the usage roll-up's
+ * alarm at the end of the hour comes before a flush retry that is due later.
+ */
+export async function flushActor(stub: DurableObjectStub<TenantActor>, timeoutMs = 10_000) {
+  // Make whatever is buffered due now (the tests' maximum age is far ahead).
+  await runInDurableObject(stub, (_instance, state) => {
+    state.storage.sql.exec('UPDATE buffered_chunks SET received_at = received_at - ?', 10 * TEST_FLUSH.maxAgeMs);
+  });
+  for (let round = 0; round < 3; round++) {
+    await runDurableObjectAlarm(stub);
+    const stats = await stub.stats();
+    if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
+    if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
+  }
+  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0, timeoutMs);
+}
+
+/** The actor of a tenant's shard (0: the tenant's first actor, named after it). */
+export function actorOf(tenant: string, shard = 0): DurableObjectStub<TenantActor> {
+  return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(shardName(tenant, shard)));
+}
+
+/** Flushes every actor of a tenant spread over `shards` (its plan's shard count). */
+export async function flushTenant(tenant: string, shards: number): Promise<void> {
+  for (let k = 0; k < shards; k++) {
+    const stats = await flushActor(actorOf(tenant, k));
+    if (stats.pendingFlushes.length > 0) throw new Error(`shard ${k} of ${tenant} still has flushes pending`);
+  }
 }
 
 export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {

@@ -18,6 +18,7 @@
  * the valid rest is stored, and the answer is a 400 naming what was dropped.
  */
 import { fromBinary } from '@bufbuild/protobuf';
+import { ownAttribute, setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { severityNumberFromText } from '../../../shared/severity.ts';
 import { formatClickHouseTime, parseTimestamp, TimestampError, type Instant } from '../../../shared/timestamp.ts';
@@ -83,7 +84,7 @@ export function decodeLokiProtobuf(body: Uint8Array, maxBytes: number): { stream
     entries: stream.entries.map((entry) => {
       const ts = entry.timestamp;
       const metadata: Record<string, string> = {};
-      for (const pair of entry.structuredMetadata) metadata[pair.name] = pair.value;
+      for (const pair of entry.structuredMetadata) setAttribute(metadata, pair.name, pair.value);
       const time = ts && (ts.seconds !== 0n || ts.nanos !== 0) ? instantOf(ts.seconds, ts.nanos) : null;
       return { time, timeError: ts && time === null && (ts.seconds !== 0n || ts.nanos !== 0) ? 'timestamp is outside 1970 … 2262' : undefined, line: entry.line, metadata };
     }),
@@ -170,7 +171,7 @@ export function parseLabels(text: string): Record<string, string> {
     const [, name, quoted, end] = m;
     if (!LABEL_NAME_RE.test(name!)) throw new Error(`label name ${JSON.stringify(name)} is not valid`);
     try {
-      labels[name!] = JSON.parse(quoted!) as string;
+      setAttribute(labels, name!, JSON.parse(quoted!) as string);
     } catch {
       throw new Error(`label ${name} has an invalid escape in its value`);
     }
@@ -201,8 +202,8 @@ export function lokiToRows(streams: LokiStream[], ctx: RowContext): LokiRows {
       rejected.push({ stream: s, entry: null, reason: (err as Error).message });
       return;
     }
-    const service = SERVICE_LABELS.map((k) => labels[k]).find((v) => v !== undefined && v !== '');
-    const labelLevel = LEVEL_KEYS.map((k) => labels[k]).find((v) => v !== undefined && v !== '');
+    const service = SERVICE_LABELS.map((k) => ownAttribute(labels, k)).find((v) => v !== undefined && v !== '');
+    const labelLevel = LEVEL_KEYS.map((k) => ownAttribute(labels, k)).find((v) => v !== undefined && v !== '');
     stream.entries.forEach((entry, e) => {
       if (entry.timeError) {
         rejected.push({ stream: s, entry: e, reason: entry.timeError });
@@ -219,14 +220,14 @@ export function lokiToRows(streams: LokiStream[], ctx: RowContext): LokiRows {
       };
       if (service !== undefined) row.ServiceName = service;
       const metadata = entry.metadata;
-      const level = LEVEL_KEYS.map((k) => metadata[k]).find((v) => v !== undefined && v !== '') ?? labelLevel;
+      const level = LEVEL_KEYS.map((k) => ownAttribute(metadata, k)).find((v) => v !== undefined && v !== '') ?? labelLevel;
       if (level !== undefined) {
         row.SeverityText = level;
         row.SeverityNumber = severityNumberFromText(level);
       }
-      const traceId = metadata.trace_id ?? metadata.traceID ?? metadata.traceId;
+      const traceId = ownAttribute(metadata, 'trace_id') ?? ownAttribute(metadata, 'traceID') ?? ownAttribute(metadata, 'traceId');
       if (traceId !== undefined && HEX32_RE.test(traceId)) row.TraceId = traceId.toLowerCase();
-      const spanId = metadata.span_id ?? metadata.spanID ?? metadata.spanId;
+      const spanId = ownAttribute(metadata, 'span_id') ?? ownAttribute(metadata, 'spanID') ?? ownAttribute(metadata, 'spanId');
       if (spanId !== undefined && HEX16_RE.test(spanId)) row.SpanId = spanId.toLowerCase();
       for (const _ in metadata) {
         row.LogAttributes = metadata;

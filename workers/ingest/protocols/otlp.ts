@@ -16,6 +16,7 @@
  */
 import { fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { base64Encode } from '@bufbuild/protobuf/wire';
+import { ownAttribute, setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { NormalizeContext } from '../../../shared/normalize.ts';
 import { severityNumberFromText, severityTextFromNumber } from '../../../shared/severity.ts';
@@ -114,7 +115,7 @@ export function otlpToRows(request: ExportLogsServiceRequest, ctx: RowContext): 
   let index = 0;
   for (const resourceLogs of request.resourceLogs) {
     const resource = attributesToMap(resourceLogs.resource?.attributes ?? []);
-    const serviceName = resource['service.name'];
+    const serviceName = ownAttribute(resource, 'service.name');
     for (const scopeLogs of resourceLogs.scopeLogs) {
       const scope = scopeLogs.scope;
       const scopeAttributes = attributesToMap(scope?.attributes ?? []);
@@ -155,7 +156,7 @@ export function otlpToRows(request: ExportLogsServiceRequest, ctx: RowContext): 
         }
         if (serviceName !== undefined) row.ServiceName = serviceName;
         const attributes = attributesToMap(record.attributes);
-        if (record.eventName !== '' && attributes['event.name'] === undefined) attributes['event.name'] = record.eventName;
+        if (record.eventName !== '' && !Object.hasOwn(attributes, 'event.name')) attributes['event.name'] = record.eventName;
         if (record.attributes.length > 0 || record.eventName !== '') row.LogAttributes = attributes;
         if (resourceLogs.resource) row.ResourceAttributes = resource;
         if (resourceLogs.schemaUrl) row.ResourceSchemaUrl = resourceLogs.schemaUrl;
@@ -174,7 +175,7 @@ export function otlpToRows(request: ExportLogsServiceRequest, ctx: RowContext): 
 /** Attribute values become text the way the ClickHouse exporter's AsString does: scalars as written, maps and arrays as JSON. */
 export function attributesToMap(attributes: KeyValue[]): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const { key, value } of attributes) map[key] = value ? anyValueToString(value) : '';
+  for (const { key, value } of attributes) setAttribute(map, key, value ? anyValueToString(value) : '');
   return map;
 }
 

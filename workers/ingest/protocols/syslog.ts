@@ -15,6 +15,7 @@
  * facility and version → `syslog.*` attributes; each SD-PARAM →
  * `<SD-ID>.<name>` attribute; MSG → body.
  */
+import { setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { formatClickHouseTime, parseTimestamp, TimestampError, type Instant } from '../../../shared/timestamp.ts';
 import type { RowContext } from './otlp.ts';
@@ -161,7 +162,7 @@ function parseStructuredData(text: string, pos: number, into: Record<string, str
           pos++;
         }
       }
-      into[`${id}.${name}`] = value;
+      setAttribute(into, `${id}.${name}`, value);
     }
     if (text[pos] !== ']') return null;
     pos++;
@@ -169,7 +170,7 @@ function parseStructuredData(text: string, pos: number, into: Record<string, str
   return pos;
 }
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const MONTHS: ReadonlyMap<string, number> = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((m, i) => [m, i]));
 const BSD_TIME_RE = /^([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) /;
 /** TAG (with an optional [PID]) followed by a colon: `sshd[42]:`, `kernel:`, `sshd(pam_unix)[19939]:`. */
 const TAG_RE = /^([^\s[\]:]{1,64})(?:\[([^\]\s]{1,128})\])?: ?/;
@@ -184,7 +185,7 @@ const LOOSE_TAG_RE = /^([^\s[\]:]{1,64})(?:\[([^\]\s]{1,128})\])? +/;
 function parse3164(text: string, now: Date): SyslogMessage | null {
   const m = BSD_TIME_RE.exec(text);
   if (!m) return null;
-  const month = MONTHS[m[1]!];
+  const month = MONTHS.get(m[1]!);
   if (month === undefined) return null;
   const day = Number(m[2]!.trim());
   const [hour, minute, second] = [Number(m[3]), Number(m[4]), Number(m[5])];
@@ -234,7 +235,7 @@ export function syslogToRow(message: SyslogMessage, index: number, ctx: RowConte
   if (message.version !== undefined) attributes['syslog.version'] = String(message.version);
   if (message.procId !== undefined) attributes['syslog.procid'] = message.procId;
   if (message.msgId !== undefined) attributes['syslog.msgid'] = message.msgId;
-  Object.assign(attributes, message.structuredData);
+  for (const [name, value] of Object.entries(message.structuredData)) setAttribute(attributes, name, value);
   row.LogAttributes = attributes;
   return row;
 }
