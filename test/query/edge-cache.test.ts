@@ -56,6 +56,23 @@ describe('edge cache', () => {
     expect((await get('/v1/logs/histogram', { ...range, q: `service:${service}` })).headers.get('cache-status')).toBe('NeuralLog; hit');
   });
 
+  it('keeps searches for attribute names that differ only in case in two entries, with their own answers', async () => {
+    const svc = `cache-case-${crypto.randomUUID().slice(0, 8)}`;
+    const receivedAt = formatClickHouseTime(instantFromMillis(T0));
+    const records = [{ Region: 'eu' }, { region: 'eu' }, { region: 'eu' }].map((attributes, i) =>
+      normalizeRecord({ timestamp: iso(T0 + i * 1000), service: svc, message: `case ${i}`, attributes }, i, { tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `C${svc}` }),
+    );
+    await clickhouse.insert({ table: 'logs', values: records, format: 'JSONEachRow' });
+    const upper = await get('/v1/logs', { ...range, q: `service:${svc} attr.Region:eu` });
+    expect(upper.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    expect((await upper.json<{ logs: { body: string }[] }>()).logs.map((l) => l.body)).toEqual(['case 0']);
+    const lower = await get('/v1/logs', { ...range, q: `service:${svc} attr.region:eu` });
+    expect(lower.headers.get('cache-status')).toBe('NeuralLog; fwd=miss; stored');
+    expect((await lower.json<{ logs: { body: string }[] }>()).logs.map((l) => l.body)).toEqual(['case 2', 'case 1']);
+    // The built-in names are one field in any case: that is still the same entry.
+    expect((await get('/v1/logs', { ...range, q: `SERVICE=${svc} attr.region:eu` })).headers.get('cache-status')).toBe('NeuralLog; hit');
+  });
+
   it('bypasses the cache for a range that reaches the flush horizon', async () => {
     const res = await get('/v1/logs', { from: range.from, q: `service:${service}` }); // to = now
     expect(res.headers.get('cache-status')).toMatch(/^NeuralLog; fwd=bypass/);

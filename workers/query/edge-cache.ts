@@ -9,8 +9,10 @@
  * The key is the tenant (from the verified credential, never the request),
  * the tenant's data generation (bumped by every deletion of its logs, read
  * from D1 on each cacheable request, so a deletion invalidates at once), the
- * endpoint, and the normalised search: absolute times, the query as a
- * canonical syntax tree (so `a b`, `b a` and `a AND b` share an entry), sorted
+ * endpoint, and the normalised search (cacheKeyText): absolute times, the
+ * query as a canonical syntax tree of what each term means (so `a b`, `b a`
+ * and `a AND b` share an entry, as do `LEVEL:error` and `level=error`; but
+ * `attr.Region:x` and `attr.region:x`, two attribute keys, never do), sorted
  * lists. It is hashed (SHA-256) into the URL of an internal host. One tenant
  * can therefore never reach another's entries, nor its own from before a
  * deletion.
@@ -27,32 +29,102 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { Context } from 'hono';
 import { loadConfig } from '../../shared/config.ts';
 import { tenants } from '../../shared/control-plane/schema.ts';
-import type { QueryNode } from '../../shared/query-language/ast.ts';
+import type { QueryNode, Value } from '../../shared/query-language/ast.ts';
+import { isExists } from '../../shared/query-language/compile-sql.ts';
+import { idValue, numericValue, resolveField, severityRange, timeValue } from '../../shared/query-language/fields.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import type { QueryApp } from './env.ts';
 import type { SearchScope } from './search-params.ts';
 
 const CACHE_HOST = 'https://search-cache.neurallog.internal';
 
-/** The query without positions, and/or children sorted and flattened: equal meaning, equal text. */
-export function canonicalQuery(node: QueryNode): unknown {
+type FieldNode = Extract<QueryNode, { type: 'field' }>;
+
+/**
+ * The query without positions, and/or children sorted, flattened and without
+ * repeats, each term as the compiler reads it: equal text, equal meaning —
+ * and as far as it is cheap to see, equal meaning, equal text. `now` resolves
+ * relative times (`timestamp>now-15m`), which are a different search at every
+ * moment.
+ */
+export function canonicalQuery(node: QueryNode, now = Date.now()): unknown {
   switch (node.type) {
     case 'and':
     case 'or': {
-      const children = node.children.flatMap((c) => (c.type === node.type ? (c as { children: QueryNode[] }).children : [c])).map(canonicalQuery);
+      // Flattened after canonicalising, so that `(a OR (b OR c)) OR d` flattens all the way down.
+      const children = node.children.map((c) => canonicalQuery(c, now)).flatMap((c) => (Array.isArray(c) && c[0] === node.type ? c.slice(1) : [c]));
       const unique = [...new Map(children.map((c) => [JSON.stringify(c), c])).values()];
       unique.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
       return unique.length === 1 ? unique[0] : [node.type, ...unique];
     }
     case 'not':
-      return ['not', canonicalQuery(node.child)];
+      return ['not', canonicalQuery(node.child, now)];
     case 'text':
-      return ['text', node.value, node.phrase, node.prefix];
+      return canonicalText(node);
     case 'field':
-      return ['field', node.field.toLowerCase(), node.op === '=' ? ':' : node.op, node.value, node.phrase, node.prefix];
+      return canonicalField(node, now);
     default:
       return ['all'];
   }
+}
+
+function canonicalText(value: Value): unknown {
+  return ['text', value.value, value.phrase, value.prefix];
+}
+
+/**
+ * A field term by what resolveField makes of its name — only the built-in
+ * column names are case-insensitive; `attr.Region` and `attr.region` are two
+ * keys — and its value by what compileQuery reads from it. `=` and `:` are the
+ * same comparison.
+ */
+function canonicalField(node: FieldNode, now: number): unknown {
+  const target = resolveField(node.field);
+  const op = node.op === '=' ? ':' : node.op;
+  switch (target.kind) {
+    case 'body':
+      return canonicalText(node); // `message:x` compiles as the word x
+    case 'severity': {
+      const [lo, hi] = severityRange(node);
+      if (op === ':') return ['severity', ':', lo, hi];
+      return ['severity', op, op === '>' || op === '<=' ? hi : lo];
+    }
+    case 'time':
+      return ['time', op, timeValue(node, now)];
+    case 'service':
+    case 'id':
+    case 'traceId':
+    case 'spanId':
+      if (isExists(node)) return [target.kind, 'exists'];
+      return [target.kind, op, target.kind === 'traceId' || target.kind === 'spanId' ? idValue(node, node.field) : node.value, node.prefix];
+    case 'map': {
+      const where = ['map', ...target.maps, target.key];
+      if (isExists(node)) return [...where, 'exists'];
+      if (op === ':') return [...where, ':', node.value, node.prefix];
+      const number = numericValue(node);
+      // String(), not JSON: JSON writes both infinities (`>1e999`, `>-1e999`) as null.
+      return number === null ? [...where, op, 'text', node.value] : [...where, op, 'number', String(number)];
+    }
+  }
+}
+
+/**
+ * Everything a cached answer depends on besides the tenant and its data
+ * generation (both in the key's URL): the endpoint, the absolute range, the
+ * query's canonical tree, the levels and services as sets, and the endpoint's
+ * own parameters (`extra`: taken verbatim, so `attr.X` and `attr.x` facets
+ * are two entries). Two searches with equal text give equal answers.
+ */
+export function cacheKeyText(endpoint: string, scope: SearchScope, extra: Record<string, string | number | null>, now = Date.now()): string {
+  return JSON.stringify({
+    endpoint,
+    from: formatClickHouseTime(scope.from),
+    to: formatClickHouseTime(scope.to),
+    query: canonicalQuery(scope.query, now),
+    severity: [...new Set(scope.severityRanges.map((r) => r.join('-')))].sort(),
+    services: [...new Set(scope.services)].sort(),
+    extra: Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : 1)),
+  });
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -90,15 +162,7 @@ export async function cachedJson(
   const t0 = Date.now();
   const generation = await dataGeneration(c.env.CONTROL_DB, tenantId);
   const t1 = Date.now();
-  const canonical = JSON.stringify({
-    endpoint,
-    from: formatClickHouseTime(scope.from),
-    to: formatClickHouseTime(scope.to),
-    query: canonicalQuery(scope.query),
-    severity: [...scope.severityRanges].map((r) => r.join('-')).sort(),
-    services: [...new Set(scope.services)].sort(),
-    extra: Object.fromEntries(Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : 1))),
-  });
+  const canonical = cacheKeyText(endpoint, scope, extra, now);
   const key = new Request(`${CACHE_HOST}/${encodeURIComponent(tenantId)}/${generation}/${endpoint}/${await sha256Hex(canonical)}`);
   const cache = caches.default;
   const hit = await cache.match(key);
