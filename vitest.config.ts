@@ -84,6 +84,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 ...workerBindings(inject('faultProxyUrl'), inject),
+                NEURALLOG_SEARCH_MAX_BYTES: '262144', // 256 KiB: test/query/search-bytes.test.ts cuts pages with a megabyte of rows
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },

@@ -95,6 +95,11 @@ export const CONFIG_VARIABLES = {
     doc: 'How long a cached search result is kept (s): the longest a record that arrives late (its timestamp already past the horizon) stays out of a cached answer.',
     usedBy: 'query',
   },
+  NEURALLOG_SEARCH_MAX_BYTES: {
+    default: '8388608',
+    doc: 'Most bytes of rows (their JSON as ClickHouse sends it) one search page or context answer holds, so that 1,000 large records never fill an isolate\'s memory; past it the answer ends early with `truncated: true` and a cursor that goes on from its last row.',
+    usedBy: 'query',
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -145,6 +150,8 @@ export interface Config {
   limits: IngestLimits;
   flush: FlushPolicy;
   queryCache: { horizonMs: number; ttlSeconds: number };
+  /** Most bytes of row JSON one search page or context answer holds. */
+  searchMaxBytes: number;
   tailMaxRecordsPerSecond: number;
 }
 
@@ -202,6 +209,7 @@ export function loadConfig(env: ConfigBindings): Config {
       retryMaxMs: int('NEURALLOG_FLUSH_RETRY_MAX_MS'),
     },
     queryCache: { horizonMs: int('NEURALLOG_QUERY_CACHE_HORIZON_MS', 0), ttlSeconds: int('NEURALLOG_QUERY_CACHE_TTL_S') },
+    searchMaxBytes: int('NEURALLOG_SEARCH_MAX_BYTES'),
     tailMaxRecordsPerSecond: int('NEURALLOG_TAIL_MAX_RECORDS_PER_S'),
   };
   cache.set(env, config);

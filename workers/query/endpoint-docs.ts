@@ -70,10 +70,32 @@ export const contextDoc = createRoute({
   method: 'get',
   path: '/v1/logs/context/{id}',
   summary: 'The lines before and after one record, from the same service (needs logs:read)',
+  description:
+    'The answer holds at most NEURALLOG_SEARCH_MAX_BYTES (default 8 MiB) of row JSON, like a search page: what the record leaves is shared between before and after ' +
+    'in proportion to the lines each asks for; each side keeps its nearest lines (at least one) and drops the farthest, and the answer then has `truncated: true`.',
   security: BEARER_SECURITY,
-  request: { params: z.object({ id: z.string() }), query: z.object({ before: z.string().optional(), after: z.string().optional() }) },
+  request: {
+    params: z.object({ id: z.string() }),
+    query: z.object({
+      before: z.string().optional().openapi({ description: 'Lines before the record, 0–500, default 10' }),
+      after: z.string().optional().openapi({ description: 'Lines after the record, 0–500, default 10' }),
+    }),
+  },
   responses: {
-    200: { description: 'The record and its neighbours, oldest first', content: { 'application/json': { schema: z.object({ log: z.unknown(), before: z.array(z.unknown()), after: z.array(z.unknown()) }) } } },
+    200: {
+      description: 'The record and its neighbours, oldest first',
+      content: {
+        'application/json': {
+          schema: z.object({
+            log: z.unknown(),
+            before: z.array(z.unknown()),
+            after: z.array(z.unknown()),
+            truncated: z.boolean().openapi({ description: 'Fewer lines than asked for came back because they reached the byte cap' }),
+            truncatedReason: z.enum(['bytes']).optional().openapi({ description: 'Why lines were left out (only when truncated)' }),
+          }),
+        },
+      },
+    },
     ...errorResponses(400, 401, 403, 404, 429, 503),
   },
 });

@@ -9,6 +9,11 @@
  *   tenant's QueryGate) → 429 `too_many_queries` with Retry-After;
  * - ClickHouse unreachable → 503 with Retry-After;
  * - any other ClickHouse error is about SQL we wrote: a 500 (logged).
+ *
+ * The answer is read as a stream of rows, never whole: runBoundedQuery stops
+ * at a number of bytes (NEURALLOG_SEARCH_MAX_BYTES for searches) and cancels
+ * the rest, because a row limit alone does not bound memory — 1,000 records
+ * of 256 KiB are 256 MB, twice an isolate's 128 MB.
  */
 import { ClickHouseError } from '@clickhouse/client-web';
 import type { Context } from 'hono';
@@ -33,7 +38,27 @@ export function checkRange(principal: Principal, scope: SearchScope): void {
 /** A lease outlives the plan's longest query by this much (a worker that dies mid-query frees its slot then). */
 const LEASE_MARGIN_MS = 5_000;
 
+/** Rows read from one query, up to a number of bytes. */
+export interface BoundedRows<Row> {
+  rows: Row[];
+  /** UTF-8 bytes of those rows' JSON, as ClickHouse sent it. */
+  bytes: number;
+  /** Reading stopped at the byte cap: ClickHouse had at least one more row. */
+  truncated: boolean;
+}
+
+/** Every row of the answer: for queries whose own LIMIT keeps it small (counts, facets). */
 export async function runQuery<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>): Promise<Row[]> {
+  return (await runBoundedQuery<Row>(c, sql, params, Number.POSITIVE_INFINITY)).rows;
+}
+
+/**
+ * The answer's rows in order until the next one would take their JSON past
+ * `maxBytes`; then ClickHouse's answer is cancelled unread. The first row is
+ * always returned, whatever its size, so that a cursor taken from the last
+ * row always moves on.
+ */
+export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes: number): Promise<BoundedRows<Row>> {
   const principal = c.get('principal');
   // The plan's concurrency, across every query isolate: one QueryGate per tenant.
   const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
@@ -44,13 +69,13 @@ export async function runQuery<Row>(c: Context<QueryApp>, sql: string, params: R
     }, { 'Retry-After': String(admission.retryAfterSeconds) });
   }
   try {
-    return await runAdmitted<Row>(c, sql, params);
+    return await runAdmitted<Row>(c, sql, params, maxBytes);
   } finally {
     await gate.release(admission.lease).catch(() => undefined);
   }
 }
 
-async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>): Promise<Row[]> {
+async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes: number): Promise<BoundedRows<Row>> {
   const principal = c.get('principal');
   const client = clickHouseClient(loadConfig(c.env).clickhouse);
   try {
@@ -64,7 +89,8 @@ async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Recor
         read_overflow_mode: 'throw',
       },
     });
-    return await result.json<Row>();
+    // Read inside the try: an error ClickHouse reports mid-answer is handled like one before it.
+    return await readRows<Row>(result.stream<Row>(), maxBytes);
   } catch (err) {
     if (err instanceof ClickHouseError) {
       if (err.code === TOO_MANY_ROWS) {
@@ -84,4 +110,35 @@ async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Recor
     logEvent('error', 'search.unavailable', { requestId: c.get('requestId'), tenant: principal.tenantId, error: (err as Error).message });
     throw new ApiError(503, 'unavailable', 'the log store cannot be reached; retry later', {}, { 'Retry-After': '5' });
   }
+}
+
+async function readRows<Row>(stream: ReadableStream<{ text: string; json<T>(): T }[]>, maxBytes: number): Promise<BoundedRows<Row>> {
+  const reader = stream.getReader();
+  const rows: Row[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { rows, bytes, truncated: false };
+    for (const row of value) {
+      const size = utf8Length(row.text);
+      if (rows.length > 0 && bytes + size > maxBytes) {
+        // Closes the HTTP response: ClickHouse stops sending and nothing more is buffered here.
+        await reader.cancel('byte cap reached').catch(() => undefined);
+        return { rows, bytes, truncated: true };
+      }
+      bytes += size;
+      rows.push(row.json<Row>());
+    }
+  }
+}
+
+/** UTF-8 length of a string without encoding it (a row may be hundreds of KiB). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // 2 bytes up to U+07FF, 3 up to U+FFFF; a surrogate pair (2 units) is 4.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
 }

@@ -1,17 +1,21 @@
 /**
  * GET /v1/logs — the caller's tenant's logs, newest first, one page at a time.
+ * A page ends at `limit` rows or at NEURALLOG_SEARCH_MAX_BYTES of rows,
+ * whichever comes first; a page cut short by bytes says so (`truncated`) and
+ * its cursor goes on from its last row.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { toLogView, type StoredLog } from '../../../shared/log-record.ts';
+import { loadConfig } from '../../../shared/config.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileSearch } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { encodeCursor, parseSearch } from '../search-params.ts';
-import { checkRange, runQuery } from '../run-query.ts';
+import { checkRange, runBoundedQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
 
 export type SearchRow = StoredLog;
@@ -38,6 +42,10 @@ export const searchLogsDoc = createRoute({
   method: 'get',
   path: '/v1/logs',
   summary: "Search the caller's logs, newest first (needs logs:read)",
+  description:
+    'A page holds at most `limit` rows and at most NEURALLOG_SEARCH_MAX_BYTES (default 8 MiB) of row JSON, but always one row. ' +
+    'A page cut short by the byte cap has `truncated: true`, `truncatedReason: "bytes"` and a nextCursor that goes on from its last row: paging on returns every row once. ' +
+    'Answers for a closed range come from the edge cache; Cache-Status says hit, miss or bypass.',
   security: BEARER_SECURITY,
   request: {
     query: z.object({
@@ -46,7 +54,7 @@ export const searchLogsDoc = createRoute({
       to: z.string().optional().openapi({ description: 'Same forms; default now' }),
       level: z.string().optional().openapi({ description: 'Comma list of trace, debug, info, warn, error, fatal' }),
       service: z.string().optional().openapi({ description: 'Comma list of service names' }),
-      limit: z.string().optional().openapi({ description: '1–1000, default 100' }),
+      limit: z.string().optional().openapi({ description: '1–1000, default 100; fewer when the rows reach the byte cap' }),
       cursor: z.string().optional().openapi({ description: "The previous page's nextCursor" }),
     }),
   },
@@ -55,11 +63,20 @@ export const searchLogsDoc = createRoute({
       description: 'A page of logs',
       content: {
         'application/json': {
-          schema: z.object({ logs: z.array(LogViewDoc), nextCursor: z.string().nullable(), from: z.string(), to: z.string() }).openapi('SearchPage'),
+          schema: z
+            .object({
+              logs: z.array(LogViewDoc),
+              nextCursor: z.string().nullable().openapi({ description: 'Pass as cursor for the next page; null when no row is left' }),
+              truncated: z.boolean().openapi({ description: 'The page has fewer than limit rows because its rows reached the byte cap; more follow from nextCursor' }),
+              truncatedReason: z.enum(['bytes']).optional().openapi({ description: 'Why the page was cut short (only when truncated)' }),
+              from: z.string(),
+              to: z.string(),
+            })
+            .openapi('SearchPage'),
         },
       },
     },
-    ...errorResponses(400, 401, 403, 503),
+    ...errorResponses(400, 401, 403, 429, 503),
   },
 });
 
@@ -73,22 +90,30 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   const search = parseSearch(new URL(c.req.url).searchParams, now);
   checkRange(c.get('principal'), search);
   const cursor = search.cursor ? `${search.cursor.timestamp}|${search.cursor.logId}` : null;
-  return cachedJson(c, 'logs', search, { limit: search.limit, cursor }, async () => {
+  const { searchMaxBytes } = loadConfig(c.env);
+  return cachedJson(c, 'logs', search, { limit: search.limit, cursor, maxBytes: searchMaxBytes }, async () => {
     const { sql, params } = compileSearch(tenantId, search, now);
-    const rows = await runQuery<SearchRow>(c, sql, params);
+    // limit + 1 rows are asked for: the extra one only says whether a next page exists.
+    const { rows, truncated: stopped } = await runBoundedQuery<SearchRow>(c, sql, params, searchMaxBytes);
     const page = rows.slice(0, search.limit);
     const last = page[page.length - 1];
-    const nextCursor = rows.length > search.limit && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
+    // A stop at the byte cap means ClickHouse had another row, as does a row past the limit.
+    const more = rows.length > search.limit || stopped;
+    // Cut short: fewer rows than asked for. A full page whose extra row did not fit is not.
+    const truncated = stopped && page.length < search.limit;
+    const nextCursor = more && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
     logEvent('info', 'search.done', {
       requestId: c.get('requestId'),
       tenant: tenantId,
       rows: page.length,
+      truncated,
       query: search.query.type,
       durationMs: Date.now() - started,
     });
     return {
       logs: page.map(toView),
       nextCursor,
+      ...(truncated ? { truncated, truncatedReason: 'bytes' } : { truncated }),
       from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
       to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
     };
