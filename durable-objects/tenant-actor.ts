@@ -31,7 +31,7 @@ import { logEvent } from '../shared/logger.ts';
 import { ARCHIVE_HEADER, type Chunk } from '../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
 import { retryDelay } from './backoff.ts';
-import { LogBuffer, type BufferTotals, type PendingFlush } from './log-buffer.ts';
+import { LogBuffer, type BufferTotals, type PendingFlush } from './tenant-actor/log-buffer.ts';
 import type { QuotaCoordinator, Reservation } from './quota-coordinator.ts';
 import { RateLimiter, type DimensionState, type RateLimits } from './rate-limiter.ts';
 import type { TailHub } from './tail-hub.ts';

@@ -96,7 +96,7 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
   }
   const inserts: Buffer[] = [];
   for (let i = 0; i < rows.length; i += FLUSH_ROWS) {
-    inserts.push(Buffer.from(serializeRows(rows.slice(i, i + FLUSH_ROWS), 1 << 20).chunks.map((c) => c.text).join('')));
+    inserts.push(Buffer.from(serializeRows(rows.slice(i, i + FLUSH_ROWS), { maxRecordBytes: 1 << 20, now: Date.now() }).chunks.map((c) => c.text).join('')));
   }
   const runs: number[] = [];
   for (let run = 0; run < 3; run++) {

@@ -16,6 +16,7 @@
  * any JSON-lines reader takes as it is).
  */
 import type { LogRow } from './log-record.ts';
+import { formatClickHouseTime, instantFromMillis, MAX_STORABLE_SECONDS, STORABLE_RANGE } from './timestamp.ts';
 
 export const LOG_COLUMNS = [
   'TenantId', 'Timestamp', 'ObservedTimestamp', 'LogId', 'TraceId', 'SpanId', 'TraceFlags', 'SeverityText',
@@ -51,14 +52,34 @@ export interface SerializedBatch {
   bytes: number;
 }
 
-export class RecordTooLargeError extends Error {
-  constructor(
-    readonly record: number,
-    readonly bytes: number,
-    readonly limit: number,
-  ) {
-    super(`record ${record} is ${bytes} bytes once stored; the limit is ${limit}`);
-  }
+/** Why a row will not be stored: it would be refused by ClickHouse, or vanish there, or it is past the size limit. */
+export interface RowRefusal {
+  /** Index of the row in the list serialised. */
+  record: number;
+  /** The field at fault, in the API's names (`timestamp`, `body`, `attributes.<key>`…); null for the record as a whole. */
+  field: string | null;
+  code: 'invalid_record' | 'record_too_large';
+  /** Why, without naming the record: `field "timestamp" … is older than …`, `5000 bytes once stored; the limit is 4096`. */
+  reason: string;
+  /** For `record_too_large`: the limit in bytes. */
+  limit?: number;
+}
+
+/** A refusal as one sentence naming the record. */
+export function describeRefusal(refusal: RowRefusal, noun = 'record'): string {
+  return refusal.code === 'record_too_large' ? `${noun} ${refusal.record} is ${refusal.reason}` : `${noun} ${refusal.record}: ${refusal.reason}`;
+}
+
+export interface SerializeOptions {
+  maxRecordBytes: number;
+  /** The time the request was received (ms): rows older than their retention before it are refused. */
+  now: number;
+  maxChunkChars?: number;
+}
+
+/** The rows that passed, serialised, and the ones refused (in row order). */
+export interface SerializedRows extends SerializedBatch {
+  refused: RowRefusal[];
 }
 
 const encoder = new TextEncoder();
@@ -80,23 +101,29 @@ function toValues(row: LogRow): unknown[] {
 }
 
 /**
- * Serialises one request's rows into chunks of at most `maxChunkChars`,
- * refusing any row larger than `maxRecordBytes`. (One JSON.stringify per row
- * measured faster than one over the whole batch cut apart afterwards, on
- * fresh data: docs/benchmarks.md.)
+ * Serialises one request's rows into chunks of at most `maxChunkChars`, and
+ * checks each row against what ClickHouse will do with it, so that nothing is
+ * acknowledged that the flush cannot store (one refused row fails its whole
+ * insert, and with it every other tenant row of the batch):
+ * - larger than `maxRecordBytes` once stored → `record_too_large`;
+ * - a string with an unpaired UTF-16 surrogate (`"\ud800"` in a client's
+ *   JSON): it is not UTF-8, and ClickHouse refuses the insert;
+ * - an integer column outside its type (SeverityNumber and TraceFlags are
+ *   UInt8, RetentionDays UInt16): ClickHouse would wrap it silently;
+ * - a timestamp older than the tenant's retention, or past 2106-02-07 (which
+ *   wraps the table's DateTime column into the past): the table's TTL would
+ *   drop the row as it arrives, so it would be acknowledged and never found.
+ * Refused rows are left out and listed; the caller decides whether one refusal
+ * refuses the request (shared/… ingest pipeline). (One JSON.stringify per row
+ * measured faster than one over the whole batch cut apart afterwards, on fresh
+ * data: docs/benchmarks.md.)
  */
-export function serializeRows(
-  rows: LogRow[],
-  maxRecordBytes: number,
-  maxChunkChars = MAX_CHUNK_CHARS,
-  /**
-   * Protocols with per-record results (OTLP partial success, Loki) pass this:
-   * an oversized row is then left out and reported here instead of failing
-   * the whole batch.
-   */
-  onTooLarge?: (error: RecordTooLargeError) => void,
-): SerializedBatch {
+export function serializeRows(rows: LogRow[], options: SerializeOptions): SerializedRows {
+  const maxChunkChars = options.maxChunkChars ?? MAX_CHUNK_CHARS;
+  const limit = Math.min(options.maxRecordBytes, maxChunkChars);
   const chunks: Chunk[] = [];
+  const refused: RowRefusal[] = [];
+  const oldest = new RetentionCutoffs(options.now);
   let bytes = 0;
   let lines: string[] = [];
   let chars = 0;
@@ -110,14 +137,29 @@ export function serializeRows(
     chars = 0;
   };
   for (let i = 0; i < rows.length; i++) {
-    const line = JSON.stringify(toValues(rows[i]!));
+    const row = rows[i]!;
+    const problem =
+      numericProblem(row) ??
+      (row.Timestamp < oldest.of(row.RetentionDays) ? retentionProblem(row) : row.Timestamp > LATEST_STORABLE ? futureProblem(row) : null);
+    if (problem) {
+      refused.push({ record: i, ...problem });
+      continue;
+    }
+    const line = JSON.stringify(toValues(row));
+    // JSON.stringify writes an unpaired surrogate as a \udXXX escape (and nothing else as \ud…
+    // but text that contains a backslash before "ud"): only then is the row looked at closely.
+    if (line.includes('\\ud')) {
+      const field = unpairedSurrogateField(row);
+      if (field !== null) {
+        refused.push({ record: i, field, code: 'invalid_record', reason: `field "${field}" is not valid UTF-8 text (an unpaired UTF-16 surrogate)` });
+        continue;
+      }
+    }
     // Cheap bound first; measure exactly only when the line could be too big.
-    if ((line.length + 1) * 3 > maxRecordBytes || line.length + 1 > maxChunkChars) {
+    if ((line.length + 1) * 3 > options.maxRecordBytes || line.length + 1 > maxChunkChars) {
       const size = utf8Length(line) + 1;
-      if (size > maxRecordBytes || line.length + 1 > maxChunkChars) {
-        const error = new RecordTooLargeError(i, size, Math.min(maxRecordBytes, maxChunkChars));
-        if (!onTooLarge) throw error;
-        onTooLarge(error);
+      if (size > options.maxRecordBytes || line.length + 1 > maxChunkChars) {
+        refused.push({ record: i, field: null, code: 'record_too_large', reason: `${size} bytes once stored; the limit is ${limit}`, limit });
         continue;
       }
     }
@@ -126,5 +168,76 @@ export function serializeRows(
     chars += line.length + 1;
   }
   closeChunk();
-  return { chunks, rows: chunks.reduce((n, c) => n + c.rows, 0), bytes };
+  return { chunks, rows: chunks.reduce((n, c) => n + c.rows, 0), bytes, refused };
+}
+
+/** The unsigned integer columns, their API names and ranges. */
+const INTEGER_COLUMNS = [
+  ['SeverityNumber', 'severity_number', 255],
+  ['TraceFlags', 'trace_flags', 255],
+  ['RetentionDays', 'retention_days', 65_535],
+] as const satisfies readonly (readonly [keyof LogRow, string, number])[];
+
+function numericProblem(row: LogRow): Omit<RowRefusal, 'record'> | null {
+  for (const [column, field, max] of INTEGER_COLUMNS) {
+    const value = row[column];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      return { field, code: 'invalid_record', reason: `field "${field}" is ${JSON.stringify(value)}; it must be an integer from 0 to ${max}` };
+    }
+  }
+  return null;
+}
+
+/** MAX_STORABLE_SECONDS in ClickHouse text form (which sorts as it reads). */
+const LATEST_STORABLE = `${formatClickHouseTime({ seconds: MAX_STORABLE_SECONDS, nanos: 0 }).slice(0, 19)}.999999999`;
+
+function futureProblem(row: LogRow): Omit<RowRefusal, 'record'> {
+  return { field: 'timestamp', code: 'invalid_record', reason: `field "timestamp" (${row.Timestamp} UTC) is outside ${STORABLE_RANGE}` };
+}
+
+function retentionProblem(row: LogRow): Omit<RowRefusal, 'record'> {
+  return {
+    field: 'timestamp',
+    code: 'invalid_record',
+    reason: `field "timestamp" (${row.Timestamp} UTC) is older than the tenant's retention of ${row.RetentionDays} days: the record would be deleted as it arrives`,
+  };
+}
+
+/** The oldest timestamp (ClickHouse text form, which sorts as it reads) each retention keeps at `now`. */
+class RetentionCutoffs {
+  readonly #cutoffs = new Map<number, string>();
+  constructor(readonly now: number) {}
+
+  of(retentionDays: number): string {
+    let cutoff = this.#cutoffs.get(retentionDays);
+    if (cutoff === undefined) {
+      // The TTL is `TimestampTime + toIntervalDay(RetentionDays)`, on whole seconds.
+      cutoff = formatClickHouseTime(instantFromMillis(Math.floor(this.now / 1000) * 1000 - retentionDays * 86_400_000));
+      this.#cutoffs.set(retentionDays, cutoff);
+    }
+    return cutoff;
+  }
+}
+
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
+
+/** The first field holding text with an unpaired surrogate (in the API's names), or null. */
+function unpairedSurrogateField(row: LogRow): string | null {
+  const texts: [string, string | undefined][] = [
+    ['body', row.Body], ['level', row.SeverityText], ['service', row.ServiceName], ['trace_id', row.TraceId], ['span_id', row.SpanId],
+    ['scope.name', row.ScopeName], ['scope.version', row.ScopeVersion], ['resource.schema_url', row.ResourceSchemaUrl],
+    ['scope.schema_url', row.ScopeSchemaUrl],
+  ];
+  for (const [field, text] of texts) if (text !== undefined && UNPAIRED_SURROGATE.test(text)) return field;
+  const maps: [string, Record<string, string> | undefined][] = [
+    ['attributes', row.LogAttributes], ['resource', row.ResourceAttributes], ['scope.attributes', row.ScopeAttributes],
+  ];
+  for (const [prefix, map] of maps) {
+    if (map === undefined) continue;
+    for (const key of Object.keys(map)) {
+      if (UNPAIRED_SURROGATE.test(key) || UNPAIRED_SURROGATE.test(map[key]!)) return `${prefix}.${key}`;
+    }
+  }
+  return null;
 }

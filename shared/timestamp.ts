@@ -14,8 +14,17 @@ export interface Instant {
   nanos: number;
 }
 
-/** DateTime64 covers 1900-01-01 … 2262-04-11; we accept 1970 … 2262. */
-const MAX_SECONDS = 9_214_646_400; // 2262-01-01
+/**
+ * The latest second a record may carry: the table's `TimestampTime`
+ * (DateTime, unsigned 32-bit seconds) ends at 2106-02-07 06:28:15 UTC.
+ * DateTime64 would go on to 2262, but a later time wraps TimestampTime into
+ * the past, where the retention TTL drops the row as it arrives — so it is
+ * refused instead. The one place this fact lives (OTLP and Loki check
+ * their integer times against it too).
+ */
+export const MAX_STORABLE_SECONDS = 4_294_967_295;
+/** The range as people read it, for error messages. */
+export const STORABLE_RANGE = '1970-01-01 … 2106-02-07';
 
 const RFC3339_RE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
@@ -77,8 +86,8 @@ function fromEpochDigits(whole: string, fraction: string): Instant {
 }
 
 function checkRange(instant: Instant): Instant {
-  if (!Number.isSafeInteger(instant.seconds) || instant.seconds < 0 || instant.seconds >= MAX_SECONDS) {
-    throw new TimestampError('is outside the supported range (1970 … 2262)');
+  if (!Number.isSafeInteger(instant.seconds) || instant.seconds < 0 || instant.seconds > MAX_STORABLE_SECONDS) {
+    throw new TimestampError(`is outside the supported range (${STORABLE_RANGE})`);
   }
   return instant;
 }

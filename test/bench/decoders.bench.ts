@@ -80,22 +80,22 @@ const LIMIT = 1 << 20;
 describe(`decode + map + serialise, ${N} records`, () => {
   bench('JSON array (POST /v1/logs)', () => {
     const rows = parseRecords(jsonBody, 'json', 10_000).map((r, i) => normalizeRecord(r, i, ctx));
-    serializeRows(rows, LIMIT);
+    serializeRows(rows, { maxRecordBytes: LIMIT, now: Date.now() });
   });
   bench('OTLP protobuf', () => {
-    serializeRows(otlpToRows(decodeOtlpProtobuf(otlpProtobuf), ctx).rows, LIMIT);
+    serializeRows(otlpToRows(decodeOtlpProtobuf(otlpProtobuf), ctx).rows, { maxRecordBytes: LIMIT, now: Date.now() });
   });
   bench('OTLP JSON', () => {
-    serializeRows(otlpToRows(decodeOtlpJson(otlpJson), ctx).rows, LIMIT);
+    serializeRows(otlpToRows(decodeOtlpJson(otlpJson), ctx).rows, { maxRecordBytes: LIMIT, now: Date.now() });
   });
   bench('Loki protobuf + snappy', () => {
-    serializeRows(lokiToRows(decodeLokiProtobuf(lokiProtobuf, 1 << 24).streams, ctx).rows, LIMIT);
+    serializeRows(lokiToRows(decodeLokiProtobuf(lokiProtobuf, 1 << 24).streams, ctx).rows, { maxRecordBytes: LIMIT, now: Date.now() });
   });
   bench('Loki JSON', () => {
-    serializeRows(lokiToRows(decodeLokiJson(lokiJson), ctx).rows, LIMIT);
+    serializeRows(lokiToRows(decodeLokiJson(lokiJson), ctx).rows, { maxRecordBytes: LIMIT, now: Date.now() });
   });
   bench('syslog RFC 5424', () => {
     const now = new Date(t0);
-    serializeRows(syslogBody.split('\n').map((line, i) => syslogToRow(parseSyslogLine(line, now), i, ctx)), LIMIT);
+    serializeRows(syslogBody.split('\n').map((line, i) => syslogToRow(parseSyslogLine(line, now), i, ctx)), { maxRecordBytes: LIMIT, now: Date.now() });
   });
 });

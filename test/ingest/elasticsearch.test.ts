@@ -25,7 +25,7 @@ describe('Elasticsearch bulk API', () => {
   it('takes index/create pairs, answers per item, and fails only the bad items', async () => {
     const body = [
       '{"index":{"_index":"app-logs"}}',
-      '{"@timestamp":"2026-11-20T12:00:00Z","message":"ok one","log":{"level":"warn"},"service":{"name":"api"}}',
+      `{"@timestamp":"${new Date(Date.now() - 3_600_000).toISOString()}","message":"ok one","log":{"level":"warn"},"service":{"name":"api"}}`,
       '{"create":{"_index":"app-logs","_id":"fixed-id"}}',
       '{"message":"ok two"}',
       '{"index":{}}',

@@ -148,7 +148,7 @@ describe.each(HOSTILE_NAMES)('the name %s', (name) => {
 
   it('POST /v1/syslog: as an SD-ID, an SD-PARAM name and an app name', async () => {
     const tag = `syslog-${name}-${crypto.randomUUID().slice(0, 6)}`;
-    const line = `<14>1 2026-11-26T10:00:00.000Z host ${name} 1 ID1 [${name} ${name}="v"] ${tag} a`;
+    const line = `<14>1 ${new Date().toISOString()} host ${name} 1 ID1 [${name} ${name}="v"] ${tag} a`;
     const res = await send('/v1/syslog', 'text/plain', line);
     expect(res.status).toBe(202);
     const [row] = await storedRows(tag);

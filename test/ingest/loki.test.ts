@@ -5,6 +5,7 @@
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 import { exports } from 'cloudflare:workers';
 import snappy from 'snappyjs';
 import { describe, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ function protobufPush(streams: { labels: string; entries: { ms: number; line: st
 
 describe('Loki push', () => {
   it('takes snappy protobuf: labels → resource attributes, structured metadata → attributes, service and level found as Loki finds them', async () => {
-    const t = Date.UTC(2026, 10, 20, 12, 0, 0, 250);
+    const t = Math.floor(Date.now() / 1000) * 1000 - 3_600_000 + 250; // an hour ago, inside any retention
     const res = await push(
       protobufPush([
         {
@@ -57,7 +58,7 @@ describe('Loki push', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
       TenantId: TEST_TENANT, // never X-Scope-OrgID
-      Timestamp: '2026-11-20 12:00:00.250000000',
+      Timestamp: formatClickHouseTime(instantFromMillis(t)),
       Body: 'cart is slow',
       ServiceName: 'cart',
       SeverityText: 'warn',
@@ -70,10 +71,12 @@ describe('Loki push', () => {
   });
 
   it('takes JSON (values with nanosecond strings and metadata, and the older labels/entries form), gzip too', async () => {
+    const second = Math.floor(Date.now() / 1000) - 3600; // an hour ago, inside any retention
+    const clock = (fraction: string) => `${formatClickHouseTime({ seconds: second, nanos: 0 }).slice(0, 19)}.${fraction}`;
     const json = {
       streams: [
-        { stream: { job: 'api' }, values: [['1795000000123456789', 'GET /health 200'], ['1795000000200000000', 'with metadata', { pod: 'api-7' }]] },
-        { labels: '{app="legacy"}', entries: [{ ts: '2026-11-20T12:00:00.5Z', line: 'old form' }] },
+        { stream: { job: 'api' }, values: [[`${second}123456789`, 'GET /health 200'], [`${second}200000000`, 'with metadata', { pod: 'api-7' }]] },
+        { labels: '{app="legacy"}', entries: [{ ts: `${new Date(second * 1000).toISOString().slice(0, 19)}.5Z`, line: 'old form' }] },
       ],
     };
     const gz = await new Response(new Blob([JSON.stringify(json)]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
@@ -81,9 +84,9 @@ describe('Loki push', () => {
     expect(res.status).toBe(204);
     const rows = await storedRowsOfBatch(res.headers.get('x-neurallog-batch-id')!);
     expect(rows.map((r) => [r.Timestamp, r.ServiceName, r.Body, r.LogAttributes])).toEqual([
-      ['2026-11-18 11:06:40.123456789', 'api', 'GET /health 200', {}],
-      ['2026-11-18 11:06:40.200000000', 'api', 'with metadata', { pod: 'api-7' }],
-      ['2026-11-20 12:00:00.500000000', 'legacy', 'old form', {}],
+      [clock('123456789'), 'api', 'GET /health 200', {}],
+      [clock('200000000'), 'api', 'with metadata', { pod: 'api-7' }],
+      [clock('500000000'), 'legacy', 'old form', {}],
     ]);
   });
 

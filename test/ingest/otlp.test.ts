@@ -11,6 +11,7 @@ import {
   ExportLogsServiceRequestSchema,
   ExportLogsServiceResponseSchema,
 } from '../../workers/ingest/protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
+import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import { TEST_API_KEY, TEST_LIMITS } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { storedRowsOfBatch, uniqueTenant } from '../support/in-workerd.ts';
@@ -44,14 +45,19 @@ async function statusOf(res: Response) {
   return fromBinary(StatusSchema, new Uint8Array(await res.arrayBuffer()));
 }
 
+/** A whole second an hour ago (inside any retention), and its ClickHouse text with a given fraction. */
+const SECOND = Math.floor(Date.now() / 1000) - 3600;
+const NANOS = BigInt(SECOND) * 1_000_000_000n;
+const clock = (seconds: number, fraction: string) => `${formatClickHouseTime({ seconds, nanos: 0 }).slice(0, 19)}.${fraction}`;
+
 describe('OTLP/HTTP logs', () => {
   it('maps resource, scope and record fields onto the log columns, as the ClickHouse exporter does', async () => {
     const body = toBinary(
       ExportLogsServiceRequestSchema,
       request([
         {
-          timeUnixNano: 1_795_000_000_123_456_789n,
-          observedTimeUnixNano: 1_795_000_001_000_000_000n,
+          timeUnixNano: NANOS + 123_456_789n,
+          observedTimeUnixNano: NANOS + 1_000_000_000n,
           severityNumber: 17,
           severityText: 'Error',
           body: { value: { case: 'stringValue', value: 'payment declined' } },
@@ -76,8 +82,8 @@ describe('OTLP/HTTP logs', () => {
     const rows = await storedRowsOfBatch(res.headers.get('x-neurallog-batch-id')!);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
-      Timestamp: '2026-11-18 11:06:40.123456789',
-      ObservedTimestamp: '2026-11-18 11:06:41.000000000',
+      Timestamp: clock(SECOND, '123456789'),
+      ObservedTimestamp: clock(SECOND + 1, '000000000'),
       SeverityText: 'Error',
       SeverityNumber: 17,
       ServiceName: 'checkout',
@@ -104,7 +110,7 @@ describe('OTLP/HTTP logs', () => {
         scopeLogs: [{
           scope: { name: 'json-scope' },
           logRecords: [{
-            timeUnixNano: '1795000000000000001',
+            timeUnixNano: String(NANOS + 1n),
             severityNumber: 13,
             body: { stringValue: 'slow query' },
             traceId: '5b8efff798038103d269b633813fc60c',
@@ -122,7 +128,7 @@ describe('OTLP/HTTP logs', () => {
     expect(await res.json()).toEqual({});
     const [row] = await storedRowsOfBatch(res.headers.get('x-neurallog-batch-id')!);
     expect(row).toMatchObject({
-      Timestamp: '2026-11-18 11:06:40.000000001', SeverityNumber: 13, SeverityText: 'WARN', ServiceName: 'api', Body: 'slow query',
+      Timestamp: clock(SECOND, '000000001'), SeverityNumber: 13, SeverityText: 'WARN', ServiceName: 'api', Body: 'slow query',
       TraceId: '5b8efff798038103d269b633813fc60c', SpanId: 'eee19b7ec3c1b174', LogAttributes: { ms: '1200' }, ScopeName: 'json-scope',
     });
   });

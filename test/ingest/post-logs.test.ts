@@ -3,6 +3,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { TEST_API_KEY, TEST_LIMITS, TEST_TENANT } from '../support/constants.ts';
+import { storedRowsOfBatch } from '../support/in-workerd.ts';
 
 const URL_LOGS = 'https://neurallog.test/v1/logs';
 
@@ -108,6 +109,27 @@ describe('POST /v1/logs', () => {
     expect(await notObject.json()).toMatchObject({ error: 'invalid_record', record: 1, field: null });
     const badTrace = await post(JSON.stringify({ message: 'x', trace_id: 'xyz' }));
     expect(await badTrace.json()).toMatchObject({ error: 'invalid_record', record: 0, field: 'trace_id' });
+  });
+
+  it('refuses, before acknowledging, a record the store would refuse or drop: unpaired surrogates, times past retention or past 2106', async () => {
+    const cases: [string, number, string][] = [
+      ['[{"message": "ok"}, {"message": "half a pair \\ud800"}]', 1, 'body'],
+      ['[{"message": "ok", "user\\udc00": "v"}]', 0, 'attributes.user\udc00'],
+      [`[{"message": "ok"}, {"message": "ok"}, {"message": "too old", "timestamp": "${new Date(Date.now() - 8 * 86_400_000).toISOString()}"}]`, 2, 'timestamp'],
+      ['[{"message": "too late", "timestamp": "2150-01-01T00:00:00Z"}]', 0, 'timestamp'],
+    ];
+    for (const [body, record, field] of cases) {
+      const before = (await devActor().stats()).buffered.rows;
+      const res = await post(body);
+      expect(res.status, body).toBe(400);
+      expect(await res.json(), body).toMatchObject({ error: 'invalid_record', record, field });
+      expect((await devActor().stats()).buffered.rows).toBeLessThanOrEqual(before);
+    }
+    // The first command of issue 13: stored as sent (a level word that means nothing), not poison.
+    const proto = await post('[{"level":"__proto__","message":"hello"}]');
+    expect(proto.status).toBe(202);
+    const { batchId } = await proto.json<{ batchId: string }>();
+    expect(await storedRowsOfBatch(batchId)).toMatchObject([{ SeverityText: '__proto__', SeverityNumber: 0, Body: 'hello' }]);
   });
 
   it('answers 413 past the request size, the record count or the record size', async () => {

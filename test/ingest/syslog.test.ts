@@ -4,6 +4,7 @@
  * every line of Loghub's syslog samples is parsed in test/node/syslog-loghub.test.ts.)
  */
 import { exports } from 'cloudflare:workers';
+import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import { describe, expect, it } from 'vitest';
 import { parseSyslogLine } from '../../workers/ingest/protocols/syslog.ts';
 import { TEST_API_KEY, TEST_LIMITS } from '../support/constants.ts';
@@ -65,10 +66,13 @@ describe('syslog parsing', () => {
 
 describe('POST /v1/syslog', () => {
   it('stores each line with severity, service, host, structured data and body', async () => {
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000); // an hour ago, inside any retention
+    const inParis = new Date(at.getTime() + 3_600_000).toISOString().slice(0, 19); // the same instant written at +01:00
+    const bsd = `${at.toUTCString().slice(8, 11)} ${String(at.getUTCDate()).padStart(2, ' ')} ${at.toISOString().slice(11, 19)}`;
     const res = await post(
       [
-        '<11>1 2026-11-26T09:59:58.123456+01:00 web-1 nginx 4242 ACCESS [req@32473 path="/cart" status="500"] upstream timed out',
-        '<30>Nov 26 09:59:59 web-2 systemd[1]: Started Session 7.',
+        `<11>1 ${inParis}.123456+01:00 web-1 nginx 4242 ACCESS [req@32473 path="/cart" status="500"] upstream timed out`,
+        `<30>${bsd} web-2 systemd[1]: Started Session 7.`,
         'not syslog at all',
         '',
       ].join('\r\n'),
@@ -78,7 +82,7 @@ describe('POST /v1/syslog', () => {
     expect(accepted).toBe(3);
     const rows = await storedRowsOfBatch(batchId);
     expect(rows[0]).toMatchObject({
-      Timestamp: '2026-11-26 08:59:58.123456000', SeverityNumber: 17, SeverityText: 'err', ServiceName: 'nginx', Body: 'upstream timed out',
+      Timestamp: `${formatClickHouseTime({ seconds: at.getTime() / 1000, nanos: 0 }).slice(0, 19)}.123456000`, SeverityNumber: 17, SeverityText: 'err', ServiceName: 'nginx', Body: 'upstream timed out',
       ResourceAttributes: { 'host.name': 'web-1' },
       LogAttributes: { 'syslog.format': 'rfc5424', 'syslog.facility': 'user', 'syslog.version': '1', 'syslog.procid': '4242', 'syslog.msgid': 'ACCESS', 'req@32473.path': '/cart', 'req@32473.status': '500' },
     });

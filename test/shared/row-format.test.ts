@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeRecord } from '../../shared/normalize.ts';
-import { LOG_COLUMNS, RecordTooLargeError, serializeRows, utf8Length } from '../../shared/row-format.ts';
+import { describeRefusal, LOG_COLUMNS, serializeRows, utf8Length } from '../../shared/row-format.ts';
 
 const ctx = { tenantId: 'acme', retentionDays: 7, receivedAt: '2026-11-26 06:00:00.000000000', batchId: 'B' };
+const NOW = Date.UTC(2026, 10, 26, 6, 0, 0);
+const options = (maxRecordBytes: number, maxChunkChars?: number) => ({ maxRecordBytes, now: NOW, ...(maxChunkChars !== undefined && { maxChunkChars }) });
 const rowsOf = (records: Record<string, unknown>[]) => records.map((r, i) => normalizeRecord(r, i, ctx));
 
 function parseLines(text: string) {
@@ -12,7 +14,7 @@ function parseLines(text: string) {
 describe('serializeRows', () => {
   it('writes one JSON array per row, in column order, even when a value looks like a row boundary', () => {
     const tricky = 'a],["acme","x\nnext line';
-    const batch = serializeRows(rowsOf([{ message: tricky, k: '],["acme",' }, { message: 'ünïcödé ✓', level: 'warn' }, { message: 'plain' }]), 1 << 20);
+    const batch = serializeRows(rowsOf([{ message: tricky, k: '],["acme",' }, { message: 'ünïcödé ✓', level: 'warn' }, { message: 'plain' }]), options(1 << 20));
     const text = batch.chunks.map((c) => c.text).join('');
     const rows = parseLines(text);
     expect(rows).toHaveLength(3);
@@ -24,7 +26,7 @@ describe('serializeRows', () => {
 
   it('cuts chunks at row boundaries within the size, counting rows and exact bytes per chunk', () => {
     const rows = rowsOf(Array.from({ length: 100 }, (_, i) => ({ message: `row ${i} ${'é'.repeat(50)}` })));
-    const batch = serializeRows(rows, 1 << 20, 2000);
+    const batch = serializeRows(rows, options(1 << 20, 2000));
     expect(batch.chunks.length).toBeGreaterThan(5);
     for (const chunk of batch.chunks) {
       expect(chunk.text.length).toBeLessThanOrEqual(2000);
@@ -35,13 +37,43 @@ describe('serializeRows', () => {
     expect(parseLines(batch.chunks.map((c) => c.text).join('')).map((r) => r.Body)).toEqual(rows.map((r) => r.Body));
   });
 
-  it('names the record that is too large', () => {
+  it('leaves out and names the record that is too large', () => {
     const rows = rowsOf([{ message: 'ok' }, { message: 'x'.repeat(5000) }]);
-    expect(() => serializeRows(rows, 4096)).toThrow(RecordTooLargeError);
-    try {
-      serializeRows(rows, 4096);
-    } catch (err) {
-      expect((err as RecordTooLargeError).record).toBe(1);
-    }
+    const batch = serializeRows(rows, options(4096));
+    expect(batch.rows).toBe(1);
+    expect(batch.refused).toEqual([{ record: 1, field: null, code: 'record_too_large', reason: expect.stringMatching(/^\d+ bytes once stored; the limit is 4096$/), limit: 4096 }]);
+    expect(describeRefusal(batch.refused[0]!)).toMatch(/^record 1 is \d+ bytes once stored/);
+  });
+
+  it('refuses what ClickHouse would refuse or drop, naming the record and field: unpaired surrogates, integers out of range, timestamps past retention', () => {
+    const rows = rowsOf([
+      { message: 'fine', level: 'info' },
+      JSON.parse('{"message": "half a pair \\ud800 here"}'),
+      JSON.parse('{"message": "ok", "attributes": {"k\\udc00": "v"}}'),
+      JSON.parse('{"message": "ok", "user": "\\udfff"}'),
+      { message: 'a pair is fine: \u{1F600}', 'path': 'C:\\udp\\x' },
+      { message: 'expired', timestamp: '2026-11-18T05:59:59Z' },
+      { message: 'just kept', timestamp: '2026-11-19T06:00:01Z' },
+    ]);
+    rows.push({ ...rows[0]!, LogId: 'B-7', SeverityNumber: 300 });
+    rows.push({ ...rows[0]!, LogId: 'B-8', TraceFlags: -1 });
+    rows.push({ ...rows[0]!, LogId: 'B-9', SeverityNumber: 2.5 });
+    rows.push({ ...rows[0]!, LogId: 'B-10', Timestamp: '2106-02-07 06:28:16.000000000' }); // built past the decoders' checks
+    rows.push({ ...rows[0]!, LogId: 'B-11', Timestamp: '2106-02-07 06:28:15.999999999' });
+    const batch = serializeRows(rows, options(1 << 20));
+    expect(batch.refused.map((r) => [r.record, r.field, r.code])).toEqual([
+      [1, 'body', 'invalid_record'],
+      [2, 'attributes.k\udc00', 'invalid_record'],
+      [3, 'attributes.user', 'invalid_record'],
+      [5, 'timestamp', 'invalid_record'],
+      [7, 'severity_number', 'invalid_record'],
+      [8, 'trace_flags', 'invalid_record'],
+      [9, 'severity_number', 'invalid_record'],
+      [10, 'timestamp', 'invalid_record'],
+    ]);
+    expect(describeRefusal(batch.refused[3]!)).toMatch(/^record 5: field "timestamp" .* older than the tenant's retention of 7 days/);
+    const kept = parseLines(batch.chunks.map((c) => c.text).join(''));
+    expect(kept.map((r) => r.LogId)).toEqual(['B-0', 'B-4', 'B-6', 'B-11']);
+    expect(kept[1]!.Body).toBe('a pair is fine: \u{1F600}');
   });
 });

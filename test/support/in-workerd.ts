@@ -41,7 +41,7 @@ export function makeBatch(tenantId: string, records: unknown[], receivedAt = Dat
   const rows = records.map((r, i) =>
     normalizeRecord(r, i, { tenantId, retentionDays: 30, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId }),
   );
-  const serialized = serializeRows(rows, 1 << 20);
+  const serialized = serializeRows(rows, { maxRecordBytes: 1 << 20, now: receivedAt });
   return { tenantId, shard: 0, batchId, requestId: `test-${batchId}`, receivedAt, chunks: serialized.chunks, receivedBytes: serialized.bytes, policy };
 }
 

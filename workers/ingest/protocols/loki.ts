@@ -21,7 +21,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { ownAttribute, setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { severityNumberFromText } from '../../../shared/severity.ts';
-import { formatClickHouseTime, parseTimestamp, TimestampError, type Instant } from '../../../shared/timestamp.ts';
+import { formatClickHouseTime, MAX_STORABLE_SECONDS, parseTimestamp, STORABLE_RANGE, TimestampError, type Instant } from '../../../shared/timestamp.ts';
 import { PushRequestSchema } from './generated/loki/push_pb.ts';
 import { snappyUncompress, SnappyTooLargeError } from './snappy.ts';
 import type { RowContext } from './otlp.ts';
@@ -86,14 +86,14 @@ export function decodeLokiProtobuf(body: Uint8Array, maxBytes: number): { stream
       const metadata: Record<string, string> = {};
       for (const pair of entry.structuredMetadata) setAttribute(metadata, pair.name, pair.value);
       const time = ts && (ts.seconds !== 0n || ts.nanos !== 0) ? instantOf(ts.seconds, ts.nanos) : null;
-      return { time, timeError: ts && time === null && (ts.seconds !== 0n || ts.nanos !== 0) ? 'timestamp is outside 1970 … 2262' : undefined, line: entry.line, metadata };
+      return { time, timeError: ts && time === null && (ts.seconds !== 0n || ts.nanos !== 0) ? `timestamp is outside ${STORABLE_RANGE}` : undefined, line: entry.line, metadata };
     }),
   }));
   return { streams, bytes: raw.byteLength };
 }
 
 function instantOf(seconds: bigint, nanos: number): Instant | null {
-  if (seconds < 0n || seconds >= 9_214_646_400n || nanos < 0 || nanos > 999_999_999) return null;
+  if (seconds < 0n || seconds > BigInt(MAX_STORABLE_SECONDS) || nanos < 0 || nanos > 999_999_999) return null;
   return { seconds: Number(seconds), nanos };
 }
 

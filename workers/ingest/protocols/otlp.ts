@@ -20,7 +20,7 @@ import { ownAttribute, setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { NormalizeContext } from '../../../shared/normalize.ts';
 import { severityNumberFromText, severityTextFromNumber } from '../../../shared/severity.ts';
-import { formatClickHouseTime } from '../../../shared/timestamp.ts';
+import { formatClickHouseTime, MAX_STORABLE_SECONDS, STORABLE_RANGE } from '../../../shared/timestamp.ts';
 import { ExportLogsServiceRequestSchema, type ExportLogsServiceRequest } from './generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import type { AnyValue, KeyValue } from './generated/opentelemetry/proto/common/v1/common_pb.ts';
 
@@ -100,8 +100,8 @@ function hexToBytes(hex: string): Uint8Array {
 }
 
 const NANOS_PER_SECOND = 1_000_000_000n;
-/** DateTime64(9) ends in 2262; we accept what timestamp.ts accepts. */
-const MAX_UNIX_NANOS = 9_214_646_400n * NANOS_PER_SECOND;
+/** We accept what timestamp.ts accepts (MAX_STORABLE_SECONDS: why). */
+const MAX_UNIX_NANOS = (BigInt(MAX_STORABLE_SECONDS) + 1n) * NANOS_PER_SECOND;
 
 function nanosToClickHouse(nanos: bigint): string | null {
   if (nanos <= 0n || nanos >= MAX_UNIX_NANOS) return null;
@@ -132,7 +132,7 @@ export function otlpToRows(request: ExportLogsServiceRequest, ctx: RowContext): 
         const observed = record.observedTimeUnixNano === 0n ? ctx.receivedAt : nanosToClickHouse(record.observedTimeUnixNano);
         const time = record.timeUnixNano === 0n ? observed : nanosToClickHouse(record.timeUnixNano);
         if (time === null || observed === null) {
-          rejected.push({ record: at, reason: 'time_unix_nano / observed_time_unix_nano is outside 1970 … 2262' });
+          rejected.push({ record: at, reason: `time_unix_nano / observed_time_unix_nano is outside ${STORABLE_RANGE}` });
           continue;
         }
         const row: LogRow = {

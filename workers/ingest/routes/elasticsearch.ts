@@ -16,9 +16,9 @@ import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
-import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
 import type { IngestApp } from '../env.ts';
-import { handToActor, idempotencyKeyOf, newBatch } from '../hand-off.ts';
+import { describeRefusal } from '../../../shared/row-format.ts';
+import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
@@ -116,11 +116,13 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
   const lines = body.text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return esError(c, 400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
 
-  const { batchId, receivedAt, context } = newBatch(principal);
+  const batch = newBatch(principal);
+  const { batchId, context } = batch;
   const idempotencyKey = idempotencyKeyOf(c.req.header('idempotency-key'));
   const items: Item[] = [];
   const rows: LogRow[] = [];
   const rowItems: { item: Item; op: string }[] = [];
+  let invalidDocuments = 0;
   for (let i = 0; i < lines.length; i++) {
     let action: Record<string, Record<string, unknown>>;
     try {
@@ -155,35 +157,33 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
     } catch (err) {
       const reason = err instanceof SyntaxError ? `failed to parse: ${err.message}` : (err as Error).message.replace(/^record \d+:? ?/, '');
       Object.assign(item[op]!, { status: 400, error: { type: 'document_parsing_exception', reason } });
+      invalidDocuments++;
     }
   }
 
-  if (rows.length > 0) {
-    let refusal: { status: number; type: string; reason: string } | null = null;
-    try {
-      const batch = serializeRows(rows, config.limits.maxRecordBytes);
-      const outcome = await handToActor(c.env, principal, {
-        batchId,
-        requestId: c.get('requestId'),
-        receivedAt,
-        chunks: batch.chunks,
-        receivedBytes: body.bytes,
-        ...(idempotencyKey !== undefined && { idempotencyKey }),
-      });
-      if (!outcome) {
-        refusal = { status: 503, type: 'unavailable_shards_exception', reason: 'the batch could not be stored; retry' };
-      } else if (!outcome.ok) {
-        refusal = { status: outcome.status === 413 ? 413 : 429, type: 'es_rejected_execution_exception', reason: outcome.message };
-      }
-    } catch (err) {
-      if (err instanceof RecordTooLargeError) {
-        const culprit = rowItems[err.record]!;
-        Object.assign(culprit.item[culprit.op]!, { status: 413, error: { type: 'document_parsing_exception', reason: err.message.replace(/^record \d+/, 'the document') } });
-        refusal = { status: 400, type: 'illegal_argument_exception', reason: 'another document of this request was too large; nothing was stored, resend the others' };
-      } else {
-        throw err;
-      }
+  if (rows.length > 0 || invalidDocuments > 0) {
+    const submission = await submit(c.env, {
+      protocol: 'elasticsearch',
+      principal,
+      requestId: c.get('requestId'),
+      batch,
+      rows,
+      receivedBytes: body.bytes,
+      idempotencyKey,
+      refuse: 'record',
+      decoderRefused: invalidDocuments,
+    });
+    // Documents the pipeline refused fail on their own, as Elasticsearch items do; the rest share the batch's fate.
+    for (const refusal of submission.ok ? submission.refused : []) {
+      const { item, op } = rowItems[refusal.record]!;
+      const status = refusal.code === 'record_too_large' ? 413 : 400;
+      Object.assign(item[op]!, { status, error: { type: 'document_parsing_exception', reason: describeRefusal(refusal, 'document') } });
     }
+    const refusal = submission.ok ? null : {
+      status: submission.status === 503 ? 503 : submission.status === 413 ? 413 : 429,
+      type: submission.status === 503 ? 'unavailable_shards_exception' : 'es_rejected_execution_exception',
+      reason: submission.message,
+    };
     rowItems.forEach(({ item, op }, n) => {
       const target = item[op]!;
       if (target.status !== undefined) return;

@@ -1,10 +1,11 @@
 /**
  * POST /v1/logs — accept a batch of JSON log records for the caller's tenant.
  *
- * read (within limits) → parse → normalise every record → serialise once →
- * hand to the tenant's actor → 202 once the actor has stored the batch
- * durably. A request is all or nothing: if any record is rejected, nothing of
- * the request is stored, and the error names the record and the field.
+ * read (within limits) → parse → normalise every record → the ingest
+ * pipeline (serialise once, check, hand to the tenant's actor) → 202 once the
+ * actor has stored the batch durably. A request is all or nothing: if any
+ * record is refused, nothing of the request is stored, and the error names the
+ * record and the field.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
@@ -13,14 +14,11 @@ import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
-import { logEvent } from '../../../shared/logger.ts';
-import { RecordTooLargeError, serializeRows } from '../../../shared/row-format.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
-import { rateLimitHeaders } from '../../../shared/rate-limit-headers.ts';
-import { handToActor, idempotencyKeyOf, newBatch } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
 
 const LogRecordDoc = z
   .object({
@@ -64,61 +62,31 @@ export const postLogsDoc = createRoute({
 export const logsRoutes = new Hono<IngestApp>();
 
 logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c) {
-  const started = Date.now();
   const config = loadConfig(c.env);
-  const { tenantId, plan } = c.get('principal');
+  const principal = c.get('principal');
   const format = bodyFormat(c.req.header('content-type'));
   const { text, bytes: receivedBytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const records = parseRecords(text, format, config.limits.maxRecordsPerRequest);
 
-  const { batchId, receivedAt, context } = newBatch(c.get('principal'));
+  const batch = newBatch(principal);
   const rows: LogRow[] = new Array(records.length);
   try {
-    for (let i = 0; i < records.length; i++) rows[i] = normalizeRecord(records[i], i, context);
+    for (let i = 0; i < records.length; i++) rows[i] = normalizeRecord(records[i], i, batch.context);
   } catch (err) {
-    if (err instanceof RecordError) {
-      throw new ApiError(400, 'invalid_record', err.message, { record: err.record, field: err.field });
-    }
+    if (err instanceof RecordError) throw new ApiError(400, 'invalid_record', err.message, { record: err.record, field: err.field });
     throw err;
   }
-  let batch;
-  try {
-    batch = serializeRows(rows, config.limits.maxRecordBytes);
-  } catch (err) {
-    if (err instanceof RecordTooLargeError) {
-      throw new ApiError(413, 'record_too_large', err.message, { record: err.record, limit: err.limit });
-    }
-    throw err;
-  }
-
-  const idempotencyKey = idempotencyKeyOf(c.req.header('idempotency-key'));
-  const outcome = await handToActor(c.env, c.get('principal'), {
-    batchId,
+  const submission = await submit(c.env, {
+    protocol: 'logs',
+    principal,
     requestId: c.get('requestId'),
-    receivedAt,
-    chunks: batch.chunks,
+    batch,
+    rows,
     receivedBytes,
-    ...(idempotencyKey !== undefined && { idempotencyKey }),
+    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+    refuse: 'request',
   });
-  if (!outcome) {
-    throw new ApiError(503, 'unavailable', 'the batch could not be stored; nothing was accepted, retry later', {}, { 'Retry-After': '1' });
-  }
-  if (!outcome.ok) {
-    const headers = rateLimitHeaders(plan, outcome.rate);
-    if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
-    logEvent('info', 'ingest.refused', { requestId: c.get('requestId'), tenant: tenantId, code: outcome.code, records: records.length });
-    throw new ApiError(outcome.status, outcome.code, outcome.message, outcome.details, headers);
-  }
-  logEvent('info', 'ingest.accepted', {
-    requestId: c.get('requestId'),
-    tenant: tenantId,
-    batchId,
-    records: outcome.accepted,
-    bytes: outcome.bytes,
-    bufferedRows: outcome.buffered.rows,
-    durationMs: Date.now() - started,
-  });
-  for (const [name, value] of Object.entries(rateLimitHeaders(plan, outcome.rate))) c.header(name, value);
-  if (outcome.replayed) c.header('Idempotent-Replayed', 'true');
-  return c.json({ accepted: outcome.accepted, batchId }, 202);
+  if (!submission.ok) throw submissionError(submission);
+  for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
+  return c.json({ accepted: submission.accepted, batchId: batch.batchId }, 202);
 });

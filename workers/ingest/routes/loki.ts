@@ -12,9 +12,8 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { assertScope, authenticate } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { logEvent } from '../../../shared/logger.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -25,7 +24,6 @@ function text(c: Context, status: number, message: string, headers: Record<strin
 }
 
 lokiRoutes.post('/api/v1/push', async (c) => {
-  const started = Date.now();
   let principal;
   try {
     principal = await authenticate(c.req.header('authorization'), c.env);
@@ -66,29 +64,28 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     throw err;
   }
 
-  const { batchId, receivedAt, context } = newBatch(principal);
-  const { rows, origin, rejected, total } = lokiToRows(streams, context);
+  const batch = newBatch(principal);
+  const { rows, origin, rejected, total } = lokiToRows(streams, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
     return text(c, 413, `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
   }
-  const submission = await submitRows(
-    c.env,
+  const submission = await submit(c.env, {
+    protocol: 'loki',
     principal,
-    {
-      batchId,
-      requestId,
-      receivedAt,
-      rows,
-      receivedBytes,
-      maxRecordBytes: config.limits.maxRecordBytes,
-      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-      rejectedInvalid: rejected.length,
-    },
-    (err) => rejected.push({ ...origin[err.record]!, reason: `entry is ${err.bytes} bytes once stored; the limit is ${err.limit}` }),
-  );
+    requestId,
+    batch,
+    rows,
+    receivedBytes,
+    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+    refuse: 'record',
+    decoderRefused: rejected.length,
+  });
   if (!submission.ok) return text(c, submission.status, submission.message, submission.headers);
-  logEvent('info', 'loki.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, rejected: rejected.length, durationMs: Date.now() - started });
-  const headers = { ...submission.headers, 'X-NeuralLog-Batch-Id': batchId };
+  for (const refusal of submission.refused) {
+    rejected.push({ ...origin[refusal.record]!, reason: refusal.code === 'record_too_large' ? `entry is ${refusal.reason}` : refusal.reason });
+  }
+  rejected.sort((a, b) => a.stream - b.stream || (a.entry ?? -1) - (b.entry ?? -1));
+  const headers = { ...submission.headers, 'X-NeuralLog-Batch-Id': batch.batchId };
   if (rejected.length > 0) return text(c, 400, describeLokiRejections(rejected, streams), headers);
   return c.body(null, 204, headers);
 });

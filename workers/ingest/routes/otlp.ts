@@ -15,9 +15,8 @@ import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { assertScope, authenticate, type Principal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { logEvent } from '../../../shared/logger.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
@@ -68,7 +67,6 @@ function describeRejections(rejected: RejectedRecord[]): string {
 }
 
 otlpRoutes.post('/v1/logs', async (c) => {
-  const started = Date.now();
   const encoding = encodingOf(c.req.header('content-type'));
   if (!encoding) {
     return statusResponse('json', 415, `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`);
@@ -93,33 +91,30 @@ otlpRoutes.post('/v1/logs', async (c) => {
     throw err;
   }
 
-  const { batchId, receivedAt, context } = newBatch(principal);
-  const { rows, origin, rejected, total } = otlpToRows(request, context);
+  const batch = newBatch(principal);
+  const { rows, origin, rejected, total } = otlpToRows(request, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
     return statusResponse(encoding, 413, `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
   }
-  const submission = await submitRows(
-    c.env,
+  const submission = await submit(c.env, {
+    protocol: 'otlp',
     principal,
-    {
-      batchId,
-      requestId,
-      receivedAt,
-      rows,
-      receivedBytes: body.byteLength,
-      maxRecordBytes: config.limits.maxRecordBytes,
-      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-      rejectedInvalid: rejected.length,
-    },
-    (err) => rejected.push({ record: origin[err.record]!, reason: `${err.bytes} bytes once stored; the limit is ${err.limit}` }),
-  );
+    requestId,
+    batch,
+    rows,
+    receivedBytes: body.byteLength,
+    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+    refuse: 'record',
+    decoderRefused: rejected.length,
+  });
   if (!submission.ok) {
     // 413 from the actor means the batch exceeds the plan's burst: splitting helps, retrying the same request does not.
     return statusResponse(encoding, submission.status, submission.message, submission.headers);
   }
-  logEvent('info', 'otlp.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, rejected: rejected.length, durationMs: Date.now() - started });
+  for (const refusal of submission.refused) rejected.push({ record: origin[refusal.record]!, reason: refusal.reason });
+  rejected.sort((a, b) => a.record - b.record);
   const response = create(ExportLogsServiceResponseSchema, rejected.length === 0 ? {} : {
     partialSuccess: { rejectedLogRecords: BigInt(rejected.length), errorMessage: describeRejections(rejected) },
   });
-  return respond(encoding, 200, ExportLogsServiceResponseSchema, response, { ...submission.headers, 'X-NeuralLog-Batch-Id': batchId });
+  return respond(encoding, 200, ExportLogsServiceResponseSchema, response, { ...submission.headers, 'X-NeuralLog-Batch-Id': batch.batchId });
 });

@@ -10,20 +10,16 @@ import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
-import { logEvent } from '../../../shared/logger.ts';
-import { RecordTooLargeError } from '../../../shared/row-format.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submitRows } from '../hand-off.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const syslogRoutes = new Hono<IngestApp>();
 
 syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
-  const started = Date.now();
   const config = loadConfig(c.env);
   const principal = c.get('principal');
-  const requestId = c.get('requestId');
   const { text, bytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)).filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new ApiError(400, 'empty_body', 'the body holds no syslog lines');
@@ -32,28 +28,20 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
       limit: config.limits.maxRecordsPerRequest,
     });
   }
-  const { batchId, receivedAt, context } = newBatch(principal);
-  const now = new Date(receivedAt);
-  const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, context));
-  let submission;
-  try {
-    submission = await submitRows(c.env, principal, {
-      batchId,
-      requestId,
-      receivedAt,
-      rows,
-      receivedBytes: bytes,
-      maxRecordBytes: config.limits.maxRecordBytes,
-      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-    });
-  } catch (err) {
-    if (err instanceof RecordTooLargeError) {
-      throw new ApiError(413, 'record_too_large', err.message.replace(/^record/, 'line'), { record: err.record, limit: err.limit });
-    }
-    throw err;
-  }
-  if (!submission.ok) throw new ApiError(submission.status, submission.code, submission.message, submission.details, submission.headers);
-  logEvent('info', 'syslog.accepted', { requestId, tenant: principal.tenantId, batchId, records: submission.accepted, durationMs: Date.now() - started });
+  const batch = newBatch(principal);
+  const now = new Date(batch.receivedAt);
+  const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, batch.context));
+  const submission = await submit(c.env, {
+    protocol: 'syslog',
+    principal,
+    requestId: c.get('requestId'),
+    batch,
+    rows,
+    receivedBytes: bytes,
+    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+    refuse: 'request',
+  });
+  if (!submission.ok) throw submissionError(submission);
   for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
-  return c.json({ accepted: submission.accepted, batchId }, 202);
+  return c.json({ accepted: submission.accepted, batchId: batch.batchId }, 202);
 });

@@ -9,7 +9,7 @@
  * insert deduplication and R2's overwrite-by-key make the retry harmless.
  * Flushes cover disjoint, consecutive ranges, so several can be in flight.
  */
-import type { Chunk } from '../shared/row-format.ts';
+import type { Chunk } from '../../shared/row-format.ts';
 
 export interface PendingFlush {
   batchId: string;

@@ -1,0 +1,186 @@
+/**
+ * The ingest pipeline: the one way rows reach a tenant's actor, whatever
+ * protocol they came in. Each protocol decodes its body into LogRows and calls
+ * `submit()`, which
+ *
+ *   serialises every row once and checks it (shared/row-format.ts: size,
+ *   UTF-8, integer ranges, retention) → refuses the request, or leaves the
+ *   refused rows out, as the protocol answers → picks the tenant's shard and
+ *   hands the batch to its actor → returns the actor's verdict in terms every
+ *   protocol renders in its own wire format (one error seam per protocol:
+ *   ApiError JSON, google.rpc.Status, Loki's text, Elasticsearch's items).
+ *
+ * Records refused on their own — by the protocol's decoder or here — are
+ * counted as the tenant's rejected usage by the actor, by reason.
+ */
+import type { IngestOutcome } from '../../durable-objects/tenant-actor.ts';
+import { ApiError, type ErrorDetails } from '../../shared/api-error.ts';
+import type { Principal } from '../../shared/auth.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { newBatchId } from '../../shared/ids.ts';
+import type { LogRow } from '../../shared/log-record.ts';
+import { logEvent } from '../../shared/logger.ts';
+import type { NormalizeContext } from '../../shared/normalize.ts';
+import { ingestPolicy, rateLimitHeaders } from '../../shared/rate-limit-headers.ts';
+import { describeRefusal, serializeRows, type Chunk, type RowRefusal } from '../../shared/row-format.ts';
+import { pickShard, shardName } from '../../shared/sharding.ts';
+import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
+import type { IngestEnv } from './env.ts';
+
+/**
+ * The request's `Idempotency-Key` (the IETF httpapi draft's header, as Stripe
+ * uses it): a batch sent again under the same key within a day is answered as
+ * the first time and stored and counted once. Visible ASCII, 1–255 characters.
+ */
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const key = header.trim();
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1–255 visible ASCII characters', { field: 'Idempotency-Key' });
+  }
+  return key;
+}
+
+/** A request's batch: its id, when it was received, and the context every row of it is built with. */
+export interface Batch {
+  batchId: string;
+  receivedAt: number;
+  context: NormalizeContext;
+}
+
+export function newBatch(principal: Principal, receivedAt = Date.now()): Batch {
+  const batchId = newBatchId(receivedAt);
+  return {
+    batchId,
+    receivedAt,
+    context: { tenantId: principal.tenantId, retentionDays: principal.retentionDays, receivedAt: formatClickHouseTime(instantFromMillis(receivedAt)), batchId },
+  };
+}
+
+export interface Submit {
+  /** For the logs: which protocol this came in by. */
+  protocol: 'logs' | 'otlp' | 'loki' | 'elasticsearch' | 'syslog';
+  principal: Principal;
+  requestId: string;
+  batch: Batch;
+  rows: LogRow[];
+  /** Size of the request as received (after decompression): what rates and quotas count. */
+  receivedBytes: number;
+  idempotencyKey?: string;
+  /**
+   * What one refused row does: `request` refuses the whole request with a
+   * 400/413 naming the record and field, and nothing is stored (POST /v1/logs,
+   * syslog: all or nothing); `record` leaves it out and reports it, the rest
+   * stored (OTLP partial success, Loki, Elasticsearch bulk items).
+   */
+  refuse: 'request' | 'record';
+  /** Records the protocol's decoder refused on their own before building rows (counted as `invalid_record`). */
+  decoderRefused?: number;
+}
+
+export type Submission =
+  | {
+      ok: true;
+      accepted: number;
+      /** Rows left out (`refuse: 'record'` only), indexes into `rows`. */
+      refused: RowRefusal[];
+      /** RateLimit headers (and Idempotent-Replayed on a replay). */
+      headers: Record<string, string>;
+      replayed: boolean;
+    }
+  | {
+      ok: false;
+      status: 400 | 413 | 429 | 503;
+      code: string;
+      message: string;
+      details: ErrorDetails;
+      /** RateLimit headers and, when a retry can succeed later, Retry-After. */
+      headers: Record<string, string>;
+    };
+
+export async function submit(env: IngestEnv, request: Submit): Promise<Submission> {
+  const { principal, batch, rows } = request;
+  const config = loadConfig(env);
+  const serialized = serializeRows(rows, { maxRecordBytes: config.limits.maxRecordBytes, now: batch.receivedAt });
+  const refused = serialized.refused;
+  if (request.refuse === 'request' && refused.length > 0) {
+    const first = refused[0]!;
+    return {
+      ok: false,
+      status: first.code === 'record_too_large' ? 413 : 400,
+      code: first.code,
+      message: describeRefusal(first, request.protocol === 'syslog' ? 'line' : 'record'),
+      details: { record: first.record, ...(first.field !== null && { field: first.field }), ...(first.limit !== undefined && { limit: first.limit }) },
+      headers: {},
+    };
+  }
+  const rejected = rejectedByReason(refused, request.decoderRefused ?? 0);
+  if (serialized.rows === 0 && rejected.size === 0) return { ok: true, accepted: 0, refused, headers: {}, replayed: false };
+
+  const outcome = await handToActor(env, principal, {
+    batchId: batch.batchId,
+    requestId: request.requestId,
+    receivedAt: batch.receivedAt,
+    chunks: serialized.chunks,
+    receivedBytes: request.receivedBytes,
+    ...(request.idempotencyKey !== undefined && { idempotencyKey: request.idempotencyKey }),
+    ...(rejected.size > 0 && { rejected: Object.fromEntries(rejected) }),
+  });
+  if (!outcome) {
+    return { ok: false, status: 503, code: 'unavailable', message: 'the batch could not be stored; nothing was accepted, retry later', details: {}, headers: { 'Retry-After': '1' } };
+  }
+  const headers = rateLimitHeaders(principal.plan, outcome.rate);
+  if (!outcome.ok) {
+    if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+    logEvent('info', 'ingest.refused', { requestId: request.requestId, protocol: request.protocol, tenant: principal.tenantId, code: outcome.code, records: serialized.rows });
+    return { ok: false, status: outcome.status, code: outcome.code, message: outcome.message, details: outcome.details, headers };
+  }
+  if (outcome.replayed) headers['Idempotent-Replayed'] = 'true';
+  logEvent('info', 'ingest.accepted', {
+    requestId: request.requestId,
+    protocol: request.protocol,
+    tenant: principal.tenantId,
+    batchId: batch.batchId,
+    records: outcome.accepted,
+    refused: refused.length + (request.decoderRefused ?? 0),
+    bytes: outcome.bytes,
+    bufferedRows: outcome.buffered.rows,
+    durationMs: Date.now() - batch.receivedAt,
+  });
+  return { ok: true, accepted: outcome.accepted, refused, headers, replayed: outcome.replayed === true };
+}
+
+/** Refused records by usage reason (a Map: reasons are our codes, but the rule holds everywhere). */
+function rejectedByReason(refused: RowRefusal[], decoderRefused: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (decoderRefused > 0) counts.set('invalid_record', decoderRefused);
+  for (const r of refused) counts.set(r.code, (counts.get(r.code) ?? 0) + 1);
+  return counts;
+}
+
+/** A failed submission as the JSON API's error (POST /v1/logs, /v1/syslog). */
+export function submissionError(failure: Extract<Submission, { ok: false }>): ApiError {
+  return new ApiError(failure.status, failure.code, failure.message, failure.details, failure.headers);
+}
+
+interface HandOff {
+  batchId: string;
+  requestId: string;
+  receivedAt: number;
+  chunks: Chunk[];
+  receivedBytes: number;
+  idempotencyKey?: string;
+  rejected?: Record<string, number>;
+}
+
+async function handToActor(env: IngestEnv, principal: Principal, batch: HandOff): Promise<IngestOutcome | null> {
+  const { tenantId, plan } = principal;
+  const shard = pickShard(plan.shardCount, batch.idempotencyKey);
+  const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(shardName(tenantId, shard)));
+  try {
+    return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });
+  } catch (err) {
+    logEvent('error', 'ingest.actor_failed', { requestId: batch.requestId, tenant: tenantId, batchId: batch.batchId, error: (err as Error).message });
+    return null;
+  }
+}
