@@ -20,12 +20,12 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type ConfigBindings } from '../shared/config.ts';
+import { EMPTY_MAP, LOG_COLUMNS, SEARCHED_COLUMNS } from '../shared/log-columns.ts';
 import { toLogView, type StoredLog } from '../shared/log-record.ts';
 import type { QueryNode } from '../shared/query-language/ast.ts';
 import { compileMatcher, type MatchableRecord } from '../shared/query-language/evaluate.ts';
 import { QuerySyntaxError } from '../shared/query-language/parse.ts';
 import { logEvent } from '../shared/logger.ts';
-import { LOG_COLUMNS } from '../shared/row-format.ts';
 import { shardName } from '../shared/sharding.ts';
 import type { TenantActor } from './tenant-actor.ts';
 
@@ -43,29 +43,21 @@ interface SocketState {
   refilledAt: number;
 }
 
-const COLUMN_INDEX = Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, i])) as Record<(typeof LOG_COLUMNS)[number], number>;
+/** Each column search reads back: its name, its place in a buffered row, its empty value (shared/log-columns.ts). */
+const COLUMN_INDEX = SEARCHED_COLUMNS.map((c) => [c.name, LOG_COLUMNS.indexOf(c.name), c.empty] as const);
+const OBSERVED_TIMESTAMP = LOG_COLUMNS.indexOf('ObservedTimestamp');
 
-/** One stored row (a JSONCompactEachRow line, values in LOG_COLUMNS order) as the columns search reads back. */
-function decodeRow(line: string): StoredLog {
+/**
+ * One stored row (a JSONCompactEachRow line, values in LOG_COLUMNS order) as
+ * the columns search reads back; a value the line lacks is the column's empty
+ * value (a map a new one), and a missing observed time the record's time.
+ */
+export function decodeRow(line: string): StoredLog {
   const values = JSON.parse(line) as unknown[];
-  const at = <T>(column: (typeof LOG_COLUMNS)[number], fallback: T): T => (values[COLUMN_INDEX[column]] as T | undefined) ?? fallback;
-  const timestamp = at('Timestamp', '');
-  return {
-    LogId: at('LogId', ''),
-    Timestamp: timestamp,
-    ObservedTimestamp: at('ObservedTimestamp', timestamp),
-    SeverityText: at('SeverityText', ''),
-    SeverityNumber: at('SeverityNumber', 0),
-    ServiceName: at('ServiceName', ''),
-    Body: at('Body', ''),
-    TraceId: at('TraceId', ''),
-    SpanId: at('SpanId', ''),
-    LogAttributes: at('LogAttributes', {}),
-    ResourceAttributes: at('ResourceAttributes', {}),
-    ScopeName: at('ScopeName', ''),
-    ScopeVersion: at('ScopeVersion', ''),
-    ScopeAttributes: at('ScopeAttributes', {}),
-  };
+  const row: Record<string, unknown> = {};
+  for (const [name, index, empty] of COLUMN_INDEX) row[name] = values[index] ?? (empty === EMPTY_MAP ? {} : empty);
+  row.ObservedTimestamp = values[OBSERVED_TIMESTAMP] ?? row.Timestamp;
+  return row as unknown as StoredLog;
 }
 
 export class TailHub extends DurableObject<TailHubEnv> {

@@ -1,55 +1,25 @@
 /**
- * The log model: one row of the ClickHouse `logs` table
- * (migrations/clickhouse/0001_logs.sql), as the ingest path builds it and as
+ * The log model: one row of the ClickHouse `logs` table (its columns:
+ * log-columns.ts), as the ingest path builds it and as
  * it travels — serialised once as JSONCompactEachRow (row-format.ts) — through the tenant actor's
  * buffer to ClickHouse and to the R2 archive.
  *
- * Optional fields are left out of the JSON when empty; ClickHouse fills the
- * column defaults, and the buffer and archive stay smaller.
+ * Optional fields are left out of a LogRow when empty; its serialised row
+ * holds the column's empty value instead.
  */
+import type { RowShape, SearchedShape } from './log-columns.ts';
 import { clickHouseTimeToRfc3339 } from './timestamp.ts';
 
-export interface LogRow {
-  TenantId: string;
-  /** `YYYY-MM-DD hh:mm:ss.nnnnnnnnn`, UTC. */
-  Timestamp: string;
-  ObservedTimestamp: string;
-  LogId: string;
-  TraceId?: string;
-  SpanId?: string;
-  TraceFlags?: number;
-  SeverityText?: string;
-  SeverityNumber?: number;
-  ServiceName?: string;
-  Body: string;
-  ResourceAttributes?: Record<string, string>;
-  LogAttributes?: Record<string, string>;
-  RetentionDays: number;
-  /** OpenTelemetry's instrumentation scope and schema URLs (OTLP only). */
-  ScopeName?: string;
-  ScopeVersion?: string;
-  ScopeAttributes?: Record<string, string>;
-  ResourceSchemaUrl?: string;
-  ScopeSchemaUrl?: string;
-}
+/**
+ * One row: the columns of shared/log-columns.ts's ROW_COLUMNS, the optional
+ * ones optional. Times are ClickHouse's text form, `YYYY-MM-DD
+ * hh:mm:ss.nnnnnnnnn`, UTC; ScopeName, ScopeVersion, ScopeAttributes and the
+ * schema URLs are OpenTelemetry's (OTLP only).
+ */
+export interface LogRow extends RowShape {}
 
-/** The columns search, context and tail read back (ClickHouse names; times in ClickHouse text form). */
-export interface StoredLog {
-  LogId: string;
-  Timestamp: string;
-  ObservedTimestamp: string;
-  SeverityText: string;
-  SeverityNumber: number;
-  ServiceName: string;
-  Body: string;
-  TraceId: string;
-  SpanId: string;
-  LogAttributes: Record<string, string>;
-  ResourceAttributes: Record<string, string>;
-  ScopeName: string;
-  ScopeVersion: string;
-  ScopeAttributes: Record<string, string>;
-}
+/** The columns search, context and tail read back (ClickHouse names; times in ClickHouse text form): those with `search` in log-columns.ts. */
+export interface StoredLog extends SearchedShape {}
 
 /** A stored log as the search API returns it. */
 export interface LogView {

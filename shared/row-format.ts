@@ -15,17 +15,12 @@
  * JSONCompactEachRowWithNames file that ClickHouse's s3(), clickhouse-local or
  * any JSON-lines reader takes as it is).
  */
+import { LOG_COLUMNS } from './log-columns.ts';
 import type { LogRow } from './log-record.ts';
 import { formatClickHouseTime, instantFromMillis, MAX_STORABLE_SECONDS, STORABLE_RANGE } from './timestamp.ts';
 
-export const LOG_COLUMNS = [
-  'TenantId', 'Timestamp', 'ObservedTimestamp', 'LogId', 'TraceId', 'SpanId', 'TraceFlags', 'SeverityText',
-  'SeverityNumber', 'ServiceName', 'Body', 'ResourceAttributes', 'LogAttributes', 'RetentionDays',
-  // Columns are only ever appended: rows buffered by an older version have
-  // fewer values, and the insert reads them with the missing columns at their
-  // defaults (input_format_json_compact_allow_variable_number_of_columns).
-  'ScopeName', 'ScopeVersion', 'ScopeAttributes', 'ResourceSchemaUrl', 'ScopeSchemaUrl',
-] as const satisfies readonly (keyof LogRow)[];
+/** The row's column names in serialisation order (shared/log-columns.ts: columns are only ever appended). */
+export { LOG_COLUMNS };
 
 /** First line of every archive object: the column names. */
 export const ARCHIVE_HEADER = `${JSON.stringify(LOG_COLUMNS)}\n`;
@@ -91,7 +86,16 @@ export function utf8Length(text: string): number {
   return encoder.encodeInto(text, scratch).written;
 }
 
-function toValues(row: LogRow): unknown[] {
+/**
+ * One row's values in LOG_COLUMNS order, each optional column left out of the
+ * LogRow at its empty value (shared/log-columns.ts). Written out by hand, not
+ * derived by a loop over the column definitions: it runs once per ingested
+ * row, and the loop (one keyed property read per column, megamorphic across
+ * the columns) measured slower — docs/benchmarks.md, "The row serialiser".
+ * test/shared/row-format.test.ts checks it against the definitions: every
+ * column, its position and its empty value.
+ */
+export function toValues(row: LogRow): unknown[] {
   return [
     row.TenantId, row.Timestamp, row.ObservedTimestamp, row.LogId, row.TraceId ?? '', row.SpanId ?? '', row.TraceFlags ?? 0,
     row.SeverityText ?? '', row.SeverityNumber ?? 0, row.ServiceName ?? '', row.Body, row.ResourceAttributes ?? {},

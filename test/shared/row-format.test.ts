@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ROW_COLUMNS } from '../../shared/log-columns.ts';
+import type { LogRow } from '../../shared/log-record.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
-import { describeRefusal, LOG_COLUMNS, serializeRows, utf8Length } from '../../shared/row-format.ts';
+import { ARCHIVE_HEADER, describeRefusal, insertStatement, LOG_COLUMNS, serializeRows, toValues, utf8Length } from '../../shared/row-format.ts';
 
 const ctx = { tenantId: 'acme', retentionDays: 7, receivedAt: '2026-11-26 06:00:00.000000000', batchId: 'B' };
 const NOW = Date.UTC(2026, 10, 26, 6, 0, 0);
@@ -75,5 +77,51 @@ describe('serializeRows', () => {
     const kept = parseLines(batch.chunks.map((c) => c.text).join(''));
     expect(kept.map((r) => r.LogId)).toEqual(['B-0', 'B-4', 'B-6', 'B-11']);
     expect(kept[1]!.Body).toBe('a pair is fine: \u{1F600}');
+  });
+});
+
+describe('toValues (hand-written for speed) against the column definitions (shared/log-columns.ts)', () => {
+  // A row with a value of its own in every column: each value shows where it landed.
+  const full = Object.fromEntries(
+    ROW_COLUMNS.map((c, i) => [c.name, typeof c.empty === 'number' ? i + 1 : typeof c.empty === 'string' ? `value of ${c.name}` : { key: c.name }]),
+  ) as unknown as LogRow;
+
+  it('writes every column at its position', () => {
+    const values = toValues(full);
+    expect(values).toHaveLength(ROW_COLUMNS.length);
+    ROW_COLUMNS.forEach((c, i) => expect(values[i], `${c.name} at ${i}`).toBe(full[c.name]));
+    expect([...LOG_COLUMNS]).toEqual(ROW_COLUMNS.map((c) => c.name));
+  });
+
+  it('writes the empty value of every optional column the row leaves out, and every required one as given', () => {
+    const required = Object.fromEntries(ROW_COLUMNS.filter((c) => c.required).map((c) => [c.name, full[c.name]])) as unknown as LogRow;
+    const values = toValues(required);
+    expect(values).toHaveLength(ROW_COLUMNS.length);
+    ROW_COLUMNS.forEach((c, i) => expect(values[i], `${c.name} at ${i}`).toEqual(c.required ? full[c.name] : c.empty));
+  });
+});
+
+describe('the stored text (rows buffered by earlier releases must still flush, archives still read)', () => {
+  it('is byte for byte what it was: rows, archive header and INSERT', () => {
+    const base = { TenantId: 'acme', Timestamp: '2026-11-26 05:59:59.123456789', ObservedTimestamp: '2026-11-26 06:00:00.000000000', RetentionDays: 7 };
+    const rows: LogRow[] = [
+      { ...base, LogId: 'B-0', Body: 'plain' },
+      {
+        ...base, LogId: 'B-1', Body: 'ünïcödé ✓ "quoted" \\ \n', TraceId: '0af7651916cd43dd8448eb211c80319c', SpanId: 'b7ad6b7169203331', TraceFlags: 1,
+        SeverityText: 'warn', SeverityNumber: 13, ServiceName: 'checkout', ResourceAttributes: { 'host.name': 'n1' }, LogAttributes: { k: 'v' },
+        ScopeName: 'io.opentelemetry', ScopeVersion: '1.0', ScopeAttributes: { a: 'b' }, ResourceSchemaUrl: 'https://r', ScopeSchemaUrl: 'https://s',
+      },
+    ];
+    const text = serializeRows(rows, options(1 << 20)).chunks.map((c) => c.text).join('');
+    expect(text).toBe(
+      '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-0","","",0,"",0,"","plain",{},{},7,"","",{},"",""]\n' +
+        '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-1","0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331",1,"warn",13,' +
+        '"checkout","ünïcödé ✓ \\"quoted\\" \\\\ \\n",{"host.name":"n1"},{"k":"v"},7,"io.opentelemetry","1.0",{"a":"b"},"https://r","https://s"]\n',
+    );
+    const columns =
+      'TenantId,Timestamp,ObservedTimestamp,LogId,TraceId,SpanId,TraceFlags,SeverityText,SeverityNumber,ServiceName,Body,ResourceAttributes,LogAttributes,' +
+      'RetentionDays,ScopeName,ScopeVersion,ScopeAttributes,ResourceSchemaUrl,ScopeSchemaUrl';
+    expect(ARCHIVE_HEADER).toBe(`${JSON.stringify(columns.split(','))}\n`);
+    expect(insertStatement('logs')).toBe(`INSERT INTO logs (${columns.split(',').join(', ')}) FORMAT JSONCompactEachRow`);
   });
 });

@@ -14,6 +14,7 @@
  * neither skip nor repeat rows while ingestion continues.
  */
 import { LOGS_TABLE } from '../../shared/clickhouse.ts';
+import { SEARCHED_COLUMNS } from '../../shared/log-columns.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import type { LogSearch, SearchScope } from './search-params.ts';
 import { compileQuery, SqlParams } from '../../shared/query-language/compile-sql.ts';
@@ -28,9 +29,8 @@ export interface CompiledQuery {
   params: Record<string, string | number | string[]>;
 }
 
-export const SEARCH_COLUMNS =
-  'LogId, Timestamp, ObservedTimestamp, SeverityText, SeverityNumber, ServiceName, Body, TraceId, SpanId, LogAttributes, ResourceAttributes, ' +
-  'ScopeName, ScopeVersion, ScopeAttributes';
+/** The columns a search or context answer reads back (StoredLog): those with `search` in shared/log-columns.ts. */
+export const SEARCH_COLUMNS = SEARCHED_COLUMNS.map((c) => c.name).join(', ');
 
 /** Tenant, time range and filters: the WHERE every search endpoint starts from. */
 export function compileScope(
