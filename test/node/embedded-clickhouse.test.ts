@@ -11,6 +11,8 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
+import { LOG_TABLE_COLUMNS } from '../../shared/log-columns.ts';
+import { insertStatement, serializeRows } from '../../shared/row-format.ts';
 
 const PASSWORD = 's3cret-pw';
 let dir: string;
@@ -209,6 +211,30 @@ describe('embedded ClickHouse HTTP interface', () => {
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
       const tables = await (await db.query({ query: "SELECT name FROM system.tables WHERE database = 'nl_rebuild_test' AND name LIKE 'logs%'", format: 'JSONEachRow' })).json();
       expect(tables).toEqual([{ name: 'logs' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('makes the logs table shared/log-columns.ts defines: every column, its type and its DEFAULT; and it takes rows as serialised', async () => {
+    // A migration that adds or retypes a column fails here until the definition follows (and the other way round).
+    const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_columns_test' };
+    await migrateClickHouse(conn);
+    const db = createClient({ url: server.url, password: PASSWORD, database: conn.database });
+    try {
+      const described = await (await db.query({ query: 'DESCRIBE TABLE logs', format: 'JSONEachRow' })).json<{ name: string; type: string; default_type: string; default_expression: string }>();
+      // name → `type`, or `type DEFAULT expression` (a MATERIALIZED or ALIAS column would not match: the definition has only DEFAULT).
+      const table = Object.fromEntries(described.map((c) => [c.name, [c.type, c.default_type, c.default_expression].filter((x) => x !== '').join(' ')]));
+      const defined = Object.fromEntries(LOG_TABLE_COLUMNS.map((c) => [c.name, c.default === undefined ? c.type : `${c.type} DEFAULT ${c.default}`]));
+      expect(table, 'DESCRIBE TABLE logs (received) against shared/log-columns.ts (expected)').toEqual(defined);
+
+      const now = Date.now();
+      const at = new Date(now).toISOString().replace('T', ' ').replace('Z', '000000');
+      const row = { TenantId: 't', Timestamp: at, ObservedTimestamp: at, LogId: 'L1', Body: 'b', RetentionDays: 30, ScopeName: 's', LogAttributes: { k: 'v' } };
+      const [chunk] = serializeRows([row], { maxRecordBytes: 1 << 20, now }).chunks;
+      await db.command({ query: `${insertStatement('logs')}\n${chunk!.text}` });
+      const [stored] = await (await db.query({ query: 'SELECT Body, ScopeName, LogAttributes, TimestampTime = toDateTime(Timestamp) AS t FROM logs', format: 'JSONEachRow' })).json();
+      expect(stored).toEqual({ Body: 'b', ScopeName: 's', LogAttributes: { k: 'v' }, t: 1 });
     } finally {
       await db.close();
     }
