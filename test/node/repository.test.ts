@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
-import { join, relative } from 'node:path';
+import { dirname, join, normalize, relative, sep } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
 import { CONFIG_VARIABLES } from '../../shared/config.ts';
@@ -14,6 +15,29 @@ import { planSeedSql } from '../../scripts/generate-plan-seed.ts';
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(join(PROJECT_ROOT, dir), { withFileTypes: true, recursive: true });
   return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => relative(PROJECT_ROOT, join(e.parentPath, e.name)));
+}
+
+/** TypeScript and JavaScript sources under `dir`, outside dot-directories (wrangler's .wrangler/ bundles) and node_modules. */
+async function sourcesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(join(PROJECT_ROOT, dir), { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && /\.(ts|mts|js|mjs)$/.test(e.name))
+    .map((e) => relative(PROJECT_ROOT, join(e.parentPath, e.name)))
+    .filter((path) => !path.split(sep).some((part) => part.startsWith('.') || part === 'node_modules'));
+}
+
+/** The part of the code base a path is in: `workers/<name>`, `durable-objects`, `shared`, or another top directory. */
+function areaOf(path: string): string {
+  const [top, next] = path.split(sep);
+  return top === 'workers' && next !== undefined ? `workers/${next}` : top!;
+}
+
+/** Why `from` may not import `to` (areas), or null when it may. */
+function crossesBoundary(from: string, to: string): string | null {
+  if (from.startsWith('workers/') && to.startsWith('workers/') && from !== to) return 'a worker never imports another worker';
+  if (from === 'durable-objects' && to.startsWith('workers')) return 'durable-objects/ never imports workers/';
+  if (from === 'shared' && (to.startsWith('workers') || to === 'durable-objects')) return 'shared/ imports neither workers/ nor durable-objects/';
+  return null;
 }
 
 /** `[vars]` of a wrangler.toml: KEY = "value" lines up to the next table. */
@@ -32,6 +56,25 @@ describe('repository', () => {
         if (/from\s+['"]node:|require\(['"]node:/.test(source)) offenders.push(file);
       }
     }
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps the import boundaries: workers never import each other, durable-objects/ never imports workers/, shared/ neither', async () => {
+    // Every module specifier TypeScript finds — import and export … from, type-only imports, import() and
+    // import('…').Type — outside comments and strings; relative ones resolved to the file they name.
+    const offenders: string[] = [];
+    let crossings = 0;
+    for (const file of (await Promise.all(['workers', 'durable-objects', 'shared'].map(sourcesUnder))).flat()) {
+      const { importedFiles } = ts.preProcessFile(await readFile(join(PROJECT_ROOT, file), 'utf8'), true, true);
+      for (const { fileName: specifier } of importedFiles) {
+        if (!specifier.startsWith('./') && !specifier.startsWith('../')) continue; // a package
+        const target = normalize(join(dirname(file), specifier));
+        if (areaOf(target) !== areaOf(file)) crossings++;
+        const reason = crossesBoundary(areaOf(file), areaOf(target));
+        if (reason) offenders.push(`${file} imports '${specifier}' (${target}): ${reason}`);
+      }
+    }
+    expect(crossings, 'imports between areas were found at all').toBeGreaterThan(50);
     expect(offenders).toEqual([]);
   });
 
