@@ -9,11 +9,13 @@
  *
  * Every admitted search is also counted here, per hour, as the tenant's
  * `queries` usage (in the same storage write as its lease); the object's alarm
- * rolls closed hours up to D1 like the TenantActor does.
+ * rolls closed hours up to D1 with the same parts as the TenantActor
+ * (durable-objects/alarm.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
-import { logEvent } from '../shared/logger.ts';
-import { UsageMeter, type HourlyCount } from './usage-meter.ts';
+import { Alarm, UsageRollUp } from './alarm.ts';
+import { migrateSchema, type SchemaMigration } from './sqlite-migrations.ts';
+import { UsageMeter, USAGE_METER_TABLES_V1, type HourlyCount } from './usage-meter.ts';
 
 export type Admission = { ok: true; lease: string } | { ok: false; running: number; retryAfterSeconds: number };
 
@@ -21,24 +23,31 @@ export interface QueryGateEnv {
   CONTROL_DB: D1Database;
 }
 
-/** After a failed roll-up to D1, the next try. */
-const ROLL_UP_RETRY_MS = 60_000;
+/** The gate's SQLite schema (durable-objects/sqlite-migrations.ts); released migrations are frozen. */
+export const QUERY_GATE_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    name: 'baseline: leases, the tenant id, usage counters',
+    sql: `
+      CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS gate_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      ${USAGE_METER_TABLES_V1}
+    `,
+  },
+];
 
 export class QueryGate extends DurableObject<QueryGateEnv> {
   readonly #meter: UsageMeter;
-  /** When the alarm is set for (ms), mirrored so a search does not read it back. */
-  #alarmAt: number | null = null;
+  readonly #rollUp: UsageRollUp;
+  readonly #alarm: Alarm;
 
   constructor(ctx: DurableObjectState, env: QueryGateEnv) {
     super(ctx, env);
-    ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS gate_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    migrateSchema(ctx.storage, QUERY_GATE_MIGRATIONS);
     this.#meter = new UsageMeter(ctx.storage.sql);
-    ctx.blockConcurrencyWhile(async () => {
-      this.#alarmAt = await ctx.storage.getAlarm();
-    });
+    this.#rollUp = new UsageRollUp(this.#meter, () => 'query');
+    this.#alarm = new Alarm(ctx.storage);
+    ctx.blockConcurrencyWhile(() => this.#alarm.load());
   }
 
   /** A slot for one search of `tenantId` if fewer than `limit` are held; leases expire after `leaseMs`. */
@@ -55,8 +64,7 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
     const lease = crypto.randomUUID();
     sql.exec('INSERT INTO leases (id, expires_at) VALUES (?, ?)', lease, now + leaseMs);
     this.#meter.add(now, 'queries', 1);
-    const rollUp = this.#meter.nextRollUpAt(now);
-    if (rollUp !== null && (this.#alarmAt === null || this.#alarmAt > rollUp)) await this.#setAlarm(rollUp);
+    await this.#alarm.bringForward(this.#rollUp.dueAt(now));
     return { ok: true, lease };
   }
 
@@ -65,26 +73,13 @@ export class QueryGate extends DurableObject<QueryGateEnv> {
     return this.#meter.counts();
   }
 
-  async #setAlarm(at: number): Promise<void> {
-    this.#alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
-  }
-
+  /** The alarm is the usage roll-up's: closed hours to D1, then the next due (or the retry after a failure). */
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     const now = Date.now();
-    const tenantId = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM gate_meta WHERE key = 'tenant_id'").toArray()[0]?.value;
-    if (tenantId !== undefined) {
-      try {
-        await this.#meter.rollUp(this.env.CONTROL_DB, tenantId, 'query', now);
-      } catch (err) {
-        logEvent('warn', 'usage.roll_up_failed', { tenant: tenantId, source: 'query', error: (err as Error).message });
-        await this.#setAlarm(now + ROLL_UP_RETRY_MS);
-        return;
-      }
-    }
-    const next = this.#meter.nextRollUpAt(now);
-    if (next !== null) await this.#setAlarm(next);
+    const tenantId = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM gate_meta WHERE key = 'tenant_id'").toArray()[0]?.value ?? null;
+    await this.#rollUp.runIfDue(this.env.CONTROL_DB, tenantId, now);
+    await this.#alarm.bringForward(this.#rollUp.dueAt(Date.now()));
   }
 
   async release(lease: string): Promise<void> {

@@ -9,16 +9,22 @@
  * shard (chunks are 1 % of the daily quota), never go over it.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { utcWindows, type QuotaLimits } from './usage-quota.ts';
+import { migrateSchema, type SchemaMigration } from './sqlite-migrations.ts';
+import { utcWindows, type QuotaLimits } from './tenant-actor/usage-quota.ts';
 
 export type Reservation =
   | { granted: number; window: string }
   | { granted: 0; window: string; period: 'day' | 'month'; retryAfterSeconds: number; resetsAt: string; limitBytes: number };
 
+/** The coordinator's SQLite schema (durable-objects/sqlite-migrations.ts); released migrations are frozen. */
+export const QUOTA_COORDINATOR_MIGRATIONS: readonly SchemaMigration[] = [
+  { version: 1, name: 'baseline: volume granted per day and month', sql: 'CREATE TABLE IF NOT EXISTS granted (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL)' },
+];
+
 export class QuotaCoordinator extends DurableObject {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
-    ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS granted (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL)');
+    migrateSchema(ctx.storage, QUOTA_COORDINATOR_MIGRATIONS);
   }
 
   #granted(period: string): number {

@@ -20,8 +20,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type ConfigBindings } from '../shared/config.ts';
-import { EMPTY_MAP, LOG_COLUMNS, SEARCHED_COLUMNS } from '../shared/log-columns.ts';
 import { toLogView, type StoredLog } from '../shared/log-record.ts';
+import { decodeStoredRow } from '../shared/row-format.ts';
 import type { QueryNode } from '../shared/query-language/ast.ts';
 import { compileMatcher, type MatchableRecord } from '../shared/query-language/evaluate.ts';
 import { QuerySyntaxError } from '../shared/query-language/parse.ts';
@@ -41,23 +41,6 @@ interface SocketState {
   /** The token bucket of the socket's budget. */
   tokens: number;
   refilledAt: number;
-}
-
-/** Each column search reads back: its name, its place in a buffered row, its empty value (shared/log-columns.ts). */
-const COLUMN_INDEX = SEARCHED_COLUMNS.map((c) => [c.name, LOG_COLUMNS.indexOf(c.name), c.empty] as const);
-const OBSERVED_TIMESTAMP = LOG_COLUMNS.indexOf('ObservedTimestamp');
-
-/**
- * One stored row (a JSONCompactEachRow line, values in LOG_COLUMNS order) as
- * the columns search reads back; a value the line lacks is the column's empty
- * value (a map a new one), and a missing observed time the record's time.
- */
-export function decodeRow(line: string): StoredLog {
-  const values = JSON.parse(line) as unknown[];
-  const row: Record<string, unknown> = {};
-  for (const [name, index, empty] of COLUMN_INDEX) row[name] = values[index] ?? (empty === EMPTY_MAP ? {} : empty);
-  row.ObservedTimestamp = values[OBSERVED_TIMESTAMP] ?? row.Timestamp;
-  return row as unknown as StoredLog;
 }
 
 export class TailHub extends DurableObject<TailHubEnv> {
@@ -91,7 +74,7 @@ export class TailHub extends DurableObject<TailHubEnv> {
   async publish(rows: string): Promise<void> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return;
-    const decoded = rows.trimEnd().split('\n').filter((l) => l !== '').map(decodeRow);
+    const decoded = rows.trimEnd().split('\n').filter((l) => l !== '').map(decodeStoredRow);
     const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState;

@@ -18,6 +18,22 @@ import type { UsageMetric } from '../shared/billing/prices.ts';
 
 export const HOUR_MS = 3_600_000;
 
+/**
+ * The meter's tables, as released in the first versioned schema of the
+ * objects that count usage (the TenantActor, the QueryGate). Frozen: a change
+ * is a new migration in those schemas.
+ */
+export const USAGE_METER_TABLES_V1 = `
+      CREATE TABLE IF NOT EXISTS usage_hours (
+        hour   INTEGER NOT NULL,
+        metric TEXT    NOT NULL,
+        reason TEXT    NOT NULL DEFAULT '',
+        value  INTEGER NOT NULL,
+        PRIMARY KEY (hour, metric, reason)
+      );
+      CREATE TABLE IF NOT EXISTS usage_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
 export function hourOf(ms: number): number {
   return ms - (ms % HOUR_MS);
 }
@@ -36,16 +52,7 @@ export class UsageMeter {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS usage_hours (
-        hour   INTEGER NOT NULL,
-        metric TEXT    NOT NULL,
-        reason TEXT    NOT NULL DEFAULT '',
-        value  INTEGER NOT NULL,
-        PRIMARY KEY (hour, metric, reason)
-      );
-      CREATE TABLE IF NOT EXISTS usage_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    `);
+    // Tables usage_hours and usage_meta: USAGE_METER_TABLES_V1, in the schema of each object that counts usage.
     this.#rolledThrough = sql.exec<{ value: number }>("SELECT value FROM usage_meta WHERE key = 'rolled_through'").toArray()[0]?.value ?? -1;
   }
 

@@ -3,7 +3,7 @@
  * same code talks to the embedded endpoint under `npm start` and to a real
  * server or ClickHouse Cloud in production.
  */
-import { createClient, type ClickHouseClient } from '@clickhouse/client-web';
+import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client-web';
 import type { ClickHouseConfig } from './config.ts';
 import { insertStatement } from './row-format.ts';
 
@@ -47,4 +47,22 @@ export async function insertRows(client: ClickHouseClient, table: string, rows: 
     query: `${insertStatement(table)}\n${rows}`,
     clickhouse_settings: { insert_deduplication_token: deduplicationToken, input_format_json_compact_allow_variable_number_of_columns: 1 },
   });
+}
+
+/**
+ * ClickHouse refused the data itself — a value it cannot parse or that does
+ * not fit its column — rather than failing to take it: the same rows will be
+ * refused however often they are sent. Everything else (the network, a 5xx
+ * without a code, a timeout, too many parts, memory) may pass on a retry.
+ */
+const DATA_REFUSALS = new Set([
+  'CANNOT_PARSE_TEXT', 'CANNOT_PARSE_ESCAPE_SEQUENCE', 'CANNOT_PARSE_QUOTED_STRING', 'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
+  'CANNOT_PARSE_DATE', 'CANNOT_PARSE_DATETIME', 'CANNOT_PARSE_NUMBER', 'CANNOT_PARSE_UUID', 'CANNOT_PARSE_BOOL', 'CANNOT_PARSE_IPV4',
+  'CANNOT_PARSE_IPV6', 'CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING', 'CANNOT_READ_ALL_DATA', 'ATTEMPT_TO_READ_AFTER_EOF', 'INCORRECT_DATA',
+  'TYPE_MISMATCH', 'CANNOT_CONVERT_TYPE', 'ARGUMENT_OUT_OF_BOUND', 'VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE', 'TOO_LARGE_STRING_SIZE',
+  'CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN', 'INCORRECT_NUMBER_OF_COLUMNS', 'DECIMAL_OVERFLOW', 'UNKNOWN_ELEMENT_OF_ENUM',
+]);
+
+export function isDataRefusal(err: unknown): boolean {
+  return err instanceof ClickHouseError && DATA_REFUSALS.has(err.type ?? '');
 }

@@ -15,8 +15,8 @@
  * JSONCompactEachRowWithNames file that ClickHouse's s3(), clickhouse-local or
  * any JSON-lines reader takes as it is).
  */
-import { LOG_COLUMNS } from './log-columns.ts';
-import type { LogRow } from './log-record.ts';
+import { EMPTY_MAP, LOG_COLUMNS, SEARCHED_COLUMNS } from './log-columns.ts';
+import type { LogRow, StoredLog } from './log-record.ts';
 import { formatClickHouseTime, instantFromMillis, MAX_STORABLE_SECONDS, STORABLE_RANGE } from './timestamp.ts';
 
 /** The row's column names in serialisation order (shared/log-columns.ts: columns are only ever appended). */
@@ -244,4 +244,21 @@ function unpairedSurrogateField(row: LogRow): string | null {
     }
   }
   return null;
+}
+
+/** Each column search reads back: its name, its place in a buffered row, its empty value (shared/log-columns.ts). */
+const COLUMN_INDEX = SEARCHED_COLUMNS.map((c) => [c.name, LOG_COLUMNS.indexOf(c.name), c.empty] as const);
+const OBSERVED_TIMESTAMP = LOG_COLUMNS.indexOf('ObservedTimestamp');
+
+/**
+ * One buffered row (a JSONCompactEachRow line, values in LOG_COLUMNS order) as
+ * the columns search reads back; a value the line lacks is the column's empty
+ * value (a map a new one), and a missing observed time the record's time.
+ */
+export function decodeStoredRow(line: string): StoredLog {
+  const values = JSON.parse(line) as unknown[];
+  const row: Record<string, unknown> = {};
+  for (const [name, index, empty] of COLUMN_INDEX) row[name] = values[index] ?? (empty === EMPTY_MAP ? {} : empty);
+  row.ObservedTimestamp = values[OBSERVED_TIMESTAMP] ?? row.Timestamp;
+  return row as unknown as StoredLog;
 }

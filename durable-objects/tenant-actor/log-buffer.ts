@@ -9,7 +9,8 @@
  * insert deduplication and R2's overwrite-by-key make the retry harmless.
  * Flushes cover disjoint, consecutive ranges, so several can be in flight.
  */
-import type { Chunk } from '../../shared/row-format.ts';
+import { utf8Length, type Chunk } from '../../shared/row-format.ts';
+import type { RangeLog } from './flush.ts';
 
 export interface PendingFlush {
   batchId: string;
@@ -54,27 +55,7 @@ export class LogBuffer {
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.#sql = storage.sql;
-    this.#sql.exec(`
-      CREATE TABLE IF NOT EXISTS buffered_chunks (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        batch_id    TEXT    NOT NULL,
-        received_at INTEGER NOT NULL,
-        rows        INTEGER NOT NULL,
-        bytes       INTEGER NOT NULL,
-        data        TEXT    NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS pending_flushes (
-        batch_id        TEXT    PRIMARY KEY,
-        first_seq       INTEGER NOT NULL,
-        last_seq        INTEGER NOT NULL,
-        rows            INTEGER NOT NULL,
-        bytes           INTEGER NOT NULL,
-        created_at      INTEGER NOT NULL,
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at INTEGER,
-        last_error      TEXT
-      );
-    `);
+    // Tables buffered_chunks and pending_flushes: the actor's schema (tenant-actor/schema.ts).
     this.#totals = this.#readTotals();
   }
 
@@ -169,6 +150,7 @@ export class LogBuffer {
     this.storage.transactionSync(() => {
       this.#sql.exec('DELETE FROM buffered_chunks WHERE seq BETWEEN ? AND ?', flush.firstSeq, flush.lastSeq);
       this.#sql.exec('DELETE FROM pending_flushes WHERE batch_id = ?', flush.batchId);
+      this.#sql.exec('DELETE FROM flush_ranges WHERE batch_id = ?', flush.batchId);
     });
     this.#totals = this.#readTotals();
   }
@@ -183,6 +165,73 @@ export class LogBuffer {
       flush.batchId,
     );
     return { ...flush, attempts, nextAttemptAt, lastError: error };
+  }
+
+  /** Every buffered chunk's sequence number, oldest first (for a pass over the buffer one chunk at a time). */
+  chunkSeqs(): number[] {
+    return this.#sql.exec<{ seq: number }>('SELECT seq FROM buffered_chunks ORDER BY seq').toArray().map((r) => r.seq);
+  }
+
+  /**
+   * Removes the rows `matches` selects from one chunk, in one transaction. A
+   * removed row leaves an empty line in its place: a pending flush may have
+   * recorded outcomes for ranges of its lines (tenant-actor/flush.ts), and
+   * these must keep pointing at the same rows; empty lines are never sent. The
+   * chunk's count and size, and those of the pending flush covering it, are
+   * updated; a chunk left empty that no flush covers is deleted. Returns the
+   * rows removed.
+   */
+  eraseInChunk(seq: number, matches: (line: string) => boolean): number {
+    const chunk = this.#sql.exec<{ data: string }>('SELECT data FROM buffered_chunks WHERE seq = ?', seq).toArray()[0];
+    if (!chunk) return 0;
+    const lines = (chunk.data.endsWith('\n') ? chunk.data.slice(0, -1) : chunk.data).split('\n');
+    let erased = 0;
+    let kept = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] === '') continue;
+      if (matches(lines[i]!)) {
+        lines[i] = '';
+        erased++;
+      } else {
+        kept++;
+      }
+    }
+    if (erased === 0) return 0;
+    this.storage.transactionSync(() => {
+      const covered = this.#sql.exec<{ n: number }>('SELECT count(*) AS n FROM pending_flushes WHERE ? BETWEEN first_seq AND last_seq', seq).one().n > 0;
+      if (kept === 0 && !covered) {
+        this.#sql.exec('DELETE FROM buffered_chunks WHERE seq = ?', seq);
+      } else {
+        const text = `${lines.join('\n')}\n`;
+        this.#sql.exec('UPDATE buffered_chunks SET data = ?, rows = ?, bytes = ? WHERE seq = ?', text, kept, utf8Length(text), seq);
+      }
+      if (covered) {
+        this.#sql.exec(
+          `UPDATE pending_flushes SET
+             rows  = (SELECT coalesce(sum(rows), 0)  FROM buffered_chunks WHERE seq BETWEEN pending_flushes.first_seq AND pending_flushes.last_seq),
+             bytes = (SELECT coalesce(sum(bytes), 0) FROM buffered_chunks WHERE seq BETWEEN pending_flushes.first_seq AND pending_flushes.last_seq)
+           WHERE ? BETWEEN first_seq AND last_seq`,
+          seq,
+        );
+      }
+    });
+    this.#totals = this.#readTotals();
+    return erased;
+  }
+
+  /** A flush's record of its ranges' outcomes (tenant-actor/flush.ts), kept in SQLite for its retries. */
+  rangeLog(batchId: string): RangeLog {
+    return {
+      get: (lo, hi) => {
+        const row = this.#sql
+          .exec<{ outcome: 'landed' | 'refused'; reason: string | null }>('SELECT outcome, reason FROM flush_ranges WHERE batch_id = ? AND lo = ? AND hi = ?', batchId, lo, hi)
+          .toArray()[0];
+        return row ?? null;
+      },
+      set: (lo, hi, outcome, reason) => {
+        this.#sql.exec('INSERT OR REPLACE INTO flush_ranges (batch_id, lo, hi, outcome, reason) VALUES (?, ?, ?, ?, ?)', batchId, lo, hi, outcome, reason);
+      },
+    };
   }
 
   #readTotals(): BufferTotals {

@@ -6,8 +6,8 @@
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { RateLimiter } from '../../durable-objects/rate-limiter.ts';
-import { UsageQuota } from '../../durable-objects/usage-quota.ts';
+import { RateLimiter } from '../../durable-objects/tenant-actor/rate-limiter.ts';
+import { UsageQuota } from '../../durable-objects/tenant-actor/usage-quota.ts';
 import { importJWK, SignJWT } from 'jose';
 import { bench, describe } from 'vitest';
 import { authenticate } from '../../shared/auth.ts';

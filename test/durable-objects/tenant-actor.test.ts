@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
+import { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
 import { actorOf, clickhouse, countRows, flushActor, gunzipText, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
@@ -192,4 +192,89 @@ describe('TenantActor', () => {
     });
     expect(await rs.json()).toEqual([0, 1, 2].map((i) => ({ Body: `event number ${i}`, ScopeName: '', ScopeAttributes: {} })));
   });
+
+  it('sends the rows ClickHouse refuses to the dead letters, stores the others, counts them, and frees the flush slot', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const batch = makeBatch(tenant, records(20));
+    // Two rows the API would have refused (an unpaired surrogate), as a gap between its checks and the table would let through.
+    for (const chunk of batch.chunks) {
+      chunk.text = chunk.text.replace('"event number 3"', '"event \\ud800 number 3"').replace('"event number 11"', '"event \\udbff number 11"');
+      chunk.bytes = new TextEncoder().encode(chunk.text).length;
+    }
+    expect(await stub.ingest(batch)).toMatchObject({ ok: true, accepted: 20 });
+    const stats = await flushAll(stub);
+    expect(stats.pendingFlushes).toEqual([]);
+    expect(await countRows(tenant)).toBe(18);
+    expect(stats.usage).toContainEqual(expect.objectContaining({ metric: 'records_rejected', reason: 'store_refused', value: 2 }));
+    const letters = await env.ARCHIVE.list({ prefix: `deadletter/${tenant}/` });
+    expect(letters.objects).toHaveLength(1);
+    const [, ...lines] = (await (await env.ARCHIVE.get(letters.objects[0]!.key))!.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l: { row: string[] }) => l.row[LOG_COLUMNS.indexOf('Body')])).toEqual(['event \ud800 number 3', 'event \udbff number 11']);
+    expect(lines[0].reason).toMatch(/surrogate/);
+    // The slot is free: the next batch flushes as usual.
+    await stub.ingest(makeBatch(tenant, records(5)));
+    await flushAll(stub);
+    expect(await countRows(tenant)).toBe(23);
+  });
+
+  it('stores a retried flush once even when ClickHouse keeps no insert tokens (past its deduplication window)', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    await clickhouse.command({ query: 'ALTER TABLE logs MODIFY SETTING non_replicated_deduplication_window = 0' });
+    try {
+      await injectFault('fail-after', tenant, 1); // the insert lands, its answer is lost
+      await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
+      await runDurableObjectAlarm(stub);
+      await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
+      expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
+      await flushAll(stub);
+      expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
+    } finally {
+      await clickhouse.command({ query: 'ALTER TABLE logs MODIFY SETTING non_replicated_deduplication_window = 10000' });
+    }
+  });
+
+  it('upgrades the schema of an actor of the release before versioned migrations, with rows buffered and a key remembered, and flushes them', async () => {
+    const tenant = uniqueTenant();
+    const stub = actorOf(tenant);
+    const buffered = makeBatch(tenant, records(6), Date.now() - 10 * TEST_FLUSH.maxAgeMs);
+    const upgraded = await runInDurableObject(stub, async (_instance: TenantActor, state) => {
+      const sql = state.storage.sql;
+      // The object as the previous release left it: its tables, no record of migrations.
+      for (const { name } of sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
+        sql.exec(`DROP TABLE "${name}"`);
+      }
+      sql.exec(PREVIOUS_RELEASE_SCHEMA);
+      sql.exec("INSERT INTO actor_meta (key, value) VALUES ('tenant_id', ?)", tenant);
+      for (const chunk of buffered.chunks) {
+        sql.exec('INSERT INTO buffered_chunks (batch_id, received_at, rows, bytes, data) VALUES (?, ?, ?, ?, ?)', buffered.batchId, buffered.receivedAt, chunk.rows, chunk.bytes, chunk.text);
+      }
+      sql.exec('INSERT INTO accepted_batches (idempotency_key, accepted_at, rows, bytes) VALUES (?, ?, 6, 100)', 'old-key', Date.now());
+      // A deploy: the new code constructs the object on the same storage.
+      const actor = new TenantActor(state, env);
+      const stats = await actor.stats();
+      const replay = await actor.ingest({ ...makeBatch(tenant, records(6)), idempotencyKey: 'old-key' });
+      await actor.alarm(); // the buffered rows are past the maximum age: flushed
+      return { stats, replay, after: await actor.stats() };
+    });
+    expect(upgraded.stats.schemaVersion).toBe(2);
+    expect(upgraded.stats.buffered.rows).toBe(6);
+    expect(upgraded.replay).toMatchObject({ ok: true, replayed: true, accepted: 6 });
+    expect(upgraded.after.buffered.rows).toBe(0);
+    expect(await countRows(tenant)).toBe(6);
+  });
 });
+
+/** What every TenantActor created before versioned migrations (release of 2026-11-28): the tables, as they were. */
+const PREVIOUS_RELEASE_SCHEMA = `
+  CREATE TABLE actor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE accepted_batches (idempotency_key TEXT PRIMARY KEY, accepted_at INTEGER NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL);
+  CREATE INDEX accepted_batches_at ON accepted_batches (accepted_at);
+  CREATE TABLE buffered_chunks (seq INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL, received_at INTEGER NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, data TEXT NOT NULL);
+  CREATE TABLE pending_flushes (batch_id TEXT PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER, last_error TEXT);
+  CREATE TABLE rate_limiter (dimension TEXT PRIMARY KEY, tat REAL NOT NULL);
+  CREATE TABLE usage_windows (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL, records INTEGER NOT NULL);
+  CREATE TABLE usage_hours (hour INTEGER NOT NULL, metric TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', value INTEGER NOT NULL, PRIMARY KEY (hour, metric, reason));
+  CREATE TABLE usage_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;

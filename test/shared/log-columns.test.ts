@@ -3,7 +3,7 @@
  * them. Their match with the real table: test/node/embedded-clickhouse.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeRow } from '../../durable-objects/tail-hub.ts';
+import { decodeStoredRow as decodeRow } from '../../shared/row-format.ts';
 import { LOG_COLUMNS, ROW_COLUMNS, SEARCHED_COLUMNS } from '../../shared/log-columns.ts';
 import { toLogView, type LogRow, type StoredLog } from '../../shared/log-record.ts';
 import { toValues } from '../../shared/row-format.ts';

@@ -23,6 +23,9 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET'], path: '/v1/tail', upstream: 'INGEST' },
   // Usage is counted by the tenant's actors, which the ingest worker hosts.
   { methods: ['GET'], path: '/v1/usage', upstream: 'INGEST' },
+  // Dead letters are written by the tenant's actors to the R2 bucket the ingest worker holds.
+  { methods: ['GET'], path: '/v1/dead-letters', upstream: 'INGEST' },
+  { methods: ['GET'], path: '/v1/dead-letters/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },

@@ -15,6 +15,7 @@ import { otlpRoutes } from './routes/otlp.ts';
 import { syslogRoutes } from './routes/syslog.ts';
 import { tailDoc, tailRoutes } from './routes/tail.ts';
 import { usageDoc, usageRoutes } from './routes/usage.ts';
+import { deadLetterDoc, deadLettersDoc, deadLettersRoutes } from './routes/dead-letters.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
@@ -37,9 +38,10 @@ app.route('/loki', lokiRoutes);
 app.route('/v1/syslog', syslogRoutes);
 app.route('/v1/tail', tailRoutes);
 app.route('/v1/usage', usageRoutes);
+app.route('/v1/dead-letters', deadLettersRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
-for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

@@ -67,6 +67,8 @@ export interface Submit {
   /** Size of the request as received (after decompression): what rates and quotas count. */
   receivedBytes: number;
   idempotencyKey?: string;
+  /** The body as received (after decompression): fingerprinted under an Idempotency-Key, so the same key with another body is refused. */
+  body: string | Uint8Array;
   /**
    * What one refused row does: `request` refuses the whole request with a
    * 400/413 naming the record and field, and nothing is stored (POST /v1/logs,
@@ -90,7 +92,7 @@ export type Submission =
     }
   | {
       ok: false;
-      status: 400 | 413 | 429 | 503;
+      status: 400 | 413 | 422 | 429 | 503 | 504;
       code: string;
       message: string;
       details: ErrorDetails;
@@ -123,11 +125,25 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
     receivedAt: batch.receivedAt,
     chunks: serialized.chunks,
     receivedBytes: request.receivedBytes,
-    ...(request.idempotencyKey !== undefined && { idempotencyKey: request.idempotencyKey }),
+    ...(request.idempotencyKey !== undefined && {
+      idempotencyKey: request.idempotencyKey,
+      fingerprint: await fingerprint(request.protocol, request.body),
+    }),
     ...(rejected.size > 0 && { rejected: Object.fromEntries(rejected) }),
   });
-  if (!outcome) {
+  if (outcome === 'nothing_stored') {
     return { ok: false, status: 503, code: 'unavailable', message: 'the batch could not be stored; nothing was accepted, retry later', details: {}, headers: { 'Retry-After': '1' } };
+  }
+  if (outcome === 'unknown') {
+    return {
+      ok: false,
+      status: 504,
+      code: 'outcome_unknown',
+      message:
+        "the tenant's actor did not confirm the batch, so it may or may not have been stored; send it again under an Idempotency-Key to have it stored once",
+      details: {},
+      headers: { 'Retry-After': '1' },
+    };
   }
   const headers = rateLimitHeaders(principal.plan, outcome.rate);
   if (!outcome.ok) {
@@ -170,17 +186,51 @@ interface HandOff {
   chunks: Chunk[];
   receivedBytes: number;
   idempotencyKey?: string;
+  fingerprint?: string;
   rejected?: Record<string, number>;
 }
 
-async function handToActor(env: IngestEnv, principal: Principal, batch: HandOff): Promise<IngestOutcome | null> {
+/** Asking an actor again after an answer was lost: it files every batch under its id (or key), so a repeat is answered from its ledger. */
+const ACTOR_ATTEMPTS = 3;
+
+/**
+ * What an exception from the actor's RPC says about the batch:
+ * - thrown by the actor's own code (`remote`): its checks and its storage
+ *   transaction come before anything that can throw after the commit, so
+ *   nothing was stored;
+ * - the object refused the work (`overloaded`): nothing was stored, and asking
+ *   again would add to the load;
+ * - anything else — the connection dropped, the object was reset — may have
+ *   come before or after the commit: ask again.
+ */
+export function actorFailure(err: unknown): 'nothing_stored' | 'ask_again' {
+  const e = err as { remote?: unknown; overloaded?: unknown } | null;
+  return e?.remote === true || e?.overloaded === true ? 'nothing_stored' : 'ask_again';
+}
+
+async function handToActor(env: IngestEnv, principal: Principal, batch: HandOff): Promise<IngestOutcome | 'nothing_stored' | 'unknown'> {
   const { tenantId, plan } = principal;
+  // Chosen once: asking again must reach the same actor (its ledger knows the batch).
   const shard = pickShard(plan.shardCount, batch.idempotencyKey);
   const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(shardName(tenantId, shard)));
-  try {
-    return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });
-  } catch (err) {
-    logEvent('error', 'ingest.actor_failed', { requestId: batch.requestId, tenant: tenantId, batchId: batch.batchId, error: (err as Error).message });
-    return null;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });
+    } catch (err) {
+      const failure = actorFailure(err);
+      logEvent('error', 'ingest.actor_failed', { requestId: batch.requestId, tenant: tenantId, batchId: batch.batchId, attempt, failure, error: (err as Error).message });
+      if (failure === 'nothing_stored') return 'nothing_stored';
+      if (attempt >= ACTOR_ATTEMPTS) return 'unknown';
+    }
   }
+}
+
+/** SHA-256 of the protocol and the body: what an Idempotency-Key was used for. */
+async function fingerprint(protocol: string, body: string | Uint8Array): Promise<string> {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  const data = new Uint8Array(protocol.length + 1 + bytes.byteLength);
+  data.set(new TextEncoder().encode(`${protocol}\n`), 0);
+  data.set(bytes, protocol.length + 1);
+  const digest = await crypto.subtle.digest('SHA-256', data);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -64,6 +64,13 @@ function fromEcs(doc: Record<string, unknown>, index: string | undefined): Recor
   return record;
 }
 
+/** Elasticsearch's error type for an item the batch's fate failed: shippers retry 429 and 5xx items. */
+function esErrorType(status: number): string {
+  if (status >= 500) return 'unavailable_shards_exception';
+  if (status === 422 || status === 400) return 'illegal_argument_exception';
+  return 'es_rejected_execution_exception';
+}
+
 elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
   const principal = await principalOf(c);
   if (principal instanceof Response) return principal;
@@ -169,6 +176,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
       batch,
       rows,
       receivedBytes: body.bytes,
+      body: body.text,
       idempotencyKey,
       refuse: 'record',
       decoderRefused: invalidDocuments,
@@ -179,11 +187,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
       const status = refusal.code === 'record_too_large' ? 413 : 400;
       Object.assign(item[op]!, { status, error: { type: 'document_parsing_exception', reason: describeRefusal(refusal, 'document') } });
     }
-    const refusal = submission.ok ? null : {
-      status: submission.status === 503 ? 503 : submission.status === 413 ? 413 : 429,
-      type: submission.status === 503 ? 'unavailable_shards_exception' : 'es_rejected_execution_exception',
-      reason: submission.message,
-    };
+    const refusal = submission.ok ? null : { status: submission.status, type: esErrorType(submission.status), reason: submission.message };
     rowItems.forEach(({ item, op }, n) => {
       const target = item[op]!;
       if (target.status !== undefined) return;

@@ -83,6 +83,7 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     batch,
     rows,
     receivedBytes,
+    body: text,
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'request',
   });

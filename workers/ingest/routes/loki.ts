@@ -45,8 +45,9 @@ lokiRoutes.post('/api/v1/push', async (c) => {
   const requestId = c.get('requestId');
   let streams: LokiStream[];
   let receivedBytes: number;
+  let body: Uint8Array;
   try {
-    const body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
+    body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
     if (type === 'application/x-protobuf') {
       ({ streams, bytes: receivedBytes } = decodeLokiProtobuf(body, config.limits.maxRequestBytes));
     } else {
@@ -76,6 +77,7 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     batch,
     rows,
     receivedBytes,
+    body,
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'record',
     decoderRefused: rejected.length,

@@ -27,7 +27,7 @@ export const otlpRoutes = new Hono<IngestApp>();
 type Encoding = 'protobuf' | 'json';
 
 /** google.rpc.Code for each HTTP status we answer with (the Status body's `code`). */
-const RPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14 };
+const RPC_CODE: ReadonlyMap<number, number> = new Map([[400, 3], [401, 16], [403, 7], [404, 5], [413, 3], [415, 3], [422, 9], [429, 8], [500, 13], [503, 14], [504, 4]]);
 
 function encodingOf(contentType: string | undefined): Encoding | null {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -45,7 +45,7 @@ function respond<Desc extends DescMessage>(encoding: Encoding, status: number, s
 }
 
 function statusResponse(encoding: Encoding, status: number, message: string, headers: Record<string, string> = {}): Response {
-  return respond(encoding, status, StatusSchema, create(StatusSchema, { code: RPC_CODE[status] ?? 2, message }), headers);
+  return respond(encoding, status, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(status) ?? 2, message }), headers);
 }
 
 async function principalOf(c: Context<IngestApp>, encoding: Encoding): Promise<Principal | Response> {
@@ -103,6 +103,7 @@ otlpRoutes.post('/v1/logs', async (c) => {
     batch,
     rows,
     receivedBytes: body.byteLength,
+    body,
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'record',
     decoderRefused: rejected.length,

@@ -38,6 +38,7 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
     batch,
     rows,
     receivedBytes: bytes,
+    body: text,
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'request',
   });

@@ -49,7 +49,7 @@ export class RateLimiter {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    sql.exec('CREATE TABLE IF NOT EXISTS rate_limiter (dimension TEXT PRIMARY KEY, tat REAL NOT NULL)');
+    // Table rate_limiter: the actor's schema (tenant-actor/schema.ts).
     for (const row of sql.exec<{ dimension: string; tat: number }>('SELECT dimension, tat FROM rate_limiter')) {
       this.#tat.set(row.dimension, row.tat);
     }

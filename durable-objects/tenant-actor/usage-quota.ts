@@ -34,7 +34,7 @@ export class UsageQuota {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    sql.exec('CREATE TABLE IF NOT EXISTS usage_windows (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL, records INTEGER NOT NULL)');
+    // Table usage_windows: the actor's schema (tenant-actor/schema.ts).
   }
 
   #read(window: string): { bytes: number; records: number } {
