@@ -228,6 +228,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
    * finds whatever they stored.
    */
   async erase(scope: EraseScope): Promise<EraseReport> {
+    if (this.#tenantId === null) return { erased: 0 }; // an actor that never took a batch holds none
     this.#bindTenant(scope.tenantId, null);
     const matches = eraseMatcher(scope);
     let erased = 0;

@@ -77,10 +77,7 @@ export async function proxyCounts(match: string): Promise<{ requests: number; ma
  * alarm at the end of the hour comes before a flush retry that is due later.
  */
 export async function flushActor(stub: DurableObjectStub<TenantActor>, timeoutMs = 10_000) {
-  // Make whatever is buffered due now (the tests' maximum age is far ahead).
-  await runInDurableObject(stub, (_instance, state) => {
-    state.storage.sql.exec('UPDATE buffered_chunks SET received_at = received_at - ?', 10 * TEST_FLUSH.maxAgeMs);
-  });
+  await makeDue(stub);
   for (let round = 0; round < 3; round++) {
     await runDurableObjectAlarm(stub);
     const stats = await stub.stats();
@@ -88,6 +85,13 @@ export async function flushActor(stub: DurableObjectStub<TenantActor>, timeoutMs
     if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
   }
   return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0, timeoutMs);
+}
+
+/** Makes whatever an actor buffers due for a flush now (the tests' maximum age is far ahead). */
+export async function makeDue(stub: DurableObjectStub<TenantActor>): Promise<void> {
+  await runInDurableObject(stub, (_instance, state) => {
+    state.storage.sql.exec('UPDATE buffered_chunks SET received_at = received_at - ?', 10 * TEST_FLUSH.maxAgeMs);
+  });
 }
 
 /** The actor of a tenant's shard (0: the tenant's first actor, named after it). */

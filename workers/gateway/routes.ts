@@ -15,8 +15,9 @@ interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
-  { methods: ['POST'], path: '/v1/logs', upstream: 'INGEST' },
-  { methods: ['GET', 'HEAD', 'DELETE'], path: '/v1/logs', upstream: 'QUERY' },
+  // Writes go to ingest — erasure too: the tenant's actors hold the records not yet flushed.
+  { methods: ['POST', 'DELETE'], path: '/v1/logs', upstream: 'INGEST' },
+  { methods: ['GET', 'HEAD'], path: '/v1/logs', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/logs/', upstream: 'QUERY' },
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
   // Live tail is served by the tenant's actors, which the ingest worker hosts.

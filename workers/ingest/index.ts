@@ -16,6 +16,7 @@ import { syslogRoutes } from './routes/syslog.ts';
 import { tailDoc, tailRoutes } from './routes/tail.ts';
 import { usageDoc, usageRoutes } from './routes/usage.ts';
 import { deadLetterDoc, deadLettersDoc, deadLettersRoutes } from './routes/dead-letters.ts';
+import { deleteLogsDoc, deleteLogsRoutes } from './routes/delete-logs.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
@@ -31,6 +32,7 @@ app.notFound(handleNotFound);
 
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
 app.route('/v1/logs', logsRoutes);
+app.route('/v1/logs', deleteLogsRoutes);
 app.route('/v1/limits', limitsRoutes);
 app.route('/es', elasticsearchRoutes);
 app.route('/otlp', otlpRoutes);
@@ -41,7 +43,7 @@ app.route('/v1/usage', usageRoutes);
 app.route('/v1/dead-letters', deadLettersRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
-for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc, deleteLogsDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

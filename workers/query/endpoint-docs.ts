@@ -100,14 +100,3 @@ export const contextDoc = createRoute({
   },
 });
 
-export const deleteLogsDoc = createRoute({
-  method: 'delete',
-  path: '/v1/logs',
-  summary: "Erase the caller's logs in a range (needs admin; from and to required)",
-  security: BEARER_SECURITY,
-  request: { query: z.object({ ...scopeQuery, from: z.string(), to: z.string() }) },
-  responses: {
-    200: { description: 'Rows erased from ClickHouse; the erasure is audited', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } },
-    ...errorResponses(400, 401, 403, 503),
-  },
-});

@@ -11,11 +11,10 @@ import { loadConfig } from '../../shared/config.ts';
 import type { QueryApp } from './env.ts';
 import { logsRoutes, searchLogsDoc } from './routes/logs.ts';
 import { contextRoutes } from './routes/context.ts';
-import { deleteLogsRoutes } from './routes/delete-logs.ts';
 import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
-import { contextDoc, deleteLogsDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
+import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
 
 const app = new OpenAPIHono<QueryApp>();
 app.use(requestId());
@@ -32,9 +31,8 @@ app.route('/v1/logs/histogram', histogramRoutes);
 app.route('/v1/logs/fields', fieldsRoutes);
 app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs', logsRoutes);
-app.route('/v1/logs', deleteLogsRoutes);
 app.openAPIRegistry.registerPath(searchLogsDoc);
-for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, deleteLogsDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });
 
