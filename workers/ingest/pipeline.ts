@@ -13,6 +13,7 @@
  * Records refused on their own — by the protocol's decoder or here — are
  * counted as the tenant's rejected usage by the actor, by reason.
  */
+import type { Context } from 'hono';
 import type { IngestOutcome } from '../../durable-objects/tenant-actor.ts';
 import { ApiError, type ErrorDetails } from '../../shared/api-error.ts';
 import type { Principal } from '../../shared/auth.ts';
@@ -174,9 +175,16 @@ function rejectedByReason(refused: RowRefusal[], decoderRefused: number): Map<st
   return counts;
 }
 
-/** A failed submission as the JSON API's error (POST /v1/logs, /v1/syslog). */
+/** A failed submission as an ApiError, which each protocol's error seam renders in its wire format. */
 export function submissionError(failure: Extract<Submission, { ok: false }>): ApiError {
   return new ApiError(failure.status, failure.code, failure.message, failure.details, failure.headers);
+}
+
+/** The JSON API's receipt (POST /v1/logs, /v1/syslog): 202 `{accepted, batchId}` with the rate headers, or the refusal thrown. */
+export function jsonReceipt(c: Context, submission: Submission, batch: Batch): Response {
+  if (!submission.ok) throw submissionError(submission);
+  for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
+  return c.json({ accepted: submission.accepted, batchId: batch.batchId }, 202);
 }
 
 interface HandOff {

@@ -11,7 +11,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { assertScope, authenticate, type Principal } from '../../../shared/auth.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { logEvent } from '../../../shared/logger.ts';
@@ -29,21 +29,27 @@ function esError(c: Context, status: number, type: string, reason: string, heade
   return c.json({ error: { root_cause: [{ type, reason }], type, reason }, status }, status as 400, { ...PRODUCT_HEADERS, ...headers });
 }
 
-async function principalOf(c: Context<IngestApp>): Promise<Principal | Response> {
-  try {
-    const principal = await authenticate(c.req.header('authorization'), c.env);
-    assertScope(principal, 'logs:write');
-    return principal;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 403) return esError(c, 403, 'security_exception', err.message);
-    if (err instanceof ApiError) {
-      return esError(c, 401, 'security_exception', 'missing or invalid credentials: send the API key as the password of Basic auth, or as "ApiKey <key>"', {
-        'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"',
-      });
-    }
-    throw err;
+/**
+ * The protocol's one error seam: whatever a route or a shared step throws
+ * (authentication, body limits, the Idempotency-Key) answers in
+ * Elasticsearch's error shape, which shippers understand.
+ */
+elasticsearchRoutes.onError((err, c) => {
+  if (!(err instanceof ApiError)) {
+    logEvent('error', 'request.failed', { requestId: c.get('requestId'), path: new URL(c.req.url).pathname, error: err.message, stack: err.stack });
+    return esError(c, 500, 'exception', 'internal error; the request id identifies it in our logs');
   }
-}
+  if (err.status === 401) {
+    return esError(c, 401, 'security_exception', 'missing or invalid credentials: send the API key as the password of Basic auth, or as "ApiKey <key>"', {
+      'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"',
+    });
+  }
+  if (err.status === 403) return esError(c, 403, 'security_exception', err.message);
+  return esError(c, err.status, err.status === 413 ? 'content_too_long_exception' : err.status >= 500 ? esErrorType(err.status) : 'parse_exception', err.message, err.headers);
+});
+
+// Every route needs an ingest credential, the probes shippers make first included.
+elasticsearchRoutes.use('*', requirePrincipal('logs:write'));
 
 /** ECS puts level and service name in objects; our normaliser wants them flat. */
 function fromEcs(doc: Record<string, unknown>, index: string | undefined): Record<string, unknown> {
@@ -72,8 +78,6 @@ function esErrorType(status: number): string {
 }
 
 elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
-  const principal = await principalOf(c);
-  if (principal instanceof Response) return principal;
   return c.json(
     {
       name: 'neurallog',
@@ -89,16 +93,10 @@ elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
 
 // What shippers set up before they send: templates and policies are accepted and ignored.
 for (const path of ['/_index_template/:name', '/_template/:name', '/_ilm/policy/:name', '/_component_template/:name']) {
-  elasticsearchRoutes.on(['PUT', 'POST'], path, async (c) => {
-    const principal = await principalOf(c);
-    if (principal instanceof Response) return principal;
-    return c.json({ acknowledged: true }, 200, PRODUCT_HEADERS);
-  });
-  elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) => {
-    const principal = await principalOf(c);
-    if (principal instanceof Response) return principal;
-    return c.json({ [path.split('/')[1]!.replace(/^_/, '') + 's']: [] }, 200, PRODUCT_HEADERS);
-  });
+  elasticsearchRoutes.on(['PUT', 'POST'], path, async (c) => c.json({ acknowledged: true }, 200, PRODUCT_HEADERS));
+  elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) =>
+    c.json({ [path.split('/')[1]!.replace(/^_/, '') + 's']: [] }, 200, PRODUCT_HEADERS),
+  );
 }
 
 elasticsearchRoutes.post('/_bulk', (c) => bulk(c, undefined));
@@ -110,16 +108,9 @@ type Item = Record<string, Record<string, unknown>>;
 
 async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Promise<Response> {
   const started = Date.now();
-  const principal = await principalOf(c);
-  if (principal instanceof Response) return principal;
+  const principal = c.get('principal');
   const config = loadConfig(c.env);
-  let body: { text: string; bytes: number };
-  try {
-    body = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
-  } catch (err) {
-    if (err instanceof ApiError) return esError(c, err.status, err.status === 413 ? 'content_too_long_exception' : 'parse_exception', err.message);
-    throw err;
-  }
+  const body = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
   const lines = body.text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return esError(c, 400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
 

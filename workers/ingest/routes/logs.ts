@@ -18,7 +18,7 @@ import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, jsonReceipt, newBatch, submit } from '../pipeline.ts';
 
 const LogRecordDoc = z
   .object({
@@ -87,7 +87,5 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'request',
   });
-  if (!submission.ok) throw submissionError(submission);
-  for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
-  return c.json({ accepted: submission.accepted, batchId: batch.batchId }, 202);
+  return jsonReceipt(c, submission, batch);
 });

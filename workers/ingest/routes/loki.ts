@@ -10,10 +10,11 @@
  */
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { assertScope, authenticate } from '../../../shared/auth.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -23,52 +24,51 @@ function text(c: Context, status: number, message: string, headers: Record<strin
   return c.body(`${message}\n`, status as 400, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
 }
 
-lokiRoutes.post('/api/v1/push', async (c) => {
-  let principal;
-  try {
-    principal = await authenticate(c.req.header('authorization'), c.env);
-    assertScope(principal, 'logs:write');
-  } catch (err) {
-    if (err instanceof ApiError) {
-      return text(c, err.status, err.status === 401 ? 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"' : err.message, {
-        ...(err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"' } : {}),
-      });
-    }
-    throw err;
+/**
+ * The protocol's one error seam: whatever the route or a shared step throws
+ * (authentication, body limits, the Idempotency-Key, decoding, the pipeline's
+ * refusals) answers as Loki does, in plain text.
+ */
+lokiRoutes.onError((err, c) => {
+  if (err instanceof LokiDecodeError) return text(c, err.status, err.message);
+  if (!(err instanceof ApiError)) {
+    logEvent('error', 'request.failed', { requestId: c.get('requestId'), path: '/loki/api/v1/push', error: err.message, stack: err.stack });
+    return text(c, 500, 'internal error; the request id identifies it in our logs');
   }
+  if (err.status === 401) {
+    return text(c, 401, 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"', { 'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"' });
+  }
+  return text(c, err.status, err.message, err.headers);
+});
 
+lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), async (c) => {
+  const principal = c.get('principal');
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-protobuf' && type !== 'application/json') {
-    return text(c, 415, `Content-Type "${type}" is not supported; Loki's push API takes application/x-protobuf (snappy) or application/json`);
+    throw new ApiError(415, 'unsupported_media_type', `Content-Type "${type}" is not supported; Loki's push API takes application/x-protobuf (snappy) or application/json`);
   }
   const config = loadConfig(c.env);
   const requestId = c.get('requestId');
+  const body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
   let streams: LokiStream[];
   let receivedBytes: number;
-  let body: Uint8Array;
-  try {
-    body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
-    if (type === 'application/x-protobuf') {
-      ({ streams, bytes: receivedBytes } = decodeLokiProtobuf(body, config.limits.maxRequestBytes));
-    } else {
-      let json: string;
-      try {
-        json = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
-      } catch {
-        throw new LokiDecodeError('the body is not valid UTF-8');
-      }
-      streams = decodeLokiJson(json);
-      receivedBytes = body.byteLength;
+  if (type === 'application/x-protobuf') {
+    ({ streams, bytes: receivedBytes } = decodeLokiProtobuf(body, config.limits.maxRequestBytes));
+  } else {
+    let json: string;
+    try {
+      json = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+    } catch {
+      throw new LokiDecodeError('the body is not valid UTF-8');
     }
-  } catch (err) {
-    if (err instanceof ApiError || err instanceof LokiDecodeError) return text(c, err.status, err.message);
-    throw err;
+    streams = decodeLokiJson(json);
+    receivedBytes = body.byteLength;
   }
 
   const batch = newBatch(principal);
   const { rows, origin, rejected, total } = lokiToRows(streams, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
-    return text(c, 413, `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
+    throw new ApiError(413, 'too_many_records', `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
   }
   const submission = await submit(c.env, {
     protocol: 'loki',
@@ -82,7 +82,7 @@ lokiRoutes.post('/api/v1/push', async (c) => {
     refuse: 'record',
     decoderRefused: rejected.length,
   });
-  if (!submission.ok) return text(c, submission.status, submission.message, submission.headers);
+  if (!submission.ok) throw submissionError(submission);
   for (const refusal of submission.refused) {
     rejected.push({ ...origin[refusal.record]!, reason: refusal.code === 'record_too_large' ? `entry is ${refusal.reason}` : refusal.reason });
   }

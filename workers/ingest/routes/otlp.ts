@@ -11,12 +11,13 @@
  * drop the data instead of retrying.
  */
 import { create, toBinary, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { assertScope, authenticate, type Principal } from '../../../shared/auth.ts';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
@@ -44,57 +45,47 @@ function respond<Desc extends DescMessage>(encoding: Encoding, status: number, s
   });
 }
 
-function statusResponse(encoding: Encoding, status: number, message: string, headers: Record<string, string> = {}): Response {
-  return respond(encoding, status, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(status) ?? 2, message }), headers);
-}
-
-async function principalOf(c: Context<IngestApp>, encoding: Encoding): Promise<Principal | Response> {
-  try {
-    const principal = await authenticate(c.req.header('authorization'), c.env);
-    assertScope(principal, 'logs:write');
-    return principal;
-  } catch (err) {
-    if (err instanceof ApiError) {
-      return statusResponse(encoding, err.status, err.status === 401 ? 'missing or invalid credentials: send the API key as "Authorization: Bearer <key>" (OTEL_EXPORTER_OTLP_HEADERS)' : err.message);
-    }
-    throw err;
+/**
+ * The protocol's one error seam: whatever the route or a shared step throws
+ * (authentication, body limits, the Idempotency-Key, the pipeline's refusals)
+ * answers as a google.rpc.Status, in the request's encoding.
+ */
+otlpRoutes.onError((err, c) => {
+  const encoding = encodingOf(c.req.header('content-type')) ?? 'json';
+  if (!(err instanceof ApiError)) {
+    logEvent('error', 'request.failed', { requestId: c.get('requestId'), path: '/otlp/v1/logs', error: err.message, stack: err.stack });
+    return respond(encoding, 500, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(500)!, message: 'internal error; the request id identifies it in our logs' }), {});
   }
-}
+  const message = err.status === 401 ? 'missing or invalid credentials: send the API key as "Authorization: Bearer <key>" (OTEL_EXPORTER_OTLP_HEADERS)' : err.message;
+  return respond(encoding, err.status, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(err.status) ?? 2, message }), err.headers);
+});
 
 function describeRejections(rejected: RejectedRecord[]): string {
   const first = rejected.slice(0, 3).map((r) => `record ${r.record}: ${r.reason}`).join('; ');
   return `${rejected.length} log record(s) rejected — ${first}${rejected.length > 3 ? '; …' : ''}`;
 }
 
-otlpRoutes.post('/v1/logs', async (c) => {
+otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
   const encoding = encodingOf(c.req.header('content-type'));
   if (!encoding) {
-    return statusResponse('json', 415, `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`);
+    throw new ApiError(415, 'unsupported_media_type', `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`);
   }
-  const principal = await principalOf(c, encoding);
-  if (principal instanceof Response) return principal;
+  const principal = c.get('principal');
   const config = loadConfig(c.env);
   const requestId = c.get('requestId');
-
-  let body: Uint8Array;
-  try {
-    body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
-  } catch (err) {
-    if (err instanceof ApiError) return statusResponse(encoding, err.status, err.message);
-    throw err;
-  }
+  const body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
   let request;
   try {
     request = encoding === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(new TextDecoder().decode(body));
   } catch (err) {
-    if (err instanceof OtlpDecodeError) return statusResponse(encoding, 400, err.message);
+    if (err instanceof OtlpDecodeError) throw new ApiError(400, 'invalid_otlp', err.message);
     throw err;
   }
 
   const batch = newBatch(principal);
   const { rows, origin, rejected, total } = otlpToRows(request, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
-    return statusResponse(encoding, 413, `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
+    throw new ApiError(413, 'too_many_records', `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
   }
   const submission = await submit(c.env, {
     protocol: 'otlp',
@@ -108,10 +99,8 @@ otlpRoutes.post('/v1/logs', async (c) => {
     refuse: 'record',
     decoderRefused: rejected.length,
   });
-  if (!submission.ok) {
-    // 413 from the actor means the batch exceeds the plan's burst: splitting helps, retrying the same request does not.
-    return statusResponse(encoding, submission.status, submission.message, submission.headers);
-  }
+  // 413 from the actor means the batch exceeds the plan's burst: splitting helps, retrying the same request does not.
+  if (!submission.ok) throw submissionError(submission);
   for (const refusal of submission.refused) rejected.push({ record: origin[refusal.record]!, reason: refusal.reason });
   rejected.sort((a, b) => a.record - b.record);
   const response = create(ExportLogsServiceResponseSchema, rejected.length === 0 ? {} : {

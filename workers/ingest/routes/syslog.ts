@@ -11,7 +11,7 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, jsonReceipt, newBatch, submit } from '../pipeline.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
@@ -42,7 +42,5 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
     idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
     refuse: 'request',
   });
-  if (!submission.ok) throw submissionError(submission);
-  for (const [name, value] of Object.entries(submission.headers)) c.header(name, value);
-  return c.json({ accepted: submission.accepted, batchId: batch.batchId }, 202);
+  return jsonReceipt(c, submission, batch);
 });
