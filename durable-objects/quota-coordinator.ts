@@ -18,7 +18,11 @@ export type Reservation =
 
 /** The coordinator's SQLite schema (durable-objects/sqlite-migrations.ts); released migrations are frozen. */
 export const QUOTA_COORDINATOR_MIGRATIONS: readonly SchemaMigration[] = [
-  { version: 1, name: 'baseline: volume granted per day and month', sql: 'CREATE TABLE IF NOT EXISTS granted (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL)' },
+  {
+    version: 1,
+    name: 'baseline: volume granted per day and month',
+    sql: 'CREATE TABLE IF NOT EXISTS granted (period TEXT PRIMARY KEY, bytes INTEGER NOT NULL)',
+  },
 ];
 
 export class QuotaCoordinator extends DurableObject {

@@ -74,7 +74,11 @@ export class TailHub extends DurableObject<TailHubEnv> {
   async publish(rows: string): Promise<void> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return;
-    const decoded = rows.trimEnd().split('\n').filter((l) => l !== '').map(decodeStoredRow);
+    const decoded = rows
+      .trimEnd()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(decodeStoredRow);
     const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState;

@@ -325,7 +325,13 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       bytes: flush.bytes,
       attempts: flush.attempts + 1,
       durationMs: Date.now() - started,
-      ...(stored && { ...stored.timings, archivedBytes: stored.archivedBytes, inserts: stored.inserts, probes: stored.probes, landedBefore: stored.landedBefore }),
+      ...(stored && {
+        ...stored.timings,
+        archivedBytes: stored.archivedBytes,
+        inserts: stored.inserts,
+        probes: stored.probes,
+        landedBefore: stored.landedBefore,
+      }),
       deadLettered: refused,
       lagMs: Date.now() - flush.createdAt,
     });
@@ -333,7 +339,11 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
 
   /** Sets the alarm for the next moment something is due (flush-scheduler.ts), only ever bringing it forward. */
   async #schedule(now: number): Promise<void> {
-    const at = nextAlarmAt({ pending: this.#buffer.pendingFlushes(), unassigned: this.#buffer.unassigned(), rollUpAt: this.#rollUp.dueAt(now) }, now, this.#policy);
+    const at = nextAlarmAt(
+      { pending: this.#buffer.pendingFlushes(), unassigned: this.#buffer.unassigned(), rollUpAt: this.#rollUp.dueAt(now) },
+      now,
+      this.#policy,
+    );
     await this.#alarm.bringForward(at);
   }
 

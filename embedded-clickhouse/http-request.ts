@@ -16,9 +16,23 @@ import { ClickHouseHttpError, ErrorCode } from './errors.ts';
 
 /** URL parameters that belong to the HTTP interface itself, not to settings. */
 const INTERFACE_PARAMS = new Set([
-  'query', 'database', 'default_format', 'user', 'password', 'query_id', 'session_id',
-  'session_timeout', 'session_check', 'compress', 'decompress', 'buffer_size', 'role',
-  'quota_key', 'stacktrace', 'readonly', 'max_result_bytes',
+  'query',
+  'database',
+  'default_format',
+  'user',
+  'password',
+  'query_id',
+  'session_id',
+  'session_timeout',
+  'session_check',
+  'compress',
+  'decompress',
+  'buffer_size',
+  'role',
+  'quota_key',
+  'stacktrace',
+  'readonly',
+  'max_result_bytes',
 ]);
 
 /**
@@ -27,11 +41,18 @@ const INTERFACE_PARAMS = new Set([
  * do (progress headers, buffering), and must not reach the engine as SET.
  */
 const HTTP_LAYER_SETTINGS = new Set([
-  'wait_end_of_query', 'send_progress_in_http_headers', 'http_headers_progress_interval_ms',
-  'http_response_buffer_size', 'http_send_progress_interval_ms', 'enable_http_compression',
-  'http_zlib_compression_level', 'http_response_compression_method',
-  'http_native_compression_disable_checksumming_on_decompress', 'http_wait_end_of_query',
-  'cancel_http_readonly_queries_on_client_close', 'http_write_exception_in_output_format',
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'http_headers_progress_interval_ms',
+  'http_response_buffer_size',
+  'http_send_progress_interval_ms',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'http_response_compression_method',
+  'http_native_compression_disable_checksumming_on_decompress',
+  'http_wait_end_of_query',
+  'cancel_http_readonly_queries_on_client_close',
+  'http_write_exception_in_output_format',
 ]);
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -62,21 +83,14 @@ export function parseCredentials(url: URL, headers: Headers): { user: string; pa
   if (auth?.startsWith('Basic ')) {
     const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
     const sep = decoded.indexOf(':');
-    return sep < 0
-      ? { user: decoded, password: '' }
-      : { user: decoded.slice(0, sep), password: decoded.slice(sep + 1) };
+    return sep < 0 ? { user: decoded, password: '' } : { user: decoded.slice(0, sep), password: decoded.slice(sep + 1) };
   }
   const user = headers.get('x-clickhouse-user') ?? url.searchParams.get('user') ?? 'default';
   const password = headers.get('x-clickhouse-key') ?? url.searchParams.get('password') ?? '';
   return { user, password };
 }
 
-export async function parseClickHouseRequest(
-  method: string,
-  url: URL,
-  headers: Headers,
-  body: Buffer,
-): Promise<ParsedClickHouseRequest> {
+export async function parseClickHouseRequest(method: string, url: URL, headers: Headers, body: Buffer): Promise<ParsedClickHouseRequest> {
   const params = new Map<string, string>();
   const settings = new Map<string, string>();
   let urlQuery = url.searchParams.get('query');
@@ -149,8 +163,28 @@ export function sqlString(value: string): string {
 const FIRST_KEYWORD_RE = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*\(?\s*([A-Za-z]+)/;
 const READ_KEYWORDS = new Set(['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXISTS', 'EXPLAIN']);
 const WRITE_KEYWORDS = new Set([
-  'INSERT', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'RENAME', 'OPTIMIZE', 'SYSTEM', 'KILL', 'GRANT', 'REVOKE',
-  'SET', 'USE', 'DELETE', 'UPDATE', 'ATTACH', 'DETACH', 'EXCHANGE', 'UNDROP', 'BACKUP', 'RESTORE', 'MOVE',
+  'INSERT',
+  'CREATE',
+  'DROP',
+  'ALTER',
+  'TRUNCATE',
+  'RENAME',
+  'OPTIMIZE',
+  'SYSTEM',
+  'KILL',
+  'GRANT',
+  'REVOKE',
+  'SET',
+  'USE',
+  'DELETE',
+  'UPDATE',
+  'ATTACH',
+  'DETACH',
+  'EXCHANGE',
+  'UNDROP',
+  'BACKUP',
+  'RESTORE',
+  'MOVE',
 ]);
 
 function firstKeyword(sql: string): string | undefined {

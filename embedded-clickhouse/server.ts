@@ -35,7 +35,14 @@ const brotliDecompress = promisify(zlib.brotliDecompress);
 
 /** Formats chDB can take as a raw byte buffer (its whitelist). */
 const RAW_INSERT_FORMATS = new Set([
-  'JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames',
+  'JSONEachRow',
+  'JSONCompactEachRow',
+  'CSV',
+  'CSVWithNames',
+  'TSV',
+  'TabSeparated',
+  'TSVWithNames',
+  'TabSeparatedWithNames',
 ]);
 
 export interface EmbeddedClickHouseOptions {
@@ -194,7 +201,11 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
         throw new ClickHouseHttpError(ErrorCode.UNSUPPORTED_METHOD, 'UNSUPPORTED_METHOD', `Unsupported HTTP method ${req.method}`);
       }
       // Health probes answer without credentials, as on a real server.
-      if (url.pathname === '/ping' || url.pathname === '/replicas_status' || (url.pathname === '/' && !url.searchParams.has('query') && req.method !== 'POST')) {
+      if (
+        url.pathname === '/ping' ||
+        url.pathname === '/replicas_status' ||
+        (url.pathname === '/' && !url.searchParams.has('query') && req.method !== 'POST')
+      ) {
         res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8' }).end('Ok.\n');
         return;
       }
@@ -205,7 +216,11 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
       const { user, password } = parseCredentials(url, headers);
       authenticate(user, password);
       if (url.searchParams.get('decompress') === '1' || url.searchParams.get('compress') === '1') {
-        throw new ClickHouseHttpError(ErrorCode.NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', 'ClickHouse native (LZ4 block) compression is not supported by the embedded endpoint; use Content-Encoding');
+        throw new ClickHouseHttpError(
+          ErrorCode.NOT_IMPLEMENTED,
+          'NOT_IMPLEMENTED',
+          'ClickHouse native (LZ4 block) compression is not supported by the embedded endpoint; use Content-Encoding',
+        );
       }
       const body = await decodeBody(await readBody(req), headers.get('content-encoding'));
       const parsed = await parseClickHouseRequest(req.method ?? 'GET', url, headers, body);
@@ -221,9 +236,7 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
       const error = toClickHouseError(err);
       options.log?.({ msg: 'clickhouse.error', code: error.code, name: error.errorName, status: error.httpStatus, queryId });
       res.setHeader('X-ClickHouse-Exception-Code', String(error.code));
-      res
-        .writeHead(error.httpStatus, { 'Content-Type': 'text/plain; charset=UTF-8' })
-        .end(`${error.message} (version ${engineVersion})\n`);
+      res.writeHead(error.httpStatus, { 'Content-Type': 'text/plain; charset=UTF-8' }).end(`${error.message} (version ${engineVersion})\n`);
     }
   }
 

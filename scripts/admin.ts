@@ -91,7 +91,9 @@ async function main(argv: string[]): Promise<unknown> {
     case 'key create':
       return call('POST', `/tenants/${encodeURIComponent(need(a, '<tenant>'))}/keys`, {
         name: values.name ?? 'cli',
-        scopes: need(values.scopes, '--scopes').split(',').map((s) => s.trim()),
+        scopes: need(values.scopes, '--scopes')
+          .split(',')
+          .map((s) => s.trim()),
         ...(values.expires ? { expiresAt: values.expires } : {}),
       });
     case 'key list':

@@ -97,7 +97,12 @@ function medianTiming(values: (string | null)[], metric: string): string {
   return durations.length === 0 ? '-' : String(durations[Math.floor(durations.length / 2)]);
 }
 
-async function measure(stack: Stack, keys: string[], path: string, params: Record<string, string>): Promise<{ p50: number; p95: number; cache: string; timings: string }> {
+async function measure(
+  stack: Stack,
+  keys: string[],
+  path: string,
+  params: Record<string, string>,
+): Promise<{ p50: number; p95: number; cache: string; timings: string }> {
   const latencies: number[] = [];
   const serverTimings: (string | null)[] = [];
   let cache = '';
@@ -138,7 +143,12 @@ try {
   const closedDay = { from: new Date(end - 86_400_000).toISOString(), to: new Date(end).toISOString() };
   const cases: [string, string, Record<string, string>, Record<string, string>][] = [
     ['full-text, last hour', '/v1/logs', { from: 'now-1h', q: 'authentication failure' }, { ...closedHour, q: 'authentication failure' }],
-    ['field filter, 24 h', '/v1/logs', { from: 'now-24h', q: 'service:openssh level:error status>=500' }, { ...closedDay, q: 'service:openssh level:error status>=500' }],
+    [
+      'field filter, 24 h',
+      '/v1/logs',
+      { from: 'now-24h', q: 'service:openssh level:error status>=500' },
+      { ...closedDay, q: 'service:openssh level:error status>=500' },
+    ],
     ['histogram, 24 h', '/v1/logs/histogram', { from: 'now-24h' }, closedDay],
     ['facet attr.region, 24 h', '/v1/logs/fields/attr.region/values', { from: 'now-24h' }, closedDay],
   ];
@@ -146,7 +156,9 @@ try {
   const floor: number[] = [];
   for (let i = 0; i < REPEAT; i++) floor.push((await timed(`${stack.url}/v1/logs`, 'nlk_not_a_key')).ms);
   floor.sort((a, b) => a - b);
-  console.log(`\n  path floor (401 from the query worker, through wrangler dev and the gateway): p50 ${percentile(floor, 50).toFixed(1)} ms, p95 ${percentile(floor, 95).toFixed(1)} ms`);
+  console.log(
+    `\n  path floor (401 from the query worker, through wrangler dev and the gateway): p50 ${percentile(floor, 50).toFixed(1)} ms, p95 ${percentile(floor, 95).toFixed(1)} ms`,
+  );
   console.log('\n  case                          uncached p50 / p95 ms        cached p50 / p95 ms');
   for (const [name, path, open, closed] of cases) {
     const cold = await measure(stack, keys, path, open);

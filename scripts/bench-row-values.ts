@@ -36,7 +36,13 @@ for (let i = 0; i < 10_000; i++) {
   if (i % 5 === 0) Object.assign(record, { trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' });
   if (i % 4 !== 1) Object.assign(record, { host: `node-${i % 16}`, status: 200 + (i % 3) * 100 });
   const row = normalizeRecord(record, i, ctx);
-  if (i % 10 === 0) Object.assign(row, { ScopeName: 'io.opentelemetry.sdk', ScopeVersion: '1.40.0', ScopeAttributes: { 'lib.x': 'y' }, ResourceSchemaUrl: 'https://opentelemetry.io/schemas/1.24.0' });
+  if (i % 10 === 0)
+    Object.assign(row, {
+      ScopeName: 'io.opentelemetry.sdk',
+      ScopeVersion: '1.40.0',
+      ScopeAttributes: { 'lib.x': 'y' },
+      ResourceSchemaUrl: 'https://opentelemetry.io/schemas/1.24.0',
+    });
   rows.push(row);
 }
 for (const row of rows) if (JSON.stringify(toValues(row)) !== JSON.stringify(toValuesFromColumns(row))) throw new Error('the two differ');

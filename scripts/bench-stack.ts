@@ -13,7 +13,9 @@ import { PROJECT_ROOT } from './stack.ts';
  * so the load generator (this process) does not share an event loop with the
  * embedded ClickHouse endpoint.
  */
-export async function startStackProcess(dataDir: string): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; platformAdminToken: string; stop(): Promise<void> }> {
+export async function startStackProcess(
+  dataDir: string,
+): Promise<{ url: string; clickhouseUrl: string; devApiKey: string; platformAdminToken: string; stop(): Promise<void> }> {
   const port = await freePort();
   const clickhousePort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/start.ts')], {
@@ -58,4 +60,3 @@ export async function admin(stack: Stack, method: string, path: string, body: un
   if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
-

@@ -42,7 +42,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const FLUSH_ROWS = 10_000; // the default NEURALLOG_FLUSH_MAX_ROWS
 const RAW_ROWS = 500_000;
 /** Shard counts of the hot-tenant runs (BENCH_SHARDS="" skips them). */
-const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4').split(',').filter((s) => s.trim() !== '').map(Number);
+const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4')
+  .split(',')
+  .filter((s) => s.trim() !== '')
+  .map(Number);
 const SHARD_SECONDS = Number(process.env.BENCH_SHARD_SECONDS ?? 10);
 const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 
@@ -87,16 +90,24 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
   const receivedAt = formatClickHouseTime(instantFromMillis(Date.now()));
   const rows = [];
   for (let i = 0; i < totalRows; i++) {
-    rows.push(normalizeRecord({ ...records[i % records.length]!, timestamp: new Date(Date.now() - i).toISOString() }, i % BATCH, {
-      tenantId: 'bench',
-      retentionDays: 30,
-      receivedAt,
-      batchId: `RAW${Math.floor(i / BATCH)}`,
-    }));
+    rows.push(
+      normalizeRecord({ ...records[i % records.length]!, timestamp: new Date(Date.now() - i).toISOString() }, i % BATCH, {
+        tenantId: 'bench',
+        retentionDays: 30,
+        receivedAt,
+        batchId: `RAW${Math.floor(i / BATCH)}`,
+      }),
+    );
   }
   const inserts: Buffer[] = [];
   for (let i = 0; i < rows.length; i += FLUSH_ROWS) {
-    inserts.push(Buffer.from(serializeRows(rows.slice(i, i + FLUSH_ROWS), { maxRecordBytes: 1 << 20, now: Date.now() }).chunks.map((c) => c.text).join('')));
+    inserts.push(
+      Buffer.from(
+        serializeRows(rows.slice(i, i + FLUSH_ROWS), { maxRecordBytes: 1 << 20, now: Date.now() })
+          .chunks.map((c) => c.text)
+          .join(''),
+      ),
+    );
   }
   const runs: number[] = [];
   for (let run = 0; run < 3; run++) {
@@ -110,7 +121,13 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
       let n = 0;
       for (const body of inserts) {
         // The rows the actor sends, by chDB's fastest path (the one the embedded endpoint uses).
-        await session.insert({ table: 'neurallog.logs', columns: LOG_COLUMNS, values: body, format: 'JSONCompactEachRow', settings: { insert_deduplication_token: `raw-${run}-${n++}` } });
+        await session.insert({
+          table: 'neurallog.logs',
+          columns: LOG_COLUMNS,
+          values: body,
+          format: 'JSONCompactEachRow',
+          settings: { insert_deduplication_token: `raw-${run}-${n++}` },
+        });
       }
       runs.push(totalRows / ((performance.now() - started) / 1000));
     } finally {
@@ -165,7 +182,8 @@ const OTLP_PROTOBUF: Protocol = {
 const OTLP_JSON: Protocol = {
   path: '/otlp/v1/logs',
   contentType: 'application/json',
-  accepted: (status, body) => (status === 200 ? BATCH - Number((JSON.parse(body) as { partialSuccess?: { rejectedLogRecords?: string } }).partialSuccess?.rejectedLogRecords ?? 0) : 0),
+  accepted: (status, body) =>
+    status === 200 ? BATCH - Number((JSON.parse(body) as { partialSuccess?: { rejectedLogRecords?: string } }).partialSuccess?.rejectedLogRecords ?? 0) : 0,
 };
 
 const LOKI_PROTOBUF: Protocol = { path: '/loki/api/v1/push', contentType: 'application/x-protobuf', accepted: (status) => (status === 204 ? BATCH : 0) };
@@ -200,57 +218,67 @@ function encodeBatch(batch: LogRecord[], protocol: 'otlp-protobuf' | 'otlp-json'
       const request = create(ExportLogsServiceRequestSchema, {
         resourceLogs: [...byService].map(([service, records]) => ({
           resource: { attributes: [{ key: 'service.name', value: { value: { case: 'stringValue' as const, value: service } } }] },
-          scopeLogs: [{
-            scope: { name: 'bench' },
-            logRecords: records.map((r) => ({
-              timeUnixNano: BigInt(Date.parse(r.timestamp!)) * 1_000_000n,
-              severityText: r.level!,
-              body: { value: { case: 'stringValue' as const, value: r.message! } },
-              attributes: [{ key: 'host', value: { value: { case: 'stringValue' as const, value: r.host! } } }],
-            })),
-          }],
+          scopeLogs: [
+            {
+              scope: { name: 'bench' },
+              logRecords: records.map((r) => ({
+                timeUnixNano: BigInt(Date.parse(r.timestamp!)) * 1_000_000n,
+                severityText: r.level!,
+                body: { value: { case: 'stringValue' as const, value: r.message! } },
+                attributes: [{ key: 'host', value: { value: { case: 'stringValue' as const, value: r.host! } } }],
+              })),
+            },
+          ],
         })),
       });
       if (protocol === 'otlp-protobuf') return Buffer.from(toBinary(ExportLogsServiceRequestSchema, request));
-      return Buffer.from(JSON.stringify({
-        resourceLogs: [...byService].map(([service, records]) => ({
-          resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-          scopeLogs: [{
-            scope: { name: 'bench' },
-            logRecords: records.map((r) => ({
-              timeUnixNano: String(BigInt(Date.parse(r.timestamp!)) * 1_000_000n),
-              severityText: r.level,
-              body: { stringValue: r.message },
-              attributes: [{ key: 'host', value: { stringValue: r.host } }],
-            })),
-          }],
-        })),
-      }));
+      return Buffer.from(
+        JSON.stringify({
+          resourceLogs: [...byService].map(([service, records]) => ({
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+            scopeLogs: [
+              {
+                scope: { name: 'bench' },
+                logRecords: records.map((r) => ({
+                  timeUnixNano: String(BigInt(Date.parse(r.timestamp!)) * 1_000_000n),
+                  severityText: r.level,
+                  body: { stringValue: r.message },
+                  attributes: [{ key: 'host', value: { stringValue: r.host } }],
+                })),
+              },
+            ],
+          })),
+        }),
+      );
     }
     case 'loki-protobuf':
     case 'loki-json': {
       // A Loki stream per service and level (labels), the host as structured metadata.
       const streams = groupBy(batch, (r) => `${r.service}|${r.level}`);
       if (protocol === 'loki-json') {
-        return Buffer.from(JSON.stringify({
-          streams: [...streams.values()].map((records) => ({
-            stream: { service_name: records[0]!.service, level: records[0]!.level },
-            values: records.map((r) => [`${Date.parse(r.timestamp!)}000000`, r.message, { host: r.host }]),
-          })),
-        }));
+        return Buffer.from(
+          JSON.stringify({
+            streams: [...streams.values()].map((records) => ({
+              stream: { service_name: records[0]!.service, level: records[0]!.level },
+              values: records.map((r) => [`${Date.parse(r.timestamp!)}000000`, r.message, { host: r.host }]),
+            })),
+          }),
+        );
       }
       const request = create(PushRequestSchema, {
         streams: [...streams.values()].map((records) => ({
           labels: `{service_name="${records[0]!.service}", level="${records[0]!.level}"}`,
-          entries: records.map((r) => ({ timestamp: timestampFromMs(Date.parse(r.timestamp!)), line: r.message!, structuredMetadata: [{ name: 'host', value: r.host! }] })),
+          entries: records.map((r) => ({
+            timestamp: timestampFromMs(Date.parse(r.timestamp!)),
+            line: r.message!,
+            structuredMetadata: [{ name: 'host', value: r.host! }],
+          })),
         })),
       });
       return Buffer.from(snappy.compress(toBinary(PushRequestSchema, request)));
     }
     case 'syslog':
-      return Buffer.from(
-        batch.map((r) => `<${8 + SYSLOG_SEVERITY[r.level!]!}>1 ${r.timestamp} ${r.host} ${r.service} - - - ${r.message}`).join('\n'),
-      );
+      return Buffer.from(batch.map((r) => `<${8 + SYSLOG_SEVERITY[r.level!]!}>1 ${r.timestamp} ${r.host} ${r.service} - - - ${r.message}`).join('\n'));
   }
 }
 
@@ -368,7 +396,12 @@ async function pipeline(records: LogRecord[]) {
       };
       const batches = bodies.map((b) => JSON.parse(b) as LogRecord[]);
       const runs: [string, string, Protocol, Buffer[]][] = [
-        ['Elasticsearch bulk (POST /es/_bulk)', 'bench-es', ES_BULK, batches.map((batch) => Buffer.from(batch.map((doc) => `{"index":{"_index":"bench"}}\n${JSON.stringify(doc)}\n`).join('')))],
+        [
+          'Elasticsearch bulk (POST /es/_bulk)',
+          'bench-es',
+          ES_BULK,
+          batches.map((batch) => Buffer.from(batch.map((doc) => `{"index":{"_index":"bench"}}\n${JSON.stringify(doc)}\n`).join(''))),
+        ],
         ['OTLP/HTTP protobuf (/otlp/v1/logs)', 'bench-otlp-pb', OTLP_PROTOBUF, batches.map((batch) => encodeBatch(batch, 'otlp-protobuf'))],
         ['OTLP/HTTP JSON (/otlp/v1/logs)', 'bench-otlp-json', OTLP_JSON, batches.map((batch) => encodeBatch(batch, 'otlp-json'))],
         ['Loki protobuf+snappy (/loki/api/v1/push)', 'bench-loki-pb', LOKI_PROTOBUF, batches.map((batch) => encodeBatch(batch, 'loki-protobuf'))],
@@ -409,19 +442,31 @@ raw chDB insert          ${Math.round(raw.rowsPerSec)} rows/s (median of ${raw.r
 ratio end-to-end / raw   ${(endToEnd / raw.rowsPerSec).toFixed(3)}
 
 CPU seconds from the first request until every row was in ClickHouse (${p.endToEndSeconds.toFixed(1)} s wall):
-${p.cpu.map(([name, s]) => `  ${s.toFixed(1).padStart(6)} s  ${(((s / p.accepted) * 1e6)).toFixed(1).padStart(5)} µs/row  ${name}`).join('\n')}
-${p.sharded.length === 0 ? '' : `
+${p.cpu.map(([name, s]) => `  ${s.toFixed(1).padStart(6)} s  ${((s / p.accepted) * 1e6).toFixed(1).padStart(5)} µs/row  ${name}`).join('\n')}
+${
+  p.sharded.length === 0
+    ? ''
+    : `
 Hot tenant (enterprise plan, shard count overridden), ${SHARD_SECONDS} s each, same stack:
   shards   ack logs/s   end to end logs/s   p50 ms   p99 ms   not accepted
 ${p.sharded
-  .map(({ shards, result: r }) =>
-    `  ${String(shards).padStart(6)}   ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.failed}`,
+  .map(
+    ({ shards, result: r }) =>
+      `  ${String(shards).padStart(6)}   ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${r.p50.toFixed(0).padStart(6)}   ${r.p99.toFixed(0).padStart(6)}   ${r.failed}`,
   )
   .join('\n')}
-`}${p.protocols.length === 0 ? '' : `
+`
+}${
+  p.protocols.length === 0
+    ? ''
+    : `
 Per protocol, the same records, one actor, ${SHARD_SECONDS} s each:
   protocol                                  ack logs/s   end to end logs/s   requests not accepted
 ${p.protocols
-  .map(({ name, result: r }) => `  ${name.padEnd(40)}  ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${String(r.failed).padStart(21)}`)
+  .map(
+    ({ name, result: r }) =>
+      `  ${name.padEnd(40)}  ${String(Math.round(r.accepted / r.sendSeconds)).padStart(10)}   ${String(Math.round(r.accepted / r.endToEndSeconds)).padStart(17)}   ${String(r.failed).padStart(21)}`,
+  )
   .join('\n')}
-`}`);
+`
+}`);

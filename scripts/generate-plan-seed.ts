@@ -13,8 +13,18 @@ import { PROJECT_ROOT } from './stack.ts';
 export function planSeedSql(): string {
   const rows = Object.values(PLANS).map((p) => {
     const values = [
-      `'${p.id}'`, `'${p.name.replace(/'/g, "''")}'`, p.ingestRecordsPerSecond, p.ingestRecordsBurst, p.ingestBytesPerSecond,
-      p.ingestBytesBurst, p.dailyBytes, p.monthlyBytes, p.retentionDays, p.queryConcurrency, p.shardCount, p.dedicated ? 1 : 0,
+      `'${p.id}'`,
+      `'${p.name.replace(/'/g, "''")}'`,
+      p.ingestRecordsPerSecond,
+      p.ingestRecordsBurst,
+      p.ingestBytesPerSecond,
+      p.ingestBytesBurst,
+      p.dailyBytes,
+      p.monthlyBytes,
+      p.retentionDays,
+      p.queryConcurrency,
+      p.shardCount,
+      p.dedicated ? 1 : 0,
     ];
     return `(${values.join(', ')})`;
   });

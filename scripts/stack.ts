@@ -194,19 +194,28 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
   const args = [
     wranglerCli(),
     'dev',
-    '--config', join(PROJECT_ROOT, 'wrangler.toml'),
-    '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml'),
-    '--config', join(PROJECT_ROOT, 'workers/query/wrangler.toml'),
-    '--config', join(PROJECT_ROOT, 'workers/admin/wrangler.toml'),
-    '--persist-to', join(dataDir, 'state'),
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
-    '--inspector-port', process.env.NEURALLOG_INSPECTOR_PORT ?? '0',
+    '--config',
+    join(PROJECT_ROOT, 'wrangler.toml'),
+    '--config',
+    join(PROJECT_ROOT, 'workers/ingest/wrangler.toml'),
+    '--config',
+    join(PROJECT_ROOT, 'workers/query/wrangler.toml'),
+    '--config',
+    join(PROJECT_ROOT, 'workers/admin/wrangler.toml'),
+    '--persist-to',
+    join(dataDir, 'state'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--inspector-port',
+    process.env.NEURALLOG_INSPECTOR_PORT ?? '0',
     '--show-interactive-dev-session=false',
     // The admin worker's hourly Cron Trigger (billing) never fires under wrangler dev; without this flag
     // wrangler warns about it at every start. Locally billing is off and the job is tested by calling it.
     '--test-scheduled',
-    '--log-level', 'log',
+    '--log-level',
+    'log',
   ];
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
@@ -226,8 +235,7 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
     stream.setEncoding('utf8');
     stream.on('data', (data: string) => {
       pending += data;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
+      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         if (!isNoise(line)) output(line);
@@ -239,6 +247,7 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
 
 /** Lines wrangler prints that say nothing to a user of this stack. */
 function isNoise(line: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
   const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
   return (
     plain.trim() === '' ||

@@ -10,9 +10,7 @@ const clickhousePort = Number(env.NEURALLOG_CLICKHOUSE_PORT ?? 8123);
 const dataDir = env.NEURALLOG_DATA_DIR ?? '.neurallog';
 
 /** Every NEURALLOG_* / CLICKHOUSE_* variable is handed to the workers. */
-const workerEnv = Object.fromEntries(
-  Object.entries(env).filter(([k, v]) => v !== undefined && /^(NEURALLOG_|CLICKHOUSE_)/.test(k)),
-) as Record<string, string>;
+const workerEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && /^(NEURALLOG_|CLICKHOUSE_)/.test(k))) as Record<string, string>;
 
 console.log('NeuralLog: starting…');
 const stack = await startStack({

@@ -52,8 +52,5 @@ export function handleError(err: Error, c: Context): Response {
 
 /** The `app.notFound` of every worker. */
 export function handleNotFound(c: Context): Response {
-  return c.json(
-    errorBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, {}, c.get('requestId') as string | undefined),
-    404,
-  );
+  return c.json(errorBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, {}, c.get('requestId') as string | undefined), 404);
 }

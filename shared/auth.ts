@@ -159,7 +159,13 @@ async function loadKey(db: D1Database, keyId: string): Promise<KeyRecord | null>
 
 async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecord | null> {
   const rows = await drizzle(db)
-    .select({ retentionDays: tenants.retentionDays, status: tenants.status, planId: tenants.planId, shardCount: tenants.shardCount, suspendAt: tenants.suspendAt })
+    .select({
+      retentionDays: tenants.retentionDays,
+      status: tenants.status,
+      planId: tenants.planId,
+      shardCount: tenants.shardCount,
+      suspendAt: tenants.suspendAt,
+    })
     .from(tenants)
     .where(eq(tenants.id, tenantId))
     .limit(1);
@@ -170,7 +176,13 @@ async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecor
 export async function authenticate(authorization: string | undefined, env: AuthBindings, now = Date.now()): Promise<Principal> {
   const token = bearerToken(authorization);
   if (token === null) {
-    throw new ApiError(401, 'unauthenticated', 'send an API key or a JWT as "Authorization: Bearer <credential>"', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog"' });
+    throw new ApiError(
+      401,
+      'unauthenticated',
+      'send an API key or a JWT as "Authorization: Bearer <credential>"',
+      {},
+      { 'WWW-Authenticate': 'Bearer realm="neurallog"' },
+    );
   }
   if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now);
   return authenticateApiKey(token, env, now);
@@ -179,7 +191,7 @@ export async function authenticate(authorization: string | undefined, env: AuthB
 async function authenticateJwt(token: string, env: AuthBindings, now: number): Promise<Principal> {
   const config = loadConfig(env);
   if (!config.jwt) throw unauthenticated();
-  let verified;
+  let verified: Awaited<ReturnType<typeof verifyJwt>>;
   try {
     verified = await verifyJwt(token, config.jwt);
   } catch (err) {
@@ -219,10 +231,7 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
   const parsed = parseApiKey(token);
   if (!parsed) throw unauthenticated();
   const ttl = loadConfig(env).keyCacheTtlMs;
-  const [record, presented] = await Promise.all([
-    cached(cache, parsed.keyId, ttl, now, () => loadKey(env.CONTROL_DB, parsed.keyId)),
-    hashApiKey(parsed.key),
-  ]);
+  const [record, presented] = await Promise.all([cached(cache, parsed.keyId, ttl, now, () => loadKey(env.CONTROL_DB, parsed.keyId)), hashApiKey(parsed.key)]);
   if (!record || !digestsEqual(presented, record.secretHash)) throw unauthenticated();
   if (record.revokedAt !== null && record.revokedAt <= now) throw unauthenticated();
   if (record.expiresAt !== null && record.expiresAt <= now) throw unauthenticated();

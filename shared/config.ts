@@ -32,7 +32,7 @@ export const CONFIG_VARIABLES = {
   NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant `npm start` provisions for the dev key.', usedBy: 'npm start' },
   NEURALLOG_PLATFORM_ADMIN_TOKEN: {
     default: '',
-    doc: 'The platform operator\'s credential for the admin API (≥ 32 characters; manages every tenant). `npm start` generates one into `.neurallog/platform-admin-token` when unset.',
+    doc: "The platform operator's credential for the admin API (≥ 32 characters; manages every tenant). `npm start` generates one into `.neurallog/platform-admin-token` when unset.",
     secret: true,
     usedBy: 'admin, npm start',
   },
@@ -41,10 +41,19 @@ export const CONFIG_VARIABLES = {
     doc: 'How long a worker isolate trusts a verified API key before reading it from D1 again: the longest a revoked key keeps working.',
     usedBy: 'ingest, query',
   },
-  NEURALLOG_JWT_ISSUER: { default: '', doc: 'Issuer (`iss`) JWTs must carry. JWTs are refused unless this, the audience and a key source are set.', usedBy: 'ingest, query' },
+  NEURALLOG_JWT_ISSUER: {
+    default: '',
+    doc: 'Issuer (`iss`) JWTs must carry. JWTs are refused unless this, the audience and a key source are set.',
+    usedBy: 'ingest, query',
+  },
   NEURALLOG_JWT_AUDIENCE: { default: '', doc: 'Audience (`aud`) JWTs must carry.', usedBy: 'ingest, query' },
   NEURALLOG_JWT_JWKS_URL: { default: '', doc: 'JWKS URL of the identity provider; tokens are then RS256 or ES256 only.', usedBy: 'ingest, query' },
-  NEURALLOG_JWT_SECRET: { default: '', doc: 'Shared HS256 secret (self-hosting), used when no JWKS URL is set; tokens are then HS256 only.', secret: true, usedBy: 'ingest, query' },
+  NEURALLOG_JWT_SECRET: {
+    default: '',
+    doc: 'Shared HS256 secret (self-hosting), used when no JWKS URL is set; tokens are then HS256 only.',
+    secret: true,
+    usedBy: 'ingest, query',
+  },
   NEURALLOG_JWT_CLOCK_TOLERANCE_S: { default: '30', doc: 'Clock skew allowed on `exp` / `nbf` (seconds).', usedBy: 'ingest, query' },
   NEURALLOG_MAX_REQUEST_BYTES: {
     default: '10485760',
@@ -57,7 +66,7 @@ export const CONFIG_VARIABLES = {
     doc: 'Largest single record, as stored (bytes). Larger: 413 naming the record.',
     usedBy: 'ingest',
   },
-  NEURALLOG_RETENTION_DAYS: { default: '30', doc: 'Retention of the dev tenant\'s rows (days); other tenants have their own.', usedBy: 'npm start' },
+  NEURALLOG_RETENTION_DAYS: { default: '30', doc: "Retention of the dev tenant's rows (days); other tenants have their own.", usedBy: 'npm start' },
   NEURALLOG_BUFFER_MAX_ROWS: {
     default: '5000000',
     doc: 'Most rows one actor buffers while ClickHouse or R2 is away; past it, 503 `buffer_full` with Retry-After.',
@@ -97,7 +106,7 @@ export const CONFIG_VARIABLES = {
   },
   NEURALLOG_SEARCH_MAX_BYTES: {
     default: '8388608',
-    doc: 'Most bytes of rows (their JSON as ClickHouse sends it) one search page or context answer holds, so that 1,000 large records never fill an isolate\'s memory; past it the answer ends early with `truncated: true` and a cursor that goes on from its last row.',
+    doc: "Most bytes of rows (their JSON as ClickHouse sends it) one search page or context answer holds, so that 1,000 large records never fill an isolate's memory; past it the answer ends early with `truncated: true` and a cursor that goes on from its last row.",
     usedBy: 'query',
   },
 } as const satisfies Record<string, VariableSpec>;

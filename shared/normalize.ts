@@ -33,6 +33,7 @@ export interface NormalizeContext {
 }
 
 /** The well-known fields, by number (indexes into the per-record slot table). */
+// biome-ignore format: slot numbers, one table
 const Slot = {
   Timestamp: 0, ObservedTimestamp: 1, Level: 2, SeverityNumber: 3, Message: 4, Service: 5, TraceId: 6, SpanId: 7,
   TraceFlags: 8, Attributes: 9, Resource: 10,
@@ -55,7 +56,7 @@ const ALIASES: readonly (readonly string[])[] = [
 
 /** key → slot * 16 + priority; built once. */
 const SLOT_OF_KEY = new Map<string, number>();
-ALIASES.forEach((keys, slot) => keys.forEach((key, priority) => SLOT_OF_KEY.set(key, slot * 16 + priority)));
+for (const [slot, keys] of ALIASES.entries()) for (const [priority, key] of keys.entries()) SLOT_OF_KEY.set(key, slot * 16 + priority);
 
 /** Nesting deeper than this is kept as a JSON string instead of more dotted keys. */
 const MAX_FLATTEN_DEPTH = 8;

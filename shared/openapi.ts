@@ -29,12 +29,11 @@ export function errorResponses(...statuses: number[]) {
     429: 'Over a rate (`rate_limited`) or a quota (`quota_exceeded`); Retry-After says when to retry',
     503: 'A dependency is unavailable; retry after Retry-After',
   };
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: descriptions[s] ?? 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
-  );
+  return Object.fromEntries(statuses.map((s) => [s, { description: descriptions[s] ?? 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 }
 
 /** defaultHook of every OpenAPIHono app: zod failures become ApiError 400s. */
+// biome-ignore lint/suspicious/noExplicitAny: one hook for every app's routes, whatever their Env and path types.
 export const validationHook: Hook<unknown, any, any, unknown> = (result) => {
   if (!result.success) {
     const issue = result.error.issues[0];

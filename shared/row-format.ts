@@ -96,6 +96,7 @@ export function utf8Length(text: string): number {
  * column, its position and its empty value.
  */
 export function toValues(row: LogRow): unknown[] {
+  // biome-ignore format: LOG_COLUMNS order, as compact as the list it mirrors
   return [
     row.TenantId, row.Timestamp, row.ObservedTimestamp, row.LogId, row.TraceId ?? '', row.SpanId ?? '', row.TraceFlags ?? 0,
     row.SeverityText ?? '', row.SeverityNumber ?? 0, row.ServiceName ?? '', row.Body, row.ResourceAttributes ?? {},
@@ -229,13 +230,21 @@ const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
 /** The first field holding text with an unpaired surrogate (in the API's names), or null. */
 function unpairedSurrogateField(row: LogRow): string | null {
   const texts: [string, string | undefined][] = [
-    ['body', row.Body], ['level', row.SeverityText], ['service', row.ServiceName], ['trace_id', row.TraceId], ['span_id', row.SpanId],
-    ['scope.name', row.ScopeName], ['scope.version', row.ScopeVersion], ['resource.schema_url', row.ResourceSchemaUrl],
+    ['body', row.Body],
+    ['level', row.SeverityText],
+    ['service', row.ServiceName],
+    ['trace_id', row.TraceId],
+    ['span_id', row.SpanId],
+    ['scope.name', row.ScopeName],
+    ['scope.version', row.ScopeVersion],
+    ['resource.schema_url', row.ResourceSchemaUrl],
     ['scope.schema_url', row.ScopeSchemaUrl],
   ];
   for (const [field, text] of texts) if (text !== undefined && UNPAIRED_SURROGATE.test(text)) return field;
   const maps: [string, Record<string, string> | undefined][] = [
-    ['attributes', row.LogAttributes], ['resource', row.ResourceAttributes], ['scope.attributes', row.ScopeAttributes],
+    ['attributes', row.LogAttributes],
+    ['resource', row.ResourceAttributes],
+    ['scope.attributes', row.ScopeAttributes],
   ];
   for (const [prefix, map] of maps) {
     if (map === undefined) continue;

@@ -31,9 +31,7 @@ export const DEFAULT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export function parseScope(query: URLSearchParams, now = Date.now()): SearchScope {
   const to = query.get('to') ? parseTime('to', query.get('to')!, now) : instantFromMillis(now);
-  const from = query.get('from')
-    ? parseTime('from', query.get('from')!, now)
-    : instantFromMillis(to.seconds * 1000 + to.nanos / 1e6 - DEFAULT_WINDOW_MS);
+  const from = query.get('from') ? parseTime('from', query.get('from')!, now) : instantFromMillis(to.seconds * 1000 + to.nanos / 1e6 - DEFAULT_WINDOW_MS);
   if (from.seconds > to.seconds || (from.seconds === to.seconds && from.nanos >= to.nanos)) {
     throw invalid('from', 'must be earlier than to');
   }
@@ -68,7 +66,10 @@ export function parseQueryParameter(q: string, now = Date.now()): QueryNode {
 
 function splitList(value: string | null): string[] {
   if (value === null) return [];
-  return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 export interface CompiledQuery {
@@ -81,7 +82,7 @@ export function compileScope(
   tenantId: string,
   scope: SearchScope,
   now = Date.now(),
-): { where: string[]; params: CompiledQuery['params']; /** The conditions after the tenant and time bounds (query, levels, services). */ filters: string[] } {
+): { where: string[]; params: CompiledQuery['params'] /** The conditions after the tenant and time bounds (query, levels, services). */; filters: string[] } {
   const where: string[] = ['TenantId = {tenant:String}'];
   const params: CompiledQuery['params'] = {
     tenant: tenantId,

@@ -21,6 +21,7 @@ export type SeverityName = keyof typeof SEVERITY_RANGES;
  * A Map, not an object literal: the key is request text, and `"__proto__"` or
  * `"constructor"` must find nothing rather than Object.prototype's members.
  */
+// biome-ignore format: one line per level, as people read the table
 const NUMBER_BY_TEXT: ReadonlyMap<string, number> = new Map(
   Object.entries({
     trace: 1, trc: 1, finest: 1, verbose: 2, vrb: 2,
@@ -34,6 +35,7 @@ const NUMBER_BY_TEXT: ReadonlyMap<string, number> = new Map(
 );
 
 /** pino and bunyan numeric levels. */
+// biome-ignore format: pino level → SeverityNumber pairs, one table
 const NUMBER_BY_PINO_LEVEL: ReadonlyMap<number, number> = new Map([[10, 1], [20, 5], [30, 9], [40, 13], [50, 17], [60, 21]]);
 
 export function severityNumberFromText(text: string): number {

@@ -26,8 +26,7 @@ export const MAX_STORABLE_SECONDS = 4_294_967_295;
 /** The range as people read it, for error messages. */
 export const STORABLE_RANGE = '1970-01-01 … 2106-02-07';
 
-const RFC3339_RE =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
 const DIGITS_RE = /^(\d+)(?:\.(\d+))?$/;
 
 export class TimestampError extends Error {}
@@ -49,13 +48,15 @@ export function parseTimestamp(value: unknown): Instant {
   const m = RFC3339_RE.exec(text);
   if (!m) throw new TimestampError('must be an RFC 3339 string (2024-05-01T12:00:00.123Z) or a Unix epoch');
   const [, y, mo, d, h, mi, s, frac = '', z, sign, oh, om] = m;
-  const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
+  const year = Number(y),
+    month = Number(mo),
+    day = Number(d),
+    hour = Number(h),
+    minute = Number(mi),
+    second = Number(s);
   const ms = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59));
   const check = new Date(ms);
-  if (
-    check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day ||
-    hour > 23 || minute > 59 || second > 60
-  ) {
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 60) {
     throw new TimestampError('is not a valid calendar date and time');
   }
   let seconds = Math.floor(ms / 1000) + (second === 60 ? 1 : 0); // a leap second becomes the next second

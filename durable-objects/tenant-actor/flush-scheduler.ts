@@ -40,11 +40,7 @@ export interface SchedulerState {
 /** The unflushed rows have reached a threshold or the maximum age. */
 export function flushDue(unassigned: Unassigned, now: number, thresholds: FlushThresholds): boolean {
   if (unassigned.rows === 0) return false;
-  return (
-    unassigned.rows >= thresholds.maxRows ||
-    unassigned.bytes >= thresholds.maxBytes ||
-    now - (unassigned.oldestReceivedAt ?? now) >= thresholds.maxAgeMs
-  );
+  return unassigned.rows >= thresholds.maxRows || unassigned.bytes >= thresholds.maxBytes || now - (unassigned.oldestReceivedAt ?? now) >= thresholds.maxAgeMs;
 }
 
 /**

@@ -158,7 +158,9 @@ class RangeInserter {
       return [];
     }
     if (this.inserts >= MAX_SPLIT_INSERTS) {
-      throw new FlushFailure(`ClickHouse refuses too much of this batch to find the refused rows within ${MAX_SPLIT_INSERTS} inserts; kept and retried (a table or release mismatch?)`);
+      throw new FlushFailure(
+        `ClickHouse refuses too much of this batch to find the refused rows within ${MAX_SPLIT_INSERTS} inserts; kept and retried (a table or release mismatch?)`,
+      );
     }
     this.inserts++;
     try {

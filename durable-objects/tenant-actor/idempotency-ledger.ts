@@ -22,10 +22,7 @@ export const CLIENT_KEY_WINDOW_MS = 24 * 3_600_000;
 /** How long a batch id is remembered: the worker asks again at once. */
 export const BATCH_ID_WINDOW_MS = 3_600_000;
 
-export type LedgerAnswer =
-  | { kind: 'new' }
-  | { kind: 'replay'; rows: number; bytes: number }
-  | { kind: 'conflict'; acceptedAt: number };
+export type LedgerAnswer = { kind: 'new' } | { kind: 'replay'; rows: number; bytes: number } | { kind: 'conflict'; acceptedAt: number };
 
 /** The ledger entry a batch is filed under: its client's key, else its own id. */
 export interface LedgerKey {
@@ -57,7 +54,8 @@ export class IdempotencyLedger {
       .toArray()[0];
     if (!row) return { kind: 'new' };
     // Entries from before fingerprints were kept (null) are taken at their word.
-    if (row.fingerprint !== null && entry.fingerprint !== null && row.fingerprint !== entry.fingerprint) return { kind: 'conflict', acceptedAt: row.accepted_at };
+    if (row.fingerprint !== null && entry.fingerprint !== null && row.fingerprint !== entry.fingerprint)
+      return { kind: 'conflict', acceptedAt: row.accepted_at };
     return { kind: 'replay', rows: row.rows, bytes: row.bytes };
   }
 

@@ -169,7 +169,10 @@ export class LogBuffer {
 
   /** Every buffered chunk's sequence number, oldest first (for a pass over the buffer one chunk at a time). */
   chunkSeqs(): number[] {
-    return this.#sql.exec<{ seq: number }>('SELECT seq FROM buffered_chunks ORDER BY seq').toArray().map((r) => r.seq);
+    return this.#sql
+      .exec<{ seq: number }>('SELECT seq FROM buffered_chunks ORDER BY seq')
+      .toArray()
+      .map((r) => r.seq);
   }
 
   /**
@@ -224,7 +227,12 @@ export class LogBuffer {
     return {
       get: (lo, hi) => {
         const row = this.#sql
-          .exec<{ outcome: 'landed' | 'refused'; reason: string | null }>('SELECT outcome, reason FROM flush_ranges WHERE batch_id = ? AND lo = ? AND hi = ?', batchId, lo, hi)
+          .exec<{ outcome: 'landed' | 'refused'; reason: string | null }>(
+            'SELECT outcome, reason FROM flush_ranges WHERE batch_id = ? AND lo = ? AND hi = ?',
+            batchId,
+            lo,
+            hi,
+          )
           .toArray()[0];
         return row ?? null;
       },

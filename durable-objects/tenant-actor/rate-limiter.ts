@@ -79,11 +79,7 @@ export class RateLimiter {
     }
     for (const [dimension, tat] of next) {
       this.#tat.set(dimension, tat);
-      this.#sql.exec(
-        'INSERT INTO rate_limiter (dimension, tat) VALUES (?, ?) ON CONFLICT (dimension) DO UPDATE SET tat = excluded.tat',
-        dimension,
-        tat,
-      );
+      this.#sql.exec('INSERT INTO rate_limiter (dimension, tat) VALUES (?, ?) ON CONFLICT (dimension) DO UPDATE SET tat = excluded.tat', dimension, tat);
     }
     return { ok: true, state: this.state(limits, now) };
   }

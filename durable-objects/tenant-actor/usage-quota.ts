@@ -14,9 +14,7 @@ export interface QuotaUsage {
   month: { window: string; bytes: number; records: number; limitBytes: number; resetsAt: string };
 }
 
-export type QuotaDecision =
-  | { ok: true }
-  | { ok: false; period: 'day' | 'month'; retryAfterSeconds: number; resetsAt: string; limitBytes: number };
+export type QuotaDecision = { ok: true } | { ok: false; period: 'day' | 'month'; retryAfterSeconds: number; resetsAt: string; limitBytes: number };
 
 /** The UTC day and month a moment falls in, as storage keys, and when each ends (ms). */
 export function utcWindows(now: number) {
@@ -38,16 +36,33 @@ export class UsageQuota {
   }
 
   #read(window: string): { bytes: number; records: number } {
-    return this.#sql.exec<{ bytes: number; records: number }>('SELECT bytes, records FROM usage_windows WHERE period = ?', window).toArray()[0] ?? { bytes: 0, records: 0 };
+    return (
+      this.#sql.exec<{ bytes: number; records: number }>('SELECT bytes, records FROM usage_windows WHERE period = ?', window).toArray()[0] ?? {
+        bytes: 0,
+        records: 0,
+      }
+    );
   }
 
   check(limits: QuotaLimits, bytes: number, now: number): QuotaDecision {
     const w = utcWindows(now);
     if (this.#read(w.day).bytes + bytes > limits.dailyBytes) {
-      return { ok: false, period: 'day', retryAfterSeconds: Math.ceil((w.dayEnd - now) / 1000), resetsAt: new Date(w.dayEnd).toISOString(), limitBytes: limits.dailyBytes };
+      return {
+        ok: false,
+        period: 'day',
+        retryAfterSeconds: Math.ceil((w.dayEnd - now) / 1000),
+        resetsAt: new Date(w.dayEnd).toISOString(),
+        limitBytes: limits.dailyBytes,
+      };
     }
     if (this.#read(w.month).bytes + bytes > limits.monthlyBytes) {
-      return { ok: false, period: 'month', retryAfterSeconds: Math.ceil((w.monthEnd - now) / 1000), resetsAt: new Date(w.monthEnd).toISOString(), limitBytes: limits.monthlyBytes };
+      return {
+        ok: false,
+        period: 'month',
+        retryAfterSeconds: Math.ceil((w.monthEnd - now) / 1000),
+        resetsAt: new Date(w.monthEnd).toISOString(),
+        limitBytes: limits.monthlyBytes,
+      };
     }
     return { ok: true };
   }

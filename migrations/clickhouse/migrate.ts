@@ -67,7 +67,11 @@ export async function migrateClickHouse(conn: ClickHouseConnection, { upTo = Inf
       const stepsDone = new Set(
         (
           await (
-            await db.query({ query: 'SELECT step FROM schema_migration_steps FINAL WHERE version = {version:UInt32}', query_params: { version }, format: 'JSONEachRow' })
+            await db.query({
+              query: 'SELECT step FROM schema_migration_steps FINAL WHERE version = {version:UInt32}',
+              query_params: { version },
+              format: 'JSONEachRow',
+            })
           ).json<{ step: number }>()
         ).map((r) => r.step),
       );

@@ -35,7 +35,10 @@ export class ControlPlaneSync {
   #running: Promise<unknown> | null = null;
   #stopped = false;
 
-  constructor(kubeconfig: KubeConfig, private readonly options: ControlPlaneSyncOptions) {
+  constructor(
+    kubeconfig: KubeConfig,
+    private readonly options: ControlPlaneSyncOptions,
+  ) {
     this.#objects = KubernetesObjectApi.makeApiClient(kubeconfig);
   }
 
@@ -71,7 +74,16 @@ export class ControlPlaneSync {
       await this.#objects.patch(tenant, undefined, undefined, `${FIELD_MANAGER}-sync`, true, PatchStrategy.ServerSideApply);
     }
     const keep = new Set(wanted.map((t) => t.id));
-    const synced = await this.#objects.list(TENANT_API_VERSION, 'Tenant', undefined, undefined, undefined, undefined, undefined, `${SYNCED_LABEL}=control-plane`);
+    const synced = await this.#objects.list(
+      TENANT_API_VERSION,
+      'Tenant',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      `${SYNCED_LABEL}=control-plane`,
+    );
     let deleted = 0;
     for (const existing of synced.items) {
       if (keep.has(existing.metadata!.name!) || existing.metadata?.deletionTimestamp) continue;

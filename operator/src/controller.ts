@@ -53,7 +53,9 @@ export interface ControllerOptions {
 type Outcome = { requeueAfterMs?: number };
 
 const DAY_MS = 86_400_000;
-const MANAGED_SELECTOR = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',');
+const MANAGED_SELECTOR = Object.entries(MANAGED_BY)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');
 
 export class TenantController {
   readonly queue: WorkQueue;
@@ -180,7 +182,9 @@ export class TenantController {
     }
     if (tenant.metadata.deletionTimestamp) return this.#teardown(tenant);
     if (!tenant.metadata.finalizers?.includes(FINALIZER)) {
-      tenant = await this.#patchTenant(tenant, { metadata: { finalizers: [...(tenant.metadata.finalizers ?? []), FINALIZER], resourceVersion: tenant.metadata.resourceVersion } });
+      tenant = await this.#patchTenant(tenant, {
+        metadata: { finalizers: [...(tenant.metadata.finalizers ?? []), FINALIZER], resourceVersion: tenant.metadata.resourceVersion },
+      });
     }
     const now = new Date();
     try {
@@ -189,14 +193,43 @@ export class TenantController {
       await this.#prune(tenant, desired);
       const waiting = isDedicated(tenant) ? this.#workloadsNotReady(tenant) : [];
       const ready = waiting.length === 0;
-      let conditions = setCondition(tenant.status?.conditions, 'Ready', ready ? 'True' : 'False', ready ? 'Provisioned' : 'WorkloadsStarting', ready ? 'every object of the tenant is applied and its workloads are available' : `waiting for ${waiting.join(', ')}`, tenant.metadata.generation, now);
-      conditions = setCondition(conditions, 'Progressing', ready ? 'False' : 'True', ready ? 'Converged' : 'WorkloadsStarting', ready ? 'nothing left to do' : `waiting for ${waiting.join(', ')}`, tenant.metadata.generation, now);
+      let conditions = setCondition(
+        tenant.status?.conditions,
+        'Ready',
+        ready ? 'True' : 'False',
+        ready ? 'Provisioned' : 'WorkloadsStarting',
+        ready ? 'every object of the tenant is applied and its workloads are available' : `waiting for ${waiting.join(', ')}`,
+        tenant.metadata.generation,
+        now,
+      );
+      conditions = setCondition(
+        conditions,
+        'Progressing',
+        ready ? 'False' : 'True',
+        ready ? 'Converged' : 'WorkloadsStarting',
+        ready ? 'nothing left to do' : `waiting for ${waiting.join(', ')}`,
+        tenant.metadata.generation,
+        now,
+      );
       conditions = setCondition(conditions, 'Degraded', 'False', 'ReconcileSucceeded', 'the last reconcile succeeded', tenant.metadata.generation, now);
-      await this.#writeStatus(tenant, { observedGeneration: tenant.metadata.generation, namespace: namespaceOf(tenant), phase: ready ? 'Ready' : 'Provisioning', conditions });
+      await this.#writeStatus(tenant, {
+        observedGeneration: tenant.metadata.generation,
+        namespace: namespaceOf(tenant),
+        phase: ready ? 'Ready' : 'Provisioning',
+        conditions,
+      });
       return {};
     } catch (err) {
       // Say so on the Tenant (best effort), then let the queue retry with backoff.
-      const conditions = setCondition(tenant.status?.conditions, 'Degraded', 'True', 'ReconcileFailed', describe(err).slice(0, 1000), tenant.metadata.generation, now);
+      const conditions = setCondition(
+        tenant.status?.conditions,
+        'Degraded',
+        'True',
+        'ReconcileFailed',
+        describe(err).slice(0, 1000),
+        tenant.metadata.generation,
+        now,
+      );
       await this.#writeStatus(tenant, { ...tenant.status, phase: 'Degraded', conditions }).catch(() => undefined);
       throw err;
     }
@@ -245,14 +278,24 @@ export class TenantController {
       await this.#delete({ apiVersion, kind, metadata: { name, namespace } });
     }
     const now = new Date();
-    const conditions = setCondition(tenant.status?.conditions, 'Ready', 'False', 'Terminating', `the tenant is being removed; its data is kept until ${retainedUntil.toISOString()}`, tenant.metadata.generation, now);
+    const conditions = setCondition(
+      tenant.status?.conditions,
+      'Ready',
+      'False',
+      'Terminating',
+      `the tenant is being removed; its data is kept until ${retainedUntil.toISOString()}`,
+      tenant.metadata.generation,
+      now,
+    );
     await this.#writeStatus(tenant, { ...tenant.status, phase: 'Terminating', retainedUntil: retainedUntil.toISOString(), conditions });
     // 3. The retention policy: the namespace (and the volume in it) outlives the Tenant until then.
     if (now.getTime() < retainedUntil.getTime()) return { requeueAfterMs: Math.min(retainedUntil.getTime() - now.getTime(), 3_600_000) };
     // 4. Release the data, and the Tenant once it is gone.
     const stillThere = await this.#delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     if (stillThere) return { requeueAfterMs: this.#options.teardownPollMs };
-    await this.#patchTenant(tenant, { metadata: { finalizers: (tenant.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), resourceVersion: tenant.metadata.resourceVersion } });
+    await this.#patchTenant(tenant, {
+      metadata: { finalizers: (tenant.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), resourceVersion: tenant.metadata.resourceVersion },
+    });
     this.#options.log?.('tenant.released', { tenant: tenant.metadata.name, namespace });
     return {};
   }
@@ -266,7 +309,11 @@ export class TenantController {
       throw err;
     }
     try {
-      await this.#objects.read({ apiVersion: object.apiVersion!, kind: object.kind!, metadata: { name: object.metadata!.name!, namespace: object.metadata?.namespace } });
+      await this.#objects.read({
+        apiVersion: object.apiVersion!,
+        kind: object.kind!,
+        metadata: { name: object.metadata!.name!, namespace: object.metadata?.namespace },
+      });
       return true;
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return false;
@@ -299,4 +346,3 @@ function describe(err: unknown): string {
   if (err instanceof ApiException) return `${err.code}: ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}`;
   return err instanceof Error ? err.message : String(err);
 }
-

@@ -67,7 +67,12 @@ const str = (v: string | number | undefined): string | undefined => (v === undef
 export function desiredObjects(tenant: Tenant, images: StackImages = DEFAULT_IMAGES): KubernetesObject[] {
   const namespace = namespaceOf(tenant);
   const labels = { ...MANAGED_BY, [TENANT_LABEL]: tenant.spec.tenantId, 'neurallog.io/plan': tenant.spec.planId };
-  const meta = (name: string, extra: Record<string, string> = {}) => ({ name, namespace, labels: { ...labels, ...extra }, ownerReferences: [ownerReference(tenant)] });
+  const meta = (name: string, extra: Record<string, string> = {}) => ({
+    name,
+    namespace,
+    labels: { ...labels, ...extra },
+    ownerReferences: [ownerReference(tenant)],
+  });
   const plan = PLAN_CAPACITY[tenant.spec.planId];
   const res = tenant.spec.resources ?? {};
   const cpu = { requests: str(res.cpu?.requests) ?? plan.cpu.requests, limits: str(res.cpu?.limits) ?? plan.cpu.limits };
@@ -104,7 +109,12 @@ export function desiredObjects(tenant: Tenant, images: StackImages = DEFAULT_IMA
       spec: {
         limits: [
           // Containers that say nothing get modest defaults, so the quota (which demands requests and limits) admits them.
-          { type: 'Container', defaultRequest: { cpu: '100m', memory: '128Mi' }, default: { cpu: '500m', memory: '512Mi' }, max: { cpu: cpu.limits, memory: memory.limits } },
+          {
+            type: 'Container',
+            defaultRequest: { cpu: '100m', memory: '128Mi' },
+            default: { cpu: '500m', memory: '512Mi' },
+            max: { cpu: cpu.limits, memory: memory.limits },
+          },
           { type: 'PersistentVolumeClaim', max: { storage } },
         ],
       },
@@ -120,7 +130,13 @@ export function desiredObjects(tenant: Tenant, images: StackImages = DEFAULT_IMA
         ingress: [{ from: [{ namespaceSelector: { matchLabels: { name: namespace } } }, { namespaceSelector: { matchLabels: { name: SYSTEM_NAMESPACE } } }] }],
         egress: [
           { to: [{ namespaceSelector: { matchLabels: { name: namespace } } }, { namespaceSelector: { matchLabels: { name: SYSTEM_NAMESPACE } } }] },
-          { to: [], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 443 }] },
+          {
+            to: [],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 443 },
+            ],
+          },
         ],
       },
     } as KubernetesObject,
@@ -154,7 +170,10 @@ const RESTRICTED_CONTAINER = {
 
 function dedicatedStack(
   tenant: Tenant,
-  meta: (name: string, extra?: Record<string, string>) => { name: string; namespace: string; labels: Record<string, string>; ownerReferences: V1OwnerReference[] },
+  meta: (
+    name: string,
+    extra?: Record<string, string>,
+  ) => { name: string; namespace: string; labels: Record<string, string>; ownerReferences: V1OwnerReference[] },
   storage: string,
   images: StackImages,
 ): KubernetesObject[] {
@@ -219,7 +238,14 @@ function dedicatedStack(
       apiVersion: 'v1',
       kind: 'Service',
       metadata: meta(CLICKHOUSE_NAME),
-      spec: { clusterIP: 'None', selector: clickhouseLabels, ports: [{ name: 'http', port: 8123, targetPort: 'http' }, { name: 'native', port: 9000, targetPort: 'native' }] },
+      spec: {
+        clusterIP: 'None',
+        selector: clickhouseLabels,
+        ports: [
+          { name: 'http', port: 8123, targetPort: 'http' },
+          { name: 'native', port: 9000, targetPort: 'native' },
+        ],
+      },
     } as KubernetesObject,
     {
       apiVersion: 'apps/v1',
@@ -253,9 +279,7 @@ function dedicatedStack(
             ],
           },
         },
-        volumeClaimTemplates: [
-          { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } } },
-        ],
+        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } } }],
       },
     } as KubernetesObject,
   ];

@@ -31,7 +31,10 @@ export class LeaderElector {
   #stopped = false;
   #running: Promise<void> | null = null;
 
-  constructor(kubeconfig: KubeConfig, private readonly options: LeaderElectionOptions) {
+  constructor(
+    kubeconfig: KubeConfig,
+    private readonly options: LeaderElectionOptions,
+  ) {
     this.#api = kubeconfig.makeApiClient(CoordinationV1Api);
   }
 
@@ -86,7 +89,10 @@ export class LeaderElector {
     } catch (err) {
       if (!(err instanceof ApiException) || err.code !== 404) throw err;
       try {
-        await this.#api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: spec.renewTime, leaseTransitions: 0 } } });
+        await this.#api.createNamespacedLease({
+          namespace,
+          body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: spec.renewTime, leaseTransitions: 0 } },
+        });
         this.#renewed();
       } catch (createErr) {
         if (!(createErr instanceof ApiException) || createErr.code !== 409) throw createErr; // another replica created it first

@@ -38,6 +38,9 @@ log('operator.started', { healthPort: operator.healthPort });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log('operator.stopping', { signal });
-    operator.stop().then(() => process.exit(0), () => process.exit(1));
+    operator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }

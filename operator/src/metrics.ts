@@ -7,8 +7,17 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class OperatorMetrics {
   readonly registry = new Registry();
-  readonly reconciles = new Counter({ name: 'neurallog_operator_reconciles_total', help: 'Reconciles of Tenants, by result', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly errors = new Counter({ name: 'neurallog_operator_reconcile_errors_total', help: 'Reconciles that failed (retried with backoff)', registers: [this.registry] });
+  readonly reconciles = new Counter({
+    name: 'neurallog_operator_reconciles_total',
+    help: 'Reconciles of Tenants, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'neurallog_operator_reconcile_errors_total',
+    help: 'Reconciles that failed (retried with backoff)',
+    registers: [this.registry],
+  });
   readonly duration = new Histogram({
     name: 'neurallog_operator_reconcile_duration_seconds',
     help: 'How long one reconcile took',

@@ -36,7 +36,10 @@ export class Operator {
   /** Serialises leading/following transitions. */
   #transition: Promise<void> = Promise.resolve();
 
-  constructor(kubeconfig: KubeConfig, private readonly options: OperatorOptions) {
+  constructor(
+    kubeconfig: KubeConfig,
+    private readonly options: OperatorOptions,
+  ) {
     const log = options.log;
     this.controller = new TenantController(kubeconfig, this.metrics, { ...options.controller, ...(log && { log }) });
     this.#sync = options.sync ? new ControlPlaneSync(kubeconfig, { ...options.sync, ...(log && { log }) }) : null;
@@ -76,14 +79,16 @@ export class Operator {
 
   #lead(leading: boolean): void {
     this.metrics.leader.set(leading ? 1 : 0);
-    this.#transition = this.#transition.then(async () => {
-      if (leading) {
-        await this.controller.start();
-        this.#sync?.start();
-      } else {
-        await this.#sync?.stop();
-        await this.controller.stop();
-      }
-    }).catch((err) => this.options.log?.('operator.transition_failed', { error: (err as Error).message }));
+    this.#transition = this.#transition
+      .then(async () => {
+        if (leading) {
+          await this.controller.start();
+          this.#sync?.start();
+        } else {
+          await this.#sync?.stop();
+          await this.controller.stop();
+        }
+      })
+      .catch((err) => this.options.log?.('operator.transition_failed', { error: (err as Error).message }));
   }
 }

@@ -14,11 +14,13 @@ export interface AuditEntry {
 }
 
 export function auditStatement(db: D1Database, entry: AuditEntry) {
-  return drizzle(db).insert(auditLog).values({
-    actor: entry.actor,
-    tenantId: entry.tenantId,
-    action: entry.action,
-    details: entry.details ?? null,
-    requestId: entry.requestId ?? null,
-  });
+  return drizzle(db)
+    .insert(auditLog)
+    .values({
+      actor: entry.actor,
+      tenantId: entry.tenantId,
+      action: entry.action,
+      details: entry.details ?? null,
+      requestId: entry.requestId ?? null,
+    });
 }

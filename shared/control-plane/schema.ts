@@ -30,7 +30,9 @@ export const tenants = sqliteTable('tenants', {
   planId: text('plan_id')
     .notNull()
     .references(() => plans.id),
-  status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
+  status: text('status', { enum: ['active', 'suspended'] })
+    .notNull()
+    .default('active'),
   retentionDays: integer('retention_days').notNull(),
   /** Overrides the plan's shard count for this tenant (a very hot tenant, or a benchmark). */
   shardCount: integer('shard_count'),

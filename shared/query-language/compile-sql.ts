@@ -72,9 +72,7 @@ export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now(
       const key = params.add(target.key, 'String');
       if (isExists(node)) return `(${target.maps.map((m) => `mapContains(${m}, ${key})`).join(' OR ')})`;
       const read =
-        target.maps.length === 1
-          ? `${target.maps[0]}[${key}]`
-          : `if(mapContains(LogAttributes, ${key}), LogAttributes[${key}], ResourceAttributes[${key}])`;
+        target.maps.length === 1 ? `${target.maps[0]}[${key}]` : `if(mapContains(LogAttributes, ${key}), LogAttributes[${key}], ResourceAttributes[${key}])`;
       if (equality) {
         if (node.prefix) return `startsWith(${read}, ${params.add(node.value, 'String')})`;
         return `(${read} = ${params.add(node.value, 'String')})`;

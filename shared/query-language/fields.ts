@@ -19,6 +19,7 @@ export type FieldTarget =
   | { kind: 'map'; maps: ('LogAttributes' | 'ResourceAttributes')[]; key: string };
 
 /** Column names a query may use (lower case). A Map: the key is query text, so `constructor:x` must find nothing. */
+// biome-ignore format: one line per column, its names together
 const NAMED: ReadonlyMap<string, FieldTarget> = new Map(
   Object.entries({
     body: { kind: 'body' }, message: { kind: 'body' }, msg: { kind: 'body' },
@@ -79,6 +80,7 @@ export function idValue(value: Value, field: string): string {
 }
 
 /** Separators of ClickHouse's hasToken / tokenbf_v1: every ASCII character but letters and digits. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ClickHouse's separators include the control characters.
 export const SEPARATORS = /[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]+/;
 const SEPARATOR_CLASS = '[\\x00-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7F]';
 
@@ -88,11 +90,14 @@ export function asciiLower(text: string): string {
 }
 
 export function tokensOf(text: string): string[] {
-  return asciiLower(text).split(SEPARATORS).filter((t) => t !== '');
+  return asciiLower(text)
+    .split(SEPARATORS)
+    .filter((t) => t !== '');
 }
 
 /** A regular expression (RE2 and JavaScript alike) for text that starts a token: `conn*`. */
 export function tokenPrefixPattern(prefix: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: every separator, control characters included, is escaped.
   const escaped = asciiLower(prefix).replace(/[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `(?:^|${SEPARATOR_CLASS})${escaped}`;
 }

@@ -64,7 +64,7 @@ describe('admin API', () => {
     expect(JSON.stringify(audit.entries)).not.toContain(created.key);
   });
 
-  it("confines a tenant admin to its own tenant, and keeps plan changes for the platform admin", async () => {
+  it('confines a tenant admin to its own tenant, and keeps plan changes for the platform admin', async () => {
     // TEST_API_KEY has the admin scope for the dev tenant.
     const own = await admin('GET', `/tenants/${TEST_TENANT}`, undefined, TEST_API_KEY);
     expect(own.status).toBe(200);
@@ -118,7 +118,9 @@ describe('admin API', () => {
   });
 
   it('documents every route in its OpenAPI document', async () => {
-    const doc = await (await exports.default.fetch(new Request('https://neurallog.test/openapi.json'))).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const doc = await (await exports.default.fetch(new Request('https://neurallog.test/openapi.json'))).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/v1/admin/tenants',
       '/v1/admin/tenants/{tenantId}',

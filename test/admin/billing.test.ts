@@ -96,7 +96,9 @@ describe('usage reported to Stripe', () => {
     const now = Date.now();
     const hour = now - (now % HOUR) - HOUR; // the last closed hour
     // The account was opened before that hour (usage from before an account opened is never billed).
-    await env.CONTROL_DB.prepare('UPDATE billing_accounts SET created_at = ? WHERE tenant_id = ?').bind(hour - HOUR, id).run();
+    await env.CONTROL_DB.prepare('UPDATE billing_accounts SET created_at = ? WHERE tenant_id = ?')
+      .bind(hour - HOUR, id)
+      .run();
     const insert = env.CONTROL_DB.prepare("INSERT INTO usage_hourly (tenant_id, source, hour, metric, reason, value) VALUES (?, ?, ?, ?, '', ?)");
     await env.CONTROL_DB.batch([
       insert.bind(id, 'ingest:0', hour, 'bytes_accepted', 123_456),
@@ -106,7 +108,8 @@ describe('usage reported to Stripe', () => {
       insert.bind(id, 'ingest:0', hour + HOUR, 'bytes_accepted', 5), // the open hour: not yet
     ]);
     const config = billingConfig(env as unknown as BillingBindings)!;
-    const mine = async () => (await standIn()).meterEvents.filter((e) => (e as { payload: { stripe_customer_id: string } }).payload.stripe_customer_id === customer);
+    const mine = async () =>
+      (await standIn()).meterEvents.filter((e) => (e as { payload: { stripe_customer_id: string } }).payload.stripe_customer_id === customer);
 
     // Stripe rate-limits the first attempt: the SDK backs off and retries under the same idempotency key.
     await fetch(`${stripeUrl}/__stand-in/fail-next?prefix=/v1/billing/meter_events&count=1&status=429`, { method: 'POST' });
@@ -135,7 +138,10 @@ describe('stored bytes', () => {
   it("splits ClickHouse's bytes on disk between tenants by their rows in each partition", async () => {
     const client = clickHouseClient(loadConfig(env).clickhouse);
     const [a, b] = [tenantId(), tenantId()];
-    for (const [tenant, n] of [[a, 300], [b, 100]] as const) {
+    for (const [tenant, n] of [
+      [a, 300],
+      [b, 100],
+    ] as const) {
       await client.command({
         query: `INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, ServiceName, Body, RetentionDays)
                 SELECT {t:String}, now64(9), now64(9), concat({t:String}, '-', toString(number)), 'svc', repeat('x', 200), 30 FROM numbers({n:UInt32})`,
@@ -145,7 +151,9 @@ describe('stored bytes', () => {
     const now = Date.now();
     expect(await sampleStoredBytes(client, env.CONTROL_DB, now)).toBeGreaterThanOrEqual(2);
     const stored = async (tenant: string) =>
-      (await env.CONTROL_DB.prepare("SELECT value FROM usage_hourly WHERE tenant_id = ? AND metric = 'stored_bytes' AND source = 'clickhouse' AND hour = ?").bind(tenant, now - (now % HOUR)).first<{ value: number }>())!.value;
+      (await env.CONTROL_DB.prepare("SELECT value FROM usage_hourly WHERE tenant_id = ? AND metric = 'stored_bytes' AND source = 'clickhouse' AND hour = ?")
+        .bind(tenant, now - (now % HOUR))
+        .first<{ value: number }>())!.value;
     const [bytesA, bytesB] = [await stored(a), await stored(b)];
     expect(bytesB).toBeGreaterThan(0);
     expect(Math.abs(bytesA - 3 * bytesB)).toBeLessThanOrEqual(3); // rounding
@@ -200,15 +208,25 @@ describe('POST /v1/billing/webhook', () => {
       object: 'subscription',
       id: subscription,
       customer,
-      items: { object: 'list', data: [{ id: 'si_x', price: { id: TEST_STRIPE_PRICES.enterprise } }, { id: 'si_y', price: { id: TEST_STRIPE_PRICES.enterpriseBytes } }] },
+      items: {
+        object: 'list',
+        data: [
+          { id: 'si_x', price: { id: TEST_STRIPE_PRICES.enterprise } },
+          { id: 'si_y', price: { id: TEST_STRIPE_PRICES.enterpriseBytes } },
+        ],
+      },
     });
     expect(await (await deliver(updated)).json()).toMatchObject({ outcome: 'applied' });
     expect(await (await admin('GET', `/tenants/${id}`)).json()).toMatchObject({ plan: 'enterprise' });
     const before = Date.now();
-    expect(await (await deliver(event('customer.subscription.deleted', { object: 'subscription', id: subscription, customer }))).json()).toMatchObject({ outcome: 'applied' });
+    expect(await (await deliver(event('customer.subscription.deleted', { object: 'subscription', id: subscription, customer }))).json()).toMatchObject({
+      outcome: 'applied',
+    });
     expect(await suspendAt(id)).toBeGreaterThanOrEqual(before);
     // An event about a customer we do not know, or of a type we do not handle, is acknowledged and changes nothing.
-    expect(await (await deliver(event('invoice.paid', { object: 'invoice', id: 'in_9', customer: 'cus_unknown' }))).json()).toMatchObject({ outcome: 'unknown_customer' });
+    expect(await (await deliver(event('invoice.paid', { object: 'invoice', id: 'in_9', customer: 'cus_unknown' }))).json()).toMatchObject({
+      outcome: 'unknown_customer',
+    });
     expect(await (await deliver(event('charge.refunded', { object: 'charge', id: 'ch_1' }))).json()).toMatchObject({ outcome: 'ignored' });
   });
 });

@@ -34,39 +34,52 @@ const jsonBody = JSON.stringify(records);
 const otlpRequest = create(ExportLogsServiceRequestSchema, {
   resourceLogs: [0, 1, 2, 3].map((s) => ({
     resource: { attributes: [{ key: 'service.name', value: { value: { case: 'stringValue' as const, value: `svc-${s}` } } }] },
-    scopeLogs: [{
-      scope: { name: 'bench' },
-      logRecords: records.filter((_, i) => i % 4 === s).map((r) => ({
-        timeUnixNano: BigInt(Date.parse(r.timestamp)) * 1_000_000n,
-        severityText: r.level,
-        body: { value: { case: 'stringValue' as const, value: r.message } },
-        attributes: [{ key: 'host', value: { value: { case: 'stringValue' as const, value: r.host } } }],
-      })),
-    }],
+    scopeLogs: [
+      {
+        scope: { name: 'bench' },
+        logRecords: records
+          .filter((_, i) => i % 4 === s)
+          .map((r) => ({
+            timeUnixNano: BigInt(Date.parse(r.timestamp)) * 1_000_000n,
+            severityText: r.level,
+            body: { value: { case: 'stringValue' as const, value: r.message } },
+            attributes: [{ key: 'host', value: { value: { case: 'stringValue' as const, value: r.host } } }],
+          })),
+      },
+    ],
   })),
 });
 const otlpProtobuf = toBinary(ExportLogsServiceRequestSchema, otlpRequest);
 const otlpJson = JSON.stringify({
   resourceLogs: [0, 1, 2, 3].map((s) => ({
     resource: { attributes: [{ key: 'service.name', value: { stringValue: `svc-${s}` } }] },
-    scopeLogs: [{
-      scope: { name: 'bench' },
-      logRecords: records.filter((_, i) => i % 4 === s).map((r) => ({
-        timeUnixNano: `${Date.parse(r.timestamp)}000000`,
-        severityText: r.level,
-        body: { stringValue: r.message },
-        attributes: [{ key: 'host', value: { stringValue: r.host } }],
-      })),
-    }],
+    scopeLogs: [
+      {
+        scope: { name: 'bench' },
+        logRecords: records
+          .filter((_, i) => i % 4 === s)
+          .map((r) => ({
+            timeUnixNano: `${Date.parse(r.timestamp)}000000`,
+            severityText: r.level,
+            body: { stringValue: r.message },
+            attributes: [{ key: 'host', value: { stringValue: r.host } }],
+          })),
+      },
+    ],
   })),
 });
 const lokiProtobuf = snappy.compress(
-  toBinary(PushRequestSchema, create(PushRequestSchema, {
-    streams: [0, 1, 2, 3].map((s) => ({
-      labels: `{service_name="svc-${s}"}`,
-      entries: records.filter((_, i) => i % 4 === s).map((r) => ({ timestamp: timestampFromMs(Date.parse(r.timestamp)), line: r.message, structuredMetadata: [{ name: 'host', value: r.host }] })),
-    })),
-  })),
+  toBinary(
+    PushRequestSchema,
+    create(PushRequestSchema, {
+      streams: [0, 1, 2, 3].map((s) => ({
+        labels: `{service_name="svc-${s}"}`,
+        entries: records
+          .filter((_, i) => i % 4 === s)
+          .map((r) => ({ timestamp: timestampFromMs(Date.parse(r.timestamp)), line: r.message, structuredMetadata: [{ name: 'host', value: r.host }] })),
+      })),
+    }),
+  ),
 );
 const lokiJson = JSON.stringify({
   streams: [0, 1, 2, 3].map((s) => ({
@@ -96,6 +109,9 @@ describe(`decode + map + serialise, ${N} records`, () => {
   });
   bench('syslog RFC 5424', () => {
     const now = new Date(t0);
-    serializeRows(syslogBody.split('\n').map((line, i) => syslogToRow(parseSyslogLine(line, now), i, ctx)), { maxRecordBytes: LIMIT, now: Date.now() });
+    serializeRows(
+      syslogBody.split('\n').map((line, i) => syslogToRow(parseSyslogLine(line, now), i, ctx)),
+      { maxRecordBytes: LIMIT, now: Date.now() },
+    );
   });
 });

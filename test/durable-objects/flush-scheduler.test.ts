@@ -23,10 +23,36 @@ describe('nextAlarmAt', () => {
     ['the row threshold reached: now', state({ unassigned: rows(1000, 500, 0) }), NOW],
     ['the byte threshold reached: now', state({ unassigned: rows(3, 1_000_000, 0) }), NOW],
     ['a flush recorded but never tried (evicted mid-flush): now', state({ pending: [{ attempts: 0, nextAttemptAt: null }], rollUpAt: HOUR_END }), NOW],
-    ['a failed flush: its retry, even with new rows due now', state({ pending: [{ attempts: 2, nextAttemptAt: NOW + 4000 }], unassigned: rows(1000, 500, 5000) }), NOW + 4000],
-    ['two failed flushes: the earlier retry', state({ pending: [{ attempts: 1, nextAttemptAt: NOW + 9000 }, { attempts: 3, nextAttemptAt: NOW + 2000 }] }), NOW + 2000],
-    ['a retry after the hour ends: the retry, not the roll-up (flush alarms roll up as they run)', state({ pending: [{ attempts: 1, nextAttemptAt: HOUR_END + 5000 }], rollUpAt: HOUR_END }), HOUR_END + 5000],
-    ['a retry and a flush never tried: the retry', state({ pending: [{ attempts: 0, nextAttemptAt: null }, { attempts: 1, nextAttemptAt: NOW + 3000 }] }), NOW + 3000],
+    [
+      'a failed flush: its retry, even with new rows due now',
+      state({ pending: [{ attempts: 2, nextAttemptAt: NOW + 4000 }], unassigned: rows(1000, 500, 5000) }),
+      NOW + 4000,
+    ],
+    [
+      'two failed flushes: the earlier retry',
+      state({
+        pending: [
+          { attempts: 1, nextAttemptAt: NOW + 9000 },
+          { attempts: 3, nextAttemptAt: NOW + 2000 },
+        ],
+      }),
+      NOW + 2000,
+    ],
+    [
+      'a retry after the hour ends: the retry, not the roll-up (flush alarms roll up as they run)',
+      state({ pending: [{ attempts: 1, nextAttemptAt: HOUR_END + 5000 }], rollUpAt: HOUR_END }),
+      HOUR_END + 5000,
+    ],
+    [
+      'a retry and a flush never tried: the retry',
+      state({
+        pending: [
+          { attempts: 0, nextAttemptAt: null },
+          { attempts: 1, nextAttemptAt: NOW + 3000 },
+        ],
+      }),
+      NOW + 3000,
+    ],
     ['rows waiting and a closed hour to roll up: the rows', state({ unassigned: rows(5, 100, 100), rollUpAt: NOW }), NOW + 900],
   ];
   it.each(cases)('%s', (_name, input, expected) => {

@@ -31,13 +31,16 @@ class ClickHouseStandIn {
   readonly client = {
     command: async ({ query }: { query: string }) => {
       this.inserts++;
-      const lines = query.slice(query.indexOf('\n') + 1).trimEnd().split('\n');
+      const lines = query
+        .slice(query.indexOf('\n') + 1)
+        .trimEnd()
+        .split('\n');
       if (this.failNext === 'before' || this.inserts === this.failOnInsert) {
         this.failNext = null;
         throw new Error('fetch failed: connection reset');
       }
       if (lines.some((l) => l.includes('BAD'))) {
-        throw new ClickHouseError({ message: 'Cannot parse input: expected \',\' before: \'BAD\'', code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
+        throw new ClickHouseError({ message: "Cannot parse input: expected ',' before: 'BAD'", code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
       }
       for (const line of lines) this.stored.push((JSON.parse(line) as string[])[LOG_ID]!);
       if (this.failNext === 'after' || this.inserts === this.loseAnswerOfInsert) {
@@ -59,7 +62,9 @@ function flushOf(bodies: string[], attempts = 0): { flush: PendingFlush; text: s
   const batchId = `F${crypto.randomUUID().replace(/-/g, '').slice(0, 20).toUpperCase()}`;
   const ctx = { tenantId: 't', retentionDays: 30, receivedAt: formatClickHouseTime(instantFromMillis(now)), batchId };
   const rows = bodies.map((message, i) => normalizeRecord({ message }, i, ctx));
-  const text = serializeRows(rows, { maxRecordBytes: 1 << 20, now }).chunks.map((c) => c.text).join('');
+  const text = serializeRows(rows, { maxRecordBytes: 1 << 20, now })
+    .chunks.map((c) => c.text)
+    .join('');
   return {
     flush: { batchId, firstSeq: 1, lastSeq: 1, rows: rows.length, bytes: text.length, createdAt: now, attempts, nextAttemptAt: null, lastError: null },
     text,
@@ -94,7 +99,10 @@ describe('storing a flush', () => {
     expect(stored.deadLetterKey).toMatch(new RegExp(`^deadletter/${tenant}/dt=\\d{4}-\\d{2}-\\d{2}/${flush.batchId}\\.ndjson$`));
     const object = await env.ARCHIVE.get(stored.deadLetterKey!);
     expect(object?.customMetadata).toMatchObject({ tenant, batchId: flush.batchId, rows: '2' });
-    const [header, ...lines] = (await object!.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [header, ...lines] = (await object!.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(header).toEqual({ columns: [...LOG_COLUMNS] });
     expect(lines.map((l: { row: string[] }) => l.row[LOG_COLUMNS.indexOf('Body')])).toEqual(['BAD 17', 'BAD 80']);
     expect(lines[0].reason).toMatch(/Cannot parse input/);
@@ -136,7 +144,10 @@ describe('storing a flush', () => {
     const ranges = memoryRangeLog();
     ch.failOnInsert = 2; // refused whole (recorded); the left half's insert fails on the network
     await expect(store(ch, uniqueTenant(), flush, text, ranges)).rejects.toThrow(FlushFailure);
-    const erased = text.split('\n').map((line, i) => (i === 2 ? '' : line)).join('\n'); // "three" erased
+    const erased = text
+      .split('\n')
+      .map((line, i) => (i === 2 ? '' : line))
+      .join('\n'); // "three" erased
     const retried = await store(ch, uniqueTenant(), { ...flush, attempts: 1 }, erased, ranges);
     expect(ch.stored).toEqual([ids[0], ids[3]]);
     expect(retried.refused).toHaveLength(1);

@@ -25,7 +25,11 @@ async function flushAll(stub: DurableObjectStub<TenantActor>) {
     if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
     if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
   }
-  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0, 15_000);
+  return waitFor(
+    () => stub.stats(),
+    (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0,
+    15_000,
+  );
 }
 
 describe('rate limits in the tenant actor', () => {

@@ -44,7 +44,11 @@ describe('hot-tenant sharding', () => {
       await shard(tenant, k).ingest(makeBatch(tenant, records(1), Date.now() - TEST_FLUSH.maxAgeMs - 1));
       await runDurableObjectAlarm(shard(tenant, k));
     }
-    await waitFor(() => countRows(tenant), (n) => n === sent + shards, 20_000);
+    await waitFor(
+      () => countRows(tenant),
+      (n) => n === sent + shards,
+      20_000,
+    );
   }, 30_000);
 
   it('keeps the quota exact across shards: concurrent shards never admit more than the quota', async () => {

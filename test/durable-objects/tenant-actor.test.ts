@@ -4,7 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import { actorOf, clickhouse, countRows, flushActor, gunzipText, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import {
+  actorOf,
+  clickhouse,
+  countRows,
+  flushActor,
+  gunzipText,
+  injectFault,
+  makeBatch,
+  proxyCounts,
+  records,
+  uniqueTenant,
+  waitFor,
+} from '../support/in-workerd.ts';
 
 const flushAll = flushActor;
 
@@ -18,7 +30,13 @@ describe('TenantActor', () => {
       state.storage.sql.exec<{ rows: number; data: string }>('SELECT rows, data FROM buffered_chunks').toArray(),
     );
     expect(stored.reduce((n, c) => n + c.rows, 0)).toBe(7);
-    expect(stored.map((c) => c.data).join('').trim().split('\n')).toHaveLength(7);
+    expect(
+      stored
+        .map((c) => c.data)
+        .join('')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(7);
   });
 
   it('below every threshold, schedules the flush for when the oldest row reaches the maximum age', async () => {
@@ -49,7 +67,10 @@ describe('TenantActor', () => {
     expect(key).toMatch(new RegExp(`^logs/${tenant}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[0-9A-Z]{26}\\.ndjson\\.gz$`));
     const object = await env.ARCHIVE.get(key);
     // gzip NDJSON: a header line naming the columns, then one array per row.
-    const [header, ...lines] = (await gunzipText(await object!.arrayBuffer())).trim().split('\n').map((l) => JSON.parse(l));
+    const [header, ...lines] = (await gunzipText(await object!.arrayBuffer()))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(header).toEqual([...LOG_COLUMNS]);
     const archived = lines.map((values: unknown[]) => Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, values[i]])));
     expect(archived).toHaveLength(60);
@@ -72,7 +93,10 @@ describe('TenantActor', () => {
     await injectFault('fail-before', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
+    const failed = await waitFor(
+      () => stub.stats(),
+      (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+    );
     expect(failed.buffered.rows).toBe(TEST_FLUSH.maxRows);
     expect(failed.pendingFlushes[0]!.lastError).toMatch(/injected failure/);
     // The retry waits for the backoff: the alarm is set for then, not now.
@@ -90,7 +114,10 @@ describe('TenantActor', () => {
     await injectFault('fail-after', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
+    const failed = await waitFor(
+      () => stub.stats(),
+      (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+    );
     expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows); // the first attempt did insert
 
     await flushAll(stub);
@@ -138,7 +165,10 @@ describe('TenantActor', () => {
     await injectFault('fail-before', tenant, 100);
     // Crossing the row threshold sets the alarm for now; it fires by itself.
     for (let i = 0; i < 4; i++) await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.batchMaxRows - 10)));
-    const stats = await waitFor(() => stub.stats(), (s) => s.pendingFlushes.some((f) => f.attempts >= 1));
+    const stats = await waitFor(
+      () => stub.stats(),
+      (s) => s.pendingFlushes.some((f) => f.attempts >= 1),
+    );
     await new Promise((r) => setTimeout(r, 300));
     const after = await stub.stats();
     const tried = after.pendingFlushes.filter((f) => f.attempts > 0);
@@ -166,7 +196,9 @@ describe('TenantActor', () => {
     });
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await flushAll(stub);
-    const rolled = await env.CONTROL_DB.prepare('SELECT value FROM usage_hourly WHERE tenant_id = ? AND hour = ?').bind(tenant, past).first<{ value: number }>();
+    const rolled = await env.CONTROL_DB.prepare('SELECT value FROM usage_hourly WHERE tenant_id = ? AND hour = ?')
+      .bind(tenant, past)
+      .first<{ value: number }>();
     expect(rolled?.value).toBe(5);
     // The open hour stays with the actor until it closes.
     expect((await stub.stats()).usage.filter((c) => c.metric === 'records_accepted').reduce((n, c) => n + c.value, 0)).toBe(2 * TEST_FLUSH.maxRows);
@@ -180,7 +212,11 @@ describe('TenantActor', () => {
     const oldColumns = LOG_COLUMNS.indexOf('ScopeName');
     expect(oldColumns).toBe(14);
     for (const chunk of batch.chunks) {
-      chunk.text = chunk.text.trimEnd().split('\n').map((line) => JSON.stringify(JSON.parse(line).slice(0, oldColumns))).join('\n') + '\n';
+      chunk.text = `${chunk.text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.stringify(JSON.parse(line).slice(0, oldColumns)))
+        .join('\n')}\n`;
       chunk.bytes = new TextEncoder().encode(chunk.text).length;
     }
     expect(await stub.ingest(batch)).toMatchObject({ ok: true, accepted: 3 });
@@ -209,7 +245,10 @@ describe('TenantActor', () => {
     expect(stats.usage).toContainEqual(expect.objectContaining({ metric: 'records_rejected', reason: 'store_refused', value: 2 }));
     const letters = await env.ARCHIVE.list({ prefix: `deadletter/${tenant}/` });
     expect(letters.objects).toHaveLength(1);
-    const [, ...lines] = (await (await env.ARCHIVE.get(letters.objects[0]!.key))!.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [, ...lines] = (await (await env.ARCHIVE.get(letters.objects[0]!.key))!.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l: { row: string[] }) => l.row[LOG_COLUMNS.indexOf('Body')])).toEqual(['event \ud800 number 3', 'event \udbff number 11']);
     expect(lines[0].reason).toMatch(/surrogate/);
     // The slot is free: the next batch flushes as usual.
@@ -226,7 +265,10 @@ describe('TenantActor', () => {
       await injectFault('fail-after', tenant, 1); // the insert lands, its answer is lost
       await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
       await runDurableObjectAlarm(stub);
-      await waitFor(() => stub.stats(), (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1);
+      await waitFor(
+        () => stub.stats(),
+        (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+      );
       expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
       await flushAll(stub);
       expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
@@ -242,13 +284,22 @@ describe('TenantActor', () => {
     const upgraded = await runInDurableObject(stub, async (_instance: TenantActor, state) => {
       const sql = state.storage.sql;
       // The object as the previous release left it: its tables, no record of migrations.
-      for (const { name } of sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
+      for (const { name } of sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+        .toArray()) {
         sql.exec(`DROP TABLE "${name}"`);
       }
       sql.exec(PREVIOUS_RELEASE_SCHEMA);
       sql.exec("INSERT INTO actor_meta (key, value) VALUES ('tenant_id', ?)", tenant);
       for (const chunk of buffered.chunks) {
-        sql.exec('INSERT INTO buffered_chunks (batch_id, received_at, rows, bytes, data) VALUES (?, ?, ?, ?, ?)', buffered.batchId, buffered.receivedAt, chunk.rows, chunk.bytes, chunk.text);
+        sql.exec(
+          'INSERT INTO buffered_chunks (batch_id, received_at, rows, bytes, data) VALUES (?, ?, ?, ?, ?)',
+          buffered.batchId,
+          buffered.receivedAt,
+          chunk.rows,
+          chunk.bytes,
+          chunk.text,
+        );
       }
       sql.exec('INSERT INTO accepted_batches (idempotency_key, accepted_at, rows, bytes) VALUES (?, ?, 6, 100)', 'old-key', Date.now());
       // A deploy: the new code constructs the object on the same storage.

@@ -74,7 +74,11 @@ describe('API keys', () => {
     const key = await provisionKey(tenant, ['logs:write']);
     for (const authorization of [`Bearer ${key}`, `Basic ${btoa(`anyone:${key}`)}`, `ApiKey ${key}`]) {
       const res = await exports.default.fetch(
-        new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{"message":"x"}' }),
+        new Request('https://neurallog.test/v1/logs', {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/json' },
+          body: '{"message":"x"}',
+        }),
       );
       expect(res.status, authorization.split(' ')[0]).toBe(202);
     }

@@ -31,7 +31,10 @@ describe('GET /v1/dead-letters', () => {
 
     const list = await get('/v1/dead-letters', key);
     expect(list.status).toBe(200);
-    const { deadLetters, nextCursor } = await list.json<{ deadLetters: { id: string; rows: number; reason: string; batchId: string }[]; nextCursor: string | null }>();
+    const { deadLetters, nextCursor } = await list.json<{
+      deadLetters: { id: string; rows: number; reason: string; batchId: string }[];
+      nextCursor: string | null;
+    }>();
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]).toMatchObject({ rows: 1, reason: expect.stringMatching(/surrogate/) });
     expect(nextCursor).toBeNull();
@@ -39,7 +42,10 @@ describe('GET /v1/dead-letters', () => {
     const object = await get(`/v1/dead-letters/${deadLetters[0]!.id}`, key);
     expect(object.status).toBe(200);
     expect(object.headers.get('content-type')).toBe('application/x-ndjson');
-    const [header, row] = (await object.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [header, row] = (await object.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(header).toEqual({ columns: [...LOG_COLUMNS] });
     expect(row.row[LOG_COLUMNS.indexOf('Body')]).toBe('event \ud800 number 2');
 

@@ -15,12 +15,21 @@ const SHARDS = PLANS.professional.shardCount;
 async function setUp() {
   const tenant = uniqueTenant('erase');
   await provisionTenant(tenant, { plan: 'professional' });
-  return { tenant, writer: await provisionKey(tenant, ['logs:write']), admin: await provisionKey(tenant, ['admin']), reader: await provisionKey(tenant, ['logs:read']) };
+  return {
+    tenant,
+    writer: await provisionKey(tenant, ['logs:write']),
+    admin: await provisionKey(tenant, ['admin']),
+    reader: await provisionKey(tenant, ['logs:read']),
+  };
 }
 
 function request(method: string, path: string, key: string, body?: unknown): Promise<Response> {
   return exports.default.fetch(
-    new Request(`https://neurallog.test${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, ...(body !== undefined && { body: JSON.stringify(body) }) }),
+    new Request(`https://neurallog.test${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    }),
   );
 }
 
@@ -28,11 +37,15 @@ const range = () => new URLSearchParams({ from: new Date(Date.now() - 3_600_000)
 
 /** Bodies stored for the tenant in ClickHouse. */
 async function storedBodies(tenant: string): Promise<string[]> {
-  const rs = await clickhouse.query({ query: 'SELECT Body FROM logs WHERE TenantId = {t:String} ORDER BY Body', query_params: { t: tenant }, format: 'JSONEachRow' });
+  const rs = await clickhouse.query({
+    query: 'SELECT Body FROM logs WHERE TenantId = {t:String} ORDER BY Body',
+    query_params: { t: tenant },
+    format: 'JSONEachRow',
+  });
   return (await rs.json<{ Body: string }>()).map((r) => r.Body);
 }
 
-async function send(tenant: string, writer: string, messages: string[]) {
+async function send(writer: string, messages: string[]) {
   for (const message of messages) expect((await request('POST', '/v1/logs', writer, [{ message, service: 'api' }])).status).toBe(202);
 }
 
@@ -47,10 +60,11 @@ describe('DELETE /v1/logs', () => {
 
   it('erases the records in its scope that are stored and those still buffered in every shard, and keeps the rest', async () => {
     const { tenant, writer, admin } = await setUp();
-    await send(tenant, writer, ['secret stored 1', 'secret stored 2', 'kept stored']);
+    await send(writer, ['secret stored 1', 'secret stored 2', 'kept stored']);
     await flushTenant(tenant, SHARDS);
-    await send(tenant, writer, ['secret buffered 1', 'secret buffered 2', 'secret buffered 3', 'kept buffered']);
-    const generation = async () => (await env.CONTROL_DB.prepare('SELECT data_generation AS g FROM tenants WHERE id = ?').bind(tenant).first<{ g: number }>())!.g;
+    await send(writer, ['secret buffered 1', 'secret buffered 2', 'secret buffered 3', 'kept buffered']);
+    const generation = async () =>
+      (await env.CONTROL_DB.prepare('SELECT data_generation AS g FROM tenants WHERE id = ?').bind(tenant).first<{ g: number }>())!.g;
     const before = await generation();
 
     const res = await request('DELETE', `/v1/logs?${range()}&q=secret`, admin);
@@ -59,7 +73,9 @@ describe('DELETE /v1/logs', () => {
     await flushTenant(tenant, SHARDS);
     expect(await storedBodies(tenant)).toEqual(['kept buffered', 'kept stored']);
     expect(await generation()).toBe(before + 1);
-    const audit = await env.CONTROL_DB.prepare("SELECT details FROM audit_log WHERE tenant_id = ? AND action = 'logs.delete'").bind(tenant).first<{ details: string }>();
+    const audit = await env.CONTROL_DB.prepare("SELECT details FROM audit_log WHERE tenant_id = ? AND action = 'logs.delete'")
+      .bind(tenant)
+      .first<{ details: string }>();
     expect(JSON.parse(audit!.details)).toMatchObject({ q: 'secret', stored: 2, buffered: 3 });
     // The R2 archive is not rewritten (README "Archive": erased by the bucket's lifecycle): the records stored before are still in it.
     const archived: string[] = [];
@@ -74,13 +90,16 @@ describe('DELETE /v1/logs', () => {
     const { tenant, writer, admin } = await setUp();
     await injectFault('fail-before', tenant, 1000);
     try {
-      await send(tenant, writer, ['secret a', 'secret b', 'kept c', 'secret d']);
+      await send(writer, ['secret a', 'secret b', 'kept c', 'secret d']);
       // The flushes fail and wait out their backoff, holding the rows.
       for (let k = 0; k < SHARDS; k++) {
         await makeDue(actorOf(tenant, k));
         await runDurableObjectAlarm(actorOf(tenant, k));
       }
-      await waitFor(async () => (await Promise.all(Array.from({ length: SHARDS }, (_, k) => actorOf(tenant, k).stats()))).flatMap((s) => s.pendingFlushes), (p) => p.length > 0 && p.every((f) => f.attempts >= 1));
+      await waitFor(
+        async () => (await Promise.all(Array.from({ length: SHARDS }, (_, k) => actorOf(tenant, k).stats()))).flatMap((s) => s.pendingFlushes),
+        (p) => p.length > 0 && p.every((f) => f.attempts >= 1),
+      );
       const res = await request('DELETE', `/v1/logs?${range()}&q=secret`, admin);
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ error: 'unavailable', buffered: 3 });

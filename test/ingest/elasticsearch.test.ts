@@ -5,7 +5,9 @@ import { TEST_API_KEY } from '../support/constants.ts';
 const basic = `Basic ${btoa(`elastic:${TEST_API_KEY}`)}`;
 
 function es(method: string, path: string, body?: string, auth = basic): Promise<Response> {
-  return exports.default.fetch(new Request(`https://neurallog.test/es${path}`, { method, headers: { authorization: auth, 'content-type': 'application/x-ndjson' }, body }));
+  return exports.default.fetch(
+    new Request(`https://neurallog.test/es${path}`, { method, headers: { authorization: auth, 'content-type': 'application/x-ndjson' }, body }),
+  );
 }
 
 describe('Elasticsearch bulk API', () => {
@@ -17,7 +19,7 @@ describe('Elasticsearch bulk API', () => {
       expect(await res.json()).toMatchObject({ version: { number: expect.stringMatching(/^8\./) }, tagline: 'You Know, for Search' });
     }
     expect(await (await es('PUT', '/_index_template/logs', '{}')).json()).toEqual({ acknowledged: true });
-    const denied = await es('GET', '/', undefined, 'Basic ' + btoa('elastic:nlk_wrong'));
+    const denied = await es('GET', '/', undefined, `Basic ${btoa('elastic:nlk_wrong')}`);
     expect(denied.status).toBe(401);
     expect(await denied.json()).toMatchObject({ error: { type: 'security_exception' }, status: 401 });
   });

@@ -17,17 +17,29 @@ import { TEST_API_KEY } from '../support/constants.ts';
 const BAD_KEY = { 'Idempotency-Key': 'has spaces in it' };
 
 function post(path: string, type: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`https://neurallog.test${path}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': type, ...headers }, body }));
+  return exports.default.fetch(
+    new Request(`https://neurallog.test${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': type, ...headers },
+      body,
+    }),
+  );
 }
 
-const otlpBody = toBinary(ExportLogsServiceRequestSchema, create(ExportLogsServiceRequestSchema, { resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { value: { case: 'stringValue', value: 'x' } } }] }] }] }));
+const otlpBody = toBinary(
+  ExportLogsServiceRequestSchema,
+  create(ExportLogsServiceRequestSchema, { resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { value: { case: 'stringValue', value: 'x' } } }] }] }] }),
+);
 
 describe('one error seam per protocol', () => {
   it('OTLP: a google.rpc.Status in the request encoding', async () => {
     const protobuf = await post('/otlp/v1/logs', 'application/x-protobuf', otlpBody, BAD_KEY);
     expect(protobuf.status).toBe(400);
     expect(protobuf.headers.get('content-type')).toBe('application/x-protobuf');
-    expect(fromBinary(StatusSchema, new Uint8Array(await protobuf.arrayBuffer()))).toMatchObject({ code: 3, message: expect.stringMatching(/Idempotency-Key/) });
+    expect(fromBinary(StatusSchema, new Uint8Array(await protobuf.arrayBuffer()))).toMatchObject({
+      code: 3,
+      message: expect.stringMatching(/Idempotency-Key/),
+    });
     const json = await post('/otlp/v1/logs', 'application/json', '{"resourceLogs":[]}', BAD_KEY);
     expect(json.status).toBe(400);
     expect(await json.json()).toEqual({ code: 3, message: expect.stringMatching(/Idempotency-Key/) });
@@ -44,7 +56,7 @@ describe('one error seam per protocol', () => {
     expect(await res.text()).toMatch(/Idempotency-Key/);
   });
 
-  it("Elasticsearch: its error object, with the product header shippers check", async () => {
+  it('Elasticsearch: its error object, with the product header shippers check', async () => {
     const res = await post('/es/_bulk', 'application/x-ndjson', '{"index":{}}\n{"message":"x"}\n', BAD_KEY);
     expect(res.status).toBe(400);
     expect(res.headers.get('x-elastic-product')).toBe('Elasticsearch');
@@ -55,7 +67,10 @@ describe('one error seam per protocol', () => {
   });
 
   it('the JSON API (/v1/logs, /v1/syslog): its envelope', async () => {
-    for (const [path, type, body] of [['/v1/logs', 'application/json', '{"message":"x"}'], ['/v1/syslog', 'text/plain', 'x']] as const) {
+    for (const [path, type, body] of [
+      ['/v1/logs', 'application/json', '{"message":"x"}'],
+      ['/v1/syslog', 'text/plain', 'x'],
+    ] as const) {
       const res = await post(path, type, body, BAD_KEY);
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'invalid_request', field: 'Idempotency-Key' });

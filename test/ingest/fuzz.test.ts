@@ -69,7 +69,11 @@ const hostileRecord = fc
   .array(
     fc.tuple(
       fc.oneof(hostile, fc.constantFrom('level', 'message', 'service', 'attributes', 'resource', 'severity', 'body', 'trace_id'), fc.string({ maxLength: 8 })),
-      fc.oneof(hostile, fc.jsonValue({ maxDepth: 2 }), fc.array(fc.tuple(hostile, fc.string({ maxLength: 4 })), { maxLength: 2 }).map((pairs) => Object.fromEntries(pairs))),
+      fc.oneof(
+        hostile,
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.array(fc.tuple(hostile, fc.string({ maxLength: 4 })), { maxLength: 2 }).map((pairs) => Object.fromEntries(pairs)),
+      ),
     ),
     { maxLength: 6 },
   )
@@ -111,7 +115,18 @@ const anyValue = fc.oneof(
   fc.uint8Array({ maxLength: 20 }).map((value) => ({ value: { case: 'bytesValue' as const, value } })),
   fc.constant({}),
 );
-const keyValues = fc.array(fc.record({ key: name(12), value: fc.oneof(anyValue, name(8).map((key) => ({ value: { case: 'kvlistValue' as const, value: { values: [{ key, value: { value: { case: 'stringValue' as const, value: 'v' } } }] } } }))) }), { maxLength: 4 });
+const keyValues = fc.array(
+  fc.record({
+    key: name(12),
+    value: fc.oneof(
+      anyValue,
+      name(8).map((key) => ({
+        value: { case: 'kvlistValue' as const, value: { values: [{ key, value: { value: { case: 'stringValue' as const, value: 'v' } } }] } },
+      })),
+    ),
+  }),
+  { maxLength: 4 },
+);
 
 /** ExportLogsServiceRequests with fields anywhere in their ranges (ids of any length, any times). */
 const otlpRequest = fc
@@ -132,13 +147,25 @@ const otlpRequest = fc
   )
   .chain((logRecords) => keyValues.map((attributes) => ({ logRecords, attributes })))
   .map(({ logRecords, attributes }) =>
-    toBinary(ExportLogsServiceRequestSchema, create(ExportLogsServiceRequestSchema, { resourceLogs: [{ resource: { attributes }, scopeLogs: [{ scope: { name: 's' }, logRecords }] }] })),
+    toBinary(
+      ExportLogsServiceRequestSchema,
+      create(ExportLogsServiceRequestSchema, { resourceLogs: [{ resource: { attributes }, scopeLogs: [{ scope: { name: 's' }, logRecords }] }] }),
+    ),
   );
 
 const labelText = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'level', 'service_name'), fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/)), name(12), { maxKeys: 4 }).map(
-    (labels) => `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`,
-  ),
+  fc
+    .dictionary(
+      fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'level', 'service_name'), fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/)),
+      name(12),
+      { maxKeys: 4 },
+    )
+    .map(
+      (labels) =>
+        `{${Object.entries(labels)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(', ')}}`,
+    ),
   fc.string({ maxLength: 30 }),
 );
 const lokiPush = fc
@@ -225,11 +252,44 @@ describe('fuzzed bodies', () => {
     await freshTenant();
     const otlpJsonish = fc.oneof(
       jsonish,
-      fc.record({ resourceLogs: fc.array(fc.record({ scopeLogs: fc.array(fc.record({ logRecords: fc.array(fc.dictionary(fc.constantFrom('timeUnixNano', 'traceId', 'spanId', 'body', 'severityNumber', 'attributes', 'flags'), fc.jsonValue({ maxDepth: 2 })), { maxLength: 3 }) }), { maxLength: 2 }) }), { maxLength: 2 }) }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          resourceLogs: fc.array(
+            fc.record({
+              scopeLogs: fc.array(
+                fc.record({
+                  logRecords: fc.array(
+                    fc.dictionary(
+                      fc.constantFrom('timeUnixNano', 'traceId', 'spanId', 'body', 'severityNumber', 'attributes', 'flags'),
+                      fc.jsonValue({ maxDepth: 2 }),
+                    ),
+                    { maxLength: 3 },
+                  ),
+                }),
+                { maxLength: 2 },
+              ),
+            }),
+            { maxLength: 2 },
+          ),
+        })
+        .map((v) => JSON.stringify(v)),
       // Well-formed records whose keys and texts are Object.prototype's member names.
       fc.array(fc.tuple(name(8), name(8), name(8)), { minLength: 1, maxLength: 3 }).map((records) =>
         JSON.stringify({
-          resourceLogs: [{ resource: { attributes: [{ key: records[0]![0], value: { stringValue: 'r' } }] }, scopeLogs: [{ logRecords: records.map(([key, text, value]) => ({ severityText: text, body: { stringValue: value }, attributes: [{ key, value: { stringValue: value } }] })) }] }],
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: records[0]![0], value: { stringValue: 'r' } }] },
+              scopeLogs: [
+                {
+                  logRecords: records.map(([key, text, value]) => ({
+                    severityText: text,
+                    body: { stringValue: value },
+                    attributes: [{ key, value: { stringValue: value } }],
+                  })),
+                },
+              ],
+            },
+          ],
         }),
       ),
     );
@@ -274,7 +334,9 @@ describe('fuzzed bodies', () => {
     let acknowledged = 0;
     await fc.assert(
       fc.asyncProperty(jsonish, fc.constantFrom('application/json', 'application/x-ndjson'), async (body, type) => {
-        const res = await exports.default.fetch(new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { ...auth, 'content-type': type }, body }));
+        const res = await exports.default.fetch(
+          new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { ...auth, 'content-type': type }, body }),
+        );
         const json = await res.json<{ error?: string; accepted?: number }>();
         expect(res.status).toBeLessThan(500);
         if (res.status >= 400) expect(typeof json.error).toBe('string');
@@ -285,7 +347,7 @@ describe('fuzzed bodies', () => {
     await expectEveryAcceptedRecordStored(acknowledged);
   }, 120_000);
 
-  it('POST /es/_bulk answers 2xx or 4xx to anything, in Elasticsearch\'s shape, and stores every document it created', async () => {
+  it("POST /es/_bulk answers 2xx or 4xx to anything, in Elasticsearch's shape, and stores every document it created", async () => {
     await freshTenant();
     let created = 0;
     const line = fc.oneof(
@@ -295,7 +357,11 @@ describe('fuzzed bodies', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(line, { maxLength: 8 }), async (lines) => {
         const res = await exports.default.fetch(
-          new Request('https://neurallog.test/es/_bulk', { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body: `${lines.join('\n')}\n` }),
+          new Request('https://neurallog.test/es/_bulk', {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/x-ndjson' },
+            body: `${lines.join('\n')}\n`,
+          }),
         );
         const json = await res.json<{ error?: { type: string }; items?: Record<string, { status: number }>[] }>();
         expect(res.status).toBeLessThan(500);

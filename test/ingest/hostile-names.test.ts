@@ -36,7 +36,9 @@ beforeAll(async () => {
 });
 
 function send(path: string, type: string, body: BodyInit): Promise<Response> {
-  return exports.default.fetch(new Request(`https://neurallog.test${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': type }, body }));
+  return exports.default.fetch(
+    new Request(`https://neurallog.test${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': type }, body }),
+  );
 }
 
 /** Flushes the tenant's actor and reads back the rows whose body starts with `tag`. */
@@ -83,7 +85,12 @@ describe.each(HOSTILE_NAMES)('the name %s', (name) => {
       create(ExportLogsServiceRequestSchema, {
         resourceLogs: [
           {
-            resource: { attributes: [{ key: name, value: str('r') }, { key: 'service.name', value: str(name) }] },
+            resource: {
+              attributes: [
+                { key: name, value: str('r') },
+                { key: 'service.name', value: str(name) },
+              ],
+            },
             scopeLogs: [
               {
                 scope: { name: 's', attributes: [{ key: name, value: str('s') }] },

@@ -61,7 +61,11 @@ describe('JWT', () => {
   });
 
   it('refuses alg "none"', async () => {
-    const unsigned = new UnsecuredJWT(claims()).setIssuer(TEST_JWT_ISSUER).setAudience(TEST_JWT_AUDIENCE).setExpirationTime(now() + 600).encode();
+    const unsigned = new UnsecuredJWT(claims())
+      .setIssuer(TEST_JWT_ISSUER)
+      .setAudience(TEST_JWT_AUDIENCE)
+      .setExpirationTime(now() + 600)
+      .encode();
     await expectRefused(unsigned, 'alg none');
   });
 
@@ -94,7 +98,9 @@ describe('JWT', () => {
     const tampered = await sign(claims());
     const [h, , s] = tampered.split('.');
     const payload = btoa(JSON.stringify({ ...claims({ roles: ['tenant-admin'] }), iss: TEST_JWT_ISSUER, aud: TEST_JWT_AUDIENCE, exp: now() + 600 }))
-      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '');
     await expectRefused(`${h}.${payload}.${s}`, 'tampered payload');
   });
 

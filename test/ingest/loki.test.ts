@@ -75,7 +75,13 @@ describe('Loki push', () => {
     const clock = (fraction: string) => `${formatClickHouseTime({ seconds: second, nanos: 0 }).slice(0, 19)}.${fraction}`;
     const json = {
       streams: [
-        { stream: { job: 'api' }, values: [[`${second}123456789`, 'GET /health 200'], [`${second}200000000`, 'with metadata', { pod: 'api-7' }]] },
+        {
+          stream: { job: 'api' },
+          values: [
+            [`${second}123456789`, 'GET /health 200'],
+            [`${second}200000000`, 'with metadata', { pod: 'api-7' }],
+          ],
+        },
         { labels: '{app="legacy"}', entries: [{ ts: `${new Date(second * 1000).toISOString().slice(0, 19)}.5Z`, line: 'old form' }] },
       ],
     };
@@ -93,7 +99,13 @@ describe('Loki push', () => {
   it('drops a stream with unparsable labels and an oversized entry on their own, stores the rest, and answers 400 naming them', async () => {
     const res = await push(
       protobufPush([
-        { labels: '{job="ok"}', entries: [{ ms: Date.now(), line: 'kept' }, { ms: Date.now(), line: 'y'.repeat(TEST_LIMITS.maxRecordBytes) }] },
+        {
+          labels: '{job="ok"}',
+          entries: [
+            { ms: Date.now(), line: 'kept' },
+            { ms: Date.now(), line: 'y'.repeat(TEST_LIMITS.maxRecordBytes) },
+          ],
+        },
         { labels: '{job="unterminated}', entries: [{ ms: Date.now(), line: 'lost with its stream' }] },
       ]),
     );
@@ -129,7 +141,7 @@ describe('Loki push', () => {
     const wrongType = await push('line', { 'content-type': 'text/plain' });
     expect(wrongType.status).toBe(415);
 
-    const noKey = await push(good, { authorization: 'Basic ' + btoa('u:nlk_wrong') });
+    const noKey = await push(good, { authorization: `Basic ${btoa('u:nlk_wrong')}` });
     expect(noKey.status).toBe(401);
     expect(noKey.headers.get('www-authenticate')).toMatch(/^Basic/);
   });

@@ -28,12 +28,15 @@ const actorOf = (tenant: string) => env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFrom
 /** The actor's open counters as { metric[:reason]: value }. */
 async function counters(tenant: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const c of await actorOf(tenant).usage()) out[c.reason ? `${c.metric}:${c.reason}` : c.metric] = (out[c.reason ? `${c.metric}:${c.reason}` : c.metric] ?? 0) + c.value;
+  for (const c of await actorOf(tenant).usage())
+    out[c.reason ? `${c.metric}:${c.reason}` : c.metric] = (out[c.reason ? `${c.metric}:${c.reason}` : c.metric] ?? 0) + c.value;
   return out;
 }
 
 async function d1Usage(tenant: string): Promise<Record<string, number>> {
-  const { results } = await env.CONTROL_DB.prepare('SELECT metric, reason, value FROM usage_hourly WHERE tenant_id = ?').bind(tenant).all<{ metric: string; reason: string; value: number }>();
+  const { results } = await env.CONTROL_DB.prepare('SELECT metric, reason, value FROM usage_hourly WHERE tenant_id = ?')
+    .bind(tenant)
+    .all<{ metric: string; reason: string; value: number }>();
   const out: Record<string, number> = {};
   for (const r of results) out[r.reason ? `${r.metric}:${r.reason}` : r.metric] = (out[r.reason ? `${r.metric}:${r.reason}` : r.metric] ?? 0) + r.value;
   return out;
@@ -50,7 +53,10 @@ describe('usage metering', () => {
     expect(await counters(tenant)).toEqual({ records_accepted: 3, bytes_accepted: bytes });
     // Refused whole by the actor (the plan's burst): counted as rejected, nothing stored or counted as accepted.
     const actor = actorOf(tenant);
-    const tooMany = makeBatch(tenant, records(2), Date.now(), { ...ingestPolicy(PLANS.starter), rate: { records: { rate: 1, burst: 1 }, bytes: { rate: 1e9, burst: 1e9 } } });
+    const tooMany = makeBatch(tenant, records(2), Date.now(), {
+      ...ingestPolicy(PLANS.starter),
+      rate: { records: { rate: 1, burst: 1 }, bytes: { rate: 1e9, burst: 1e9 } },
+    });
     expect(await actor.ingest(tooMany)).toMatchObject({ ok: false, code: 'request_too_large' });
     expect(await counters(tenant)).toEqual({ records_accepted: 3, bytes_accepted: bytes, 'records_rejected:request_too_large': 2 });
     expect((await actor.stats()).buffered.rows).toBe(3);
@@ -95,7 +101,10 @@ describe('usage metering', () => {
       expect((await post(key, records(1), { 'Idempotency-Key': idempotencyKey })).headers.get('idempotent-replayed')).toBe('true');
     }
     const shards = await Promise.all([0, 1].map((k) => env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(k === 0 ? tenant : `${tenant}#${k}`)).usage()));
-    const accepted = shards.flat().filter((c) => c.metric === 'records_accepted').reduce((n, c) => n + c.value, 0);
+    const accepted = shards
+      .flat()
+      .filter((c) => c.metric === 'records_accepted')
+      .reduce((n, c) => n + c.value, 0);
     expect(accepted).toBe(6);
   });
 
@@ -115,7 +124,8 @@ describe('usage metering', () => {
     expect(await counters(tenant)).toEqual({});
     // A crash after D1 was written and before the actor forgot the hour: the same counters are rolled up again.
     await runInDurableObject(actorOf(tenant), async (_instance, state) => {
-      for (const r of snapshot) state.storage.sql.exec('INSERT INTO usage_hours (hour, metric, reason, value) VALUES (?, ?, ?, ?)', r.hour, r.metric, r.reason, r.value);
+      for (const r of snapshot)
+        state.storage.sql.exec('INSERT INTO usage_hours (hour, metric, reason, value) VALUES (?, ?, ?, ?)', r.hour, r.metric, r.reason, r.value);
       state.storage.sql.exec("DELETE FROM usage_meta WHERE key = 'rolled_through'");
       await new UsageMeter(state.storage.sql).rollUp(env.CONTROL_DB, tenant, 'ingest:0', later);
     });
@@ -150,12 +160,18 @@ describe('usage metering', () => {
     const writer = await provisionKey(tenant, ['logs:write']);
     const billing = await provisionKey(tenant, ['billing:read']);
     expect((await post(writer, records(7))).status).toBe(202);
-    const get = (key: string, query = '') => exports.default.fetch(new Request(`https://neurallog.test/v1/usage${query}`, { headers: { authorization: `Bearer ${key}` } }));
+    const get = (key: string, query = '') =>
+      exports.default.fetch(new Request(`https://neurallog.test/v1/usage${query}`, { headers: { authorization: `Bearer ${key}` } }));
     const refused = await get(writer);
     expect(refused.status).toBe(403);
     const res = await get(billing);
     expect(res.status).toBe(200);
-    const usage = await res.json<{ hours: { recordsAccepted: number }[]; days: unknown[]; total: { recordsAccepted: number; bytesAccepted: number }; currentMonth: { bytesAccepted: number; estimatedCharge: { feeCents: number; totalCents: number } } }>();
+    const usage = await res.json<{
+      hours: { recordsAccepted: number }[];
+      days: unknown[];
+      total: { recordsAccepted: number; bytesAccepted: number };
+      currentMonth: { bytesAccepted: number; estimatedCharge: { feeCents: number; totalCents: number } };
+    }>();
     expect(usage.total.recordsAccepted).toBe(7);
     expect(usage.hours).toHaveLength(1);
     expect(usage.days).toHaveLength(1);
@@ -179,7 +195,13 @@ describe('usage metering', () => {
     const refused = await post(key, records(1));
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ error: 'tenant_suspended', reason: 'payment_failed' });
-    const otlp = await exports.default.fetch(new Request('https://neurallog.test/otlp/v1/logs', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"resourceLogs":[]}' }));
+    const otlp = await exports.default.fetch(
+      new Request('https://neurallog.test/otlp/v1/logs', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: '{"resourceLogs":[]}',
+      }),
+    );
     expect(otlp.status).toBe(403);
     const limits = await exports.default.fetch(new Request('https://neurallog.test/v1/limits', { headers: { authorization: `Bearer ${key}` } }));
     expect(limits.status).toBe(200);

@@ -33,9 +33,19 @@ function request(records: Record<string, unknown>[]) {
   return create(ExportLogsServiceRequestSchema, {
     resourceLogs: [
       {
-        resource: { attributes: [{ key: 'service.name', value: { value: { case: 'stringValue', value: 'checkout' } } }, { key: 'host.name', value: { value: { case: 'stringValue', value: 'web-1' } } }] },
+        resource: {
+          attributes: [
+            { key: 'service.name', value: { value: { case: 'stringValue', value: 'checkout' } } },
+            { key: 'host.name', value: { value: { case: 'stringValue', value: 'web-1' } } },
+          ],
+        },
         schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
-        scopeLogs: [{ scope: { name: 'com.acme.payments', version: '2.1.0', attributes: [{ key: 'lib', value: { value: { case: 'boolValue', value: true } } }] }, logRecords: records }],
+        scopeLogs: [
+          {
+            scope: { name: 'com.acme.payments', version: '2.1.0', attributes: [{ key: 'lib', value: { value: { case: 'boolValue', value: true } } }] },
+            logRecords: records,
+          },
+        ],
       },
     ],
   });
@@ -105,21 +115,27 @@ describe('OTLP/HTTP logs', () => {
 
   it('takes OTLP/JSON with hex ids and string int64s, gzip, and answers in JSON', async () => {
     const json = {
-      resourceLogs: [{
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] },
-        scopeLogs: [{
-          scope: { name: 'json-scope' },
-          logRecords: [{
-            timeUnixNano: String(NANOS + 1n),
-            severityNumber: 13,
-            body: { stringValue: 'slow query' },
-            traceId: '5b8efff798038103d269b633813fc60c',
-            spanId: 'eee19b7ec3c1b174',
-            attributes: [{ key: 'ms', value: { intValue: '1200' } }],
-            someFutureField: true,
-          }],
-        }],
-      }],
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] },
+          scopeLogs: [
+            {
+              scope: { name: 'json-scope' },
+              logRecords: [
+                {
+                  timeUnixNano: String(NANOS + 1n),
+                  severityNumber: 13,
+                  body: { stringValue: 'slow query' },
+                  traceId: '5b8efff798038103d269b633813fc60c',
+                  spanId: 'eee19b7ec3c1b174',
+                  attributes: [{ key: 'ms', value: { intValue: '1200' } }],
+                  someFutureField: true,
+                },
+              ],
+            },
+          ],
+        },
+      ],
     };
     const gz = await new Response(new Blob([JSON.stringify(json)]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
     const res = await otlp(gz, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
@@ -128,8 +144,15 @@ describe('OTLP/HTTP logs', () => {
     expect(await res.json()).toEqual({});
     const [row] = await storedRowsOfBatch(res.headers.get('x-neurallog-batch-id')!);
     expect(row).toMatchObject({
-      Timestamp: clock(SECOND, '000000001'), SeverityNumber: 13, SeverityText: 'WARN', ServiceName: 'api', Body: 'slow query',
-      TraceId: '5b8efff798038103d269b633813fc60c', SpanId: 'eee19b7ec3c1b174', LogAttributes: { ms: '1200' }, ScopeName: 'json-scope',
+      Timestamp: clock(SECOND, '000000001'),
+      SeverityNumber: 13,
+      SeverityText: 'WARN',
+      ServiceName: 'api',
+      Body: 'slow query',
+      TraceId: '5b8efff798038103d269b633813fc60c',
+      SpanId: 'eee19b7ec3c1b174',
+      LogAttributes: { ms: '1200' },
+      ScopeName: 'json-scope',
     });
   });
 
@@ -174,7 +197,10 @@ describe('OTLP/HTTP logs', () => {
   });
 
   it('cuts a gzip bomb off at the request limit while inflating it', async () => {
-    const huge = toBinary(ExportLogsServiceRequestSchema, request([{ body: { value: { case: 'stringValue', value: 'z'.repeat(TEST_LIMITS.maxRequestBytes * 8) } } }]));
+    const huge = toBinary(
+      ExportLogsServiceRequestSchema,
+      request([{ body: { value: { case: 'stringValue', value: 'z'.repeat(TEST_LIMITS.maxRequestBytes * 8) } } }]),
+    );
     const bomb = await new Response(new Blob([huge]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
     expect(bomb.byteLength).toBeLessThan(TEST_LIMITS.maxRequestBytes / 8);
     const res = await otlp(bomb, { 'content-encoding': 'gzip' });
@@ -193,7 +219,10 @@ describe('OTLP/HTTP logs', () => {
     const tenant = uniqueTenant();
     await provisionTenant(tenant, { plan: 'starter' });
     const key = await provisionKey(tenant, ['logs:write']);
-    const full = toBinary(ExportLogsServiceRequestSchema, request(Array.from({ length: TEST_LIMITS.maxRecordsPerRequest }, () => ({ body: { value: { case: 'stringValue' as const, value: 'x' } } }))));
+    const full = toBinary(
+      ExportLogsServiceRequestSchema,
+      request(Array.from({ length: TEST_LIMITS.maxRecordsPerRequest }, () => ({ body: { value: { case: 'stringValue' as const, value: 'x' } } }))),
+    );
     let refused: Response | null = null;
     for (let i = 0; i < 200 && !refused; i++) {
       const res = await otlp(full, { authorization: `Bearer ${key}` });

@@ -14,12 +14,17 @@ interface Message {
   count?: number;
 }
 
-async function tail(q: string, key = TEST_API_KEY): Promise<{ socket: WebSocket; messages: Message[]; until: (done: (m: Message[]) => boolean) => Promise<Message[]> }> {
-  const res = await exports.default.fetch(new Request(`https://neurallog.test/v1/tail?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${key}`, upgrade: 'websocket' } }));
+async function tail(
+  q: string,
+  key = TEST_API_KEY,
+): Promise<{ socket: WebSocket; messages: Message[]; until: (done: (m: Message[]) => boolean) => Promise<Message[]> }> {
+  const res = await exports.default.fetch(
+    new Request(`https://neurallog.test/v1/tail?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${key}`, upgrade: 'websocket' } }),
+  );
   expect(res.status).toBe(101);
   const socket = res.webSocket!;
   const messages: Message[] = [];
-  socket.addEventListener("message", (e) => {
+  socket.addEventListener('message', (e) => {
     messages.push(JSON.parse(e.data as string));
   });
   socket.accept();
@@ -34,7 +39,11 @@ async function tail(q: string, key = TEST_API_KEY): Promise<{ socket: WebSocket;
 
 function post(records: unknown[], key = TEST_API_KEY): Promise<Response> {
   return exports.default.fetch(
-    new Request('https://neurallog.test/v1/logs', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(records) }),
+    new Request('https://neurallog.test/v1/logs', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(records),
+    }),
   );
 }
 
@@ -44,13 +53,17 @@ describe('live tail', () => {
   it('streams the records that match, as they are accepted, before they are flushed', async () => {
     const tag = `tail${crypto.randomUUID().slice(0, 8)}`;
     const { socket, messages, until } = await tail(`${tag} level>=error -ignored`);
-    expect((await post([
-      { message: `${tag} first`, level: 'error', service: 'api' },
-      { message: `${tag} not an error`, level: 'info' },
-      { message: `${tag} ignored`, level: 'error' },
-      { message: 'other text', level: 'error' },
-      { message: `${tag} second`, level: 'fatal', region: 'eu' },
-    ])).status).toBe(202);
+    expect(
+      (
+        await post([
+          { message: `${tag} first`, level: 'error', service: 'api' },
+          { message: `${tag} not an error`, level: 'info' },
+          { message: `${tag} ignored`, level: 'error' },
+          { message: 'other text', level: 'error' },
+          { message: `${tag} second`, level: 'fatal', region: 'eu' },
+        ])
+      ).status,
+    ).toBe(202);
     await until((m) => logsIn(m).length >= 2);
     expect(logsIn(messages).map((l) => l.body)).toEqual([`${tag} first`, `${tag} second`]);
     expect(logsIn(messages)[1]).toMatchObject({ severityNumber: 21, attributes: { region: 'eu' } });
@@ -65,7 +78,11 @@ describe('live tail', () => {
     const devTail = await tail('shardtail'); // the dev tenant tails the same words
     for (let i = 0; i < 12; i++) expect((await post([{ message: `shardtail batch ${i}` }], key)).status).toBe(202);
     await until((m) => logsIn(m).length >= 12);
-    expect(logsIn(messages).map((l) => l.body).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `shardtail batch ${i}`).sort());
+    expect(
+      logsIn(messages)
+        .map((l) => l.body)
+        .sort(),
+    ).toEqual(Array.from({ length: 12 }, (_, i) => `shardtail batch ${i}`).sort());
     expect(logsIn(devTail.messages)).toEqual([]);
     socket.close();
     devTail.socket.close();
@@ -85,7 +102,9 @@ describe('live tail', () => {
   });
 
   it('checks the query and the upgrade before connecting', async () => {
-    const bad = await exports.default.fetch(new Request('https://neurallog.test/v1/tail?q=level%3Aloud', { headers: { authorization: `Bearer ${TEST_API_KEY}`, upgrade: 'websocket' } }));
+    const bad = await exports.default.fetch(
+      new Request('https://neurallog.test/v1/tail?q=level%3Aloud', { headers: { authorization: `Bearer ${TEST_API_KEY}`, upgrade: 'websocket' } }),
+    );
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'query_syntax', position: 6 });
     const plain = await exports.default.fetch(new Request('https://neurallog.test/v1/tail?q=x', { headers: { authorization: `Bearer ${TEST_API_KEY}` } }));
@@ -115,7 +134,10 @@ describe('live tail', () => {
     expect((await post(records)).status).toBe(202);
     for (const [i, name] of HOSTILE_NAMES.entries()) {
       const got = await sockets[i]!.until((m) => logsIn(m).length >= 1);
-      expect(logsIn(got).map((l) => l.body), name).toEqual([`${tag} ${name}`]);
+      expect(
+        logsIn(got).map((l) => l.body),
+        name,
+      ).toEqual([`${tag} ${name}`]);
       expect(Object.hasOwn(logsIn(got)[0]!.attributes, name)).toBe(true);
     }
     const deadline = Date.now() + 5000;

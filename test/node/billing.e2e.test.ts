@@ -49,9 +49,19 @@ afterAll(async () => {
 const signer = new Stripe('sk_test_unused');
 
 async function webhook(type: string, object: Record<string, unknown>): Promise<Response> {
-  const payload = JSON.stringify({ id: `evt_${crypto.randomUUID().replaceAll('-', '')}`, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object } });
+  const payload = JSON.stringify({
+    id: `evt_${crypto.randomUUID().replaceAll('-', '')}`,
+    object: 'event',
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+  });
   const signature = signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
-  return fetch(`${stack.url}/v1/billing/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+  return fetch(`${stack.url}/v1/billing/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+    body: payload,
+  });
 }
 
 describe('billing on the running stack', () => {
@@ -66,12 +76,21 @@ describe('billing on the running stack', () => {
     expect(created.status).toBe(201);
     const { billing } = (await created.json()) as { billing: { stripeCustomerId: string; stripeSubscriptionId: string } };
     expect(stripe.state.customers[billing.stripeCustomerId]).toMatchObject({ email: 'ops@billed.example' });
-    const { key } = (await (await admin('POST', '/tenants/billed-e2e/keys', { name: 'all', scopes: ['logs:write', 'logs:read', 'billing:read'] })).json()) as { key: string };
+    const { key } = (await (await admin('POST', '/tenants/billed-e2e/keys', { name: 'all', scopes: ['logs:write', 'logs:read', 'billing:read'] })).json()) as {
+      key: string;
+    };
     const auth = { authorization: `Bearer ${key}` };
-    const ingest = () => fetch(`${stack.url}/v1/logs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify([{ message: 'paid up' }]) });
+    const ingest = () =>
+      fetch(`${stack.url}/v1/logs`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify([{ message: 'paid up' }]),
+      });
 
     expect((await ingest()).status).toBe(202);
-    expect((await webhook('customer.subscription.deleted', { object: 'subscription', id: billing.stripeSubscriptionId, customer: billing.stripeCustomerId })).status).toBe(200);
+    expect(
+      (await webhook('customer.subscription.deleted', { object: 'subscription', id: billing.stripeSubscriptionId, customer: billing.stripeCustomerId })).status,
+    ).toBe(200);
     const held = await ingest();
     expect(held.status).toBe(403);
     expect(await held.json()).toMatchObject({ error: 'tenant_suspended', reason: 'payment_failed' });
@@ -80,7 +99,9 @@ describe('billing on the running stack', () => {
     expect((await webhook('invoice.paid', { object: 'invoice', id: 'in_e2e', customer: billing.stripeCustomerId })).status).toBe(200);
     expect((await ingest()).status).toBe(202);
 
-    const usage = (await (await fetch(`${stack.url}/v1/usage`, { headers: auth })).json()) as { total: { recordsAccepted: number; recordsRejected: Record<string, number> } };
+    const usage = (await (await fetch(`${stack.url}/v1/usage`, { headers: auth })).json()) as {
+      total: { recordsAccepted: number; recordsRejected: Record<string, number> };
+    };
     expect(usage.total.recordsAccepted).toBe(2);
   });
 });

@@ -55,7 +55,10 @@ describe('embedded ClickHouse HTTP interface', () => {
     });
     expect(result.summary?.written_rows).toBe('2');
     const rows = await (await client.query({ query: 'SELECT id, name FROM t.events ORDER BY id', format: 'JSONEachRow' })).json();
-    expect(rows).toEqual([{ id: 1, name: 'a' }, { id: 2, name: "it's" }]);
+    expect(rows).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: "it's" },
+    ]);
   });
 
   it('drops a repeated insert with the same insert_deduplication_token', async () => {
@@ -87,7 +90,11 @@ describe('embedded ClickHouse HTTP interface', () => {
   });
 
   it('applies settings from the URL to the query', async () => {
-    const rs = await client.query({ query: "SELECT getSetting('max_block_size') AS v", format: 'JSONEachRow', clickhouse_settings: { max_block_size: '1234' } });
+    const rs = await client.query({
+      query: "SELECT getSetting('max_block_size') AS v",
+      format: 'JSONEachRow',
+      clickhouse_settings: { max_block_size: '1234' },
+    });
     expect(Number((await rs.json<{ v: number }>())[0]!.v)).toBe(1234);
   });
 
@@ -122,7 +129,9 @@ describe('embedded ClickHouse HTTP interface', () => {
     const wrong = createClient({ url: server.url, password: 'nope', log: { level: 127 as never } });
     await expect(wrong.query({ query: 'SELECT 1' })).rejects.toMatchObject({ code: '516', type: 'AUTHENTICATION_FAILED' });
     await wrong.close();
-    const res = await fetch(`${server.url}/?query=SELECT%201`, { headers: { Authorization: `Basic ${Buffer.from(`default:${PASSWORD}`).toString('base64')}` } });
+    const res = await fetch(`${server.url}/?query=SELECT%201`, {
+      headers: { Authorization: `Basic ${Buffer.from(`default:${PASSWORD}`).toString('base64')}` },
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('1\n'); // TabSeparated is the default format
   });
@@ -165,13 +174,23 @@ describe('embedded ClickHouse HTTP interface', () => {
 
   it('accepts parameters in a multipart body (what clients send when they outgrow the URL)', async () => {
     const big = 'x'.repeat(100_000);
-    const rs = await client.query({ query: 'SELECT length({s:String}) AS n', query_params: { s: big }, format: 'JSONEachRow', use_multipart_params: true } as never);
+    const rs = await client.query({
+      query: 'SELECT length({s:String}) AS n',
+      query_params: { s: big },
+      format: 'JSONEachRow',
+      use_multipart_params: true,
+    } as never);
     expect(Number(((await rs.json()) as unknown as { n: string }[])[0]!.n)).toBe(100_000);
   });
 
   it('applies the NeuralLog schema idempotently, recording the version', async () => {
     const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_schema_test' };
-    expect((await migrateClickHouse(conn)).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql', '0003_service_in_sort_key.sql', '0004_histogram_projection.sql']);
+    expect((await migrateClickHouse(conn)).applied).toEqual([
+      '0001_logs.sql',
+      '0002_log_id_index.sql',
+      '0003_service_in_sort_key.sql',
+      '0004_histogram_projection.sql',
+    ]);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
     expect(ddl).toMatch(/ORDER BY \(TenantId, ServiceName, TimestampTime, Timestamp\)/);
@@ -181,7 +200,9 @@ describe('embedded ClickHouse HTTP interface', () => {
     expect(ddl).toMatch(/INDEX idx_trace_id TraceId TYPE bloom_filter/);
     expect(ddl).toMatch(/INDEX idx_log_id LogId TYPE bloom_filter/);
     expect(ddl).toMatch(/PARTITION BY \(RetentionDays, toDate\(TimestampTime\)\)/);
-    const versions = await (await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })).json();
+    const versions = await (
+      await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })
+    ).json();
     expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     expect(ddl).toMatch(/PROJECTION per_minute/);
   });
@@ -189,7 +210,8 @@ describe('embedded ClickHouse HTTP interface', () => {
   it('rebuilds the table with the new sort key keeping every row exactly once, resuming after a run that died part-way', async () => {
     const conn = { url: server.url, username: 'default', password: PASSWORD, database: 'nl_rebuild_test' };
     const db = createClient({ url: server.url, password: PASSWORD, database: conn.database });
-    const count = async (table: string) => Number(((await (await db.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
+    const count = async (table: string) =>
+      Number(((await (await db.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json()) as { n: string }[])[0]!.n);
     try {
       expect((await migrateClickHouse(conn, { upTo: 2 })).applied).toEqual(['0001_logs.sql', '0002_log_id_index.sql']);
       await db.command({
@@ -200,7 +222,14 @@ describe('embedded ClickHouse HTTP interface', () => {
       const migration = readFileSync(new URL('../../migrations/clickhouse/0003_service_in_sort_key.sql', import.meta.url), 'utf8');
       await db.command({ query: migration.match(/CREATE TABLE IF NOT EXISTS logs_by_service[\s\S]*?;\n/)![0]!.slice(0, -2) });
       await db.command({ query: 'RENAME TABLE logs TO logs_before_0003, logs_by_service TO logs' });
-      await db.insert({ table: 'schema_migration_steps', values: [{ version: 3, step: 0 }, { version: 3, step: 1 }], format: 'JSONEachRow' });
+      await db.insert({
+        table: 'schema_migration_steps',
+        values: [
+          { version: 3, step: 0 },
+          { version: 3, step: 1 },
+        ],
+        format: 'JSONEachRow',
+      });
       await db.command({ query: "INSERT INTO logs SELECT * FROM logs_before_0003 WHERE LogId < 'L2'" });
       const partial = await count('logs');
       expect(partial).toBeGreaterThan(0);
@@ -209,7 +238,9 @@ describe('embedded ClickHouse HTTP interface', () => {
       expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql', '0004_histogram_projection.sql']);
       expect(await count('logs')).toBe(5000);
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
-      const tables = await (await db.query({ query: "SELECT name FROM system.tables WHERE database = 'nl_rebuild_test' AND name LIKE 'logs%'", format: 'JSONEachRow' })).json();
+      const tables = await (
+        await db.query({ query: "SELECT name FROM system.tables WHERE database = 'nl_rebuild_test' AND name LIKE 'logs%'", format: 'JSONEachRow' })
+      ).json();
       expect(tables).toEqual([{ name: 'logs' }]);
     } finally {
       await db.close();
@@ -222,7 +253,12 @@ describe('embedded ClickHouse HTTP interface', () => {
     await migrateClickHouse(conn);
     const db = createClient({ url: server.url, password: PASSWORD, database: conn.database });
     try {
-      const described = await (await db.query({ query: 'DESCRIBE TABLE logs', format: 'JSONEachRow' })).json<{ name: string; type: string; default_type: string; default_expression: string }>();
+      const described = await (await db.query({ query: 'DESCRIBE TABLE logs', format: 'JSONEachRow' })).json<{
+        name: string;
+        type: string;
+        default_type: string;
+        default_expression: string;
+      }>();
       // name → `type`, or `type DEFAULT expression` (a MATERIALIZED or ALIAS column would not match: the definition has only DEFAULT).
       const table = Object.fromEntries(described.map((c) => [c.name, [c.type, c.default_type, c.default_expression].filter((x) => x !== '').join(' ')]));
       const defined = Object.fromEntries(LOG_TABLE_COLUMNS.map((c) => [c.name, c.default === undefined ? c.type : `${c.type} DEFAULT ${c.default}`]));
@@ -233,7 +269,9 @@ describe('embedded ClickHouse HTTP interface', () => {
       const row = { TenantId: 't', Timestamp: at, ObservedTimestamp: at, LogId: 'L1', Body: 'b', RetentionDays: 30, ScopeName: 's', LogAttributes: { k: 'v' } };
       const [chunk] = serializeRows([row], { maxRecordBytes: 1 << 20, now }).chunks;
       await db.command({ query: `${insertStatement('logs')}\n${chunk!.text}` });
-      const [stored] = await (await db.query({ query: 'SELECT Body, ScopeName, LogAttributes, TimestampTime = toDateTime(Timestamp) AS t FROM logs', format: 'JSONEachRow' })).json();
+      const [stored] = await (
+        await db.query({ query: 'SELECT Body, ScopeName, LogAttributes, TimestampTime = toDateTime(Timestamp) AS t FROM logs', format: 'JSONEachRow' })
+      ).json();
       expect(stored).toEqual({ Body: 'b', ScopeName: 's', LogAttributes: { k: 'v' }, t: 1 });
     } finally {
       await db.close();

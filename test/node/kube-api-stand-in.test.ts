@@ -71,7 +71,11 @@ async function raw(method: string, path: string, options: { body?: unknown; cont
   const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
   if (options.token !== null) headers.authorization = `Bearer ${options.token ?? k.token}`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const res = await fetch(`${k.url}${path}`, { method, headers, body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body) });
+  const res = await fetch(`${k.url}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text };
 }
@@ -119,7 +123,14 @@ const deployment = (name: string, ns: string): V1Deployment => ({
       metadata: { labels: { app: name } },
       spec: {
         containers: [
-          { name: 'main', image: 'main:1', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] },
+          {
+            name: 'main',
+            image: 'main:1',
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'B', value: '2' },
+            ],
+          },
           { name: 'side', image: 'side:1' },
         ],
       },
@@ -204,11 +215,22 @@ describe('kube API stand-in', () => {
 
     const appsV1 = (await raw('GET', '/apis/apps/v1')).body;
     expect(appsV1).toMatchObject({ kind: 'APIResourceList', groupVersion: 'apps/v1' });
-    expect(appsV1.resources).toContainEqual(expect.objectContaining({ name: 'deployments', singularName: 'deployment', namespaced: true, kind: 'Deployment', shortNames: ['deploy'], verbs: expect.arrayContaining(['get', 'list', 'watch', 'patch']) }));
+    expect(appsV1.resources).toContainEqual(
+      expect.objectContaining({
+        name: 'deployments',
+        singularName: 'deployment',
+        namespaced: true,
+        kind: 'Deployment',
+        shortNames: ['deploy'],
+        verbs: expect.arrayContaining(['get', 'list', 'watch', 'patch']),
+      }),
+    );
     expect(appsV1.resources).toContainEqual(expect.objectContaining({ name: 'deployments/status', kind: 'Deployment' }));
     const coreV1 = (await raw('GET', '/api/v1')).body;
     expect(coreV1.resources).toContainEqual(expect.objectContaining({ name: 'namespaces', namespaced: false }));
-    expect(coreV1.resources.map((r: any) => r.name)).toEqual(expect.arrayContaining(['namespaces/status', 'configmaps', 'secrets', 'services/status', 'persistentvolumeclaims/status']));
+    expect(coreV1.resources.map((r: any) => r.name)).toEqual(
+      expect.arrayContaining(['namespaces/status', 'configmaps', 'secrets', 'services/status', 'persistentvolumeclaims/status']),
+    );
     expect(coreV1.resources.map((r: any) => r.name)).not.toContain('configmaps/status');
     expect((await raw('GET', '/api')).body).toMatchObject({ kind: 'APIVersions', versions: ['v1'] });
 
@@ -216,7 +238,11 @@ describe('kube API stand-in', () => {
     const aggregated = await raw('GET', '/apis', { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' });
     expect(aggregated.headers.get('content-type')).toBe('application/json');
     expect(aggregated.body.kind).toBe('APIGroupList');
-    expect(aggregated.body.groups).toContainEqual({ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } });
+    expect(aggregated.body.groups).toContainEqual({
+      name: 'apps',
+      versions: [{ groupVersion: 'apps/v1', version: 'v1' }],
+      preferredVersion: { groupVersion: 'apps/v1', version: 'v1' },
+    });
     expect(aggregated.body.groups.map((g: any) => g.name)).toEqual(
       expect.arrayContaining(['autoscaling', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'coordination.k8s.io', 'apiextensions.k8s.io']),
     );
@@ -257,11 +283,22 @@ describe('kube API stand-in', () => {
     expect(generated.metadata?.name).toMatch(/^gen-[a-z0-9]{5}$/);
 
     const duplicate = await failure(core.createNamespacedConfigMap({ namespace: 'team', body: configMap('a', 'team') }));
-    expect(duplicate).toMatchObject({ code: 409, status: { reason: 'AlreadyExists', message: 'configmaps "a" already exists', details: { name: 'a', kind: 'configmaps' } } });
+    expect(duplicate).toMatchObject({
+      code: 409,
+      status: { reason: 'AlreadyExists', message: 'configmaps "a" already exists', details: { name: 'a', kind: 'configmaps' } },
+    });
     const noNamespace = await failure(core.createNamespacedConfigMap({ namespace: 'nope', body: configMap('x', 'nope') }));
     expect(noNamespace).toMatchObject({ code: 404, status: { reason: 'NotFound', message: 'namespaces "nope" not found' } });
     const missing = await failure(apps.readNamespacedDeployment({ name: 'ghost', namespace: 'team' }));
-    expect(missing).toMatchObject({ code: 404, status: { kind: 'Status', reason: 'NotFound', message: 'deployments.apps "ghost" not found', details: { name: 'ghost', group: 'apps', kind: 'deployments' } } });
+    expect(missing).toMatchObject({
+      code: 404,
+      status: {
+        kind: 'Status',
+        reason: 'NotFound',
+        message: 'deployments.apps "ghost" not found',
+        details: { name: 'ghost', group: 'apps', kind: 'deployments' },
+      },
+    });
     const badName = await failure(core.createNamespacedConfigMap({ namespace: 'team', body: configMap('Not_Valid', 'team') }));
     expect(badName).toMatchObject({ code: 422, status: { reason: 'Invalid', details: { causes: [expect.objectContaining({ field: 'metadata.name' })] } } });
     expect((await raw('GET', '/api/v1/namespaces/team/configmaps?fieldSelector=data.a%3D1')).status).toBe(400);
@@ -276,7 +313,9 @@ describe('kube API stand-in', () => {
     expect(scaled.metadata?.generation).toBe(2);
     expect(scaled.metadata?.resourceVersion).not.toBe(created.metadata?.resourceVersion);
 
-    const stale = await failure(apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team', body: { ...created, spec: { ...created.spec!, replicas: 5 } } }));
+    const stale = await failure(
+      apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team', body: { ...created, spec: { ...created.spec!, replicas: 5 } } }),
+    );
     expect(stale.code).toBe(409);
     expect(stale.status).toMatchObject({ reason: 'Conflict', message: expect.stringContaining('deployments.apps "web": the object has been modified') });
 
@@ -285,7 +324,11 @@ describe('kube API stand-in', () => {
     expect(Number(relabelled.metadata?.resourceVersion)).toBeGreaterThan(Number(scaled.metadata?.resourceVersion));
 
     // The status subresource: the main resource ignores status, /status ignores everything else.
-    const withStatus = await apps.replaceNamespacedDeploymentStatus({ name: 'web', namespace: 'team', body: { ...relabelled, spec: { ...relabelled.spec!, replicas: 9 }, status: { availableReplicas: 1 } } });
+    const withStatus = await apps.replaceNamespacedDeploymentStatus({
+      name: 'web',
+      namespace: 'team',
+      body: { ...relabelled, spec: { ...relabelled.spec!, replicas: 9 }, status: { availableReplicas: 1 } },
+    });
     expect(withStatus.status).toEqual({ availableReplicas: 1 });
     expect(withStatus.spec?.replicas).toBe(3);
     expect(withStatus.metadata?.generation).toBe(2);
@@ -304,36 +347,84 @@ describe('kube API stand-in', () => {
 
     const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
     const patched = await core.patchNamespacedConfigMap(
-      { name: 'cm', namespace: 'team', body: [{ op: 'test', path: '/data/b', value: '2' }, { op: 'add', path: '/data/d', value: '4' }, { op: 'remove', path: '/data/c' }, { op: 'move', from: '/data/d', path: '/data/e' }] },
+      {
+        name: 'cm',
+        namespace: 'team',
+        body: [
+          { op: 'test', path: '/data/b', value: '2' },
+          { op: 'add', path: '/data/d', value: '4' },
+          { op: 'remove', path: '/data/c' },
+          { op: 'move', from: '/data/d', path: '/data/e' },
+        ],
+      },
       jsonPatch,
     );
     expect(patched.data).toEqual({ b: '2', e: '4' });
-    const failedTest = await failure(core.patchNamespacedConfigMap({ name: 'cm', namespace: 'team', body: [{ op: 'test', path: '/data/b', value: 'nope' }] }, jsonPatch));
+    const failedTest = await failure(
+      core.patchNamespacedConfigMap({ name: 'cm', namespace: 'team', body: [{ op: 'test', path: '/data/b', value: 'nope' }] }, jsonPatch),
+    );
     expect(failedTest).toMatchObject({ code: 422, status: { reason: 'Invalid' } });
 
-    const staleMerge = await failure(core.patchNamespacedConfigMap({ name: 'cm', namespace: 'team', body: { metadata: { resourceVersion: '1' }, data: { z: '1' } } }, merge));
+    const staleMerge = await failure(
+      core.patchNamespacedConfigMap({ name: 'cm', namespace: 'team', body: { metadata: { resourceVersion: '1' }, data: { z: '1' } } }, merge),
+    );
     expect(staleMerge).toMatchObject({ code: 409, status: { reason: 'Conflict' } });
 
     // Strategic merge: containers and env merge by name; finalizers merge as a set.
-    await apps.createNamespacedDeployment({ namespace: 'team', body: { ...deployment('web', 'team'), metadata: { name: 'web', namespace: 'team', finalizers: ['a/one'] } } });
+    await apps.createNamespacedDeployment({
+      namespace: 'team',
+      body: { ...deployment('web', 'team'), metadata: { name: 'web', namespace: 'team', finalizers: ['a/one'] } },
+    });
     const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
     const smp = await apps.patchNamespacedDeployment(
       {
         name: 'web',
         namespace: 'team',
-        body: { metadata: { finalizers: ['b/two'] }, spec: { template: { spec: { containers: [{ name: 'main', env: [{ name: 'B', value: 'two' }, { name: 'C', value: '3' }] }, { name: 'side', $patch: 'delete' }] } } } },
+        body: {
+          metadata: { finalizers: ['b/two'] },
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  {
+                    name: 'main',
+                    env: [
+                      { name: 'B', value: 'two' },
+                      { name: 'C', value: '3' },
+                    ],
+                  },
+                  { name: 'side', $patch: 'delete' },
+                ],
+              },
+            },
+          },
+        },
       },
       strategic,
     );
     expect(smp.metadata?.finalizers).toEqual(['a/one', 'b/two']);
-    expect(smp.spec?.template.spec?.containers).toEqual([{ name: 'main', image: 'main:1', env: [{ name: 'A', value: '1' }, { name: 'B', value: 'two' }, { name: 'C', value: '3' }] }]);
-    const pruned = await apps.patchNamespacedDeployment({ name: 'web', namespace: 'team', body: { metadata: { '$deleteFromPrimitiveList/finalizers': ['a/one'] } } }, strategic);
+    expect(smp.spec?.template.spec?.containers).toEqual([
+      {
+        name: 'main',
+        image: 'main:1',
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: 'two' },
+          { name: 'C', value: '3' },
+        ],
+      },
+    ]);
+    const pruned = await apps.patchNamespacedDeployment(
+      { name: 'web', namespace: 'team', body: { metadata: { '$deleteFromPrimitiveList/finalizers': ['a/one'] } } },
+      strategic,
+    );
     expect(pruned.metadata?.finalizers).toEqual(['b/two']);
   });
 
   it('server-side apply: create, update, field removal, conflicts, force', async () => {
     await namespace('team');
-    const cm = (data: Record<string, string>): KubernetesObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace: 'team' }, data } as KubernetesObject);
+    const cm = (data: Record<string, string>): KubernetesObject =>
+      ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', namespace: 'team' }, data }) as KubernetesObject;
     const apply = (manager: string, data: Record<string, string>, force?: boolean) =>
       objects.patch(cm(data), undefined, undefined, manager, force, PatchStrategy.ServerSideApply) as Promise<V1ConfigMap>;
     const current = async () => (await core.readNamespacedConfigMap({ name: 'applied', namespace: 'team' })).data;
@@ -346,7 +437,11 @@ describe('kube API stand-in', () => {
     // beta wants a different a: a conflict with its owner, named with the field.
     const conflict = await failure(apply('beta', { a: '2' }));
     expect(conflict.code).toBe(409);
-    expect(conflict.status).toMatchObject({ reason: 'Conflict', message: 'Apply failed with 1 conflict: conflict with "alpha": .data.a', details: { causes: [{ reason: 'FieldManagerConflict', field: '.data.a' }] } });
+    expect(conflict.status).toMatchObject({
+      reason: 'Conflict',
+      message: 'Apply failed with 1 conflict: conflict with "alpha": .data.a',
+      details: { causes: [{ reason: 'FieldManagerConflict', field: '.data.a' }] },
+    });
     expect(await current()).toEqual({ a: '1', c: '3' });
 
     // The same value is no conflict: beta and alpha now share a.
@@ -362,26 +457,40 @@ describe('kube API stand-in', () => {
     expect((await apply('beta', { d: '4' })).data).toEqual({ a: '1', c: '3', d: '4' });
 
     // A field changed by an ordinary patch belongs to that request's manager.
-    await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied?fieldManager=editor', { body: { data: { c: 'edited' } }, contentType: 'application/merge-patch+json' });
+    await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied?fieldManager=editor', {
+      body: { data: { c: 'edited' } },
+      contentType: 'application/merge-patch+json',
+    });
     expect((await failure(apply('alpha', { a: '1', c: '3' }))).status.message).toContain('conflict with "editor": .data.c');
 
     // Apply needs a field manager; the body may be YAML.
-    const noManager = await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied', { body: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied}\n', contentType: 'application/apply-patch+yaml' });
+    const noManager = await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied', {
+      body: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied}\n',
+      contentType: 'application/apply-patch+yaml',
+    });
     expect(noManager.status).toBe(400);
-    const yaml = await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied?fieldManager=gamma', { body: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  e: "5"\n', contentType: 'application/apply-patch+yaml' });
+    const yaml = await raw('PATCH', '/api/v1/namespaces/team/configmaps/applied?fieldManager=gamma', {
+      body: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  e: "5"\n',
+      contentType: 'application/apply-patch+yaml',
+    });
     expect(yaml.status).toBe(200);
     expect(yaml.body.data).toEqual({ a: '1', c: 'edited', d: '4', e: '5' });
   });
 
   it('deletion waits for finalizers; finalizers cannot be added meanwhile', async () => {
     await namespace('team');
-    await core.createNamespacedConfigMap({ namespace: 'team', body: configMap('held', 'team', { metadata: { name: 'held', namespace: 'team', finalizers: ['example.com/hold'] } }) });
+    await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: configMap('held', 'team', { metadata: { name: 'held', namespace: 'team', finalizers: ['example.com/hold'] } }),
+    });
     await core.deleteNamespacedConfigMap({ name: 'held', namespace: 'team' });
     const terminating = await core.readNamespacedConfigMap({ name: 'held', namespace: 'team' });
     expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
     expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(0);
 
-    const added = await failure(core.patchNamespacedConfigMap({ name: 'held', namespace: 'team', body: { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } } }, merge));
+    const added = await failure(
+      core.patchNamespacedConfigMap({ name: 'held', namespace: 'team', body: { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } } }, merge),
+    );
     expect(added).toMatchObject({ code: 422, status: { reason: 'Invalid' } });
 
     await core.patchNamespacedConfigMap({ name: 'held', namespace: 'team', body: { metadata: { finalizers: null } } }, merge);
@@ -396,7 +505,10 @@ describe('kube API stand-in', () => {
   it('deleting a namespace deletes its contents, honouring their finalizers', async () => {
     await namespace('doomed');
     await core.createNamespacedSecret({ namespace: 'doomed', body: { metadata: { name: 's' }, stringData: { k: 'v' } } });
-    await core.createNamespacedConfigMap({ namespace: 'doomed', body: configMap('held', 'doomed', { metadata: { name: 'held', finalizers: ['example.com/hold'] } }) });
+    await core.createNamespacedConfigMap({
+      namespace: 'doomed',
+      body: configMap('held', 'doomed', { metadata: { name: 'held', finalizers: ['example.com/hold'] } }),
+    });
     await core.deleteNamespace({ name: 'doomed' });
 
     const ns = await core.readNamespace({ name: 'doomed' });
@@ -416,11 +528,27 @@ describe('kube API stand-in', () => {
     await namespace('team');
     const owner = await apps.createNamespacedDeployment({ namespace: 'team', body: deployment('owner', 'team') });
     const other = await core.createNamespacedConfigMap({ namespace: 'team', body: configMap('other', 'team') });
-    const ref = (o: { metadata?: { name?: string; uid?: string } }, kind: string, apiVersion: string) => ({ apiVersion, kind, name: o.metadata!.name!, uid: o.metadata!.uid! });
-    const child = await core.createNamespacedConfigMap({ namespace: 'team', body: configMap('child', 'team', { metadata: { name: 'child', ownerReferences: [ref(owner, 'Deployment', 'apps/v1')] } }) });
+    const ref = (o: { metadata?: { name?: string; uid?: string } }, kind: string, apiVersion: string) => ({
+      apiVersion,
+      kind,
+      name: o.metadata!.name!,
+      uid: o.metadata!.uid!,
+    });
+    const child = await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: configMap('child', 'team', { metadata: { name: 'child', ownerReferences: [ref(owner, 'Deployment', 'apps/v1')] } }),
+    });
     await core.createNamespacedSecret({ namespace: 'team', body: { metadata: { name: 'grandchild', ownerReferences: [ref(child, 'ConfigMap', 'v1')] } } });
-    await core.createNamespacedConfigMap({ namespace: 'team', body: configMap('shared', 'team', { metadata: { name: 'shared', ownerReferences: [ref(owner, 'Deployment', 'apps/v1'), ref(other, 'ConfigMap', 'v1')] } }) });
-    await core.createNamespacedConfigMap({ namespace: 'team', body: configMap('held', 'team', { metadata: { name: 'held', finalizers: ['example.com/hold'], ownerReferences: [ref(owner, 'Deployment', 'apps/v1')] } }) });
+    await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: configMap('shared', 'team', {
+        metadata: { name: 'shared', ownerReferences: [ref(owner, 'Deployment', 'apps/v1'), ref(other, 'ConfigMap', 'v1')] },
+      }),
+    });
+    await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: configMap('held', 'team', { metadata: { name: 'held', finalizers: ['example.com/hold'], ownerReferences: [ref(owner, 'Deployment', 'apps/v1')] } }),
+    });
 
     await apps.deleteNamespacedDeployment({ name: 'owner', namespace: 'team', propagationPolicy: 'Background' });
     await eventually(() => {
@@ -444,7 +572,12 @@ describe('kube API stand-in', () => {
 
     const events: { type: string; name?: string; rv?: string; object: any }[] = [];
     let ended: unknown = 'open';
-    const watching = await new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { resourceVersion: from, allowWatchBookmarks: true }, (type, object) => events.push({ type, name: object.metadata?.name, rv: object.metadata?.resourceVersion, object }), (err) => (ended = err));
+    const watching = await new Watch(kc).watch(
+      '/api/v1/namespaces/w/configmaps',
+      { resourceVersion: from, allowWatchBookmarks: true },
+      (type, object) => events.push({ type, name: object.metadata?.name, rv: object.metadata?.resourceVersion, object }),
+      (err) => (ended = err),
+    );
     // The replay, then a bookmark at once (well before the periodic one, a second later).
     await eventually(() => expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']), 700);
     expect(events.slice(0, 3).map((e) => e.name)).toEqual(['x', 'x', 'x']);
@@ -454,7 +587,12 @@ describe('kube API stand-in', () => {
 
     // A second watch, filtered by label: an object that stops matching arrives as DELETED.
     const filtered: string[] = [];
-    const watchingFiltered = await new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { labelSelector: 'keep=yes' }, (type, o) => filtered.push(`${type} ${o.metadata?.name}`), () => undefined);
+    const watchingFiltered = await new Watch(kc).watch(
+      '/api/v1/namespaces/w/configmaps',
+      { labelSelector: 'keep=yes' },
+      (type, o) => filtered.push(`${type} ${o.metadata?.name}`),
+      () => undefined,
+    );
 
     const y = await core.createNamespacedConfigMap({ namespace: 'w', body: configMap('y', 'w', { labels: { keep: 'yes' } }) });
     await core.patchNamespacedConfigMap({ name: 'y', namespace: 'w', body: { metadata: { labels: { keep: null } } } }, merge);
@@ -475,15 +613,31 @@ describe('kube API stand-in', () => {
     k.compact();
 
     const events: { type: string; object: any }[] = [];
-    const ended = new Promise<unknown>((resolve) => void new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { resourceVersion: old }, (type, object) => events.push({ type, object }), resolve));
+    const ended = new Promise<unknown>(
+      (resolve) =>
+        void new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { resourceVersion: old }, (type, object) => events.push({ type, object }), resolve),
+    );
     expect(await within(ended)).toBeNull(); // the server closed the stream
-    expect(events).toEqual([{ type: 'ERROR', object: expect.objectContaining({ kind: 'Status', status: 'Failure', code: 410, reason: 'Expired', message: expect.stringContaining('too old resource version') }) }]);
+    expect(events).toEqual([
+      {
+        type: 'ERROR',
+        object: expect.objectContaining({
+          kind: 'Status',
+          status: 'Failure',
+          code: 410,
+          reason: 'Expired',
+          message: expect.stringContaining('too old resource version'),
+        }),
+      },
+    ]);
 
     // From the current resourceVersion it works; timeoutSeconds ends the stream.
     const now = (await core.listNamespacedConfigMap({ namespace: 'w' })).metadata!.resourceVersion!;
     const started = Date.now();
     const live: string[] = [];
-    const timedOut = new Promise<unknown>((resolve) => void new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { resourceVersion: now, timeoutSeconds: 1 }, (type) => live.push(type), resolve));
+    const timedOut = new Promise<unknown>(
+      (resolve) => void new Watch(kc).watch('/api/v1/namespaces/w/configmaps', { resourceVersion: now, timeoutSeconds: 1 }, (type) => live.push(type), resolve),
+    );
     await core.deleteNamespacedConfigMap({ name: 'x', namespace: 'w' });
     expect(await within(timedOut)).toBeNull();
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -527,7 +681,12 @@ describe('kube API stand-in', () => {
     await core.createNamespacedConfigMap({ namespace: 'inf', body: configMap('third', 'inf') });
     await core.deleteNamespacedConfigMap({ name: 'first', namespace: 'inf' });
     await eventually(() => expect(seen).toEqual(['add first', 'add second', 'update second', 'add third', 'delete first']));
-    expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(['second', 'third']);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['second', 'third']);
     expect(errors).toEqual([]);
     await informer.stop();
   });
@@ -544,25 +703,40 @@ describe('kube API stand-in', () => {
     ]);
     expect((await raw('GET', '/apis')).body.groups).toContainEqual(expect.objectContaining({ name: 'example.com' }));
 
-    const widget = (spec: object, status?: object) => ({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w1', namespace: 'team' }, spec, ...(status ? { status } : {}) });
-    const invalid = await failure(custom.createNamespacedCustomObject({ ...WIDGETS, namespace: 'team', body: widget({ color: 'green', size: 11, code: 'ABC', owner: 'nobody' }) }));
+    const widget = (spec: object, status?: object) => ({
+      apiVersion: 'example.com/v1',
+      kind: 'Widget',
+      metadata: { name: 'w1', namespace: 'team' },
+      spec,
+      ...(status ? { status } : {}),
+    });
+    const invalid = await failure(
+      custom.createNamespacedCustomObject({ ...WIDGETS, namespace: 'team', body: widget({ color: 'green', size: 11, code: 'ABC', owner: 'nobody' }) }),
+    );
     expect(invalid.code).toBe(422);
     expect(invalid.status.reason).toBe('Invalid');
     expect(invalid.status.message).toContain('Widget.example.com "w1" is invalid: [');
     expect(invalid.status.message).toContain('spec.color: Unsupported value: "green": supported values: "red", "blue"');
     expect(invalid.status.message).toContain('spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10');
-    expect(invalid.status.message).toContain("spec.code: Invalid value: \"ABC\": spec.code in body should match '^[a-z]+$'");
+    expect(invalid.status.message).toContain('spec.code: Invalid value: "ABC": spec.code in body should match \'^[a-z]+$\'');
     expect(invalid.status.message).toContain('spec.owner: Invalid value: "nobody": spec.owner in body must be of type email');
     const missing = await failure(custom.createNamespacedCustomObject({ ...WIDGETS, namespace: 'team', body: widget({ color: 'red', code: 'abcdefghij' }) }));
     expect(missing.status.details.causes).toEqual(
-      expect.arrayContaining([{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.size' }, expect.objectContaining({ reason: 'FieldValueTooLong', field: 'spec.code' })]),
+      expect.arrayContaining([
+        { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.size' },
+        expect.objectContaining({ reason: 'FieldValueTooLong', field: 'spec.code' }),
+      ]),
     );
-    const strict = await raw('POST', '/apis/example.com/v1/namespaces/team/widgets?fieldValidation=Strict', { body: widget({ color: 'red', size: 1, extra: true }) });
+    const strict = await raw('POST', '/apis/example.com/v1/namespaces/team/widgets?fieldValidation=Strict', {
+      body: widget({ color: 'red', size: 1, extra: true }),
+    });
     expect(strict.status).toBe(400);
     expect(strict.body.message).toContain('unknown field "spec.extra"');
 
     // Valid: defaults filled, unknown fields pruned (with a warning), status dropped on create.
-    const created = await raw('POST', '/apis/example.com/v1/namespaces/team/widgets', { body: widget({ color: 'red', size: 1, owner: 'a@example.com', extra: true }, { observedGeneration: 5 }) });
+    const created = await raw('POST', '/apis/example.com/v1/namespaces/team/widgets', {
+      body: widget({ color: 'red', size: 1, owner: 'a@example.com', extra: true }, { observedGeneration: 5 }),
+    });
     expect(created.status).toBe(201);
     expect(created.headers.get('warning')).toBe('299 - "unknown field \\"spec.extra\\""');
     expect(created.body.spec).toEqual({ color: 'red', size: 1, owner: 'a@example.com', tier: 'basic' });
@@ -571,19 +745,31 @@ describe('kube API stand-in', () => {
 
     // The main resource ignores status; a spec change bumps generation.
     const current = (await custom.getNamespacedCustomObject({ ...WIDGETS, namespace: 'team', name: 'w1' })) as any;
-    const replaced = (await custom.replaceNamespacedCustomObject({ ...WIDGETS, namespace: 'team', name: 'w1', body: { ...current, spec: { ...current.spec, size: 2 }, status: { observedGeneration: 9 } } })) as any;
+    const replaced = (await custom.replaceNamespacedCustomObject({
+      ...WIDGETS,
+      namespace: 'team',
+      name: 'w1',
+      body: { ...current, spec: { ...current.spec, size: 2 }, status: { observedGeneration: 9 } },
+    })) as any;
     expect(replaced.spec.size).toBe(2);
     expect(replaced.status).toBeUndefined();
     expect(replaced.metadata.generation).toBe(2);
     // /status changes only status, and not the generation.
     const statused = (await custom.patchNamespacedCustomObjectStatus(
-      { ...WIDGETS, namespace: 'team', name: 'w1', body: { spec: { size: 7 }, status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' }] } } },
+      {
+        ...WIDGETS,
+        namespace: 'team',
+        name: 'w1',
+        body: { spec: { size: 7 }, status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' }] } },
+      },
       merge,
     )) as any;
     expect(statused.status.observedGeneration).toBe(2);
     expect(statused.spec.size).toBe(2);
     expect(statused.metadata.generation).toBe(2);
-    const invalidStatus = await failure(custom.patchNamespacedCustomObjectStatus({ ...WIDGETS, namespace: 'team', name: 'w1', body: { status: { observedGeneration: 'x' } } }, merge));
+    const invalidStatus = await failure(
+      custom.patchNamespacedCustomObjectStatus({ ...WIDGETS, namespace: 'team', name: 'w1', body: { status: { observedGeneration: 'x' } } }, merge),
+    );
     expect(invalidStatus.code).toBe(422);
 
     // Server-side printing for kubectl get.
@@ -596,7 +782,10 @@ describe('kube API stand-in', () => {
     expect(table.body.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'w1' } });
 
     // Custom resources refuse strategic merge patches, as in a real cluster.
-    const smp = await raw('PATCH', '/apis/example.com/v1/namespaces/team/widgets/w1', { body: { spec: { size: 3 } }, contentType: 'application/strategic-merge-patch+json' });
+    const smp = await raw('PATCH', '/apis/example.com/v1/namespaces/team/widgets/w1', {
+      body: { spec: { size: 3 } },
+      contentType: 'application/strategic-merge-patch+json',
+    });
     expect(smp.status).toBe(415);
 
     // Deleting the CRD deletes its resources first, then it goes from discovery.
@@ -613,12 +802,23 @@ describe('kube API stand-in', () => {
     expect((await core.listNamespacedConfigMap({ namespace: 'default' })).items).toEqual([]);
 
     k.failNext({ method: 'POST', pathIncludes: '/namespaces/default/configmaps', status: 409, count: 2 });
-    for (let i = 0; i < 2; i++) expect(await failure(core.createNamespacedConfigMap({ namespace: 'default', body: configMap('c', 'default') }))).toMatchObject({ code: 409, status: { reason: 'Conflict' } });
+    for (let i = 0; i < 2; i++)
+      expect(await failure(core.createNamespacedConfigMap({ namespace: 'default', body: configMap('c', 'default') }))).toMatchObject({
+        code: 409,
+        status: { reason: 'Conflict' },
+      });
     await core.createNamespacedConfigMap({ namespace: 'default', body: configMap('c', 'default') });
     k.failNext({ pathIncludes: 'watch=true', status: 500, reason: 'InternalError' });
     const watchFailed = new Promise<any>((resolve) => void new Watch(kc).watch('/api/v1/namespaces/default/configmaps', {}, () => undefined, resolve));
     expect(((await within(watchFailed)) as { statusCode?: number }).statusCode).toBe(500);
-    expect(k.requests.filter((r) => r.path === '/api/v1/namespaces/default/configmaps').map((r) => `${r.method} ${r.status}`)).toEqual(['GET 503', 'GET 200', 'POST 409', 'POST 409', 'POST 201', 'GET 500']);
+    expect(k.requests.filter((r) => r.path === '/api/v1/namespaces/default/configmaps').map((r) => `${r.method} ${r.status}`)).toEqual([
+      'GET 503',
+      'GET 200',
+      'POST 409',
+      'POST 409',
+      'POST 201',
+      'GET 500',
+    ]);
   });
 
   it('close() resolves with watches open and ends them', async () => {
@@ -649,12 +849,18 @@ describe('kube API stand-in', () => {
       expect(k.requests.some((r) => r.path === '/apis' && r.status === 200)).toBe(true);
       expect(k.requests.some((r) => r.path === '/apis/apiextensions.k8s.io/v1' && r.status === 200)).toBe(true);
 
-      const widgetYaml = (size: number) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gadget\n  namespace: default\nspec:\n  color: blue\n  size: ${size}\n`;
+      const widgetYaml = (size: number) =>
+        `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gadget\n  namespace: default\nspec:\n  color: blue\n  size: ${size}\n`;
       const widgetFile = file('widget.yaml', widgetYaml(2));
       expect(await kubectl('apply', '-f', widgetFile)).toContain('widget.example.com/gadget created');
       const listed = JSON.parse(await kubectl('get', 'widgets', '-o', 'json'));
       expect(listed.items).toHaveLength(1);
-      expect(listed.items[0]).toMatchObject({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'gadget', namespace: 'default' }, spec: { color: 'blue', size: 2, tier: 'basic' } });
+      expect(listed.items[0]).toMatchObject({
+        apiVersion: 'example.com/v1',
+        kind: 'Widget',
+        metadata: { name: 'gadget', namespace: 'default' },
+        spec: { color: 'blue', size: 2, tier: 'basic' },
+      });
       expect(listed.items[0].metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toContain('"size":2');
       const printed = await kubectl('get', 'wd');
       expect(printed).toMatch(/^NAME\s+COLOR\s+READY\s+AGE\n/);
@@ -664,7 +870,11 @@ describe('kube API stand-in', () => {
       expect(await kubectl('apply', '--server-side', '-f', widgetFile)).toContain('widget.example.com/gadget serverside-applied');
       expect(k.get('example.com/v1', 'Widget', 'gadget', 'default')?.spec.size).toBe(4);
       expect(k.get('example.com/v1', 'Widget', 'gadget', 'default')?.metadata.generation).toBe(2);
-      expect(k.requests.some((r) => r.method === 'PATCH' && r.contentType === 'application/apply-patch+yaml' && r.query.includes('fieldManager=kubectl') && r.status === 200)).toBe(true);
+      expect(
+        k.requests.some(
+          (r) => r.method === 'PATCH' && r.contentType === 'application/apply-patch+yaml' && r.query.includes('fieldManager=kubectl') && r.status === 200,
+        ),
+      ).toBe(true);
 
       // Validation errors come back as kubectl prints the API server's.
       const invalid = await kubectl('apply', '-f', file('bad.yaml', widgetYaml(11))).catch((err: { stderr: string }) => err.stderr);

@@ -57,7 +57,9 @@ function validate(object: KubernetesObject): void {
 }
 
 function yamlFile(path: string): KubernetesObject[] {
-  return parseAllDocuments(readFileSync(join(PROJECT_ROOT, path), 'utf8')).map((d) => d.toJSON() as KubernetesObject).filter(Boolean);
+  return parseAllDocuments(readFileSync(join(PROJECT_ROOT, path), 'utf8'))
+    .map((d) => d.toJSON() as KubernetesObject)
+    .filter(Boolean);
 }
 
 function tenant(planId: PlanId, extra: Partial<Tenant['spec']> = {}): Tenant {
@@ -69,7 +71,8 @@ function tenant(planId: PlanId, extra: Partial<Tenant['spec']> = {}): Tenant {
   };
 }
 
-const byKind = (objects: KubernetesObject[], kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Record<string, any>;
+const byKind = (objects: KubernetesObject[], kind: string, name?: string) =>
+  objects.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Record<string, any>;
 
 describe('desired objects of a Tenant', () => {
   it('are valid Kubernetes objects for every plan, all owned by the Tenant', () => {
@@ -77,12 +80,16 @@ describe('desired objects of a Tenant', () => {
       const objects = desiredObjects(tenant(plan));
       for (const object of objects) expect(() => validate(object), `${plan} ${object.kind}/${object.metadata?.name}`).not.toThrow();
       for (const object of objects) {
-        expect(object.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Tenant', name: `t-${plan}`, controller: true, uid: '6a1f0c2e-0000-4000-8000-000000000001' })]);
+        expect(object.metadata?.ownerReferences).toEqual([
+          expect.objectContaining({ kind: 'Tenant', name: `t-${plan}`, controller: true, uid: '6a1f0c2e-0000-4000-8000-000000000001' }),
+        ]);
         expect(object.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('neurallog-operator');
       }
       const kinds = objects.map((o) => o.kind).sort();
       const isolation = ['LimitRange', 'Namespace', 'NetworkPolicy', 'ResourceQuota', 'Role', 'RoleBinding', 'ServiceAccount'];
-      expect(kinds).toEqual(PLANS[plan].dedicated ? [...isolation, 'Deployment', 'HorizontalPodAutoscaler', 'Service', 'Service', 'StatefulSet'].sort() : isolation);
+      expect(kinds).toEqual(
+        PLANS[plan].dedicated ? [...isolation, 'Deployment', 'HorizontalPodAutoscaler', 'Service', 'Service', 'StatefulSet'].sort() : isolation,
+      );
     }
   });
 
@@ -92,16 +99,44 @@ describe('desired objects of a Tenant', () => {
     expect(byKind(objects, 'NetworkPolicy').spec).toEqual({
       podSelector: {},
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { name: 'tenant-acme-enterprise' } } }, { namespaceSelector: { matchLabels: { name: 'neurallog-system' } } }] }],
+      ingress: [
+        {
+          from: [
+            { namespaceSelector: { matchLabels: { name: 'tenant-acme-enterprise' } } },
+            { namespaceSelector: { matchLabels: { name: 'neurallog-system' } } },
+          ],
+        },
+      ],
       egress: [
-        { to: [{ namespaceSelector: { matchLabels: { name: 'tenant-acme-enterprise' } } }, { namespaceSelector: { matchLabels: { name: 'neurallog-system' } } }] },
-        { to: [], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 443 }] },
+        {
+          to: [
+            { namespaceSelector: { matchLabels: { name: 'tenant-acme-enterprise' } } },
+            { namespaceSelector: { matchLabels: { name: 'neurallog-system' } } },
+          ],
+        },
+        {
+          to: [],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 443 },
+          ],
+        },
       ],
     });
     expect(byKind(objects, 'ResourceQuota').spec.hard).toEqual({
-      'requests.cpu': '32', 'limits.cpu': '64', 'requests.memory': '64Gi', 'limits.memory': '128Gi', 'requests.storage': '1Ti', pods: '100', services: '20',
+      'requests.cpu': '32',
+      'limits.cpu': '64',
+      'requests.memory': '64Gi',
+      'limits.memory': '128Gi',
+      'requests.storage': '1Ti',
+      pods: '100',
+      services: '20',
     });
-    expect(byKind(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'log-ingestion' }, minReplicas: 3, maxReplicas: 50 });
+    expect(byKind(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({
+      scaleTargetRef: { kind: 'Deployment', name: 'log-ingestion' },
+      minReplicas: 3,
+      maxReplicas: 50,
+    });
     expect(byKind(objects, 'HorizontalPodAutoscaler').spec.metrics).toHaveLength(3);
     // The HPA owns the gateway's replica count: apply must not set it.
     expect(byKind(objects, 'Deployment').spec.replicas).toBeUndefined();
@@ -116,7 +151,15 @@ describe('desired objects of a Tenant', () => {
   it('takes the quota from spec.resources where the Tenant overrides the plan (the example from the document)', () => {
     const [example] = yamlFile('operator/examples/acme-corp.yaml') as unknown as Tenant[];
     const objects = desiredObjects({ ...example!, metadata: { ...example!.metadata, uid: 'u-1' } });
-    expect(byKind(objects, 'ResourceQuota').spec.hard).toMatchObject({ 'requests.cpu': '4', 'limits.cpu': '8', 'requests.memory': '8Gi', 'limits.memory': '16Gi', 'requests.storage': '50Gi', pods: '50', services: '15' });
+    expect(byKind(objects, 'ResourceQuota').spec.hard).toMatchObject({
+      'requests.cpu': '4',
+      'limits.cpu': '8',
+      'requests.memory': '8Gi',
+      'limits.memory': '16Gi',
+      'requests.storage': '50Gi',
+      pods: '50',
+      services: '15',
+    });
     expect(objects.some((o) => o.kind === 'Deployment')).toBe(false); // professional: isolation, no dedicated stack
   });
 });
@@ -162,10 +205,22 @@ describe('the CRD, the examples and the deploy manifests', () => {
     expect(rules.flatMap((r) => r.resources)).not.toContain('secrets');
   });
 
-  it.skipIf(spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)('kubectl renders the kustomization (kubectl apply -k operator/deploy) into valid objects', async () => {
-    const { stdout } = await promisify(execFile)('kubectl', ['kustomize', join(PROJECT_ROOT, 'operator/deploy')]);
-    const rendered = parseAllDocuments(stdout).map((d) => d.toJSON() as KubernetesObject);
-    expect(rendered.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
-    for (const object of rendered) expect(() => validate(object)).not.toThrow();
-  });
+  it.skipIf(spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)(
+    'kubectl renders the kustomization (kubectl apply -k operator/deploy) into valid objects',
+    async () => {
+      const { stdout } = await promisify(execFile)('kubectl', ['kustomize', join(PROJECT_ROOT, 'operator/deploy')]);
+      const rendered = parseAllDocuments(stdout).map((d) => d.toJSON() as KubernetesObject);
+      expect(rendered.map((o) => o.kind).sort()).toEqual([
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'Deployment',
+        'Namespace',
+        'Role',
+        'RoleBinding',
+        'ServiceAccount',
+      ]);
+      for (const object of rendered) expect(() => validate(object)).not.toThrow();
+    },
+  );
 });

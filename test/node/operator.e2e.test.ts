@@ -65,10 +65,18 @@ async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs =
   }
 }
 
-type TenantObject = KubernetesObject & { spec: Record<string, unknown>; status?: { observedGeneration?: number; phase?: string; retainedUntil?: string; conditions?: { type: string; status: string; reason: string }[] } };
+type TenantObject = KubernetesObject & {
+  spec: Record<string, unknown>;
+  status?: { observedGeneration?: number; phase?: string; retainedUntil?: string; conditions?: { type: string; status: string; reason: string }[] };
+};
 
 async function createTenant(name: string, spec: Record<string, unknown>): Promise<void> {
-  await custom.createClusterCustomObject({ group: 'neurallog.io', version: 'v1', plural: 'tenants', body: { apiVersion: 'neurallog.io/v1', kind: 'Tenant', metadata: { name }, spec } });
+  await custom.createClusterCustomObject({
+    group: 'neurallog.io',
+    version: 'v1',
+    plural: 'tenants',
+    body: { apiVersion: 'neurallog.io/v1', kind: 'Tenant', metadata: { name }, spec },
+  });
 }
 
 const tenantNow = (name: string) => api.get('neurallog.io/v1', 'Tenant', name) as TenantObject | undefined;
@@ -76,11 +84,17 @@ const condition = (t: TenantObject | undefined, type: string) => t?.status?.cond
 
 /** Plays the cluster's workload controllers: the gateway and ClickHouse report ready. */
 async function workloadsBecomeReady(namespace: string): Promise<void> {
-  await waitFor(() => api.get('apps/v1', 'Deployment', 'log-ingestion', namespace) && api.get('apps/v1', 'StatefulSet', 'clickhouse', namespace), 'the dedicated workloads');
+  await waitFor(
+    () => api.get('apps/v1', 'Deployment', 'log-ingestion', namespace) && api.get('apps/v1', 'StatefulSet', 'clickhouse', namespace),
+    'the dedicated workloads',
+  );
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const { AppsV1Api } = await import('@kubernetes/client-node');
   const apps = kc.makeApiClient(AppsV1Api);
-  await apps.patchNamespacedDeploymentStatus({ name: 'log-ingestion', namespace, body: { status: { replicas: 3, availableReplicas: 3, readyReplicas: 3 } } }, merge);
+  await apps.patchNamespacedDeploymentStatus(
+    { name: 'log-ingestion', namespace, body: { status: { replicas: 3, availableReplicas: 3, readyReplicas: 3 } } },
+    merge,
+  );
   await apps.patchNamespacedStatefulSetStatus({ name: 'clickhouse', namespace, body: { status: { replicas: 1, readyReplicas: 1 } } }, merge);
 }
 
@@ -138,12 +152,21 @@ describe('the operator against a Kubernetes API server', () => {
 
     // Spec change: a smaller plan loses its dedicated stack; the quota follows the override.
     await custom.patchClusterCustomObject(
-      { group: 'neurallog.io', version: 'v1', plural: 'tenants', name: 'globex', body: { spec: { planId: 'professional', resources: { cpu: { requests: '6', limits: '12' } } } } },
+      {
+        group: 'neurallog.io',
+        version: 'v1',
+        plural: 'tenants',
+        name: 'globex',
+        body: { spec: { planId: 'professional', resources: { cpu: { requests: '6', limits: '12' } } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await waitFor(() => tenantNow('globex')?.status?.observedGeneration === 2, 'observedGeneration 2');
     expect(api.get('v1', 'ResourceQuota', 'tenant-quota', 'tenant-globex').spec.hard).toMatchObject({ 'requests.cpu': '6', 'limits.cpu': '12', pods: '50' });
-    await waitFor(() => !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-globex') && !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-globex'), 'the pruned stack');
+    await waitFor(
+      () => !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-globex') && !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-globex'),
+      'the pruned stack',
+    );
     expect(condition(tenantNow('globex'), 'Ready')?.status).toBe('True');
   });
 
@@ -161,12 +184,21 @@ describe('the operator against a Kubernetes API server', () => {
     api.failNext({ method: 'PATCH', pathIncludes: '/resourcequotas/', status: 500, count: 2 });
     api.failNext({ method: 'PATCH', pathIncludes: '/resourcequotas/', status: 409, count: 1, reason: 'Conflict' });
     await custom.patchClusterCustomObject(
-      { group: 'neurallog.io', version: 'v1', plural: 'tenants', name: 'initech', body: { spec: { resources: { memory: { requests: '3Gi', limits: '6Gi' } } } } },
+      {
+        group: 'neurallog.io',
+        version: 'v1',
+        plural: 'tenants',
+        name: 'initech',
+        body: { spec: { resources: { memory: { requests: '3Gi', limits: '6Gi' } } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await waitFor(() => api.get('v1', 'ResourceQuota', 'tenant-quota', 'tenant-initech').spec.hard['requests.memory'] === '3Gi', 'the quota converged', 15_000);
     expect(((await operator.metrics.errors.get()).values[0]?.value ?? 0) - errorsBefore).toBeGreaterThanOrEqual(3);
-    await waitFor(() => condition(tenantNow('initech'), 'Degraded')?.status === 'False' && tenantNow('initech')?.status?.observedGeneration === 2, 'Degraded cleared');
+    await waitFor(
+      () => condition(tenantNow('initech'), 'Degraded')?.status === 'False' && tenantNow('initech')?.status?.observedGeneration === 2,
+      'Degraded cleared',
+    );
   });
 
   it('keeps reconciling after its watches are cut and the history is compacted (410 Gone → re-list)', async () => {
@@ -190,7 +222,10 @@ describe('the operator against a Kubernetes API server', () => {
     await custom.deleteClusterCustomObject({ group: 'neurallog.io', version: 'v1', plural: 'tenants', name: 'kept' });
     const terminating = await waitFor(() => tenantNow('kept')?.status?.phase === 'Terminating' && tenantNow('kept'), 'Terminating');
     expect(new Date(terminating.status!.retainedUntil!).getTime()).toBeGreaterThanOrEqual(deletedAt + 86_400_000 - 5_000);
-    await waitFor(() => !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept') && !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-kept'), 'the workloads gone');
+    await waitFor(
+      () => !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept') && !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-kept'),
+      'the workloads gone',
+    );
     expect(api.get('v1', 'Namespace', 'tenant-kept')).toBeDefined();
     expect(tenantNow('kept')).toBeDefined();
 
@@ -254,7 +289,13 @@ describe('the operator against a Kubernetes API server', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    for (const name of ['neurallog_operator_reconciles_total', 'neurallog_operator_reconcile_errors_total', 'neurallog_operator_queue_depth', 'neurallog_operator_reconcile_duration_seconds_bucket', 'neurallog_operator_leader 1']) {
+    for (const name of [
+      'neurallog_operator_reconciles_total',
+      'neurallog_operator_reconcile_errors_total',
+      'neurallog_operator_queue_depth',
+      'neurallog_operator_reconcile_duration_seconds_bucket',
+      'neurallog_operator_leader 1',
+    ]) {
       expect(metrics, name).toContain(name);
     }
   });
@@ -270,7 +311,9 @@ describe('the operator against a Kubernetes API server', () => {
     });
     await new Promise<void>((r) => adminApi.listen(0, '127.0.0.1', r));
     try {
-      const operator = startOperator('op-a', { sync: { adminUrl: `http://127.0.0.1:${(adminApi.address() as AddressInfo).port}`, token: 'platform-token', intervalMs: 200 } });
+      const operator = startOperator('op-a', {
+        sync: { adminUrl: `http://127.0.0.1:${(adminApi.address() as AddressInfo).port}`, token: 'platform-token', intervalMs: 200 },
+      });
       await operator.start();
       const stark = await waitFor(() => tenantNow('stark'), 'the synced Tenant');
       expect(stark.metadata?.labels?.[SYNCED_LABEL]).toBe('control-plane');
@@ -284,16 +327,22 @@ describe('the operator against a Kubernetes API server', () => {
     }
   });
 
-  it.skipIf(!HAS_KUBECTL)('is driven by kubectl too: a Tenant from operator/examples applied with kubectl shows up Ready in `kubectl get tenants`, and kubectl deletes it', async () => {
-    const operator = startOperator('op-a');
-    await operator.start();
-    await kubectl('apply', '-f', join(PROJECT_ROOT, 'operator/examples/acme-corp.yaml'));
-    await waitFor(() => condition(tenantNow('acme-corp'), 'Ready')?.status === 'True', 'Ready');
-    const listed = JSON.parse(await kubectl('get', 'tenants', '-o', 'json')) as { items: TenantObject[] };
-    const acme = listed.items.find((t) => t.metadata?.name === 'acme-corp')!;
-    expect(acme.status).toMatchObject({ phase: 'Ready', namespace: 'tenant-acme-corp' });
-    expect(JSON.parse(await kubectl('get', 'resourcequota', 'tenant-quota', '-n', 'tenant-acme-corp', '-o', 'json')).spec.hard).toMatchObject({ 'requests.cpu': '4', 'limits.memory': '16Gi' });
-    await kubectl('delete', 'tenant', 'acme-corp', '--wait=false');
-    await waitFor(() => tenantNow('acme-corp')?.status?.phase === 'Terminating', 'Terminating (kept for the plan retention)');
-  });
+  it.skipIf(!HAS_KUBECTL)(
+    'is driven by kubectl too: a Tenant from operator/examples applied with kubectl shows up Ready in `kubectl get tenants`, and kubectl deletes it',
+    async () => {
+      const operator = startOperator('op-a');
+      await operator.start();
+      await kubectl('apply', '-f', join(PROJECT_ROOT, 'operator/examples/acme-corp.yaml'));
+      await waitFor(() => condition(tenantNow('acme-corp'), 'Ready')?.status === 'True', 'Ready');
+      const listed = JSON.parse(await kubectl('get', 'tenants', '-o', 'json')) as { items: TenantObject[] };
+      const acme = listed.items.find((t) => t.metadata?.name === 'acme-corp')!;
+      expect(acme.status).toMatchObject({ phase: 'Ready', namespace: 'tenant-acme-corp' });
+      expect(JSON.parse(await kubectl('get', 'resourcequota', 'tenant-quota', '-n', 'tenant-acme-corp', '-o', 'json')).spec.hard).toMatchObject({
+        'requests.cpu': '4',
+        'limits.memory': '16Gi',
+      });
+      await kubectl('delete', 'tenant', 'acme-corp', '--wait=false');
+      await waitFor(() => tenantNow('acme-corp')?.status?.phase === 'Terminating', 'Terminating (kept for the plan retention)');
+    },
+  );
 });

@@ -128,7 +128,9 @@ describe('repository', () => {
       expect(committed).toEqual(generated);
       expect(generated.length).toBeGreaterThan(0);
       for (const file of generated) {
-        expect(await readFile(join(PROJECT_ROOT, 'workers/ingest/protocols/generated', file), 'utf8'), file).toBe(await readFile(join(out, 'generated', file), 'utf8'));
+        expect(await readFile(join(PROJECT_ROOT, 'workers/ingest/protocols/generated', file), 'utf8'), file).toBe(
+          await readFile(join(out, 'generated', file), 'utf8'),
+        );
       }
     } finally {
       await rm(out, { recursive: true, force: true });
@@ -139,7 +141,12 @@ describe('repository', () => {
     const out = await mkdtemp(join(tmpdir(), 'neurallog-grammar-'));
     try {
       await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/peggy'), [
-        '--format', 'es', '--dts', '-o', join(out, 'parser.generated.js'), join(PROJECT_ROOT, 'shared/query-language/grammar.peggy'),
+        '--format',
+        'es',
+        '--dts',
+        '-o',
+        join(out, 'parser.generated.js'),
+        join(PROJECT_ROOT, 'shared/query-language/grammar.peggy'),
       ]);
       for (const file of ['parser.generated.js', 'parser.generated.d.ts']) {
         expect(await readFile(join(PROJECT_ROOT, 'shared/query-language', file), 'utf8'), file).toBe(await readFile(join(out, file), 'utf8'));

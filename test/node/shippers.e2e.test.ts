@@ -111,7 +111,9 @@ describe('log shippers, with their own clients', () => {
         resource: { 'service.name': 'checkout', 'deployment.environment': 'e2e' },
         scope: { name: 'com.acme.checkout', version: '3.1.4' },
       });
-      expect((await search(`q=${tag}&level=error`, 5)).map((l) => l.body)).toEqual([0, 4, 8, 12, 16].map((i) => `${tag} order ${String(i).padStart(2, '0')} processed`));
+      expect((await search(`q=${tag}&level=error`, 5)).map((l) => l.body)).toEqual(
+        [0, 4, 8, 12, 16].map((i) => `${tag} order ${String(i).padStart(2, '0')} processed`),
+      );
     });
   }
 
@@ -144,7 +146,7 @@ describe('log shippers, with their own clients', () => {
       severityNumber: 13,
       resource: { app: 'payments', env: 'e2e', region: 'eu-west', level: 'warn' },
     });
-    expect((await search(`q=${tag}&level=warn`, 3))).toHaveLength(3);
+    expect(await search(`q=${tag}&level=warn`, 3)).toHaveLength(3);
     logger.close();
   });
 
@@ -205,16 +207,22 @@ log { source(s_test); destination(d_neurallog); };
     let daemon: ChildProcess | null = null;
     const daemonOutput: string[] = [];
     try {
-      daemon = spawn('syslog-ng', ['-F', '--no-caps', '-f', join(dir, 'syslog-ng.conf'), '-R', join(dir, 'persist'), '-p', join(dir, 'pid'), '-c', join(dir, 'ctl'), '-e'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      daemon = spawn(
+        'syslog-ng',
+        ['-F', '--no-caps', '-f', join(dir, 'syslog-ng.conf'), '-R', join(dir, 'persist'), '-p', join(dir, 'pid'), '-c', join(dir, 'ctl'), '-e'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       daemon.stdout!.on('data', (d) => daemonOutput.push(String(d)));
       daemon.stderr!.on('data', (d) => daemonOutput.push(String(d)));
       // RFC 5424 messages in RFC 5425 octet-counting frames, as syslog() sources read them.
       const base = Math.floor(Date.now() / 60_000) * 60_000 - 60_000; // a whole minute, a minute ago
       const at = (i: number) => new Date(base + i * 1000 + 250).toISOString().replace('Z', '000+00:00');
-      const messages = Array.from({ length: 12 }, (_, i) =>
-        `<${i < 2 ? 11 : 14}>1 ${at(i)} db-${i % 2} postgres ${1000 + i} QUERY [q@32473 ms="${i * 10}"] ${tag} statement ${String(i).padStart(2, '0')} done`,
+      const messages = Array.from(
+        { length: 12 },
+        (_, i) =>
+          `<${i < 2 ? 11 : 14}>1 ${at(i)} db-${i % 2} postgres ${1000 + i} QUERY [q@32473 ms="${i * 10}"] ${tag} statement ${String(i).padStart(2, '0')} done`,
       );
       const deadline = Date.now() + 15_000;
       for (;;) {

@@ -13,9 +13,9 @@ import { snappyUncompress, SnappyError, SnappyTooLargeError } from '../../worker
 /** Data snappy compresses in every way: runs (overlapping copies), repeats far apart (2- and 4-byte offsets), noise (literals). */
 const data = fc.oneof(
   fc.uint8Array({ maxLength: 5000 }),
-  fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 200 })), { maxLength: 30 }).map((parts) =>
-    Uint8Array.from(parts.flatMap(([chunk, times]) => Array.from({ length: times }, () => [...chunk]).flat())),
-  ),
+  fc
+    .array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 200 })), { maxLength: 30 })
+    .map((parts) => Uint8Array.from(parts.flatMap(([chunk, times]) => Array.from({ length: times }, () => [...chunk]).flat()))),
   fc.string({ maxLength: 3000 }).map((s) => new TextEncoder().encode(s.repeat(3))),
 );
 
@@ -34,7 +34,12 @@ describe('snappy decoder', () => {
   });
 
   it('refuses the bodies that kept snappyjs busy (a negative long-literal length), at once', () => {
-    for (const body of [[87, 252, 173, 243, 209, 194], [147, 13, 252, 105, 251, 189, 244, 219, 196, 17], [234, 59, 252, 134, 101, 186, 217, 221, 212], [102, 252, 192, 83, 230, 141, 28, 80, 110]]) {
+    for (const body of [
+      [87, 252, 173, 243, 209, 194],
+      [147, 13, 252, 105, 251, 189, 244, 219, 196, 17],
+      [234, 59, 252, 134, 101, 186, 217, 221, 212],
+      [102, 252, 192, 83, 230, 141, 28, 80, 110],
+    ]) {
       expect(() => snappyUncompress(Uint8Array.from(body), 1 << 20)).toThrow(SnappyError);
     }
   });

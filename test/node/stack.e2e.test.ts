@@ -28,7 +28,11 @@ async function start(devApiKey?: string): Promise<RunningStack> {
   });
 }
 
-async function searchUntil(s: RunningStack, query: string, count: number): Promise<{ logs: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[] }> {
+async function searchUntil(
+  s: RunningStack,
+  query: string,
+  count: number,
+): Promise<{ logs: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[] }> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const res = await fetch(`${s.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${s.devApiKey}` } });
@@ -57,7 +61,8 @@ describe('the stack, end to end', () => {
     // One OpenAPI document for the whole origin, merged from every worker's route definitions.
     const doc = await (await fetch(`${stack.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths['/v1/logs']).sort()).toEqual(['delete', 'get', 'post']);
-    for (const path of ['/v1/logs/histogram', '/v1/logs/fields', '/v1/logs/fields/{name}/values', '/v1/logs/context/{id}', '/v1/tail']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['get']);
+    for (const path of ['/v1/logs/histogram', '/v1/logs/fields', '/v1/logs/fields/{name}/values', '/v1/logs/context/{id}', '/v1/tail'])
+      expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['get']);
     expect(doc.paths['/v1/admin/tenants/{tenantId}/keys']).toBeDefined();
     for (const path of ['/otlp/v1/logs', '/loki/api/v1/push', '/v1/syslog']) expect(Object.keys(doc.paths[path] ?? {}), path).toEqual(['post']);
     // The gateway knows the route, not the method: 405 with Allow, as JSON.
@@ -99,7 +104,9 @@ describe('the stack, end to end', () => {
     expect(proto.status).toBe(202);
     const hello = await searchUntil(stack, `q=hello+${marker}`, 1);
     expect(hello.logs[0]).toMatchObject({ severityText: '__proto__', severityNumber: 0, body: `hello ${marker}` });
-    const constructorField = await fetch(`${stack.url}/v1/logs?q=${encodeURIComponent('constructor:x')}`, { headers: { authorization: `Bearer ${stack.devApiKey}` } });
+    const constructorField = await fetch(`${stack.url}/v1/logs?q=${encodeURIComponent('constructor:x')}`, {
+      headers: { authorization: `Bearer ${stack.devApiKey}` },
+    });
     expect(constructorField.status).toBe(200);
     expect(await constructorField.json()).toMatchObject({ logs: [] });
     // The workers' structured logs reach the output, without the key.
@@ -107,6 +114,7 @@ describe('the stack, end to end', () => {
     expect(output.some((l) => l.includes('"msg":"flush.done"'))).toBe(true);
     expect(output.some((l) => l.includes(stack!.devApiKey))).toBe(false);
     // A newcomer's start is clean: wrangler printed no warning and no error.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
     const plain = output.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
     expect(plain.filter((l) => /\[WARNING\]|\[ERROR\]/.test(l))).toEqual([]);
   });

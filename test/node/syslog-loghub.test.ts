@@ -16,7 +16,11 @@ const present = existsSync(join(LOGHUB_DIR, 'Linux_2k.log'));
 if (!present) console.warn(`syslog-loghub: skipped — no Loghub samples at ${LOGHUB_DIR} (set NEURALLOG_LOGHUB_DIR)`);
 
 describe.skipIf(!present)('syslog parser on Loghub samples', () => {
-  for (const [file, host] of [['Linux_2k.log', 'combo'], ['OpenSSH_2k.log', 'LabSZ'], ['Mac_2k.log', null]] as const) {
+  for (const [file, host] of [
+    ['Linux_2k.log', 'combo'],
+    ['OpenSSH_2k.log', 'LabSZ'],
+    ['Mac_2k.log', null],
+  ] as const) {
     it(`parses every line of ${file} as RFC 3164`, async () => {
       const lines = (await readFile(join(LOGHUB_DIR, file), 'utf8')).split('\n').filter((l) => l.trim() !== '');
       const now = new Date('2026-11-26T10:00:00Z');

@@ -34,7 +34,8 @@ function keyOf(params: Record<string, string>, now = T0): string {
   return cacheKeyText('logs', search, { limit: search.limit, cursor: null }, now);
 }
 
-const sortedUnique = <T>(items: T[]): T[] => [...new Map(items.map((i) => [JSON.stringify(i), i])).values()].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+const sortedUnique = <T>(items: T[]): T[] =>
+  [...new Map(items.map((i) => [JSON.stringify(i), i])).values()].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 
 /**
  * What ClickHouse is asked: each term's SQL and parameters as compileQuery
@@ -66,7 +67,14 @@ function searchMeaning(search: LogSearch): unknown {
   const severity: string[] = [];
   for (let i = 0; Object.hasOwn(params, `severityLo${i}`); i++) severity.push(`${params[`severityLo${i}`]}-${params[`severityHi${i}`]}`);
   const services = Object.hasOwn(params, 'services') ? (params.services as string[]) : [];
-  return { from: params.from, to: params.to, limit: params.limit, severity: sortedUnique(severity), services: sortedUnique(services), query: meaning(search.query) };
+  return {
+    from: params.from,
+    to: params.to,
+    limit: params.limit,
+    severity: sortedUnique(severity),
+    services: sortedUnique(services),
+    query: meaning(search.query),
+  };
 }
 
 // ---- generated searches -------------------------------------------------
@@ -77,12 +85,30 @@ type Tree = { term: Term } | { and: Tree[] } | { or: Tree[] } | { not: Tree };
 
 /** Built-in names (case-insensitive) and attribute names that differ only in case or in prefix (case-sensitive). */
 const FAMILIES: { fields: string[]; ops: string[]; values: string[] }[] = [
-  { fields: ['level', 'LEVEL', 'Level', 'severity'], ops: [':', '=', '>', '>=', '<', '<='], values: ['error', 'ERROR', '"error"', 'err', 'warn', '17', '20', '1*'] },
+  {
+    fields: ['level', 'LEVEL', 'Level', 'severity'],
+    ops: [':', '=', '>', '>=', '<', '<='],
+    values: ['error', 'ERROR', '"error"', 'err', 'warn', '17', '20', '1*'],
+  },
   { fields: ['service', 'SERVICE', 'service.name'], ops: [':', '='], values: ['checkout', 'Checkout', '"checkout"', 'check*', '*', '"*"'] },
   { fields: ['trace_id', 'TRACE_ID', 'traceid', 'span_id', 'id', 'ID'], ops: [':', '='], values: ['4bf9', '4BF9', '4bf9*', '*', '"4bf9"'] },
   { fields: ['timestamp', 'TIME', '@timestamp'], ops: ['>', '>=', '<', '<='], values: ['now-15m', 'now', '2026-11-21T08:30:00Z', '1795251600'] },
   {
-    fields: ['attr.region', 'attr.Region', 'attributes.region', 'Attr.region', 'region', 'Region', 'REGION', 'resource.region', 'resource.Region', 'status', 'attr.status', '__proto__', 'constructor'],
+    fields: [
+      'attr.region',
+      'attr.Region',
+      'attributes.region',
+      'Attr.region',
+      'region',
+      'Region',
+      'REGION',
+      'resource.region',
+      'resource.Region',
+      'status',
+      'attr.status',
+      '__proto__',
+      'constructor',
+    ],
     ops: [':', '=', '>', '>=', '<', '<='],
     values: ['eu', 'EU', 'eu*', '"eu"', '*', '"*"', '500', '"500"', '500.0', '5e2', '1e999', '-1e999'],
   },

@@ -28,7 +28,10 @@ beforeAll(async () => {
   const receivedAt = formatClickHouseTime(instantFromMillis(T0));
   const rows = Array.from({ length: 5 }, (_, i) =>
     normalizeRecord({ timestamp: iso(T0 + i * 1000), service, level: 'error', message: `payment failed ${i} gateway timeout` }, i, {
-      tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `C${service}`,
+      tenantId: TEST_TENANT,
+      retentionDays: 30,
+      receivedAt,
+      batchId: `C${service}`,
     }),
   );
   await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
@@ -61,7 +64,12 @@ describe('edge cache', () => {
     const svc = `cache-case-${crypto.randomUUID().slice(0, 8)}`;
     const receivedAt = formatClickHouseTime(instantFromMillis(T0));
     const records = [{ Region: 'eu' }, { region: 'eu' }, { region: 'eu' }].map((attributes, i) =>
-      normalizeRecord({ timestamp: iso(T0 + i * 1000), service: svc, message: `case ${i}`, attributes }, i, { tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `C${svc}` }),
+      normalizeRecord({ timestamp: iso(T0 + i * 1000), service: svc, message: `case ${i}`, attributes }, i, {
+        tenantId: TEST_TENANT,
+        retentionDays: 30,
+        receivedAt,
+        batchId: `C${svc}`,
+      }),
     );
     await clickhouse.insert({ table: 'logs', values: records, format: 'JSONEachRow' });
     const upper = await get('/v1/logs', { ...range, q: `service:${svc} attr.Region:eu` });
@@ -100,7 +108,11 @@ describe('edge cache', () => {
     // What DELETE /v1/logs does to ClickHouse and D1 (the route is the ingest worker's: test/ingest/delete-logs.test.ts).
     const now = Date.now();
     const { where, params } = compileScope(TEST_TENANT, parseScope(new URLSearchParams({ ...range, q }), now), now);
-    await clickhouse.command({ query: `DELETE FROM logs WHERE ${where.join(' AND ')}`, query_params: params, clickhouse_settings: { lightweight_deletes_sync: '2' } });
+    await clickhouse.command({
+      query: `DELETE FROM logs WHERE ${where.join(' AND ')}`,
+      query_params: params,
+      clickhouse_settings: { lightweight_deletes_sync: '2' },
+    });
     await env.CONTROL_DB.prepare('UPDATE tenants SET data_generation = data_generation + 1 WHERE id = ?').bind(TEST_TENANT).run();
 
     const after = await get('/v1/logs', { ...range, q });

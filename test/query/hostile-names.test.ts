@@ -35,7 +35,18 @@ beforeAll(async () => {
     ResourceAttributes: { [name]: 'r' },
     RetentionDays: 30,
   }));
-  rows.push({ TenantId: tenant, Timestamp: time(50), ObservedTimestamp: time(50), LogId: 'plain', ServiceName: 'plain', SeverityText: 'info', Body: 'plain record', LogAttributes: { plain: 'y' }, ResourceAttributes: {}, RetentionDays: 30 });
+  rows.push({
+    TenantId: tenant,
+    Timestamp: time(50),
+    ObservedTimestamp: time(50),
+    LogId: 'plain',
+    ServiceName: 'plain',
+    SeverityText: 'info',
+    Body: 'plain record',
+    LogAttributes: { plain: 'y' },
+    ResourceAttributes: {},
+    RetentionDays: 30,
+  });
   // Built with computed keys, so `__proto__` is an own key of the map.
   await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
 });
@@ -62,7 +73,10 @@ describe.each(HOSTILE_NAMES)('the name %s', (name) => {
   it('as a query field finds the record that carries that attribute, and only it', async () => {
     for (const q of [`${name}:x`, `attr.${name}:x`, `resource.${name}:r`, `${name}:*`, `${name}>=x`]) {
       const page = await ok<{ logs: { id: string; attributes: Record<string, string> }[] }>('/v1/logs', { q });
-      expect(page.logs.map((l) => l.id), q).toEqual([`hostile-${HOSTILE_NAMES.indexOf(name)}`]);
+      expect(
+        page.logs.map((l) => l.id),
+        q,
+      ).toEqual([`hostile-${HOSTILE_NAMES.indexOf(name)}`]);
       expect(Object.hasOwn(page.logs[0]!.attributes, name)).toBe(true);
     }
     expect((await ok('/v1/logs', { q: `${name}:other` })).logs).toEqual([]);

@@ -43,8 +43,20 @@ function shape(node: QueryNode): unknown {
 
 describe('grammar', () => {
   it('parses the example of the issue, with NOT tighter than AND tighter than OR', () => {
-    expect(shape(parseQuery('level:error service:checkout "connection reset" -healthcheck status>=500 attr.region:eu-* trace_id:4bf92f35 (a OR b) NOT c'))).toEqual({
-      and: ['level:error', 'service:checkout', '"connection reset"', { not: 'healthcheck' }, 'status>=500', 'attr.region:eu-*', 'trace_id:4bf92f35', { or: ['a', 'b'] }, { not: 'c' }],
+    expect(
+      shape(parseQuery('level:error service:checkout "connection reset" -healthcheck status>=500 attr.region:eu-* trace_id:4bf92f35 (a OR b) NOT c')),
+    ).toEqual({
+      and: [
+        'level:error',
+        'service:checkout',
+        '"connection reset"',
+        { not: 'healthcheck' },
+        'status>=500',
+        'attr.region:eu-*',
+        'trace_id:4bf92f35',
+        { or: ['a', 'b'] },
+        { not: 'c' },
+      ],
     });
     expect(shape(parseQuery('a OR b c'))).toEqual({ or: ['a', { and: ['b', 'c'] }] });
     expect(shape(parseQuery('a b OR c AND NOT d'))).toEqual({ or: [{ and: ['a', 'b'] }, { and: ['c', { not: 'd' }] }] });
@@ -75,29 +87,91 @@ describe('grammar', () => {
   });
 
   it('answers 400 query_syntax with the position over HTTP', async () => {
-    const res = await exports.default.fetch(new Request(`https://neurallog.test/v1/logs?q=${encodeURIComponent('level:error AND')}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }));
+    const res = await exports.default.fetch(
+      new Request(`https://neurallog.test/v1/logs?q=${encodeURIComponent('level:error AND')}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'query_syntax', parameter: 'q', position: 15, expected: expect.stringContaining('term') });
-    const bad = await exports.default.fetch(new Request(`https://neurallog.test/v1/logs?q=${encodeURIComponent('level:loud')}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }));
+    const bad = await exports.default.fetch(
+      new Request(`https://neurallog.test/v1/logs?q=${encodeURIComponent('level:loud')}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
+    );
     expect(await bad.json()).toMatchObject({ error: 'query_syntax', position: 6, message: expect.stringMatching(/unknown level "loud"/) });
   });
 });
 
 /** Identifiers and keywords the compiler may emit; anything else in the SQL text would have come from the query. */
 const SQL_WORDS = new Set([
-  'SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'NOT', 'ORDER', 'BY', 'DESC', 'LIMIT', 'BETWEEN', 'IN', 'logs', 'TenantId', 'TimestampTime', 'Timestamp',
-  'toDateTime', 'LogId', 'ObservedTimestamp', 'SeverityText', 'SeverityNumber', 'ServiceName', 'Body', 'TraceId', 'SpanId', 'LogAttributes',
-  'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'ScopeAttributes', 'hasToken', 'lower', 'match', 'positionCaseInsensitiveUTF8', 'startsWith',
-  'mapContains', 'if', 'ifNull', 'toFloat64OrNull',
+  'SELECT',
+  'FROM',
+  'WHERE',
+  'AND',
+  'OR',
+  'NOT',
+  'ORDER',
+  'BY',
+  'DESC',
+  'LIMIT',
+  'BETWEEN',
+  'IN',
+  'logs',
+  'TenantId',
+  'TimestampTime',
+  'Timestamp',
+  'toDateTime',
+  'LogId',
+  'ObservedTimestamp',
+  'SeverityText',
+  'SeverityNumber',
+  'ServiceName',
+  'Body',
+  'TraceId',
+  'SpanId',
+  'LogAttributes',
+  'ResourceAttributes',
+  'ScopeName',
+  'ScopeVersion',
+  'ScopeAttributes',
+  'hasToken',
+  'lower',
+  'match',
+  'positionCaseInsensitiveUTF8',
+  'startsWith',
+  'mapContains',
+  'if',
+  'ifNull',
+  'toFloat64OrNull',
 ]);
 
 describe('compiled SQL', () => {
   it('for any query text: a syntax error with a position, or SQL with the tenant first and the text only in parameters', () => {
     const queryish = fc.stringMatching(/^[a-zA-Z0-9 :"()\-*<>=._\\'`;,{}@!|&]{0,60}$/);
-    const withWords = fc.array(fc.oneof(queryish, fc.constantFrom('AND', 'OR', 'NOT', '-', '(', ')', '"', 'level:', 'attr.x:', 'status>=', 'trace_id:', 'timestamp>', "');DROP TABLE logs;--", '{tenant:String}')), { maxLength: 8 }).map((parts) => parts.join(' '));
+    const withWords = fc
+      .array(
+        fc.oneof(
+          queryish,
+          fc.constantFrom(
+            'AND',
+            'OR',
+            'NOT',
+            '-',
+            '(',
+            ')',
+            '"',
+            'level:',
+            'attr.x:',
+            'status>=',
+            'trace_id:',
+            'timestamp>',
+            "');DROP TABLE logs;--",
+            '{tenant:String}',
+          ),
+        ),
+        { maxLength: 8 },
+      )
+      .map((parts) => parts.join(' '));
     fc.assert(
       fc.property(fc.oneof(queryish, withWords), (q) => {
-        let compiled;
+        let compiled: ReturnType<typeof compileSearch>;
         try {
           compiled = compileSearch('tenant-a', parseSearch(new URLSearchParams({ q }), T0));
         } catch (err) {
@@ -124,7 +198,12 @@ describe('meaning, on rows in ClickHouse', () => {
   const service = `ql-${crypto.randomUUID().slice(0, 8)}`;
   const records: Record<string, unknown>[] = [
     { level: 'info', message: 'GET /healthcheck 200', attributes: { status: '200', region: 'eu-west-1' } },
-    { level: 'error', message: 'Connection reset by peer while talking to 10.0.0.1', attributes: { status: '502', region: 'eu-central-1' }, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' },
+    {
+      level: 'error',
+      message: 'Connection reset by peer while talking to 10.0.0.1',
+      attributes: { status: '502', region: 'eu-central-1' },
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+    },
     { level: 'warn', message: 'connection pool exhausted, reset pending', attributes: { status: '503', region: 'us-east-1' } },
     { level: 'debug', message: 'Connecting to replica', resource: { host: 'db-1' }, attributes: { status: 'n/a' } },
     { level: 'fatal', message: 'disk full on /var', resource: { host: 'db-2' }, attributes: { region: 'us-west-2', status: '500' } },
@@ -136,7 +215,9 @@ describe('meaning, on rows in ClickHouse', () => {
 
   beforeAll(async () => {
     const receivedAt = formatClickHouseTime(instantFromMillis(T0));
-    rows = records.map((r, i) => normalizeRecord({ ...r, service, timestamp: iso(T0 + i * 1000) }, i, { tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `QL${service}` }));
+    rows = records.map((r, i) =>
+      normalizeRecord({ ...r, service, timestamp: iso(T0 + i * 1000) }, i, { tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `QL${service}` }),
+    );
     await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
   });
 
@@ -175,10 +256,42 @@ describe('meaning, on rows in ClickHouse', () => {
   });
 
   it('means the same in memory (live tail) as in ClickHouse, on 300 random queries', async () => {
-    const term = fc.constantFrom('connection', 'reset', 'conn*', 'Connecting', '"connection reset"', '10.0.0.1', 'disk', 'über', 'peer', 'get', '"pool exhausted"', 'healthcheck', 'a*');
+    const term = fc.constantFrom(
+      'connection',
+      'reset',
+      'conn*',
+      'Connecting',
+      '"connection reset"',
+      '10.0.0.1',
+      'disk',
+      'über',
+      'peer',
+      'get',
+      '"pool exhausted"',
+      'healthcheck',
+      'a*',
+    );
     const field = fc.constantFrom(
-      'level:error', 'level:info', 'level>=warn', 'level<=debug', 'status>=500', 'status<300', 'status:200', 'status:5*', 'attr.region:eu-*', 'region:us-east-1',
-      'resource.host:db-1', 'host:*', 'host:edge-1', 'user:ana', 'region:ap-*', 'trace_id:4bf9*', 'attr.status>n', `timestamp>${iso(T0 + 2500)}`, 'body:reset', 'span_id:*',
+      'level:error',
+      'level:info',
+      'level>=warn',
+      'level<=debug',
+      'status>=500',
+      'status<300',
+      'status:200',
+      'status:5*',
+      'attr.region:eu-*',
+      'region:us-east-1',
+      'resource.host:db-1',
+      'host:*',
+      'host:edge-1',
+      'user:ana',
+      'region:ap-*',
+      'trace_id:4bf9*',
+      'attr.status>n',
+      `timestamp>${iso(T0 + 2500)}`,
+      'body:reset',
+      'span_id:*',
     );
     const query: fc.Arbitrary<string> = fc.letrec<{ q: string }>((tie) => ({
       q: fc.oneof(
@@ -191,15 +304,27 @@ describe('meaning, on rows in ClickHouse', () => {
         tie('q').map((q) => `NOT (${q})`),
       ),
     })).q;
-    const records = rows.map((r): MatchableRecord => ({
-      Body: r.Body, SeverityNumber: r.SeverityNumber ?? 0, ServiceName: r.ServiceName ?? '', TraceId: r.TraceId ?? '', SpanId: r.SpanId ?? '', LogId: r.LogId,
-      Timestamp: r.Timestamp, LogAttributes: r.LogAttributes ?? {}, ResourceAttributes: r.ResourceAttributes ?? {},
-    }));
+    const records = rows.map(
+      (r): MatchableRecord => ({
+        Body: r.Body,
+        SeverityNumber: r.SeverityNumber ?? 0,
+        ServiceName: r.ServiceName ?? '',
+        TraceId: r.TraceId ?? '',
+        SpanId: r.SpanId ?? '',
+        LogId: r.LogId,
+        Timestamp: r.Timestamp,
+        LogAttributes: r.LogAttributes ?? {},
+        ResourceAttributes: r.ResourceAttributes ?? {},
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(query, async (q) => {
         const tree = parseQuery(q);
         const matcher = compileMatcher(tree, T0);
-        const inMemory = records.filter(matcher).map((r) => r.LogId).sort();
+        const inMemory = records
+          .filter(matcher)
+          .map((r) => r.LogId)
+          .sort();
         const params = new SqlParams();
         const filter = compileQuery(tree, params, T0);
         const rs = await clickhouse.query({

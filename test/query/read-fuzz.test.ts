@@ -17,15 +17,40 @@ beforeAll(async () => {
   key = await provisionKey(tenant, ['logs:read']);
 });
 
-const name = fc.oneof(fc.constantFrom(...HOSTILE_NAMES, 'level', 'service', 'trace_id', 'span_id', 'timestamp', 'body', 'attr.x', 'resource.__proto__', 'attributes.constructor', 'id'), fc.string({ maxLength: 12 }));
-const value = fc.oneof(fc.constantFrom(...HOSTILE_NAMES, 'error', '*', 'now-5m', '0', '24', '4bf92f3577b34da6a3ce929d0e0e4736', 'eu-*'), fc.string({ maxLength: 12 }));
+const name = fc.oneof(
+  fc.constantFrom(
+    ...HOSTILE_NAMES,
+    'level',
+    'service',
+    'trace_id',
+    'span_id',
+    'timestamp',
+    'body',
+    'attr.x',
+    'resource.__proto__',
+    'attributes.constructor',
+    'id',
+  ),
+  fc.string({ maxLength: 12 }),
+);
+const value = fc.oneof(
+  fc.constantFrom(...HOSTILE_NAMES, 'error', '*', 'now-5m', '0', '24', '4bf92f3577b34da6a3ce929d0e0e4736', 'eu-*'),
+  fc.string({ maxLength: 12 }),
+);
 const term = fc.oneof(
   value,
   fc.tuple(name, fc.constantFrom(':', '=', '>', '>=', '<', '<='), value).map(([n, op, v]) => `${n}${op}${v}`),
   value.map((v) => `"${v}"`),
   fc.constantFrom('AND', 'OR', 'NOT', '-', '(', ')', '\\', '"'),
 );
-const wellFormed = fc.array(fc.tuple(name.filter((n) => /^[A-Za-z_@][\w.@-]*$/.test(n)), fc.constantFrom(':', '>=', '<'), value.filter((v) => /^[\w*.-]+$/.test(v))), { minLength: 1, maxLength: 3 });
+const wellFormed = fc.array(
+  fc.tuple(
+    name.filter((n) => /^[A-Za-z_@][\w.@-]*$/.test(n)),
+    fc.constantFrom(':', '>=', '<'),
+    value.filter((v) => /^[\w*.-]+$/.test(v)),
+  ),
+  { minLength: 1, maxLength: 3 },
+);
 const q = fc.oneof(
   fc.array(term, { maxLength: 8 }).map((terms) => terms.join(' ')),
   // Queries that parse, so their field names and values reach the compilers and ClickHouse.

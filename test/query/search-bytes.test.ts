@@ -39,13 +39,21 @@ async function get<T>(path: string, params: Record<string, string>): Promise<T> 
   const url = new URL(`https://neurallog.test${path}`);
   url.search = new URLSearchParams(params).toString();
   const res = await exports.default.fetch(new Request(url, { headers: { authorization: `Bearer ${key}` } }));
-  expect(res.status, await res.clone().text().then((t) => t.slice(0, 300))).toBe(200);
+  expect(
+    res.status,
+    await res
+      .clone()
+      .text()
+      .then((t) => t.slice(0, 300)),
+  ).toBe(200);
   return res.json<T>();
 }
 
 function records(service: string, bodies: string[], at: (i: number) => number): LogRow[] {
   const receivedAt = formatClickHouseTime(instantFromMillis(T0));
-  return bodies.map((message, i) => normalizeRecord({ timestamp: iso(at(i)), service, message }, i, { tenantId: tenant, retentionDays: 30, receivedAt, batchId: `B${service}` }));
+  return bodies.map((message, i) =>
+    normalizeRecord({ timestamp: iso(at(i)), service, message }, i, { tenantId: tenant, retentionDays: 30, receivedAt, batchId: `B${service}` }),
+  );
 }
 
 /** Newest first, as the search orders them: (Timestamp, LogId) descending. */
@@ -56,7 +64,11 @@ beforeAll(async () => {
   await provisionTenant(tenant, { plan: 'professional', retentionDays: 30 });
   key = await provisionKey(tenant, ['logs:read']);
   // 40 rows of 20 KB (800 KB, three times the cap); four share each timestamp, so cursors land inside ties.
-  rows = records('big', Array.from({ length: ROWS }, (_, i) => `row ${i} ${'é'.repeat(BODY_CHARS)}`), (i) => T0 + Math.floor(i / 4) * 1000);
+  rows = records(
+    'big',
+    Array.from({ length: ROWS }, (_, i) => `row ${i} ${'é'.repeat(BODY_CHARS)}`),
+    (i) => T0 + Math.floor(i / 4) * 1000,
+  );
   await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
 });
 
@@ -117,10 +129,13 @@ describe('the byte cap on reads', () => {
     const oldestFirst = [...rows].sort(newestFirst).reverse();
     const at = 20;
     const target = oldestFirst[at]!;
-    const ctx = await get<{ log: LogView; before: LogView[]; after: LogView[]; truncated: boolean; truncatedReason?: string }>(`/v1/logs/context/${target.LogId}`, {
-      before: '500',
-      after: '500',
-    });
+    const ctx = await get<{ log: LogView; before: LogView[]; after: LogView[]; truncated: boolean; truncatedReason?: string }>(
+      `/v1/logs/context/${target.LogId}`,
+      {
+        before: '500',
+        after: '500',
+      },
+    );
     expect(ctx.log.id).toBe(target.LogId);
     expect(ctx).toMatchObject({ truncated: true, truncatedReason: 'bytes' });
     expect(utf8Length(ctx.log.body) + bodyBytes(ctx.before) + bodyBytes(ctx.after)).toBeLessThanOrEqual(CAP);

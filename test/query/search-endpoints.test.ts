@@ -48,7 +48,11 @@ beforeAll(async () => {
   rows = records.map((r, i) => normalizeRecord(r, i, { tenantId: TEST_TENANT, retentionDays: 30, receivedAt, batchId: `EP${service}` }));
   await clickhouse.insert({ table: 'logs', values: rows, format: 'JSONEachRow' });
   // The same service name in another tenant: never counted.
-  await clickhouse.insert({ table: 'logs', values: rows.slice(0, 5).map((r) => ({ ...r, TenantId: 'other-tenant', LogId: `${r.LogId}x` })), format: 'JSONEachRow' });
+  await clickhouse.insert({
+    table: 'logs',
+    values: rows.slice(0, 5).map((r) => ({ ...r, TenantId: 'other-tenant', LogId: `${r.LogId}x` })),
+    format: 'JSONEachRow',
+  });
 });
 
 const scope = { from: iso(T0), to: iso(T0 + 30 * 60_000) };
@@ -96,12 +100,22 @@ describe('facets', () => {
 
   it('gives the top values of a field with counts', async () => {
     const level = await getJson('/v1/logs/fields/level/values', { ...scope, q: `service:${service}` });
-    expect(level).toEqual({ field: 'level', total: 27, values: [{ value: 'info', count: 18 }, { value: 'error', count: 9 }] });
+    expect(level).toEqual({
+      field: 'level',
+      total: 27,
+      values: [
+        { value: 'info', count: 18 },
+        { value: 'error', count: 9 },
+      ],
+    });
     const route = await getJson('/v1/logs/fields/attr.route/values', { ...scope, q: `service:${service}`, limit: '1' });
     expect(route.values).toHaveLength(1);
     expect(route.total).toBe(27);
     const services = await getJson('/v1/logs/fields/service/values', { ...scope, q: `service:${service}*` });
-    expect(services.values).toEqual([{ value: service, count: 27 }, { value: other, count: 3 }]);
+    expect(services.values).toEqual([
+      { value: service, count: 27 },
+      { value: other, count: 3 },
+    ]);
     const host = await getJson('/v1/logs/fields/host/values', { ...scope, q: `service:${service}` }); // a resource attribute by its bare name
     expect(host.values.map((v: any) => v.value).sort()).toEqual(['web-0', 'web-1', 'web-2']);
     expect((await get('/v1/logs/fields/body/values', scope)).status).toBe(400);
@@ -128,7 +142,13 @@ describe('GET /v1/logs/context/{id}', () => {
 
 describe("the plan's query limits", () => {
   const principal = (overrides: Partial<(typeof PLANS)['starter']>): Principal =>
-    ({ tenantId: TEST_TENANT, retentionDays: 7, plan: { ...PLANS.starter, ...overrides }, scopes: new Set(['logs:read']), credential: 'test' }) as unknown as Principal;
+    ({
+      tenantId: TEST_TENANT,
+      retentionDays: 7,
+      plan: { ...PLANS.starter, ...overrides },
+      scopes: new Set(['logs:read']),
+      credential: 'test',
+    }) as unknown as Principal;
   const context = (p: Principal) => ({ get: (key: string) => (key === 'principal' ? p : 'test-request'), env }) as never;
 
   it('refuses a range longer than the retention', () => {
@@ -139,7 +159,8 @@ describe("the plan's query limits", () => {
   it('stops a search past max_rows_to_read with a clear 400', async () => {
     const sql = 'SELECT count() AS n, sum(length(Body)) AS chars FROM logs WHERE TenantId = {tenant:String}';
     await expect(runQuery(context(principal({ queryMaxRowsRead: 1 })), sql, { tenant: TEST_TENANT })).rejects.toSatisfy(
-      (err: unknown) => err instanceof ApiError && err.code === 'query_limit_exceeded' && err.details.limit === 'rows_read' && /more than 1 rows/.test(err.message),
+      (err: unknown) =>
+        err instanceof ApiError && err.code === 'query_limit_exceeded' && err.details.limit === 'rows_read' && /more than 1 rows/.test(err.message),
     );
     const [ok] = await runQuery<{ n: string }>(context(principal({})), sql, { tenant: TEST_TENANT });
     expect(Number(ok!.n)).toBeGreaterThan(0);

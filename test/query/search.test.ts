@@ -52,7 +52,7 @@ describe('GET /v1/logs', () => {
     ]);
   });
 
-  it('returns only the caller tenant\'s rows, newest first, with every field', async () => {
+  it("returns only the caller tenant's rows, newest first, with every field", async () => {
     const page = await searchOk({ service, from: iso(T0), to: iso(T0 + 60_000) });
     expect(page.logs.map((l) => l.body)).toEqual(['disk full', 'connection reset by peer', 'User Login succeeded']);
     expect(page.nextCursor).toBeNull();
@@ -85,15 +85,15 @@ describe('GET /v1/logs', () => {
   it('pages with a cursor that neither skips nor repeats rows while ingestion continues', async () => {
     const paged = `svc-${crypto.randomUUID().slice(0, 8)}`;
     // 25 rows; groups of five share a timestamp, so ties straddle page boundaries.
-    await insert(Array.from({ length: 25 }, (_, i) => row(TEST_TENANT, { service: paged, message: `row ${i}`, timestamp: iso(T0 + Math.floor(i / 5) * 1000) })));
+    await insert(
+      Array.from({ length: 25 }, (_, i) => row(TEST_TENANT, { service: paged, message: `row ${i}`, timestamp: iso(T0 + Math.floor(i / 5) * 1000) })),
+    );
     const range = { from: iso(T0), to: iso(T0 + 60_000), service: paged, limit: '7' };
     const seen: string[] = [];
     let page = await searchOk(range);
     seen.push(...page.logs.map((l) => l.id));
     // New rows arrive between pages, newer and older than the cursor.
-    await insert([
-      row(TEST_TENANT, { service: paged, message: 'late newer', timestamp: iso(T0 + 50_000) }),
-    ]);
+    await insert([row(TEST_TENANT, { service: paged, message: 'late newer', timestamp: iso(T0 + 50_000) })]);
     while (page.nextCursor) {
       page = await searchOk({ ...range, cursor: page.nextCursor });
       seen.push(...page.logs.map((l) => l.id));

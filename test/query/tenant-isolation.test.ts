@@ -22,7 +22,9 @@ describe('search is tenant-scoped by the credential alone', () => {
     const now = formatClickHouseTime(instantFromMillis(Date.now()));
     await clickhouse.insert({
       table: 'logs',
-      values: [a, b].map((tenantId, i) => normalizeRecord({ message: `${marker} of ${tenantId}` }, i, { tenantId, retentionDays: 7, receivedAt: now, batchId: marker })),
+      values: [a, b].map((tenantId, i) =>
+        normalizeRecord({ message: `${marker} of ${tenantId}` }, i, { tenantId, retentionDays: 7, receivedAt: now, batchId: marker }),
+      ),
       format: 'JSONEachRow',
     });
     for (const [query, headers] of [
@@ -34,7 +36,10 @@ describe('search is tenant-scoped by the credential alone', () => {
       const res = await search(keyA, query, headers);
       expect(res.status).toBe(200);
       const { logs } = await res.json<{ logs: { body: string }[] }>();
-      expect(logs.every((l) => !l.body.includes(b)), query).toBe(true);
+      expect(
+        logs.every((l) => !l.body.includes(b)),
+        query,
+      ).toBe(true);
     }
     const own = await (await search(keyA, `q=${marker}`)).json<{ logs: { body: string }[] }>();
     expect(own.logs.map((l) => l.body)).toEqual([`${marker} of ${a}`]);

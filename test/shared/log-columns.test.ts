@@ -13,7 +13,13 @@ import { SEARCH_COLUMNS } from '../../workers/query/compile-search.ts';
 const full = Object.fromEntries(
   ROW_COLUMNS.map((c, i) => [
     c.name,
-    typeof c.empty === 'number' ? i + 1 : c.type.startsWith('DateTime64') ? `2026-11-26 06:00:${String(i).padStart(2, '0')}.000000001` : typeof c.empty === 'string' ? `value of ${c.name}` : { key: c.name },
+    typeof c.empty === 'number'
+      ? i + 1
+      : c.type.startsWith('DateTime64')
+        ? `2026-11-26 06:00:${String(i).padStart(2, '0')}.000000001`
+        : typeof c.empty === 'string'
+          ? `value of ${c.name}`
+          : { key: c.name },
   ]),
 ) as unknown as LogRow;
 const searched = Object.fromEntries(SEARCHED_COLUMNS.map((c) => [c.name, full[c.name]])) as unknown as StoredLog;

@@ -6,7 +6,17 @@ const ctx = { tenantId: 'acme', retentionDays: 7, receivedAt: '2026-11-26 06:00:
 describe('normalizeRecord', () => {
   it('maps the common aliases and keeps everything else as attributes', () => {
     const row = normalizeRecord(
-      { time: 1764136800000, msg: 'hello', level: 50, service: 'api', traceId: '4BF92F3577B34DA6A3CE929D0E0E4736', span_id: '00f067aa0ba902b7', http: { status: 500, path: '/x' }, tags: ['a', 'b'], user: null },
+      {
+        time: 1764136800000,
+        msg: 'hello',
+        level: 50,
+        service: 'api',
+        traceId: '4BF92F3577B34DA6A3CE929D0E0E4736',
+        span_id: '00f067aa0ba902b7',
+        http: { status: 500, path: '/x' },
+        tags: ['a', 'b'],
+        user: null,
+      },
       3,
       ctx,
     );

@@ -10,13 +10,19 @@ const options = (maxRecordBytes: number, maxChunkChars?: number) => ({ maxRecord
 const rowsOf = (records: Record<string, unknown>[]) => records.map((r, i) => normalizeRecord(r, i, ctx));
 
 function parseLines(text: string) {
-  return text.trimEnd().split('\n').map((line) => Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, JSON.parse(line)[i]])));
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => Object.fromEntries(LOG_COLUMNS.map((c, i) => [c, JSON.parse(line)[i]])));
 }
 
 describe('serializeRows', () => {
   it('writes one JSON array per row, in column order, even when a value looks like a row boundary', () => {
     const tricky = 'a],["acme","x\nnext line';
-    const batch = serializeRows(rowsOf([{ message: tricky, k: '],["acme",' }, { message: 'ünïcödé ✓', level: 'warn' }, { message: 'plain' }]), options(1 << 20));
+    const batch = serializeRows(
+      rowsOf([{ message: tricky, k: '],["acme",' }, { message: 'ünïcödé ✓', level: 'warn' }, { message: 'plain' }]),
+      options(1 << 20),
+    );
     const text = batch.chunks.map((c) => c.text).join('');
     const rows = parseLines(text);
     expect(rows).toHaveLength(3);
@@ -43,7 +49,9 @@ describe('serializeRows', () => {
     const rows = rowsOf([{ message: 'ok' }, { message: 'x'.repeat(5000) }]);
     const batch = serializeRows(rows, options(4096));
     expect(batch.rows).toBe(1);
-    expect(batch.refused).toEqual([{ record: 1, field: null, code: 'record_too_large', reason: expect.stringMatching(/^\d+ bytes once stored; the limit is 4096$/), limit: 4096 }]);
+    expect(batch.refused).toEqual([
+      { record: 1, field: null, code: 'record_too_large', reason: expect.stringMatching(/^\d+ bytes once stored; the limit is 4096$/), limit: 4096 },
+    ]);
     expect(describeRefusal(batch.refused[0]!)).toMatch(/^record 1 is \d+ bytes once stored/);
   });
 
@@ -53,7 +61,7 @@ describe('serializeRows', () => {
       JSON.parse('{"message": "half a pair \\ud800 here"}'),
       JSON.parse('{"message": "ok", "attributes": {"k\\udc00": "v"}}'),
       JSON.parse('{"message": "ok", "user": "\\udfff"}'),
-      { message: 'a pair is fine: \u{1F600}', 'path': 'C:\\udp\\x' },
+      { message: 'a pair is fine: \u{1F600}', path: 'C:\\udp\\x' },
       { message: 'expired', timestamp: '2026-11-18T05:59:59Z' },
       { message: 'just kept', timestamp: '2026-11-19T06:00:01Z' },
     ]);
@@ -89,7 +97,7 @@ describe('toValues (hand-written for speed) against the column definitions (shar
   it('writes every column at its position', () => {
     const values = toValues(full);
     expect(values).toHaveLength(ROW_COLUMNS.length);
-    ROW_COLUMNS.forEach((c, i) => expect(values[i], `${c.name} at ${i}`).toBe(full[c.name]));
+    for (const [i, c] of ROW_COLUMNS.entries()) expect(values[i], `${c.name} at ${i}`).toBe(full[c.name]);
     expect([...LOG_COLUMNS]).toEqual(ROW_COLUMNS.map((c) => c.name));
   });
 
@@ -97,7 +105,7 @@ describe('toValues (hand-written for speed) against the column definitions (shar
     const required = Object.fromEntries(ROW_COLUMNS.filter((c) => c.required).map((c) => [c.name, full[c.name]])) as unknown as LogRow;
     const values = toValues(required);
     expect(values).toHaveLength(ROW_COLUMNS.length);
-    ROW_COLUMNS.forEach((c, i) => expect(values[i], `${c.name} at ${i}`).toEqual(c.required ? full[c.name] : c.empty));
+    for (const [i, c] of ROW_COLUMNS.entries()) expect(values[i], `${c.name} at ${i}`).toEqual(c.required ? full[c.name] : c.empty);
   });
 });
 
@@ -107,12 +115,27 @@ describe('the stored text (rows buffered by earlier releases must still flush, a
     const rows: LogRow[] = [
       { ...base, LogId: 'B-0', Body: 'plain' },
       {
-        ...base, LogId: 'B-1', Body: 'ünïcödé ✓ "quoted" \\ \n', TraceId: '0af7651916cd43dd8448eb211c80319c', SpanId: 'b7ad6b7169203331', TraceFlags: 1,
-        SeverityText: 'warn', SeverityNumber: 13, ServiceName: 'checkout', ResourceAttributes: { 'host.name': 'n1' }, LogAttributes: { k: 'v' },
-        ScopeName: 'io.opentelemetry', ScopeVersion: '1.0', ScopeAttributes: { a: 'b' }, ResourceSchemaUrl: 'https://r', ScopeSchemaUrl: 'https://s',
+        ...base,
+        LogId: 'B-1',
+        Body: 'ünïcödé ✓ "quoted" \\ \n',
+        TraceId: '0af7651916cd43dd8448eb211c80319c',
+        SpanId: 'b7ad6b7169203331',
+        TraceFlags: 1,
+        SeverityText: 'warn',
+        SeverityNumber: 13,
+        ServiceName: 'checkout',
+        ResourceAttributes: { 'host.name': 'n1' },
+        LogAttributes: { k: 'v' },
+        ScopeName: 'io.opentelemetry',
+        ScopeVersion: '1.0',
+        ScopeAttributes: { a: 'b' },
+        ResourceSchemaUrl: 'https://r',
+        ScopeSchemaUrl: 'https://s',
       },
     ];
-    const text = serializeRows(rows, options(1 << 20)).chunks.map((c) => c.text).join('');
+    const text = serializeRows(rows, options(1 << 20))
+      .chunks.map((c) => c.text)
+      .join('');
     expect(text).toBe(
       '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-0","","",0,"",0,"","plain",{},{},7,"","",{},"",""]\n' +
         '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-1","0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331",1,"warn",13,' +

@@ -13,11 +13,7 @@ export async function provisionTenant(id: string, options: { status?: 'active' |
 }
 
 /** Creates a key (a fresh one unless `key` is given) and returns it. */
-export async function provisionKey(
-  tenantId: string,
-  scopes: Scope[],
-  options: { key?: string; expiresAt?: number; revokedAt?: number } = {},
-): Promise<string> {
+export async function provisionKey(tenantId: string, scopes: Scope[], options: { key?: string; expiresAt?: number; revokedAt?: number } = {}): Promise<string> {
   const key = options.key ?? generateApiKey().key;
   const { keyId } = parseApiKey(key)!;
   await env.CONTROL_DB.prepare(

@@ -61,7 +61,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       counted.maxInFlight = Math.max(counted.maxInFlight, ++counted.inFlight);
     }
     try {
-      await forward(haystack, body, url, req, res);
+      await forward(haystack, body, req, res);
     } catch (err) {
       // ClickHouse went away mid-request (e.g. while the tests shut down): answer as a proxy does.
       if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' }).end(`proxy: ${(err as Error).message}\n`);
@@ -71,7 +71,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
   });
 
-  async function forward(text: string, body: Buffer, url: URL, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+  async function forward(text: string, body: Buffer, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
     const rule = rules.find((r) => r.remaining > 0 && text.includes(r.match));
     if (rule?.mode === 'delay') {
       rule.remaining--;

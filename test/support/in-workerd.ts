@@ -84,7 +84,11 @@ export async function flushActor(stub: DurableObjectStub<TenantActor>, timeoutMs
     if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
     if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
   }
-  return waitFor(() => stub.stats(), (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0, timeoutMs);
+  return waitFor(
+    () => stub.stats(),
+    (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0,
+    timeoutMs,
+  );
 }
 
 /** Makes whatever an actor buffers due for a flush now (the tests' maximum age is far ahead). */

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noAssignInExpressions: the selector and JSONPath readers are chains of `if ((m = re.exec(…)))`.
 /**
  * A local server that speaks the Kubernetes API's REST protocol well enough
  * that the official `@kubernetes/client-node` (1.4) and `kubectl` (1.32) both
@@ -226,7 +227,16 @@ class ApiError extends Error {
   }
 
   status(): Obj {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
   }
 }
 
@@ -341,13 +351,18 @@ function details(rt: ResourceType, name: string, extra: Obj = {}): Obj {
 }
 
 function conflict(rt: ResourceType, name: string): ApiError {
-  return new ApiError(409, `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, 'Conflict', details(rt, name));
+  return new ApiError(
+    409,
+    `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    'Conflict',
+    details(rt, name),
+  );
 }
 
 function invalid(rt: ResourceType, name: string, causes: { field: string; message: string; reason: string }[]): ApiError {
   const list = causes.map((c) => `${c.field}: ${c.message}`);
   const summary = list.length === 1 ? list[0]! : `[${list.join(', ')}]`;
-  return new ApiError(422, `${rt.kind}.${rt.group || ''}`.replace(/\.$/, '') + ` "${name}" is invalid: ${summary}`, 'Invalid', {
+  return new ApiError(422, `${`${rt.kind}.${rt.group || ''}`.replace(/\.$/, '')} "${name}" is invalid: ${summary}`, 'Invalid', {
     name,
     ...(rt.group ? { group: rt.group } : {}),
     kind: rt.kind,
@@ -409,7 +424,19 @@ function deletePath(obj: Obj, path: Path): void {
 }
 
 /** Metadata the server owns: never part of a field manager's fields. */
-const SERVER_METADATA = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink', 'generateName']);
+const SERVER_METADATA = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'selfLink',
+  'generateName',
+]);
 
 /** The leaves of an object (scalars, lists, empty maps) by path, keyed by the path's JSON — what a field manager can own. */
 function leaves(obj: Obj): Map<string, Path> {
@@ -452,7 +479,12 @@ function jsonPatch(doc: Obj, operations: unknown, fail: (message: string) => Api
   let root: unknown = clone(doc);
   const pointer = (p: unknown): string[] => {
     if (typeof p !== 'string' || (p !== '' && !p.startsWith('/'))) throw fail(`invalid JSON pointer ${JSON.stringify(p)}`);
-    return p === '' ? [] : p.slice(1).split('/').map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+    return p === ''
+      ? []
+      : p
+          .slice(1)
+          .split('/')
+          .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
   };
   const parentOf = (tokens: string[], op: string): { parent: any; key: string } => {
     let v: any = root;
@@ -474,7 +506,8 @@ function jsonPatch(doc: Obj, operations: unknown, fail: (message: string) => Api
     const { parent, key } = parentOf(tokens, op);
     if (Array.isArray(parent)) {
       const index = key === '-' ? parent.length : Number(key);
-      if (!Number.isInteger(index) || index < 0 || index > parent.length) throw fail(`${op} operation does not apply: index out of range: /${tokens.join('/')}`);
+      if (!Number.isInteger(index) || index < 0 || index > parent.length)
+        throw fail(`${op} operation does not apply: index out of range: /${tokens.join('/')}`);
       parent.splice(index, 0, value);
     } else if (isObject(parent)) parent[key] = value;
     else throw fail(`${op} operation does not apply: doc is missing path: /${tokens.join('/')}`);
@@ -525,7 +558,11 @@ function jsonPatch(doc: Obj, operations: unknown, fail: (message: string) => Api
 function stripDirectives(value: unknown): unknown {
   if (Array.isArray(value)) return value.filter((v) => !(isObject(v) && '$patch' in v && Object.keys(v).length === 1)).map(stripDirectives);
   if (!isObject(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => !k.startsWith('$')).map(([k, v]) => [k, stripDirectives(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => !k.startsWith('$'))
+      .map(([k, v]) => [k, stripDirectives(v)]),
+  );
 }
 
 /**
@@ -604,9 +641,17 @@ function parseLabelSelector(selector: string): LabelRequirement[] {
     let m: RegExpExecArray | null;
     if ((m = new RegExp(`^!\\s*(${LABEL_KEY})$`).exec(term))) return { key: m[1]!, op: '!exists', values: [] };
     if ((m = new RegExp(`^(${LABEL_KEY})\\s+(in|notin)\\s*\\(([^)]*)\\)$`).exec(term))) {
-      return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter(Boolean) };
+      return {
+        key: m[1]!,
+        op: m[2] as 'in' | 'notin',
+        values: m[3]!
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      };
     }
-    if ((m = new RegExp(`^(${LABEL_KEY})\\s*(==|=|!=)\\s*([-A-Za-z0-9_.]*)$`).exec(term))) return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] };
+    if ((m = new RegExp(`^(${LABEL_KEY})\\s*(==|=|!=)\\s*([-A-Za-z0-9_.]*)$`).exec(term)))
+      return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] };
     if ((m = new RegExp(`^(${LABEL_KEY})$`).exec(term))) return { key: m[1]!, op: 'exists', values: [] };
     throw new ApiError(400, `unable to parse requirement: found '${term}', expected: a label selector`);
   });
@@ -646,6 +691,8 @@ function matches(selector: Selector, obj: Obj): boolean {
         return has;
       case '!exists':
         return !has;
+      default:
+        return false;
     }
   });
   const fieldsOk = selector.fields.every(({ field, equal, value }) => {
@@ -669,12 +716,18 @@ function nameProblem(rt: ResourceType, name: string): string | undefined {
     return name === '.' || name === '..' || /[/%]/.test(name) ? `may not be '.' or '..' and may not contain '/' or '%'` : undefined;
   }
   if (rt.plural === 'namespaces' && rt.group === '') {
-    return name.length <= 63 && DNS_LABEL.test(name) ? undefined : `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`;
+    return name.length <= 63 && DNS_LABEL.test(name)
+      ? undefined
+      : `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`;
   }
   if (rt.plural === 'services' && rt.group === '') {
-    return name.length <= 63 && DNS_1035_LABEL.test(name) ? undefined : `a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`;
+    return name.length <= 63 && DNS_1035_LABEL.test(name)
+      ? undefined
+      : `a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`;
   }
-  return name.length <= 253 && DNS_SUBDOMAIN.test(name) ? undefined : `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`;
+  return name.length <= 253 && DNS_SUBDOMAIN.test(name)
+    ? undefined
+    : `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`;
 }
 
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -702,7 +755,7 @@ function newAjv(): Ajv {
 function prune(value: unknown, schema: Obj | undefined, path: string, unknown: string[], embedded = false): void {
   if (!schema) return;
   if (Array.isArray(value)) {
-    value.forEach((item, i) => prune(item, schema.items, `${path}[${i}]`, unknown));
+    for (const [i, item] of value.entries()) prune(item, schema.items, `${path}[${i}]`, unknown);
     return;
   }
   if (!isObject(value)) return;
@@ -723,7 +776,10 @@ function prune(value: unknown, schema: Obj | undefined, path: string, unknown: s
 
 /** `/spec/items/0/name` → `spec.items[0].name`, as the API server writes field paths. */
 function fieldPath(instancePath: string, extra?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
   if (extra !== undefined) parts.push(extra);
   return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
@@ -738,19 +794,35 @@ function describeSchemaError(e: ErrorObject, obj: Obj): { field: string; message
     case 'required':
       return { field: fieldPath(e.instancePath, p.missingProperty), message: 'Required value', reason: 'FieldValueRequired' };
     case 'enum':
-      return { field, message: `Unsupported value: ${shown}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`, reason: 'FieldValueNotSupported' };
+      return {
+        field,
+        message: `Unsupported value: ${shown}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        reason: 'FieldValueNotSupported',
+      };
     case 'type':
-      return { field, message: `Invalid value: "${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}": ${field} in body must be of type ${p.type}: ${shown}`, reason: 'FieldValueTypeInvalid' };
+      return {
+        field,
+        message: `Invalid value: "${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}": ${field} in body must be of type ${p.type}: ${shown}`,
+        reason: 'FieldValueTypeInvalid',
+      };
     case 'pattern':
       return { field, message: `Invalid value: ${shown}: ${field} in body should match '${p.pattern}'`, reason: 'FieldValueInvalid' };
     case 'format':
       return { field, message: `Invalid value: ${shown}: ${field} in body must be of type ${p.format}: ${shown}`, reason: 'FieldValueInvalid' };
     case 'minimum':
     case 'exclusiveMinimum':
-      return { field, message: `Invalid value: ${shown}: ${field} in body should be greater than${e.keyword === 'minimum' ? ' or equal to' : ''} ${p.limit}`, reason: 'FieldValueInvalid' };
+      return {
+        field,
+        message: `Invalid value: ${shown}: ${field} in body should be greater than${e.keyword === 'minimum' ? ' or equal to' : ''} ${p.limit}`,
+        reason: 'FieldValueInvalid',
+      };
     case 'maximum':
     case 'exclusiveMaximum':
-      return { field, message: `Invalid value: ${shown}: ${field} in body should be less than${e.keyword === 'maximum' ? ' or equal to' : ''} ${p.limit}`, reason: 'FieldValueInvalid' };
+      return {
+        field,
+        message: `Invalid value: ${shown}: ${field} in body should be less than${e.keyword === 'maximum' ? ' or equal to' : ''} ${p.limit}`,
+        reason: 'FieldValueInvalid',
+      };
     case 'maxLength':
       return { field, message: `Too long: may not be more than ${p.limit} bytes`, reason: 'FieldValueTooLong' };
     case 'minLength':
@@ -770,7 +842,10 @@ function describeSchemaError(e: ErrorObject, obj: Obj): { field: string; message
 
 /** A small JSONPath for printer columns: `.a.b`, `[0]`, `[*]`, `['k']`, `[?(@.a.b=="v")]`. Returns every match. */
 function evalJsonPath(obj: unknown, expression: string): unknown[] {
-  const s = expression.trim().replace(/^\{(.*)\}$/, '$1').replace(/^\$/, '');
+  const s = expression
+    .trim()
+    .replace(/^\{(.*)\}$/, '$1')
+    .replace(/^\$/, '');
   let current: unknown[] = [obj];
   let i = 0;
   while (i < s.length) {
@@ -791,7 +866,7 @@ function evalJsonPath(obj: unknown, expression: string): unknown[] {
       else if ((m = /^\?\(@\.([\w.-]+)\s*(==|!=)\s*(?:(['"])(.*)\3|([^)]*))\)$/.exec(inner))) {
         const [, path, op, , quoted, bare] = m;
         const wanted = quoted ?? bare!.trim();
-        current = current.flatMap((v) => (Array.isArray(v) ? v.filter((e) => (String(getPath(e, path!.split('.'))) === wanted) === (op === '=='))  : []));
+        current = current.flatMap((v) => (Array.isArray(v) ? v.filter((e) => (String(getPath(e, path!.split('.'))) === wanted) === (op === '==')) : []));
       } else return [];
     } else return [];
   }
@@ -817,7 +892,12 @@ function humanDuration(ms: number): string {
   return `${Math.floor(days / 365)}y`;
 }
 
-const AGE_COLUMN: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' };
+const AGE_COLUMN: PrinterColumn = {
+  name: 'Age',
+  type: 'date',
+  jsonPath: '.metadata.creationTimestamp',
+  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+};
 
 function tableCell(obj: Obj, column: PrinterColumn): unknown {
   const found = evalJsonPath(obj, column.jsonPath);
@@ -843,7 +923,9 @@ function toTable(rt: ResourceType, version: string, objects: Obj[], includeObjec
     ],
     rows: objects.map((o) => ({
       cells: [o.metadata.name, ...columns.map((c) => tableCell(o, c))],
-      ...(includeObject === 'None' ? {} : { object: includeObject === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } }),
+      ...(includeObject === 'None'
+        ? {}
+        : { object: includeObject === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } }),
     })),
   };
 }
@@ -959,7 +1041,13 @@ class Cluster {
       this.store.set(key, obj);
       this.uids.set(obj.metadata.uid, key);
     }
-    const event: HistoryEvent = { rv: Number(obj.metadata.resourceVersion), type, typeKey: typeKey(rt), object: clone(obj), previous: previous && clone(previous) };
+    const event: HistoryEvent = {
+      rv: Number(obj.metadata.resourceVersion),
+      type,
+      typeKey: typeKey(rt),
+      object: clone(obj),
+      previous: previous && clone(previous),
+    };
     this.history.push(event);
     for (const watcher of this.watchers) this.deliver(watcher, event);
     if (typeKey(rt) === CRD_TYPE_KEY) this.syncCustomTypes();
@@ -983,7 +1071,9 @@ class Cluster {
 
   watchObject(watcher: Watcher, obj: Obj): Obj {
     const presented = this.present(watcher.rt, watcher.version, obj);
-    return watcher.asTable ? toTable(watcher.rt, watcher.version, [presented], watcher.includeObject, { resourceVersion: presented.metadata.resourceVersion }) : presented;
+    return watcher.asTable
+      ? toTable(watcher.rt, watcher.version, [presented], watcher.includeObject, { resourceVersion: presented.metadata.resourceVersion })
+      : presented;
   }
 
   // ----- custom resource definitions -----
@@ -1050,10 +1140,12 @@ class Cluster {
     if (spec.group && spec.names?.plural && crd.metadata.name !== `${spec.names.plural}.${spec.group}`) {
       problem('metadata.name', `Invalid value: "${crd.metadata.name}": must be spec.names.plural+"."+spec.group`);
     }
-    if (spec.scope !== 'Namespaced' && spec.scope !== 'Cluster') problem('spec.scope', `Unsupported value: ${JSON.stringify(spec.scope ?? '')}: supported values: "Cluster", "Namespaced"`, 'FieldValueNotSupported');
+    if (spec.scope !== 'Namespaced' && spec.scope !== 'Cluster')
+      problem('spec.scope', `Unsupported value: ${JSON.stringify(spec.scope ?? '')}: supported values: "Cluster", "Namespaced"`, 'FieldValueNotSupported');
     const versions: Obj[] = Array.isArray(spec.versions) ? spec.versions : [];
     if (versions.length === 0) problem('spec.versions', 'Invalid value: null: must have exactly one version marked as storage version');
-    else if (versions.filter((v) => v.storage === true).length !== 1) problem('spec.versions', 'Invalid value: must have exactly one version marked as storage version');
+    else if (versions.filter((v) => v.storage === true).length !== 1)
+      problem('spec.versions', 'Invalid value: must have exactly one version marked as storage version');
     versions.forEach((v, i) => {
       if (!v.schema?.openAPIV3Schema) problem(`spec.versions[${i}].schema.openAPIV3Schema`, 'Required value: schemas are required', 'FieldValueRequired');
       else {
@@ -1074,7 +1166,14 @@ class Cluster {
     const storage = (crd.spec?.versions ?? []).find((v: Obj) => v.storage)?.name;
     const stored = new Set<string>([...(previous?.status?.storedVersions ?? []), ...(storage ? [storage] : [])]);
     return {
-      acceptedNames: { plural: names.plural, singular: names.singular ?? String(names.kind ?? '').toLowerCase(), kind: names.kind, listKind: names.listKind ?? `${names.kind}List`, ...(names.shortNames ? { shortNames: names.shortNames } : {}), ...(names.categories ? { categories: names.categories } : {}) },
+      acceptedNames: {
+        plural: names.plural,
+        singular: names.singular ?? String(names.kind ?? '').toLowerCase(),
+        kind: names.kind,
+        listKind: names.listKind ?? `${names.kind}List`,
+        ...(names.shortNames ? { shortNames: names.shortNames } : {}),
+        ...(names.categories ? { categories: names.categories } : {}),
+      },
       conditions: [
         { type: 'NamesAccepted', status: 'True', lastTransitionTime: since, reason: 'NoConflicts', message: 'no conflicts found' },
         { type: 'Established', status: 'True', lastTransitionTime: since, reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' },
@@ -1090,7 +1189,11 @@ class Cluster {
     const unknown: string[] = [];
     prune(obj, info.schema, '', unknown, true);
     if (unknown.length > 0 && options.fieldValidation === 'Strict') {
-      throw new ApiError(400, `${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`, 'BadRequest');
+      throw new ApiError(
+        400,
+        `${rt.kind} in version "${version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,
+        'BadRequest',
+      );
     }
     if (options.fieldValidation !== 'Ignore') options.warnings.push(...unknown.map((f) => `unknown field "${f}"`));
     // ajv checks the whole object; the root schema rarely describes metadata, so it is set aside meanwhile.
@@ -1115,9 +1218,14 @@ class Cluster {
     const ns = this.namespace(namespace);
     if (!ns) throw new ApiError(404, `namespaces "${namespace}" not found`, 'NotFound', { name: namespace, kind: 'namespaces' });
     if (ns.metadata.deletionTimestamp) {
-      throw new ApiError(403, `${qualified(rt)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, 'Forbidden', details(rt, name, {
-        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
-      }));
+      throw new ApiError(
+        403,
+        `${qualified(rt)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        'Forbidden',
+        details(rt, name, {
+          causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+        }),
+      );
     }
   }
 
@@ -1128,8 +1236,10 @@ class Cluster {
     if (!isObject(body)) throw new ApiError(400, 'the body of the request must be a JSON or YAML object', 'BadRequest');
     const obj = clone(body);
     const gv = groupVersion(rt.group, version);
-    if (obj.apiVersion !== undefined && obj.apiVersion !== gv) throw new ApiError(400, `the API version in the data (${obj.apiVersion}) does not match the expected API version (${gv})`, 'BadRequest');
-    if (obj.kind !== undefined && obj.kind !== rt.kind) throw new ApiError(400, `the kind in the data (${obj.kind}) does not match the expected kind (${rt.kind})`, 'BadRequest');
+    if (obj.apiVersion !== undefined && obj.apiVersion !== gv)
+      throw new ApiError(400, `the API version in the data (${obj.apiVersion}) does not match the expected API version (${gv})`, 'BadRequest');
+    if (obj.kind !== undefined && obj.kind !== rt.kind)
+      throw new ApiError(400, `the kind in the data (${obj.kind}) does not match the expected kind (${rt.kind})`, 'BadRequest');
     obj.apiVersion = groupVersion(rt.group, rt.storageVersion);
     obj.kind = rt.kind;
     const metadata: Obj = (obj.metadata = isObject(obj.metadata) ? obj.metadata : {});
@@ -1141,7 +1251,8 @@ class Cluster {
     } else delete metadata.namespace;
     if (name !== undefined) {
       if (metadata.name === undefined || metadata.name === '') metadata.name = name;
-      else if (metadata.name !== name) throw new ApiError(400, `the name of the object (${metadata.name}) does not match the name on the URL (${name})`, 'BadRequest');
+      else if (metadata.name !== name)
+        throw new ApiError(400, `the name of the object (${metadata.name}) does not match the name on the URL (${name})`, 'BadRequest');
     }
     delete metadata.managedFields;
     delete metadata.selfLink;
@@ -1152,12 +1263,14 @@ class Cluster {
     const obj = this.incoming(rt, version, body, namespace);
     const metadata = obj.metadata;
     if (!metadata.name) {
-      if (!metadata.generateName) throw invalid(rt, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }]);
+      if (!metadata.generateName)
+        throw invalid(rt, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }]);
       do metadata.name = `${metadata.generateName}${randomSuffix()}`;
       while (this.store.has(this.key(rt, namespace, metadata.name)));
     }
     const problem = nameProblem(rt, metadata.name);
-    if (problem) throw invalid(rt, metadata.name, [{ field: 'metadata.name', message: `Invalid value: "${metadata.name}": ${problem}`, reason: 'FieldValueInvalid' }]);
+    if (problem)
+      throw invalid(rt, metadata.name, [{ field: 'metadata.name', message: `Invalid value: "${metadata.name}": ${problem}`, reason: 'FieldValueInvalid' }]);
     this.requireNamespace(rt, namespace, metadata.name);
     if (rt.crd && this.get(this.types.get(CRD_TYPE_KEY)!, undefined, rt.crd)?.metadata.deletionTimestamp) {
       throw new ApiError(405, `create not allowed while custom resource definition is terminating`, 'MethodNotAllowed');
@@ -1226,7 +1339,14 @@ class Cluster {
     delete next.metadata.managedFields;
     if (current.metadata.deletionTimestamp) {
       const added = (next.metadata.finalizers ?? []).filter((f: string) => !(current.metadata.finalizers ?? []).includes(f));
-      if (added.length > 0) throw invalid(rt, name, [{ field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`, reason: 'FieldValueForbidden' }]);
+      if (added.length > 0)
+        throw invalid(rt, name, [
+          {
+            field: 'metadata.finalizers',
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+            reason: 'FieldValueForbidden',
+          },
+        ]);
     }
     if (typeKey(rt) === CRD_TYPE_KEY && sub !== 'status') {
       this.validateCrd(rt, next);
@@ -1251,7 +1371,16 @@ class Cluster {
   }
 
   /** Server-side apply of `config` by `manager`: conflicts, merge, and removal of the fields it no longer applies. */
-  apply(rt: ResourceType, version: string, namespace: string | undefined, name: string, sub: string | undefined, body: unknown, force: boolean, options: WriteOptions): { created: boolean; object: Obj } {
+  apply(
+    rt: ResourceType,
+    version: string,
+    namespace: string | undefined,
+    name: string,
+    sub: string | undefined,
+    body: unknown,
+    force: boolean,
+    options: WriteOptions,
+  ): { created: boolean; object: Obj } {
     if (!isObject(body)) throw new ApiError(400, 'the body of an apply request must be a YAML or JSON object', 'BadRequest');
     if (!body.apiVersion || !body.kind) throw new ApiError(400, 'apiVersion and kind must be set in an applied configuration', 'BadRequest');
     const config = this.incoming(rt, version, body, namespace, name);
@@ -1273,7 +1402,8 @@ class Cluster {
         if (entry === mine) continue;
         for (const field of owned.fields) {
           // The same leaf, or one inside the other (a map replaced by a scalar, say).
-          if (field === key || field.startsWith(key.slice(0, -1) + ',') || key.startsWith(field.slice(0, -1) + ',')) conflicts.push({ manager: owned.manager, field });
+          if (field === key || field.startsWith(`${key.slice(0, -1)},`) || key.startsWith(`${field.slice(0, -1)},`))
+            conflicts.push({ manager: owned.manager, field });
         }
       }
     }
@@ -1369,7 +1499,12 @@ class Cluster {
       throw new ApiError(409, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`, 'Conflict', details(rt, name));
     }
     if (pre.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) {
-      throw new ApiError(409, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`, 'Conflict', details(rt, name));
+      throw new ApiError(
+        409,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`,
+        'Conflict',
+        details(rt, name),
+      );
     }
     const deferred = (obj.metadata.finalizers ?? []).length > 0 || typeKey(rt) === NAMESPACE_TYPE_KEY || typeKey(rt) === CRD_TYPE_KEY;
     if (options.dryRun) return this.present(rt, version, obj);
@@ -1436,10 +1571,15 @@ class Cluster {
 }
 
 function applyConflict(rt: ResourceType, name: string, conflicts: { manager: string; field: string }[]): ApiError {
-  const field = (f: string) => '.' + (JSON.parse(f) as Path).join('.');
+  const field = (f: string) => `.${(JSON.parse(f) as Path).join('.')}`;
   const lines = conflicts.map((c) => `conflict with "${c.manager}": ${field(c.field)}`);
   const message = conflicts.length === 1 ? `Apply failed with 1 conflict: ${lines[0]}` : `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
-  return new ApiError(409, message, 'Conflict', details(rt, name, { causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: field(c.field) })) }));
+  return new ApiError(
+    409,
+    message,
+    'Conflict',
+    details(rt, name, { causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: field(c.field) })) }),
+  );
 }
 
 function dedupe<T>(items: T[]): T[] {
@@ -1471,8 +1611,17 @@ function resourceList(cluster: Cluster, group: string, version: string): Obj {
   const resources: Obj[] = [];
   for (const rt of cluster.types.values()) {
     if (rt.group !== group || !versionInfo(rt, version)) continue;
-    resources.push({ name: rt.plural, singularName: rt.singular, namespaced: rt.namespaced, kind: rt.kind, verbs: VERBS, ...(rt.shortNames.length ? { shortNames: rt.shortNames } : {}), ...(rt.categories.length ? { categories: rt.categories } : {}) });
-    if (hasStatus(rt, version)) resources.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
+    resources.push({
+      name: rt.plural,
+      singularName: rt.singular,
+      namespaced: rt.namespaced,
+      kind: rt.kind,
+      verbs: VERBS,
+      ...(rt.shortNames.length ? { shortNames: rt.shortNames } : {}),
+      ...(rt.categories.length ? { categories: rt.categories } : {}),
+    });
+    if (hasStatus(rt, version))
+      resources.push({ name: `${rt.plural}/status`, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs: ['get', 'patch', 'update'] });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(group, version), resources };
 }
@@ -1488,13 +1637,22 @@ function openApiDocument(cluster: Cluster, group: string, version: string): Obj 
   for (const rt of cluster.types.values()) {
     if (rt.group !== group || !versionInfo(rt, version)) continue;
     const base = `/${group ? `apis/${group}` : 'api'}/${version}${rt.namespaced ? '/namespaces/{namespace}' : ''}/${rt.plural}/{name}`;
-    const content = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml', ...(rt.crd ? [] : ['application/strategic-merge-patch+json'])];
+    const content = [
+      'application/json-patch+json',
+      'application/merge-patch+json',
+      'application/apply-patch+yaml',
+      ...(rt.crd ? [] : ['application/strategic-merge-patch+json']),
+    ];
     paths[base] = {
       patch: {
         operationId: `patch${rt.kind}`,
         'x-kubernetes-action': 'patch',
         'x-kubernetes-group-version-kind': { group, version, kind: rt.kind },
-        parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({ name, in: 'query', schema: { type: name === 'force' ? 'boolean' : 'string', uniqueItems: true } })),
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({
+          name,
+          in: 'query',
+          schema: { type: name === 'force' ? 'boolean' : 'string', uniqueItems: true },
+        })),
         requestBody: { content: Object.fromEntries(content.map((c) => [c, { schema: { type: 'object' } }])), required: true },
         responses: { '200': { description: 'OK' } },
       },
@@ -1577,7 +1735,12 @@ const OPEN_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 function parseBody(raw: string, contentType: string): unknown {
   if (raw.trim() === '') return undefined;
-  if (/protobuf/.test(contentType)) throw new ApiError(415, `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`, 'UnsupportedMediaType');
+  if (/protobuf/.test(contentType))
+    throw new ApiError(
+      415,
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      'UnsupportedMediaType',
+    );
   try {
     return /yaml/.test(contentType) ? loadYaml(raw) : JSON.parse(raw);
   } catch (err) {
@@ -1650,7 +1813,12 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
       items = items.slice(0, limit);
     }
     const presented = items.map((o) => cluster.present(rt, version, o));
-    if (wantsTable(accept)) return { status: 200, body: toTable(rt, version, presented, query.get('includeObject') ?? 'Metadata', metadata), headers: { 'content-type': 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
+    if (wantsTable(accept))
+      return {
+        status: 200,
+        body: toTable(rt, version, presented, query.get('includeObject') ?? 'Metadata', metadata),
+        headers: { 'content-type': 'application/json;as=Table;v=v1;g=meta.k8s.io' },
+      };
     return { status: 200, body: { kind: rt.listKind, apiVersion: groupVersion(rt.group, version), metadata, items: presented } };
   }
 
@@ -1663,7 +1831,11 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     const bookmarks = query.get('allowWatchBookmarks') === 'true';
     const asTable = wantsTable(accept);
     record.status = 200;
-    res.writeHead(200, { 'content-type': asTable ? 'application/json;as=Table;v=v1;g=meta.k8s.io' : 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.writeHead(200, {
+      'content-type': asTable ? 'application/json;as=Table;v=v1;g=meta.k8s.io' : 'application/json',
+      'cache-control': 'no-cache, private',
+      'transfer-encoding': 'chunked',
+    });
     res.flushHeaders();
     streams.add(res);
     const timers: NodeJS.Timeout[] = [];
@@ -1676,7 +1848,7 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
       asTable,
       includeObject: query.get('includeObject') ?? 'Metadata',
       send: (event) => {
-        if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(event) + '\n');
+        if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`);
       },
       end: () => {
         for (const t of timers) clearTimeout(t);
@@ -1686,12 +1858,20 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
       },
     };
     const bookmark = (annotations?: Obj) =>
-      watcher.send({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion: groupVersion(rt.group, version), metadata: { resourceVersion: String(cluster.rv), ...(annotations ? { annotations } : {}) } } });
+      watcher.send({
+        type: 'BOOKMARK',
+        object: {
+          kind: rt.kind,
+          apiVersion: groupVersion(rt.group, version),
+          metadata: { resourceVersion: String(cluster.rv), ...(annotations ? { annotations } : {}) },
+        },
+      });
     res.on('close', watcher.end);
     const initial = query.get('sendInitialEvents') === 'true';
     if (initial || from === '' || from === '0') {
       // No resourceVersion (or "0"): the current state as synthetic ADDED events, then changes.
-      for (const obj of cluster.objectsOf(rt, namespace)) if (matches(selector, obj)) watcher.send({ type: 'ADDED', object: cluster.watchObject(watcher, obj) });
+      for (const obj of cluster.objectsOf(rt, namespace))
+        if (matches(selector, obj)) watcher.send({ type: 'ADDED', object: cluster.watchObject(watcher, obj) });
       if (initial) bookmark({ 'k8s.io/initial-events-end': 'true' });
     } else {
       const since = Number(from);
@@ -1717,7 +1897,8 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     const { rt, version, namespace, name, sub } = target;
     const type = contentType.split(';')[0]!.trim();
     if (type === 'application/apply-patch+yaml') {
-      if (!query.get('fieldManager')) throw new ApiError(400, 'PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter', 'BadRequest');
+      if (!query.get('fieldManager'))
+        throw new ApiError(400, 'PATCH, application/apply-patch+yaml requires a non-empty fieldManager query parameter', 'BadRequest');
       const force = query.get('force') === 'true';
       const { created, object } = cluster.apply(rt, version, namespace, name!, sub, body, force, options);
       return { status: created ? 201 : 200, body: object };
@@ -1731,17 +1912,33 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     } else if (type === 'application/json-patch+json') {
       patched = jsonPatch(cluster.present(rt, version, current), body, fail);
     } else if (type === 'application/strategic-merge-patch+json') {
-      if (rt.crd) throw new ApiError(415, 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml', 'UnsupportedMediaType');
+      if (rt.crd)
+        throw new ApiError(
+          415,
+          'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+          'UnsupportedMediaType',
+        );
       patched = strategicMerge(clone(current), body);
     } else {
-      throw new ApiError(415, `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`, 'UnsupportedMediaType');
+      throw new ApiError(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+        'UnsupportedMediaType',
+      );
     }
     if (!isObject(patched)) throw fail('the patched document is not an object');
     const candidate = cluster.incoming(rt, version, { ...patched, apiVersion: groupVersion(rt.group, version), kind: rt.kind }, namespace, name);
     return { status: 200, body: cluster.update(rt, version, current, candidate, sub, options) };
   }
 
-  function resource(req: IncomingMessage, res: ServerResponse, record: RequestRecord, target: Target, query: URLSearchParams, body: unknown): Answer | undefined {
+  function resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    target: Target,
+    query: URLSearchParams,
+    body: unknown,
+  ): Answer | undefined {
     const { rt, version, namespace, name, sub } = target;
     const method = record.method;
     const accept = req.headers.accept;
@@ -1752,7 +1949,12 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
       if (isWatch) return void watch(target, query, accept, res, record);
       if (name === undefined) return list(target, query, accept);
       const obj = cluster.present(rt, version, cluster.require(rt, namespace, name));
-      if (wantsTable(accept)) return { status: 200, body: toTable(rt, version, [obj], query.get('includeObject') ?? 'Metadata', { resourceVersion: obj.metadata.resourceVersion }), headers: { 'content-type': 'application/json;as=Table;v=v1;g=meta.k8s.io' } };
+      if (wantsTable(accept))
+        return {
+          status: 200,
+          body: toTable(rt, version, [obj], query.get('includeObject') ?? 'Metadata', { resourceVersion: obj.metadata.resourceVersion }),
+          headers: { 'content-type': 'application/json;as=Table;v=v1;g=meta.k8s.io' },
+        };
       return answer(200, obj);
     }
     if (method === 'POST' && name === undefined) return answer(201, cluster.create(rt, version, namespace, body, options));
@@ -1767,12 +1969,18 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     if (method === 'DELETE' && sub === undefined) {
       const deleteOptions: Obj = isObject(body) ? body : {};
       const dryRun = options.dryRun || (Array.isArray(deleteOptions.dryRun) && deleteOptions.dryRun.includes('All'));
-      if (name !== undefined) return answer(200, cluster.delete(rt, version, cluster.require(rt, namespace, name), { dryRun, preconditions: deleteOptions.preconditions }));
+      if (name !== undefined)
+        return answer(200, cluster.delete(rt, version, cluster.require(rt, namespace, name), { dryRun, preconditions: deleteOptions.preconditions }));
       // deletecollection
       const selector = parseSelector(query);
       const doomed = cluster.objectsOf(rt, namespace).filter((o) => matches(selector, o));
       for (const o of doomed) cluster.delete(rt, version, o, { dryRun });
-      return answer(200, { kind: rt.listKind, apiVersion: groupVersion(rt.group, version), metadata: { resourceVersion: String(cluster.rv) }, items: doomed.map((o) => cluster.present(rt, version, o)) });
+      return answer(200, {
+        kind: rt.listKind,
+        apiVersion: groupVersion(rt.group, version),
+        metadata: { resourceVersion: String(cluster.rv) },
+        items: doomed.map((o) => cluster.present(rt, version, o)),
+      });
     }
     throw new ApiError(405, `the server does not allow this method on the requested resource`, 'MethodNotAllowed');
   }
@@ -1781,19 +1989,27 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const query = url.searchParams;
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (path === '/api') return { status: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: url.host }] } };
+    if (path === '/api')
+      return {
+        status: 200,
+        body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: url.host }] },
+      };
     if (path === '/apis') {
       // Legacy discovery even when aggregated discovery (as=APIGroupDiscoveryList) is asked for: the plain
       // application/json content type tells kubectl to fall back to per-group-version documents.
       return { status: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups(cluster)].map(([g, vs]) => apiGroup(g, vs)) } };
     }
     if (path === '/openapi/v3') {
-      return { status: 200, body: { paths: Object.fromEntries(openApiPaths(cluster).map((p) => [p, { serverRelativeURL: `/openapi/v3/${p}?hash=${cluster.rv}` }])) } };
+      return {
+        status: 200,
+        body: { paths: Object.fromEntries(openApiPaths(cluster).map((p) => [p, { serverRelativeURL: `/openapi/v3/${p}?hash=${cluster.rv}` }])) },
+      };
     }
     if (path.startsWith('/openapi/v3/')) {
       const [kind, ...gv] = segments.slice(2);
       const [group, version] = kind === 'api' ? ['', gv[0]] : [gv[0], gv[1]];
-      if (!version || !openApiPaths(cluster).includes(segments.slice(2).join('/'))) throw new ApiError(404, 'the server could not find the requested resource', 'NotFound');
+      if (!version || !openApiPaths(cluster).includes(segments.slice(2).join('/')))
+        throw new ApiError(404, 'the server could not find the requested resource', 'NotFound');
       return { status: 200, body: openApiDocument(cluster, group!, version) };
     }
     if (segments[0] === 'api' && segments[1] === 'v1') {
@@ -1822,12 +2038,20 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
 
   function injectedFailure(method: string, url: URL): ApiError | undefined {
     const target = url.pathname + url.search;
-    const failure = failures.find((f) => f.count > 0 && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || target.includes(f.pathIncludes)));
+    const failure = failures.find(
+      (f) => f.count > 0 && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || target.includes(f.pathIncludes)),
+    );
     if (!failure) return undefined;
     failure.count--;
     const reason = failure.reason ?? REASONS[failure.status] ?? 'Unknown';
     const retry = failure.status === 429 ? { 'retry-after': '1' } : undefined;
-    return new ApiError(failure.status, `injected failure: the stand-in was told to answer ${failure.status} ${reason}`, reason, retry ? { retryAfterSeconds: 1 } : undefined, retry);
+    return new ApiError(
+      failure.status,
+      `injected failure: the stand-in was told to answer ${failure.status} ${reason}`,
+      reason,
+      retry ? { retryAfterSeconds: 1 } : undefined,
+      retry,
+    );
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -1847,7 +2071,20 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
       const raw = Buffer.concat(chunks).toString('utf8');
       if (OPEN_PATHS.has(url.pathname)) {
         if (url.pathname === '/version') {
-          return send({ status: 200, body: { major: '1', minor: '32', gitVersion: 'v1.32.0-stand-in', gitCommit: 'stand-in', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23', compiler: 'gc', platform: `${process.platform}/${process.arch}` } });
+          return send({
+            status: 200,
+            body: {
+              major: '1',
+              minor: '32',
+              gitVersion: 'v1.32.0-stand-in',
+              gitCommit: 'stand-in',
+              gitTreeState: 'clean',
+              buildDate: '2025-01-01T00:00:00Z',
+              goVersion: 'go1.23',
+              compiler: 'gc',
+              platform: `${process.platform}/${process.arch}`,
+            },
+          });
         }
         record.status = 200;
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -1927,7 +2164,9 @@ export async function startKubeApiStandIn(): Promise<KubeApiStandIn> {
     closeWatches: endWatches,
     objects(apiVersion, kind) {
       const [group, version] = apiVersion?.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-      const types = [...cluster.types.values()].filter((rt) => (!apiVersion || (rt.group === group && versionInfo(rt, version!))) && (!kind || rt.kind === kind));
+      const types = [...cluster.types.values()].filter(
+        (rt) => (!apiVersion || (rt.group === group && versionInfo(rt, version!))) && (!kind || rt.kind === kind),
+      );
       return types.flatMap((rt) => cluster.objectsOf(rt).map((o) => (apiVersion ? cluster.present(rt, version!, o) : clone(o))));
     },
     get(apiVersion, kind, name, namespace) {

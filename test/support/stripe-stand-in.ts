@@ -53,7 +53,11 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
   const id = (prefix: string) => `${prefix}_standin${String(next++).padStart(8, '0')}`;
   const now = () => Math.floor(Date.now() / 1000);
 
-  function subscriptionItems(subscriptionId: string, items: { price?: string; id?: string; deleted?: string }[], existing: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  function subscriptionItems(
+    subscriptionId: string,
+    items: { price?: string; id?: string; deleted?: string }[],
+    existing: Record<string, unknown>[] = [],
+  ): Record<string, unknown>[] {
     const result = [...existing];
     for (const item of items) {
       if (item.id) {
@@ -70,15 +74,31 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
 
   function route(method: string, path: string, params: Record<string, any>): Answer {
     if (method === 'POST' && path === '/v1/customers') {
-      const customer = { id: id('cus'), object: 'customer', created: now(), email: params.email ?? null, name: params.name ?? null, metadata: params.metadata ?? {} };
+      const customer = {
+        id: id('cus'),
+        object: 'customer',
+        created: now(),
+        email: params.email ?? null,
+        name: params.name ?? null,
+        metadata: params.metadata ?? {},
+      };
       state.customers[customer.id] = customer;
       return { status: 200, body: customer };
     }
     if (method === 'POST' && path === '/v1/subscriptions') {
-      if (!params.customer || !state.customers[params.customer]) return stripeError(400, 'invalid_request_error', `No such customer: '${params.customer}'`, { param: 'customer', code: 'resource_missing' });
+      if (!params.customer || !state.customers[params.customer])
+        return stripeError(400, 'invalid_request_error', `No such customer: '${params.customer}'`, { param: 'customer', code: 'resource_missing' });
       const subscriptionId = id('sub');
       const items = subscriptionItems(subscriptionId, Object.values(params.items ?? {}));
-      const subscription = { id: subscriptionId, object: 'subscription', customer: params.customer, status: 'active', created: now(), metadata: params.metadata ?? {}, items: { object: 'list', data: items } };
+      const subscription = {
+        id: subscriptionId,
+        object: 'subscription',
+        customer: params.customer,
+        status: 'active',
+        created: now(),
+        metadata: params.metadata ?? {},
+        items: { object: 'list', data: items },
+      };
       state.subscriptions[subscriptionId] = subscription;
       return { status: 200, body: subscription };
     }
@@ -92,15 +112,27 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
       return { status: 200, body: subscription };
     }
     if (method === 'POST' && path === '/v1/billing/meter_events') {
-      for (const required of ['event_name', 'payload']) if (!params[required]) return stripeError(400, 'invalid_request_error', `Missing required param: ${required}.`, { param: required });
-      if (!params.payload.stripe_customer_id || params.payload.value === undefined) return stripeError(400, 'invalid_request_error', 'payload needs stripe_customer_id and value', { param: 'payload' });
-      if (!/^\d+$/.test(String(params.payload.value))) return stripeError(400, 'invalid_request_error', 'payload[value] must be a whole number', { param: 'payload[value]' });
+      for (const required of ['event_name', 'payload'])
+        if (!params[required]) return stripeError(400, 'invalid_request_error', `Missing required param: ${required}.`, { param: required });
+      if (!params.payload.stripe_customer_id || params.payload.value === undefined)
+        return stripeError(400, 'invalid_request_error', 'payload needs stripe_customer_id and value', { param: 'payload' });
+      if (!/^\d+$/.test(String(params.payload.value)))
+        return stripeError(400, 'invalid_request_error', 'payload[value] must be a whole number', { param: 'payload[value]' });
       const identifier = params.identifier ?? id('mev');
-      if (String(identifier).length > 100) return stripeError(400, 'invalid_request_error', 'identifier is longer than 100 characters', { param: 'identifier' });
+      if (String(identifier).length > 100)
+        return stripeError(400, 'invalid_request_error', 'identifier is longer than 100 characters', { param: 'identifier' });
       if (state.meterEvents.some((e) => e.identifier === identifier)) {
         return stripeError(400, 'invalid_request_error', `An event with identifier ${identifier} already exists.`, { param: 'identifier' });
       }
-      const event = { object: 'billing.meter_event', created: now(), event_name: params.event_name, identifier, payload: params.payload, timestamp: Number(params.timestamp ?? now()), livemode: false };
+      const event = {
+        object: 'billing.meter_event',
+        created: now(),
+        event_name: params.event_name,
+        identifier,
+        payload: params.payload,
+        timestamp: Number(params.timestamp ?? now()),
+        livemode: false,
+      };
       state.meterEvents.push(event);
       return { status: 200, body: event };
     }
@@ -125,7 +157,11 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
       return;
     }
     if (url.pathname === '/__stand-in/fail-next') {
-      failures.push({ prefix: url.searchParams.get('prefix') ?? '/', count: Number(url.searchParams.get('count') ?? 1), status: Number(url.searchParams.get('status') ?? 429) });
+      failures.push({
+        prefix: url.searchParams.get('prefix') ?? '/',
+        count: Number(url.searchParams.get('count') ?? 1),
+        status: Number(url.searchParams.get('status') ?? 429),
+      });
       res.writeHead(204).end();
       return;
     }
@@ -135,9 +171,14 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
     const failure = failures.find((f) => url.pathname.startsWith(f.prefix) && f.count > 0);
     if (failure) {
       failure.count--;
-      return send(stripeError(failure.status, failure.status === 429 ? 'rate_limit_error' : 'api_error', 'Too many requests in a short period of time.', { code: failure.status === 429 ? 'rate_limit' : 'api_error' }), {
-        'stripe-should-retry': 'true',
-      });
+      return send(
+        stripeError(failure.status, failure.status === 429 ? 'rate_limit_error' : 'api_error', 'Too many requests in a short period of time.', {
+          code: failure.status === 429 ? 'rate_limit' : 'api_error',
+        }),
+        {
+          'stripe-should-retry': 'true',
+        },
+      );
     }
     const contentType = req.headers['content-type'] ?? '';
     if (method === 'POST' && body !== '' && !contentType.startsWith('application/x-www-form-urlencoded')) {
@@ -149,7 +190,13 @@ export async function startStripeStandIn(secretKey = `sk_test_${crypto.randomUUI
       const first = idempotent.get(key);
       if (first) {
         if (first.fingerprint !== fingerprint) {
-          return send(stripeError(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`));
+          return send(
+            stripeError(
+              400,
+              'idempotency_error',
+              `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            ),
+          );
         }
         return send(first.answer, { 'idempotent-replayed': 'true', 'idempotency-key': key });
       }

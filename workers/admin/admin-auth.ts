@@ -8,9 +8,7 @@ import { ApiError } from '../../shared/api-error.ts';
 import { authenticate, bearerToken } from '../../shared/auth.ts';
 import type { AdminEnv } from './env.ts';
 
-export type AdminPrincipal =
-  | { kind: 'platform-admin'; actor: 'platform-admin' }
-  | { kind: 'tenant-admin'; tenantId: string; actor: string };
+export type AdminPrincipal = { kind: 'platform-admin'; actor: 'platform-admin' } | { kind: 'tenant-admin'; tenantId: string; actor: string };
 
 const encoder = new TextEncoder();
 

@@ -13,7 +13,10 @@ export const TenantIdParam = z.object({
 });
 
 export const KeyParams = TenantIdParam.extend({
-  keyId: z.string().regex(/^[0-9A-Za-z]{12}$/, '12 letters or digits').openapi({ param: { name: 'keyId', in: 'path' } }),
+  keyId: z
+    .string()
+    .regex(/^[0-9A-Za-z]{12}$/, '12 letters or digits')
+    .openapi({ param: { name: 'keyId', in: 'path' } }),
 });
 
 export const Tenant = z
@@ -29,7 +32,10 @@ export const Tenant = z
       .object({ email: z.string(), stripeCustomerId: z.string(), stripeSubscriptionId: z.string() })
       .nullable()
       .openapi({ description: 'The Stripe customer and subscription, for tenants created with billing' }),
-    ingestSuspendedAt: z.string().nullable().openapi({ description: "When billing holds (or will hold) the tenant's ingest: a failed payment's grace period ends" }),
+    ingestSuspendedAt: z
+      .string()
+      .nullable()
+      .openapi({ description: "When billing holds (or will hold) the tenant's ingest: a failed payment's grace period ends" }),
   })
   .openapi('Tenant');
 

@@ -46,7 +46,7 @@ export function resolveUpstream(method: string, pathname: string): Upstream | nu
 
 /** Methods some route accepts at this path (for a 405's Allow header). */
 export function allowedMethods(pathname: string): string[] {
-  return ROUTES.filter((r) => (r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path || pathname === `${r.path}/`)).flatMap(
-    (r) => (r.methods === '*' ? ['*'] : [...r.methods]),
+  return ROUTES.filter((r) => (r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path || pathname === `${r.path}/`)).flatMap((r) =>
+    r.methods === '*' ? ['*'] : [...r.methods],
   );
 }

@@ -9,8 +9,12 @@ import { ApiError } from '../../shared/api-error.ts';
 export type BodyFormat = 'json' | 'ndjson';
 
 const NDJSON_TYPES = new Set([
-  'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines',
-  'application/jsonlines', 'application/json-lines',
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+  'application/x-jsonlines',
+  'application/jsonlines',
+  'application/json-lines',
 ]);
 
 export function bodyFormat(contentType: string | undefined): BodyFormat {

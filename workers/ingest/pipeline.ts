@@ -133,7 +133,14 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
     ...(rejected.size > 0 && { rejected: Object.fromEntries(rejected) }),
   });
   if (outcome === 'nothing_stored') {
-    return { ok: false, status: 503, code: 'unavailable', message: 'the batch could not be stored; nothing was accepted, retry later', details: {}, headers: { 'Retry-After': '1' } };
+    return {
+      ok: false,
+      status: 503,
+      code: 'unavailable',
+      message: 'the batch could not be stored; nothing was accepted, retry later',
+      details: {},
+      headers: { 'Retry-After': '1' },
+    };
   }
   if (outcome === 'unknown') {
     return {
@@ -149,7 +156,13 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
   const headers = rateLimitHeaders(principal.plan, outcome.rate);
   if (!outcome.ok) {
     if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
-    logEvent('info', 'ingest.refused', { requestId: request.requestId, protocol: request.protocol, tenant: principal.tenantId, code: outcome.code, records: serialized.rows });
+    logEvent('info', 'ingest.refused', {
+      requestId: request.requestId,
+      protocol: request.protocol,
+      tenant: principal.tenantId,
+      code: outcome.code,
+      records: serialized.rows,
+    });
     return { ok: false, status: outcome.status, code: outcome.code, message: outcome.message, details: outcome.details, headers };
   }
   if (outcome.replayed) headers['Idempotent-Replayed'] = 'true';
@@ -226,7 +239,14 @@ async function handToActor(env: IngestEnv, principal: Principal, batch: HandOff)
       return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });
     } catch (err) {
       const failure = actorFailure(err);
-      logEvent('error', 'ingest.actor_failed', { requestId: batch.requestId, tenant: tenantId, batchId: batch.batchId, attempt, failure, error: (err as Error).message });
+      logEvent('error', 'ingest.actor_failed', {
+        requestId: batch.requestId,
+        tenant: tenantId,
+        batchId: batch.batchId,
+        attempt,
+        failure,
+        error: (err as Error).message,
+      });
       if (failure === 'nothing_stored') return 'nothing_stored';
       if (attempt >= ACTOR_ATTEMPTS) return 'unknown';
     }

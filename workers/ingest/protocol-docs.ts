@@ -29,12 +29,21 @@ export const lokiPushDoc = createRoute({
   method: 'post',
   path: '/loki/api/v1/push',
   summary: 'Grafana Loki push (needs logs:write)',
-  description: "Loki's push API (https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs): snappy-compressed push.proto, or JSON. X-Scope-OrgID is ignored.",
+  description:
+    "Loki's push API (https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs): snappy-compressed push.proto, or JSON. X-Scope-OrgID is ignored.",
   security: BEARER_SECURITY,
-  request: { body: { required: true, content: { 'application/x-protobuf': { schema: binary }, 'application/json': { schema: z.object({ streams: z.array(z.unknown()) }) } } } },
+  request: {
+    body: {
+      required: true,
+      content: { 'application/x-protobuf': { schema: binary }, 'application/json': { schema: z.object({ streams: z.array(z.unknown()) }) } },
+    },
+  },
   responses: {
     204: { description: 'Every entry stored' },
-    400: { description: 'Malformed, or some streams/entries dropped (the rest stored); the text names them', content: { 'text/plain': { schema: z.string() } } },
+    400: {
+      description: 'Malformed, or some streams/entries dropped (the rest stored); the text names them',
+      content: { 'text/plain': { schema: z.string() } },
+    },
     401: { description: 'No or invalid credential', content: { 'text/plain': { schema: z.string() } } },
     413: { description: 'Past a size limit', content: { 'text/plain': { schema: z.string() } } },
     415: { description: 'Not protobuf or JSON', content: { 'text/plain': { schema: z.string() } } },
@@ -51,7 +60,10 @@ export const syslogDoc = createRoute({
   security: BEARER_SECURITY,
   request: { body: { required: true, content: { 'text/plain': { schema: z.string() } } } },
   responses: {
-    202: { description: 'Stored by the tenant actor', content: { 'application/json': { schema: z.object({ accepted: z.number().int(), batchId: z.string() }) } } },
+    202: {
+      description: 'Stored by the tenant actor',
+      content: { 'application/json': { schema: z.object({ accepted: z.number().int(), batchId: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 413, 415, 429, 503),
   },
 });

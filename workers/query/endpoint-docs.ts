@@ -28,11 +28,20 @@ export const histogramDoc = createRoute({
       description: 'Every bucket of the range, empty ones included',
       content: {
         'application/json': {
-          schema: z.object({
-            interval: z.string(), intervalSeconds: z.number().int(), from: z.string(), to: z.string(), total: z.number().int(),
-            resolution: z.enum(['exact', 'minute']).openapi({ description: 'minute: counted from the per-minute projection (filters on service and level only, whole-minute buckets); from/to are then the minutes counted' }),
-            buckets: z.array(z.object({ start: z.string(), total: z.number().int(), levels: z.record(z.string(), z.number().int()) })),
-          }).openapi('Histogram'),
+          schema: z
+            .object({
+              interval: z.string(),
+              intervalSeconds: z.number().int(),
+              from: z.string(),
+              to: z.string(),
+              total: z.number().int(),
+              resolution: z.enum(['exact', 'minute']).openapi({
+                description:
+                  'minute: counted from the per-minute projection (filters on service and level only, whole-minute buckets); from/to are then the minutes counted',
+              }),
+              buckets: z.array(z.object({ start: z.string(), total: z.number().int(), levels: z.record(z.string(), z.number().int()) })),
+            })
+            .openapi('Histogram'),
         },
       },
     },
@@ -48,7 +57,14 @@ export const fieldsDoc = createRoute({
   security: BEARER_SECURITY,
   request: { query: z.object(scopeQuery) },
   responses: {
-    200: { description: 'Field names as the query language takes them', content: { 'application/json': { schema: z.object({ builtin: z.array(z.string()), fields: z.array(z.object({ name: z.string(), count: z.number().int() })) }).openapi('Fields') } } },
+    200: {
+      description: 'Field names as the query language takes them',
+      content: {
+        'application/json': {
+          schema: z.object({ builtin: z.array(z.string()), fields: z.array(z.object({ name: z.string(), count: z.number().int() })) }).openapi('Fields'),
+        },
+      },
+    },
     ...searchErrors,
   },
 });
@@ -59,9 +75,21 @@ export const fieldValuesDoc = createRoute({
   summary: 'Top values of one field with their counts (needs logs:read)',
   description: cacheNote,
   security: BEARER_SECURITY,
-  request: { params: z.object({ name: z.string() }), query: z.object({ ...scopeQuery, limit: z.string().optional().openapi({ description: '1–100, default 10' }) }) },
+  request: {
+    params: z.object({ name: z.string() }),
+    query: z.object({ ...scopeQuery, limit: z.string().optional().openapi({ description: '1–100, default 10' }) }),
+  },
   responses: {
-    200: { description: 'Facet', content: { 'application/json': { schema: z.object({ field: z.string(), total: z.number().int(), values: z.array(z.object({ value: z.string(), count: z.number().int() })) }).openapi('FieldValues') } } },
+    200: {
+      description: 'Facet',
+      content: {
+        'application/json': {
+          schema: z
+            .object({ field: z.string(), total: z.number().int(), values: z.array(z.object({ value: z.string(), count: z.number().int() })) })
+            .openapi('FieldValues'),
+        },
+      },
+    },
     ...searchErrors,
   },
 });
@@ -99,4 +127,3 @@ export const contextDoc = createRoute({
     ...errorResponses(400, 401, 403, 404, 429, 503),
   },
 });
-

@@ -64,9 +64,15 @@ export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, pa
   const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
   const admission = await gate.acquire(principal.tenantId, principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
   if (!admission.ok) {
-    throw new ApiError(429, 'too_many_queries', `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`, {
-      limit: principal.plan.queryConcurrency,
-    }, { 'Retry-After': String(admission.retryAfterSeconds) });
+    throw new ApiError(
+      429,
+      'too_many_queries',
+      `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`,
+      {
+        limit: principal.plan.queryConcurrency,
+      },
+      { 'Retry-After': String(admission.retryAfterSeconds) },
+    );
   }
   try {
     return await runAdmitted<Row>(c, sql, params, maxBytes);
@@ -94,16 +100,26 @@ async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Recor
   } catch (err) {
     if (err instanceof ClickHouseError) {
       if (err.code === TOO_MANY_ROWS) {
-        throw new ApiError(400, 'query_limit_exceeded', `the search would read more than ${principal.plan.queryMaxRowsRead.toLocaleString('en')} rows, your plan's limit: narrow the time range or add a field filter (service:, level:)`, {
-          limit: 'rows_read',
-          max: principal.plan.queryMaxRowsRead,
-        });
+        throw new ApiError(
+          400,
+          'query_limit_exceeded',
+          `the search would read more than ${principal.plan.queryMaxRowsRead.toLocaleString('en')} rows, your plan's limit: narrow the time range or add a field filter (service:, level:)`,
+          {
+            limit: 'rows_read',
+            max: principal.plan.queryMaxRowsRead,
+          },
+        );
       }
       if (err.code === TIMEOUT_EXCEEDED) {
-        throw new ApiError(400, 'query_limit_exceeded', `the search ran longer than ${principal.plan.queryMaxSeconds} s, your plan's limit: narrow the time range or add a field filter`, {
-          limit: 'execution_time',
-          max: principal.plan.queryMaxSeconds,
-        });
+        throw new ApiError(
+          400,
+          'query_limit_exceeded',
+          `the search ran longer than ${principal.plan.queryMaxSeconds} s, your plan's limit: narrow the time range or add a field filter`,
+          {
+            limit: 'execution_time',
+            max: principal.plan.queryMaxSeconds,
+          },
+        );
       }
       throw err; // our SQL is wrong: a 500, logged by onError
     }

@@ -38,7 +38,10 @@ export function parseSearch(query: URLSearchParams, now = Date.now()): LogSearch
 }
 
 export function encodeCursor(cursor: SearchCursor): string {
-  return btoa(JSON.stringify([cursor.timestamp, cursor.logId])).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(JSON.stringify([cursor.timestamp, cursor.logId]))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 export function decodeCursor(text: string): SearchCursor {
@@ -46,8 +49,12 @@ export function decodeCursor(text: string): SearchCursor {
     const json = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
     const value: unknown = JSON.parse(json);
     if (
-      Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && CH_TIME_RE.test(value[0]) &&
-      typeof value[1] === 'string' && value[1].length <= 128
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      CH_TIME_RE.test(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 128
     ) {
       return { timestamp: value[0], logId: value[1] };
     }

@@ -63,7 +63,11 @@ export function billingConfig(env: BillingBindings): BillingConfig | null {
       httpClient: Stripe.createFetchHttpClient(),
       maxNetworkRetries: MAX_NETWORK_RETRIES,
       telemetry: false,
-      ...(target && { host: target.hostname, port: Number(target.port || (target.protocol === 'https:' ? 443 : 80)), protocol: target.protocol.replace(':', '') as 'http' | 'https' }),
+      ...(target && {
+        host: target.hostname,
+        port: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+        protocol: target.protocol.replace(':', '') as 'http' | 'https',
+      }),
     });
     config = {
       stripe,

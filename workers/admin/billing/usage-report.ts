@@ -87,7 +87,9 @@ export async function reportUsageToStripe(config: BillingConfig, db: D1Database,
       continue;
     }
     await db
-      .prepare('INSERT INTO meter_reports (identifier, tenant_id, meter, source, hour, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identifier) DO NOTHING')
+      .prepare(
+        'INSERT INTO meter_reports (identifier, tenant_id, meter, source, hour, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identifier) DO NOTHING',
+      )
       .bind(identifier, p.tenantId, meter, p.source, p.hour, p.metric, p.value)
       .run();
     sent++;

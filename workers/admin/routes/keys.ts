@@ -73,7 +73,10 @@ keyRoutes.openapi(
     summary: "List a tenant's API keys (never their secrets)",
     security: BEARER_SECURITY,
     request: { params: TenantIdParam },
-    responses: { 200: { description: 'Keys', content: { 'application/json': { schema: z.object({ keys: z.array(ApiKey) }) } } }, ...errorResponses(400, 401, 403) },
+    responses: {
+      200: { description: 'Keys', content: { 'application/json': { schema: z.object({ keys: z.array(ApiKey) }) } } },
+      ...errorResponses(400, 401, 403),
+    },
   }),
   async (c) => {
     const { tenantId } = c.req.valid('param');

@@ -30,8 +30,7 @@ const toTenant = (row: TenantRow): z.infer<typeof Tenant> => ({
   ingestSuspendedAt: row.suspendAt?.toISOString() ?? null,
 });
 
-const tenantWithBilling = (db: ReturnType<typeof drizzle>) =>
-  db.select().from(tenants).leftJoin(billingAccounts, eq(billingAccounts.tenantId, tenants.id));
+const tenantWithBilling = (db: ReturnType<typeof drizzle>) => db.select().from(tenants).leftJoin(billingAccounts, eq(billingAccounts.tenantId, tenants.id));
 
 async function findTenant(db: D1Database, id: string): Promise<TenantRow> {
   const row = (await tenantWithBilling(drizzle(db)).where(eq(tenants.id, id)).limit(1))[0];
@@ -74,7 +73,9 @@ tenantRoutes.openapi(
     if (existing.length > 0) throw new ApiError(409, 'conflict', `tenant "${body.id}" exists`, { field: 'id' });
     const row = { id: body.id, name: body.name, planId: body.plan, retentionDays: body.retentionDays ?? PLANS[body.plan].retentionDays };
     // Stripe first (its calls are idempotent per tenant, so a retried request reuses the customer), then D1 in one transaction.
-    const billing = body.billing && (await viaStripe(() => openBillingAccount(requireBilling(c.env), { id: body.id, name: body.name, plan: body.plan }, body.billing!.email)));
+    const billing =
+      body.billing &&
+      (await viaStripe(() => openBillingAccount(requireBilling(c.env), { id: body.id, name: body.name, plan: body.plan }, body.billing!.email)));
     await db.batch([
       db.insert(tenants).values(row),
       ...(billing ? [db.insert(billingAccounts).values(billing)] : []),
@@ -96,14 +97,16 @@ tenantRoutes.openapi(
     path: '/',
     summary: 'List tenants (a tenant admin sees its own)',
     security: BEARER_SECURITY,
-    responses: { 200: { description: 'Tenants', content: { 'application/json': { schema: z.object({ tenants: z.array(Tenant) }) } } }, ...errorResponses(401, 403) },
+    responses: {
+      200: { description: 'Tenants', content: { 'application/json': { schema: z.object({ tenants: z.array(Tenant) }) } } },
+      ...errorResponses(401, 403),
+    },
   }),
   async (c) => {
     const admin = c.get('admin');
     const db = drizzle(c.env.CONTROL_DB);
-    const rows = admin.kind === 'platform-admin'
-      ? await tenantWithBilling(db).orderBy(tenants.id)
-      : await tenantWithBilling(db).where(eq(tenants.id, admin.tenantId));
+    const rows =
+      admin.kind === 'platform-admin' ? await tenantWithBilling(db).orderBy(tenants.id) : await tenantWithBilling(db).where(eq(tenants.id, admin.tenantId));
     return c.json({ tenants: rows.map((r) => toTenant({ ...r.tenants, billing: r.billing_accounts })) }, 200);
   },
 );
@@ -174,7 +177,10 @@ tenantRoutes.openapi(
     summary: "A tenant's audit trail, newest first",
     security: BEARER_SECURITY,
     request: { params: TenantIdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }) },
-    responses: { 200: { description: 'Entries', content: { 'application/json': { schema: z.object({ entries: z.array(AuditEntry) }) } } }, ...errorResponses(400, 401, 403) },
+    responses: {
+      200: { description: 'Entries', content: { 'application/json': { schema: z.object({ entries: z.array(AuditEntry) }) } } },
+      ...errorResponses(400, 401, 403),
+    },
   }),
   async (c) => {
     const { tenantId } = c.req.valid('param');

@@ -22,7 +22,7 @@ import { ownAttribute, setAttribute } from '../../../shared/attributes.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { severityNumberFromText } from '../../../shared/severity.ts';
 import { formatClickHouseTime, MAX_STORABLE_SECONDS, parseTimestamp, STORABLE_RANGE, TimestampError, type Instant } from '../../../shared/timestamp.ts';
-import { PushRequestSchema } from './generated/loki/push_pb.ts';
+import { PushRequestSchema, type PushRequest } from './generated/loki/push_pb.ts';
 import { snappyUncompress, SnappyTooLargeError } from './snappy.ts';
 import type { RowContext } from './otlp.ts';
 
@@ -73,7 +73,7 @@ export function decodeLokiProtobuf(body: Uint8Array, maxBytes: number): { stream
     if (err instanceof SnappyTooLargeError) throw new LokiDecodeError(`the body exceeds ${maxBytes} bytes once snappy-decompressed`, 413);
     throw new LokiDecodeError(`the body is not snappy-compressed protobuf (Content-Type application/x-protobuf): ${(err as Error).message}`);
   }
-  let request;
+  let request: PushRequest;
   try {
     request = fromBinary(PushRequestSchema, raw);
   } catch (err) {
@@ -86,7 +86,12 @@ export function decodeLokiProtobuf(body: Uint8Array, maxBytes: number): { stream
       const metadata: Record<string, string> = {};
       for (const pair of entry.structuredMetadata) setAttribute(metadata, pair.name, pair.value);
       const time = ts && (ts.seconds !== 0n || ts.nanos !== 0) ? instantOf(ts.seconds, ts.nanos) : null;
-      return { time, timeError: ts && time === null && (ts.seconds !== 0n || ts.nanos !== 0) ? `timestamp is outside ${STORABLE_RANGE}` : undefined, line: entry.line, metadata };
+      return {
+        time,
+        timeError: ts && time === null && (ts.seconds !== 0n || ts.nanos !== 0) ? `timestamp is outside ${STORABLE_RANGE}` : undefined,
+        line: entry.line,
+        metadata,
+      };
     }),
   }));
   return { streams, bytes: raw.byteLength };
@@ -243,7 +248,7 @@ export function lokiToRows(streams: LokiStream[], ctx: RowContext): LokiRows {
 /** Loki's 400 text: what was dropped, the first few reasons. */
 export function describeLokiRejections(rejected: LokiRejection[], streams: LokiStream[]): string {
   const lines = rejected.slice(0, 5).map((r) => {
-    const labels = typeof streams[r.stream]?.labels === 'string' ? streams[r.stream]!.labels as string : JSON.stringify(streams[r.stream]?.labels ?? {});
+    const labels = typeof streams[r.stream]?.labels === 'string' ? (streams[r.stream]!.labels as string) : JSON.stringify(streams[r.stream]?.labels ?? {});
     return r.entry === null ? `stream ${r.stream} ${labels}: ${r.reason}` : `stream ${r.stream} ${labels} entry ${r.entry}: ${r.reason}`;
   });
   const more = rejected.length > 5 ? `\n… and ${rejected.length - 5} more` : '';

@@ -23,6 +23,7 @@ import type { RowContext } from './otlp.ts';
 /** Syslog severity 0–7 → OpenTelemetry SeverityNumber (the Collector's syslog parser mapping). */
 const SEVERITY_NUMBER = [21, 19, 18, 17, 13, 10, 9, 5] as const;
 const SEVERITY_TEXT = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+// biome-ignore format: the facility codes 0–23 in order
 const FACILITY = [
   'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'security', 'console',
   'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
@@ -130,6 +131,7 @@ function nilToUndefined(value: string): string | undefined {
   return value === NIL ? undefined : value;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 5424's SD-NAME excludes control characters, so the class names them.
 const SD_NAME_RE = /[^= \]"\x00-\x20\x7f-\uffff]{1,32}/y;
 
 /** 1*SD-ELEMENT starting at `pos`; fills `into` with `<SD-ID>.<PARAM-NAME>` → value; returns the end, or null when malformed. */

@@ -42,12 +42,18 @@ export const deadLettersDoc = createRoute({
   security: BEARER_SECURITY,
   request: {
     query: z.object({
-      limit: z.string().optional().openapi({ description: `1–${MAX_LIMIT}, default 100` }),
+      limit: z
+        .string()
+        .optional()
+        .openapi({ description: `1–${MAX_LIMIT}, default 100` }),
       cursor: z.string().optional().openapi({ description: "The previous page's nextCursor" }),
     }),
   },
   responses: {
-    200: { description: 'A page of dead letters', content: { 'application/json': { schema: z.object({ deadLetters: z.array(DeadLetterDoc), nextCursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of dead letters',
+      content: { 'application/json': { schema: z.object({ deadLetters: z.array(DeadLetterDoc), nextCursor: z.string().nullable() }) } },
+    },
     ...errorResponses(400, 401, 403),
   },
 });
@@ -81,7 +87,10 @@ deadLettersRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
     throw invalid('cursor', 'not a cursor this API returned');
   }
   const deadLetters = listing.objects.map((object) => {
-    const id = object.key.slice(prefix.length).replace(/^dt=/, '').replace(/\.ndjson$/, '');
+    const id = object.key
+      .slice(prefix.length)
+      .replace(/^dt=/, '')
+      .replace(/\.ndjson$/, '');
     const [date = '', batchId = ''] = id.split('/');
     return {
       id,

@@ -106,9 +106,17 @@ deleteLogsRoutes.delete('/', requirePrincipal('admin'), async (c) => {
   const client = clickHouseClient(loadConfig(c.env).clickhouse);
   let stored: number;
   try {
-    const counted = await client.query({ query: `SELECT count() AS n FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`, query_params: params, format: 'JSONEachRow' });
+    const counted = await client.query({
+      query: `SELECT count() AS n FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
     stored = Number((await counted.json<{ n: string }>())[0]?.n ?? 0);
-    await client.command({ query: `DELETE FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`, query_params: params, clickhouse_settings: { lightweight_deletes_sync: '2' } });
+    await client.command({
+      query: `DELETE FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')}`,
+      query_params: params,
+      clickhouse_settings: { lightweight_deletes_sync: '2' },
+    });
   } catch (err) {
     logEvent('error', 'logs.delete_failed', { requestId: c.get('requestId'), tenant: principal.tenantId, buffered, error: (err as Error).message });
     throw new ApiError(
@@ -122,12 +130,23 @@ deleteLogsRoutes.delete('/', requirePrincipal('admin'), async (c) => {
 
   const db = drizzle(c.env.CONTROL_DB);
   await db.batch([
-    db.update(tenants).set({ dataGeneration: sql`${tenants.dataGeneration} + 1` }).where(eq(tenants.id, principal.tenantId)),
+    db
+      .update(tenants)
+      .set({ dataGeneration: sql`${tenants.dataGeneration} + 1` })
+      .where(eq(tenants.id, principal.tenantId)),
     auditStatement(c.env.CONTROL_DB, {
       actor: principal.credential.kind === 'api-key' ? `key:${principal.credential.keyId}` : `jwt:${principal.credential.subject}`,
       tenantId: principal.tenantId,
       action: 'logs.delete',
-      details: { from: params.from, to: params.to, q: query.get('q') ?? '', level: query.get('level') ?? '', service: query.get('service') ?? '', stored, buffered },
+      details: {
+        from: params.from,
+        to: params.to,
+        q: query.get('q') ?? '',
+        level: query.get('level') ?? '',
+        service: query.get('service') ?? '',
+        stored,
+        buffered,
+      },
       requestId: c.get('requestId'),
     }),
   ]);

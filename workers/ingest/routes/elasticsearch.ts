@@ -45,7 +45,13 @@ elasticsearchRoutes.onError((err, c) => {
     });
   }
   if (err.status === 403) return esError(c, 403, 'security_exception', err.message);
-  return esError(c, err.status, err.status === 413 ? 'content_too_long_exception' : err.status >= 500 ? esErrorType(err.status) : 'parse_exception', err.message, err.headers);
+  return esError(
+    c,
+    err.status,
+    err.status === 413 ? 'content_too_long_exception' : err.status >= 500 ? esErrorType(err.status) : 'parse_exception',
+    err.message,
+    err.headers,
+  );
 });
 
 // Every route needs an ingest credential, the probes shippers make first included.
@@ -83,7 +89,13 @@ elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
       name: 'neurallog',
       cluster_name: 'neurallog',
       cluster_uuid: 'neurallog',
-      version: { number: '8.19.0', build_flavor: 'default', lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
+      version: {
+        number: '8.19.0',
+        build_flavor: 'default',
+        lucene_version: '9.12.0',
+        minimum_wire_compatibility_version: '7.17.0',
+        minimum_index_compatibility_version: '7.0.0',
+      },
       tagline: 'You Know, for Search',
     },
     200,
@@ -94,9 +106,7 @@ elasticsearchRoutes.on(['GET', 'HEAD'], '/', async (c) => {
 // What shippers set up before they send: templates and policies are accepted and ignored.
 for (const path of ['/_index_template/:name', '/_template/:name', '/_ilm/policy/:name', '/_component_template/:name']) {
   elasticsearchRoutes.on(['PUT', 'POST'], path, async (c) => c.json({ acknowledged: true }, 200, PRODUCT_HEADERS));
-  elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) =>
-    c.json({ [path.split('/')[1]!.replace(/^_/, '') + 's']: [] }, 200, PRODUCT_HEADERS),
-  );
+  elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) => c.json({ [`${path.split('/')[1]!.replace(/^_/, '')}s`]: [] }, 200, PRODUCT_HEADERS));
 }
 
 elasticsearchRoutes.post('/_bulk', (c) => bulk(c, undefined));
@@ -132,13 +142,26 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
     const meta = (op ? action[op] : undefined) ?? {};
     const index = typeof meta._index === 'string' ? meta._index : defaultIndex;
     if (op === 'delete') {
-      items.push({ delete: { _index: index, _id: meta._id ?? null, status: 400, error: { type: 'illegal_argument_exception', reason: 'NeuralLog keeps logs: delete is not supported' } } });
+      items.push({
+        delete: {
+          _index: index,
+          _id: meta._id ?? null,
+          status: 400,
+          error: { type: 'illegal_argument_exception', reason: 'NeuralLog keeps logs: delete is not supported' },
+        },
+      });
       continue;
     }
     if (op !== 'index' && op !== 'create' && op !== 'update') {
-      return esError(c, 400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected one of index, create, update, delete but found [${op ?? ''}]`);
+      return esError(
+        c,
+        400,
+        'illegal_argument_exception',
+        `Malformed action/metadata line [${i + 1}], expected one of index, create, update, delete but found [${op ?? ''}]`,
+      );
     }
-    if (i + 1 >= lines.length) return esError(c, 400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]; action line ${i + 1} has no document`);
+    if (i + 1 >= lines.length)
+      return esError(c, 400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]; action line ${i + 1} has no document`);
     const source = lines[++i]!;
     const id = typeof meta._id === 'string' ? meta._id : `${batchId}-${rows.length}`;
     const item: Item = { [op]: { _index: index ?? 'logs', _id: id } };
@@ -183,10 +206,18 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
       const target = item[op]!;
       if (target.status !== undefined) return;
       if (refusal) Object.assign(target, { status: refusal.status, error: { type: refusal.type, reason: refusal.reason } });
-      else Object.assign(target, { _version: 1, result: 'created', status: 201, _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: n, _primary_term: 1 });
+      else
+        Object.assign(target, { _version: 1, result: 'created', status: 201, _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: n, _primary_term: 1 });
     });
   }
   const errors = items.some((item) => (Object.values(item)[0]!.status as number) >= 300);
-  logEvent('info', 'es_bulk.done', { requestId: c.get('requestId'), tenant: principal.tenantId, batchId, items: items.length, errors, durationMs: Date.now() - started });
+  logEvent('info', 'es_bulk.done', {
+    requestId: c.get('requestId'),
+    tenant: principal.tenantId,
+    batchId,
+    items: items.length,
+    errors,
+    durationMs: Date.now() - started,
+  });
   return c.json({ took: Date.now() - started, errors, items }, 200, PRODUCT_HEADERS);
 }

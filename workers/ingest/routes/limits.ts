@@ -67,12 +67,34 @@ limitsRoutes.get('/', requirePrincipal(), async function limits(c) {
     tenant: tenantId,
     plan: { id: plan.id, name: plan.name },
     rate: {
-      records: { perSecond: plan.ingestRecordsPerSecond, burst: plan.ingestRecordsBurst, remaining: report.rate.records.remaining, fullInSeconds: report.rate.records.resetSeconds },
-      bytes: { perSecond: plan.ingestBytesPerSecond, burst: plan.ingestBytesBurst, remaining: report.rate.bytes.remaining, fullInSeconds: report.rate.bytes.resetSeconds },
+      records: {
+        perSecond: plan.ingestRecordsPerSecond,
+        burst: plan.ingestRecordsBurst,
+        remaining: report.rate.records.remaining,
+        fullInSeconds: report.rate.records.resetSeconds,
+      },
+      bytes: {
+        perSecond: plan.ingestBytesPerSecond,
+        burst: plan.ingestBytesBurst,
+        remaining: report.rate.bytes.remaining,
+        fullInSeconds: report.rate.bytes.resetSeconds,
+      },
     },
     quota: {
-      daily: { window: report.usage.day.window, limitBytes: plan.dailyBytes, usedBytes: report.usage.day.bytes, usedRecords: report.usage.day.records, resetsAt: report.usage.day.resetsAt },
-      monthly: { window: report.usage.month.window, limitBytes: plan.monthlyBytes, usedBytes: report.usage.month.bytes, usedRecords: report.usage.month.records, resetsAt: report.usage.month.resetsAt },
+      daily: {
+        window: report.usage.day.window,
+        limitBytes: plan.dailyBytes,
+        usedBytes: report.usage.day.bytes,
+        usedRecords: report.usage.day.records,
+        resetsAt: report.usage.day.resetsAt,
+      },
+      monthly: {
+        window: report.usage.month.window,
+        limitBytes: plan.monthlyBytes,
+        usedBytes: report.usage.month.bytes,
+        usedRecords: report.usage.month.records,
+        resetsAt: report.usage.month.resetsAt,
+      },
     },
     retentionDays,
     queryConcurrency: plan.queryConcurrency,

@@ -36,7 +36,9 @@ lokiRoutes.onError((err, c) => {
     return text(c, 500, 'internal error; the request id identifies it in our logs');
   }
   if (err.status === 401) {
-    return text(c, 401, 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"', { 'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"' });
+    return text(c, 401, 'missing or invalid credentials: send the API key as the basic_auth password or as "Bearer <key>"', {
+      'WWW-Authenticate': 'Basic realm="neurallog", charset="UTF-8"',
+    });
   }
   return text(c, err.status, err.message, err.headers);
 });
@@ -45,7 +47,11 @@ lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), async (c) => {
   const principal = c.get('principal');
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-protobuf' && type !== 'application/json') {
-    throw new ApiError(415, 'unsupported_media_type', `Content-Type "${type}" is not supported; Loki's push API takes application/x-protobuf (snappy) or application/json`);
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `Content-Type "${type}" is not supported; Loki's push API takes application/x-protobuf (snappy) or application/json`,
+    );
   }
   const config = loadConfig(c.env);
   const requestId = c.get('requestId');
@@ -68,7 +74,11 @@ lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), async (c) => {
   const batch = newBatch(principal);
   const { rows, origin, rejected, total } = lokiToRows(streams, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
-    throw new ApiError(413, 'too_many_records', `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`);
+    throw new ApiError(
+      413,
+      'too_many_records',
+      `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`,
+    );
   }
   const submission = await submit(c.env, {
     protocol: 'loki',

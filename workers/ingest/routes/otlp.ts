@@ -19,7 +19,10 @@ import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
 import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
-import { ExportLogsServiceResponseSchema } from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
+import {
+  ExportLogsServiceResponseSchema,
+  type ExportLogsServiceRequest,
+} from '../protocols/generated/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, OtlpDecodeError, otlpToRows, type RejectedRecord } from '../protocols/otlp.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -28,7 +31,19 @@ export const otlpRoutes = new Hono<IngestApp>();
 type Encoding = 'protobuf' | 'json';
 
 /** google.rpc.Code for each HTTP status we answer with (the Status body's `code`). */
-const RPC_CODE: ReadonlyMap<number, number> = new Map([[400, 3], [401, 16], [403, 7], [404, 5], [413, 3], [415, 3], [422, 9], [429, 8], [500, 13], [503, 14], [504, 4]]);
+const RPC_CODE: ReadonlyMap<number, number> = new Map([
+  [400, 3],
+  [401, 16],
+  [403, 7],
+  [404, 5],
+  [413, 3],
+  [415, 3],
+  [422, 9],
+  [429, 8],
+  [500, 13],
+  [503, 14],
+  [504, 4],
+]);
 
 function encodingOf(contentType: string | undefined): Encoding | null {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -54,27 +69,41 @@ otlpRoutes.onError((err, c) => {
   const encoding = encodingOf(c.req.header('content-type')) ?? 'json';
   if (!(err instanceof ApiError)) {
     logEvent('error', 'request.failed', { requestId: c.get('requestId'), path: '/otlp/v1/logs', error: err.message, stack: err.stack });
-    return respond(encoding, 500, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(500)!, message: 'internal error; the request id identifies it in our logs' }), {});
+    return respond(
+      encoding,
+      500,
+      StatusSchema,
+      create(StatusSchema, { code: RPC_CODE.get(500)!, message: 'internal error; the request id identifies it in our logs' }),
+      {},
+    );
   }
-  const message = err.status === 401 ? 'missing or invalid credentials: send the API key as "Authorization: Bearer <key>" (OTEL_EXPORTER_OTLP_HEADERS)' : err.message;
+  const message =
+    err.status === 401 ? 'missing or invalid credentials: send the API key as "Authorization: Bearer <key>" (OTEL_EXPORTER_OTLP_HEADERS)' : err.message;
   return respond(encoding, err.status, StatusSchema, create(StatusSchema, { code: RPC_CODE.get(err.status) ?? 2, message }), err.headers);
 });
 
 function describeRejections(rejected: RejectedRecord[]): string {
-  const first = rejected.slice(0, 3).map((r) => `record ${r.record}: ${r.reason}`).join('; ');
+  const first = rejected
+    .slice(0, 3)
+    .map((r) => `record ${r.record}: ${r.reason}`)
+    .join('; ');
   return `${rejected.length} log record(s) rejected — ${first}${rejected.length > 3 ? '; …' : ''}`;
 }
 
 otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
   const encoding = encodingOf(c.req.header('content-type'));
   if (!encoding) {
-    throw new ApiError(415, 'unsupported_media_type', `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`);
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `Content-Type "${c.req.header('content-type') ?? ''}" is not supported; OTLP/HTTP sends application/x-protobuf or application/json`,
+    );
   }
   const principal = c.get('principal');
   const config = loadConfig(c.env);
   const requestId = c.get('requestId');
   const body = await readBodyBytes(c.req.raw, config.limits.maxRequestBytes);
-  let request;
+  let request: ExportLogsServiceRequest;
   try {
     request = encoding === 'protobuf' ? decodeOtlpProtobuf(body) : decodeOtlpJson(new TextDecoder().decode(body));
   } catch (err) {
@@ -85,7 +114,11 @@ otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
   const batch = newBatch(principal);
   const { rows, origin, rejected, total } = otlpToRows(request, batch.context);
   if (total > config.limits.maxRecordsPerRequest) {
-    throw new ApiError(413, 'too_many_records', `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`);
+    throw new ApiError(
+      413,
+      'too_many_records',
+      `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`,
+    );
   }
   const submission = await submit(c.env, {
     protocol: 'otlp',
@@ -103,8 +136,13 @@ otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
   if (!submission.ok) throw submissionError(submission);
   for (const refusal of submission.refused) rejected.push({ record: origin[refusal.record]!, reason: refusal.reason });
   rejected.sort((a, b) => a.record - b.record);
-  const response = create(ExportLogsServiceResponseSchema, rejected.length === 0 ? {} : {
-    partialSuccess: { rejectedLogRecords: BigInt(rejected.length), errorMessage: describeRejections(rejected) },
-  });
+  const response = create(
+    ExportLogsServiceResponseSchema,
+    rejected.length === 0
+      ? {}
+      : {
+          partialSuccess: { rejectedLogRecords: BigInt(rejected.length), errorMessage: describeRejections(rejected) },
+        },
+  );
   return respond(encoding, 200, ExportLogsServiceResponseSchema, response, { ...submission.headers, 'X-NeuralLog-Batch-Id': batch.batchId });
 });

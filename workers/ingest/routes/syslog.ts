@@ -21,7 +21,10 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
   const config = loadConfig(c.env);
   const principal = c.get('principal');
   const { text, bytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)).filter((l) => l.trim() !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l))
+    .filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new ApiError(400, 'empty_body', 'the body holds no syslog lines');
   if (lines.length > config.limits.maxRecordsPerRequest) {
     throw new ApiError(413, 'too_many_records', `the request holds ${lines.length} lines; at most ${config.limits.maxRecordsPerRequest} are accepted at once`, {

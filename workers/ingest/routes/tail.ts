@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
+import type { QueryNode } from '../../../shared/query-language/ast.ts';
 import { compileMatcher } from '../../../shared/query-language/evaluate.ts';
 import { parseQuery, querySyntaxApiError, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
 import type { IngestApp } from '../env.ts';
@@ -33,7 +34,7 @@ export const tailDoc = createRoute({
 export const tailRoutes = new Hono<IngestApp>();
 
 tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
-  let query;
+  let query: QueryNode;
   try {
     query = parseQuery(c.req.query('q') ?? '');
     compileMatcher(query); // checks values (levels, ids, times) as search does

@@ -59,7 +59,13 @@ export const usageDoc = createRoute({
               currentMonth: z.object({
                 start: z.string(),
                 bytesAccepted: z.number(),
-                estimatedCharge: z.object({ currency: z.literal('usd'), feeCents: z.number(), overageBytes: z.number(), overageCents: z.number(), totalCents: z.number() }),
+                estimatedCharge: z.object({
+                  currency: z.literal('usd'),
+                  feeCents: z.number(),
+                  overageBytes: z.number(),
+                  overageCents: z.number(),
+                  totalCents: z.number(),
+                }),
               }),
             })
             .openapi('Usage'),
@@ -137,14 +143,21 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
     if (c.hour >= monthStart && c.metric === 'bytes_accepted') monthBytes += c.value;
     if (c.hour + HOUR_MS <= from || c.hour >= to) continue;
     const day = c.hour - (c.hour % (24 * HOUR_MS));
-    for (const [map, key] of [[hours, c.hour], [days, day]] as const) {
+    for (const [map, key] of [
+      [hours, c.hour],
+      [days, day],
+    ] as const) {
       let t = map.get(key);
-      if (!t) map.set(key, (t = empty()));
+      if (!t) {
+        t = empty();
+        map.set(key, t);
+      }
       addCount(t, c);
     }
     addCount(total, c);
   }
-  const periods = (map: Map<number, Totals>) => [...map.entries()].sort(([a], [b]) => a - b).map(([start, t]) => ({ start: new Date(start).toISOString(), ...t }));
+  const periods = (map: Map<number, Totals>) =>
+    [...map.entries()].sort(([a], [b]) => a - b).map(([start, t]) => ({ start: new Date(start).toISOString(), ...t }));
   return c.json({
     tenant: tenantId,
     plan: plan.id,
@@ -154,6 +167,10 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
     days: periods(days),
     total,
     storedBytes,
-    currentMonth: { start: new Date(monthStart).toISOString(), bytesAccepted: monthBytes, estimatedCharge: { currency: 'usd' as const, ...estimateCharge(plan.id, monthBytes) } },
+    currentMonth: {
+      start: new Date(monthStart).toISOString(),
+      bytesAccepted: monthBytes,
+      estimatedCharge: { currency: 'usd' as const, ...estimateCharge(plan.id, monthBytes) },
+    },
   });
 });

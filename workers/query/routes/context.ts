@@ -42,7 +42,12 @@ contextRoutes.get('/:id', requirePrincipal('logs:read'), async (c) => {
   const id = c.req.param('id');
   if (id.length > 128) throw invalid('id', 'not a log id');
   const maxBytes = loadConfig(c.env).searchMaxBytes;
-  const found = await runBoundedQuery<SearchRow>(c, `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE TenantId = {tenant:String} AND LogId = {id:String} LIMIT 1`, { tenant, id }, maxBytes);
+  const found = await runBoundedQuery<SearchRow>(
+    c,
+    `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE TenantId = {tenant:String} AND LogId = {id:String} LIMIT 1`,
+    { tenant, id },
+    maxBytes,
+  );
   const [record] = found.rows;
   if (!record) throw new ApiError(404, 'not_found', `no log ${id} in this tenant`);
   // Split up front rather than shared as the rows arrive: the same request always gets the same lines.
@@ -51,8 +56,18 @@ contextRoutes.get('/:id', requirePrincipal('logs:read'), async (c) => {
   const params = { tenant, id, ts: record.Timestamp, service: record.ServiceName, before, after };
   const same = `TenantId = {tenant:String} AND ServiceName = {service:String} AND ${AROUND}`;
   const [older, newer] = await Promise.all([
-    runBoundedQuery<SearchRow>(c, `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE ${same} AND (Timestamp, LogId) < ({ts:DateTime64(9, 'UTC')}, {id:String}) ORDER BY Timestamp DESC, LogId DESC LIMIT {before:UInt32}`, params, beforeBytes),
-    runBoundedQuery<SearchRow>(c, `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE ${same} AND (Timestamp, LogId) > ({ts:DateTime64(9, 'UTC')}, {id:String}) ORDER BY Timestamp, LogId LIMIT {after:UInt32}`, params, left - beforeBytes),
+    runBoundedQuery<SearchRow>(
+      c,
+      `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE ${same} AND (Timestamp, LogId) < ({ts:DateTime64(9, 'UTC')}, {id:String}) ORDER BY Timestamp DESC, LogId DESC LIMIT {before:UInt32}`,
+      params,
+      beforeBytes,
+    ),
+    runBoundedQuery<SearchRow>(
+      c,
+      `SELECT ${SEARCH_COLUMNS} FROM ${LOGS_TABLE} WHERE ${same} AND (Timestamp, LogId) > ({ts:DateTime64(9, 'UTC')}, {id:String}) ORDER BY Timestamp, LogId LIMIT {after:UInt32}`,
+      params,
+      left - beforeBytes,
+    ),
   ]);
   const truncated = older.truncated || newer.truncated;
   return c.json({

@@ -68,7 +68,10 @@ fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
     case 'map': {
       params.fieldKey = target.key;
       where.push(`(${target.maps.map((m) => `mapContains(${m}, {fieldKey:String})`).join(' OR ')})`);
-      value = target.maps.length === 1 ? `${target.maps[0]}[{fieldKey:String}]` : 'if(mapContains(LogAttributes, {fieldKey:String}), LogAttributes[{fieldKey:String}], ResourceAttributes[{fieldKey:String}])';
+      value =
+        target.maps.length === 1
+          ? `${target.maps[0]}[{fieldKey:String}]`
+          : 'if(mapContains(LogAttributes, {fieldKey:String}), LogAttributes[{fieldKey:String}], ResourceAttributes[{fieldKey:String}])';
       break;
     }
     default:

@@ -36,7 +36,12 @@ export function autoInterval(rangeSeconds: number): number {
 }
 
 export function formatInterval(seconds: number): string {
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
   return `${seconds}s`;
 }
 
@@ -55,7 +60,8 @@ histogramRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
     const m = /^(\d+)(s|m|h|d)$/.exec(intervalText.trim());
     if (!m || Number(m[1]) === 0) throw invalid('interval', 'must look like 30s, 5m, 1h or 1d');
     interval = Number(m[1]) * UNIT_SECONDS[m[2]!]!;
-    if (rangeSeconds / interval > MAX_BUCKETS) throw invalid('interval', `gives more than ${MAX_BUCKETS} buckets for this range; use at least ${formatInterval(Math.ceil(rangeSeconds / MAX_BUCKETS))}`);
+    if (rangeSeconds / interval > MAX_BUCKETS)
+      throw invalid('interval', `gives more than ${MAX_BUCKETS} buckets for this range; use at least ${formatInterval(Math.ceil(rangeSeconds / MAX_BUCKETS))}`);
   }
   return cachedJson(c, 'histogram', scope, { interval }, async () => {
     const byMinute = interval % 60 === 0 && onlyServiceAndLevel(scope.query);
@@ -78,8 +84,12 @@ histogramRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
       interval: formatInterval(interval),
       intervalSeconds: interval,
       resolution: byMinute ? 'minute' : 'exact',
-      from: byMinute ? new Date((scope.from.seconds - (scope.from.seconds % 60)) * 1000).toISOString() : clickHouseTimeToRfc3339(formatClickHouseTime(scope.from)),
-      to: byMinute ? new Date((scope.to.seconds - (scope.to.seconds % 60) + 60) * 1000 - 1).toISOString() : clickHouseTimeToRfc3339(formatClickHouseTime(scope.to)),
+      from: byMinute
+        ? new Date((scope.from.seconds - (scope.from.seconds % 60)) * 1000).toISOString()
+        : clickHouseTimeToRfc3339(formatClickHouseTime(scope.from)),
+      to: byMinute
+        ? new Date((scope.to.seconds - (scope.to.seconds % 60) + 60) * 1000 - 1).toISOString()
+        : clickHouseTimeToRfc3339(formatClickHouseTime(scope.to)),
       total: [...buckets.values()].reduce((n, b) => n + b.total, 0),
       buckets: [...buckets.values()],
     };

@@ -67,7 +67,9 @@ export const searchLogsDoc = createRoute({
             .object({
               logs: z.array(LogViewDoc),
               nextCursor: z.string().nullable().openapi({ description: 'Pass as cursor for the next page; null when no row is left' }),
-              truncated: z.boolean().openapi({ description: 'The page has fewer than limit rows because its rows reached the byte cap; more follow from nextCursor' }),
+              truncated: z
+                .boolean()
+                .openapi({ description: 'The page has fewer than limit rows because its rows reached the byte cap; more follow from nextCursor' }),
               truncatedReason: z.enum(['bytes']).optional().openapi({ description: 'Why the page was cut short (only when truncated)' }),
               from: z.string(),
               to: z.string(),
@@ -91,33 +93,40 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   checkRange(c.get('principal'), search);
   const cursor = search.cursor ? `${search.cursor.timestamp}|${search.cursor.logId}` : null;
   const { searchMaxBytes } = loadConfig(c.env);
-  return cachedJson(c, 'logs', search, { limit: search.limit, cursor, maxBytes: searchMaxBytes }, async () => {
-    const { sql, params } = compileSearch(tenantId, search, now);
-    // limit + 1 rows are asked for: the extra one only says whether a next page exists.
-    const { rows, truncated: stopped } = await runBoundedQuery<SearchRow>(c, sql, params, searchMaxBytes);
-    const page = rows.slice(0, search.limit);
-    const last = page[page.length - 1];
-    // A stop at the byte cap means ClickHouse had another row, as does a row past the limit.
-    const more = rows.length > search.limit || stopped;
-    // Cut short: fewer rows than asked for. A full page whose extra row did not fit is not.
-    const truncated = stopped && page.length < search.limit;
-    const nextCursor = more && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
-    logEvent('info', 'search.done', {
-      requestId: c.get('requestId'),
-      tenant: tenantId,
-      rows: page.length,
-      truncated,
-      query: search.query.type,
-      durationMs: Date.now() - started,
-    });
-    return {
-      logs: page.map(toView),
-      nextCursor,
-      ...(truncated ? { truncated, truncatedReason: 'bytes' } : { truncated }),
-      from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
-      to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
-    };
-  }, now);
+  return cachedJson(
+    c,
+    'logs',
+    search,
+    { limit: search.limit, cursor, maxBytes: searchMaxBytes },
+    async () => {
+      const { sql, params } = compileSearch(tenantId, search, now);
+      // limit + 1 rows are asked for: the extra one only says whether a next page exists.
+      const { rows, truncated: stopped } = await runBoundedQuery<SearchRow>(c, sql, params, searchMaxBytes);
+      const page = rows.slice(0, search.limit);
+      const last = page[page.length - 1];
+      // A stop at the byte cap means ClickHouse had another row, as does a row past the limit.
+      const more = rows.length > search.limit || stopped;
+      // Cut short: fewer rows than asked for. A full page whose extra row did not fit is not.
+      const truncated = stopped && page.length < search.limit;
+      const nextCursor = more && last ? encodeCursor({ timestamp: last.Timestamp, logId: last.LogId }) : null;
+      logEvent('info', 'search.done', {
+        requestId: c.get('requestId'),
+        tenant: tenantId,
+        rows: page.length,
+        truncated,
+        query: search.query.type,
+        durationMs: Date.now() - started,
+      });
+      return {
+        logs: page.map(toView),
+        nextCursor,
+        ...(truncated ? { truncated, truncatedReason: 'bytes' } : { truncated }),
+        from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
+        to: clickHouseTimeToRfc3339(formatClickHouseTime(search.to)),
+      };
+    },
+    now,
+  );
 });
 
 export const toView = toLogView;
