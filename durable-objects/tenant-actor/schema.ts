@@ -49,7 +49,7 @@ export const TENANT_ACTOR_MIGRATIONS: readonly SchemaMigration[] = [
     version: 2,
     // The idempotency ledger keeps what a key was used for (so the same key with
     // another body is refused) and until when; it also holds every batch under its
-    // id for an hour (so a worker that lost the actor's answer can ask again).
+    // id for a few minutes (so a worker that lost the actor's answer can ask again).
     // A flush split to find the rows ClickHouse refuses records what it learnt of
     // each part, so that its retries send each row once (tenant-actor/flush.ts).
     name: 'idempotency ledger: fingerprint and expiry per key; outcomes of the parts of a flush split to find refused rows',
