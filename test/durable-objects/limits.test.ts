@@ -1,9 +1,8 @@
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { IngestOutcome, IngestPolicy, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import { countRows, injectFault, makeBatch, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { countRows, flushActor, injectFault, makeBatch, records, uniqueTenant } from '../support/in-workerd.ts';
 
 function actorOf(tenant: string): DurableObjectStub<TenantActor> {
   return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(tenant));
@@ -17,20 +16,7 @@ function policy(recordsPerSecond: number, recordsBurst: number, quota: Partial<I
   };
 }
 
-/** Runs the alarm until nothing is buffered: more than once when the usage roll-up's alarm (end of the hour) comes before a retry. */
-async function flushAll(stub: DurableObjectStub<TenantActor>) {
-  for (let round = 0; round < 3; round++) {
-    await runDurableObjectAlarm(stub);
-    const stats = await stub.stats();
-    if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
-    if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
-  }
-  return waitFor(
-    () => stub.stats(),
-    (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0,
-    15_000,
-  );
-}
+const flushAll = (stub: DurableObjectStub<TenantActor>) => flushActor(stub, 15_000);
 
 describe('rate limits in the tenant actor', () => {
   it('lets a full burst through, then refuses with rate_limited and a Retry-After until it refills', async () => {
