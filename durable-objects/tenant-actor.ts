@@ -106,9 +106,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       const refusal = this.#admission.checkSize(batch, rows) ?? (await this.#admission.reserve(batch, now));
       if (refusal) return this.#refuse(batch, rows, refusal, now);
     }
-    // A twin of this batch (same key) may have been stored while we awaited the coordinator.
-    const twin = this.#answerFromLedger(entry, batch, now);
-    if (twin) return twin;
+    // A twin of this batch (same key) may have been stored while a sharded tenant's reservation
+    // awaited the coordinator (the one await before the commit; with one shard there is none).
+    if (rows > 0 && batch.policy.shards > 1) {
+      const twin = this.#answerFromLedger(entry, batch, now);
+      if (twin) return twin;
+    }
     const decision = rows === 0 ? null : this.#admission.decide(batch, rows, bytes, this.#buffer.totals, this.#alarm.at, now);
     if (decision && !decision.ok) return this.#refuse(batch, rows, decision, now);
 

@@ -165,7 +165,9 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
     });
     return { ok: false, status: outcome.status, code: outcome.code, message: outcome.message, details: outcome.details, headers };
   }
-  if (outcome.replayed) headers['Idempotent-Replayed'] = 'true';
+  // A replay the client asked for (its key); the worker's own second asking is not the client's business.
+  const replayed = outcome.replayed === true && request.idempotencyKey !== undefined;
+  if (replayed) headers['Idempotent-Replayed'] = 'true';
   logEvent('info', 'ingest.accepted', {
     requestId: request.requestId,
     protocol: request.protocol,
@@ -177,7 +179,7 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
     bufferedRows: outcome.buffered.rows,
     durationMs: Date.now() - batch.receivedAt,
   });
-  return { ok: true, accepted: outcome.accepted, refused, headers, replayed: outcome.replayed === true };
+  return { ok: true, accepted: outcome.accepted, refused, headers, replayed };
 }
 
 /** Refused records by usage reason (a Map: reasons are our codes, but the rule holds everywhere). */
