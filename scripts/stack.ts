@@ -16,6 +16,7 @@ import { generateApiKey, hashApiKey, parseApiKey } from '../shared/api-keys.ts';
 import { isValidTenantId } from '../shared/config.ts';
 import { SCOPES } from '../shared/scopes.ts';
 import { migrateClickHouse } from '../migrations/clickhouse/migrate.ts';
+import { buildUi } from './build-ui.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -59,6 +60,8 @@ export interface RunningStack {
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
+  // The explorer the gateway serves (ui/dist): rebuilt only when its sources changed.
+  if ((await buildUi({ quiet: true })) === 'built') options.onOutput?.('NeuralLog: built the explorer (ui/dist)');
   const { key: devApiKey, generated } = await resolveDevApiKey(dataDir, options.devApiKey);
   const platformAdminToken = await resolvePlatformAdminToken(dataDir, options.platformAdminToken);
   const devTenant = options.devTenant ?? 'dev';

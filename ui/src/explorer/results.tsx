@@ -1,0 +1,158 @@
+/**
+ * The results: a virtualised list (TanStack Virtual) that stays smooth at
+ * tens of thousands of rows — only the rows in view are in the DOM — with
+ * infinite scroll through the search cursor. Each row: time, level badge,
+ * service, the chosen attribute columns, and the body with the query's
+ * matches marked. `j`/`k` move, Enter opens a row, Esc closes it.
+ */
+import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
+import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
+import { loading, loadingMore, loadMore, logs, logsError, levelOf, MAX_LOADED_ROWS, nextCursor, type LogView } from './data.ts';
+import { Highlighted, matcherOf } from './highlight.tsx';
+import { search, selectRow } from './search-state.ts';
+
+export const ROW_HEIGHT = 28;
+
+export function attributeOf(log: LogView, column: string): string {
+  if (column.startsWith('resource.')) {
+    const key = column.slice(9);
+    return Object.hasOwn(log.resource, key) ? log.resource[key]! : '';
+  }
+  const key = column.startsWith('attr.') ? column.slice(5) : column;
+  return Object.hasOwn(log.attributes, key) ? log.attributes[key]! : '';
+}
+
+export function Results() {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const [focused, setFocused] = useState(0);
+  const rows = logs.value;
+  const s = search.value;
+  const matcher = useMemo(() => matcherOf(s.q), [s.q]);
+
+  const virtualizer = useMemo(
+    () =>
+      new Virtualizer<HTMLDivElement, HTMLDivElement>({
+        count: 0,
+        getScrollElement: () => scroller.current,
+        estimateSize: () => ROW_HEIGHT,
+        overscan: 15,
+        scrollToFn: elementScroll,
+        observeElementRect,
+        observeElementOffset,
+        onChange: () => rerender(0),
+      }),
+    [],
+  );
+  useEffect(() => virtualizer._didMount(), [virtualizer]);
+  virtualizer.setOptions({ ...virtualizer.options, count: rows.length });
+  useEffect(() => {
+    virtualizer._willUpdate();
+  });
+
+  const items = virtualizer.getVirtualItems();
+  const lastShown = items.at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (rows.length > 0 && lastShown >= rows.length - 30 && nextCursor.value !== null) void loadMore();
+  }, [lastShown, rows.length]);
+
+  // A new search starts at the top.
+  useEffect(() => {
+    setFocused(0);
+    scroller.current?.scrollTo({ top: 0 });
+  }, [s.q, s.from, s.to]);
+
+  useEffect(() => {
+    const keys = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (target?.closest('input, textarea, select, [contenteditable="true"]')) return;
+      if (event.key === 'j' || event.key === 'k') {
+        event.preventDefault();
+        setFocused((i) => {
+          const next = Math.max(0, Math.min(rows.length - 1, i + (event.key === 'j' ? 1 : -1)));
+          virtualizer.scrollToIndex(next, { align: 'auto' });
+          return next;
+        });
+      } else if (event.key === 'Enter' && rows[focused]) {
+        selectRow(rows[focused]!.id);
+      } else if (event.key === 'Escape') {
+        selectRow(null);
+      }
+    };
+    window.addEventListener('keydown', keys);
+    return () => window.removeEventListener('keydown', keys);
+  }, [rows, focused, virtualizer]);
+
+  const error = logsError.value;
+  return (
+    <section class="results" aria-label="Results">
+      <div class="results-head" aria-hidden="true">
+        <span class="col-time">Time (UTC)</span>
+        <span class="col-level">Level</span>
+        <span class="col-service">Service</span>
+        {s.columns.map((c) => (
+          <span class="col-attr" key={c}>
+            {c}
+          </span>
+        ))}
+        <span class="col-body">Message</span>
+      </div>
+      {error && error.code !== 'query_syntax' && (
+        <p class="message error" role="alert" data-testid="results-error">
+          {error.explanation}
+        </p>
+      )}
+      {!error && !loading.value && rows.length === 0 && (
+        <p class="message" data-testid="no-results">
+          No logs match in this range. Widen the range or loosen the query.
+        </p>
+      )}
+      <div ref={scroller} class="results-scroll" data-testid="results" role="listbox" aria-label="Logs, newest first" tabIndex={0}>
+        <div style={{ height: `${virtualizer.getTotalSize()}px`, position: 'relative' }}>
+          {items.map((item) => {
+            const log = rows[item.index]!;
+            const level = levelOf(log.severityNumber);
+            return (
+              <div
+                key={log.id}
+                role="option"
+                tabIndex={-1}
+                aria-selected={log.id === s.row}
+                class={`row${item.index === focused ? ' focused' : ''}${log.id === s.row ? ' selected' : ''}`}
+                style={{ transform: `translateY(${item.start}px)`, height: `${ROW_HEIGHT}px` }}
+                data-testid="result-row"
+                data-id={log.id}
+                onClick={() => {
+                  setFocused(item.index);
+                  selectRow(log.id);
+                }}
+                onKeyDown={(event) => {
+                  if (event.key === 'Enter') selectRow(log.id);
+                }}
+              >
+                <span class="col-time">{log.timestamp.slice(0, 23).replace('T', ' ')}</span>
+                <span class="col-level">
+                  <span class={`badge level-${level}`}>{log.severityText || level}</span>
+                </span>
+                <span class="col-service">{log.service}</span>
+                {s.columns.map((c) => (
+                  <span class="col-attr" key={c}>
+                    {attributeOf(log, c)}
+                  </span>
+                ))}
+                <span class="col-body">
+                  <Highlighted text={log.body} matcher={matcher} />
+                </span>
+              </div>
+            );
+          })}
+        </div>
+      </div>
+      <p class="results-foot muted" aria-live="polite">
+        {loading.value ? 'Searching…' : `${rows.length.toLocaleString('en')} loaded${nextCursor.value ? ' · scroll for more' : ''}`}
+        {loadingMore.value ? ' · loading more…' : ''}
+        {rows.length >= MAX_LOADED_ROWS ? ' · the list is full: narrow the search to see more' : ''}
+      </p>
+    </section>
+  );
+}

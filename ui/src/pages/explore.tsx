@@ -1,0 +1,44 @@
+/** The explorer: query, time, histogram, fields, results or live tail, and the record opened. */
+import { useEffect } from 'preact/hooks';
+import { followSearch } from '../explorer/data.ts';
+import { Detail } from '../explorer/detail.tsx';
+import { FieldsSidebar } from '../explorer/fields-sidebar.tsx';
+import { HistogramChart } from '../explorer/histogram.tsx';
+import { LiveTail } from '../explorer/live-tail.tsx';
+import { QueryBar } from '../explorer/query-bar.tsx';
+import { Results } from '../explorer/results.tsx';
+import { search, setLive } from '../explorer/search-state.ts';
+import { TimePicker } from '../explorer/time-picker.tsx';
+import type { Page } from './page.ts';
+
+function Explore() {
+  useEffect(() => followSearch(), []);
+  const s = search.value;
+  return (
+    <div class="explorer">
+      <div class="toolbar">
+        <QueryBar />
+        <TimePicker />
+        <label class="live-toggle">
+          <input
+            type="checkbox"
+            role="switch"
+            aria-checked={s.live}
+            checked={s.live}
+            data-testid="live-toggle"
+            onChange={(e) => setLive((e.currentTarget as HTMLInputElement).checked)}
+          />{' '}
+          Live
+        </label>
+      </div>
+      {!s.live && <HistogramChart />}
+      <div class="explorer-main">
+        <FieldsSidebar />
+        <div class="explorer-center">{s.live ? <LiveTail /> : <Results />}</div>
+        <Detail />
+      </div>
+    </div>
+  );
+}
+
+export const explorePage: Page = { path: '/', title: 'Explore', allowed: (scopes) => scopes.has('logs:read'), component: Explore };
