@@ -17,6 +17,7 @@ import {
   TEST_KEY_CACHE_TTL_MS,
   TEST_LIMITS,
   TEST_PLATFORM_ADMIN_TOKEN,
+  TEST_SESSION_SECRET,
   TEST_STRIPE_PRICES,
   TEST_STRIPE_WEBHOOK_SECRET,
 } from './test/support/constants.ts';
@@ -27,6 +28,7 @@ const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPri
   CLICKHOUSE_URL: clickhouseUrl,
   CLICKHOUSE_PASSWORD: '',
   NEURALLOG_KEY_CACHE_TTL_MS: String(TEST_KEY_CACHE_TTL_MS),
+  NEURALLOG_SESSION_SECRET: TEST_SESSION_SECRET,
   NEURALLOG_JWT_ISSUER: TEST_JWT_ISSUER,
   NEURALLOG_JWT_AUDIENCE: TEST_JWT_AUDIENCE,
   NEURALLOG_JWT_JWKS_URL: inject('jwksUrl'),
@@ -38,6 +40,7 @@ const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPri
 // (below), so this only keeps wrangler from warning that it is missing.
 process.env.CLICKHOUSE_PASSWORD ??= '';
 process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ??= TEST_PLATFORM_ADMIN_TOKEN;
+process.env.NEURALLOG_SESSION_SECRET ??= TEST_SESSION_SECRET;
 process.env.STRIPE_SECRET_KEY ??= 'disabled';
 process.env.STRIPE_WEBHOOK_SECRET ??= 'disabled';
 

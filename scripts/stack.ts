@@ -54,6 +54,8 @@ export interface RunningStack {
   devApiKey: string;
   devApiKeyGenerated: boolean;
   platformAdminToken: string;
+  /** NEURALLOG_SESSION_SECRET of every worker (signs the explorer's session cookies). */
+  sessionSecret: string;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   if ((await buildUi({ quiet: true })) === 'built') options.onOutput?.('NeuralLog: built the explorer (ui/dist)');
   const { key: devApiKey, generated } = await resolveDevApiKey(dataDir, options.devApiKey);
   const platformAdminToken = await resolvePlatformAdminToken(dataDir, options.platformAdminToken);
+  const sessionSecret = await resolveSessionSecret(dataDir, options.workerEnv?.NEURALLOG_SESSION_SECRET);
   const devTenant = options.devTenant ?? 'dev';
   if (!isValidTenantId(devTenant)) throw new Error(`NEURALLOG_DEV_TENANT "${devTenant}" is not a valid tenant id (a-z, 0-9, -; at most 63)`);
   await provisionControlPlane(dataDir, devTenant, options.devRetentionDays ?? 30, devApiKey, options.onOutput);
@@ -113,6 +116,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_PASSWORD: clickhouse.password,
       CLICKHOUSE_DATABASE: clickhouse.database,
       NEURALLOG_PLATFORM_ADMIN_TOKEN: platformAdminToken,
+      NEURALLOG_SESSION_SECRET: sessionSecret,
       // Billing is off locally unless the caller configures Stripe (docs/billing.md).
       STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
@@ -126,6 +130,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       devApiKey,
       devApiKeyGenerated: generated,
       platformAdminToken,
+      sessionSecret,
       stop,
     };
   } catch (err) {
@@ -311,4 +316,22 @@ async function resolvePlatformAdminToken(dataDir: string, given: string | undefi
   const token = `nlpa_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')}`;
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   return token;
+}
+
+/** NEURALLOG_SESSION_SECRET: the one given, else the one kept in the data directory (generated on first start), so sessions survive restarts. */
+async function resolveSessionSecret(dataDir: string, given: string | undefined): Promise<string> {
+  if (given) {
+    if (given.length < 32) throw new Error('NEURALLOG_SESSION_SECRET must be at least 32 characters');
+    return given;
+  }
+  const file = join(dataDir, 'session-secret');
+  try {
+    const secret = (await readFile(file, 'utf8')).trim();
+    if (secret.length >= 32) return secret;
+  } catch {
+    // first start
+  }
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }

@@ -13,6 +13,15 @@
  * and be active (read from D1, cached like keys), and the token's roles and
  * permissions become scopes through the RBAC model (shared/rbac.ts).
  *
+ * Sessions (shared/session.ts): a browser signed in with POST /v1/session
+ * sends the `nl_session` cookie instead of a header. An Authorization header,
+ * when present, wins over the cookie. The session's row must still be valid
+ * (signing out ends it) and so must the credential it was opened with, read
+ * now: a revoked key ends its sessions, a suspended tenant's are refused as
+ * its key would be. A request authenticated by the cookie with an unsafe
+ * method must carry the session's CSRF token in X-CSRF-Token (403
+ * `csrf_failed` otherwise); Bearer and Basic requests need none.
+ *
  * Two kinds of suspension: a platform admin's (`status: suspended`) refuses
  * every request; billing's hold (`suspend_at` passed: a payment failed beyond
  * the plan's grace period) refuses only writes — `logs:write` — so the tenant
@@ -23,11 +32,21 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.ts';
 import { hashApiKey, parseApiKey } from './api-keys.ts';
-import { isValidTenantId, loadConfig, type ConfigBindings } from './config.ts';
+import { isValidTenantId, loadConfig, sessionSecret, type ConfigBindings } from './config.ts';
 import { apiKeys, tenants } from './control-plane/schema.ts';
 import { looksLikeJwt, TokenInvalid, verifyJwt } from './jwt.ts';
 import { logEvent } from './logger.ts';
-import { scopesOf } from './rbac.ts';
+import { expandPermissions, scopesOf } from './rbac.ts';
+import {
+  credentialName,
+  CSRF_HEADER,
+  csrfTokenMatches,
+  isSafeMethod,
+  loadSessionRecord,
+  readSessionCookie,
+  type SessionClaims,
+  verifySessionToken,
+} from './session.ts';
 import { PLANS, type Plan, type PlanId } from './plans.ts';
 import type { Scope } from './scopes.ts';
 
@@ -38,8 +57,12 @@ export interface Principal {
   /** The tenant's plan: every limit it has. */
   plan: Plan;
   scopes: ReadonlySet<Scope>;
-  /** How the caller proved it (for logs and the audit trail; never the secret). */
+  /** How the caller proved it (for logs and the audit trail; never the secret). Through a session: the credential it was opened with. */
   credential: { kind: 'api-key'; keyId: string } | { kind: 'jwt'; subject: string };
+  /** When that credential stops working (ms): the key's expiry or the JWT's `exp`; null when it does not expire. */
+  credentialExpiresAt: number | null;
+  /** Set when the caller is signed in with the session cookie (shared/session.ts). */
+  session: SessionClaims | null;
   /** Billing holds the tenant's ingest since this time (ms), or null. */
   ingestSuspendedAt: number | null;
 }
@@ -78,6 +101,7 @@ interface TenantRecord {
 const MAX_CACHED = 10_000;
 const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
 const tenantCache = new Map<string, { record: TenantRecord | null; fetchedAt: number }>();
+const sessionCache = new Map<string, { record: Awaited<ReturnType<typeof loadSessionRecord>>; fetchedAt: number }>();
 
 /** A small TTL cache in front of D1: the TTL bounds how stale an answer can be. */
 async function cached<T>(map: Map<string, { record: T; fetchedAt: number }>, key: string, ttl: number, now: number, load: () => Promise<T>): Promise<T> {
@@ -173,19 +197,108 @@ async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecor
   return row ? { ...row, suspendAt: row.suspendAt?.getTime() ?? null } : null;
 }
 
+function noCredential(): ApiError {
+  return new ApiError(
+    401,
+    'unauthenticated',
+    'send an API key or a JWT as "Authorization: Bearer <credential>", or sign in (POST /v1/session)',
+    {},
+    { 'WWW-Authenticate': 'Bearer realm="neurallog"' },
+  );
+}
+
+/** The caller of an Authorization header (Bearer, Basic or ApiKey). */
 export async function authenticate(authorization: string | undefined, env: AuthBindings, now = Date.now()): Promise<Principal> {
   const token = bearerToken(authorization);
-  if (token === null) {
-    throw new ApiError(
-      401,
-      'unauthenticated',
-      'send an API key or a JWT as "Authorization: Bearer <credential>"',
-      {},
-      { 'WWW-Authenticate': 'Bearer realm="neurallog"' },
-    );
-  }
+  if (token === null) throw noCredential();
+  return authenticateCredential(token, env, now);
+}
+
+/** The caller of a credential itself (an API key or a JWT), as a Bearer header would present it. */
+export async function authenticateCredential(token: string, env: AuthBindings, now = Date.now()): Promise<Principal> {
   if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now);
   return authenticateApiKey(token, env, now);
+}
+
+/**
+ * The caller of a request: its Authorization header, else its session cookie.
+ * A cookie-authenticated request with an unsafe method must carry the
+ * session's CSRF token (403 `csrf_failed`).
+ */
+export async function authenticateRequest(request: Request, env: AuthBindings, now = Date.now()): Promise<Principal> {
+  const authorization = request.headers.get('authorization');
+  if (authorization !== null) return authenticate(authorization, env, now);
+  const cookie = readSessionCookie(request.headers.get('cookie'));
+  if (cookie === null) throw noCredential();
+  const principal = await authenticateSession(cookie, env, now);
+  if (!isSafeMethod(request.method) && !csrfTokenMatches(request.headers.get(CSRF_HEADER), principal.session!.csrfToken)) {
+    throw new ApiError(
+      403,
+      'csrf_failed',
+      `a request signed in with the session cookie that changes something must carry the session's ${CSRF_HEADER} header`,
+      {
+        header: CSRF_HEADER,
+      },
+    );
+  }
+  return principal;
+}
+
+/**
+ * The caller of a session token (the `nl_session` cookie): signed by us, its
+ * row neither revoked nor expired, and the credential it was opened with
+ * still valid — read now, with what it allows now.
+ */
+export async function authenticateSession(token: string, env: AuthBindings, now = Date.now()): Promise<Principal> {
+  const config = loadConfig(env);
+  const claims = await verifySessionToken(token, sessionSecret(config), now);
+  if (!claims) throw unauthenticated();
+  const row = await cached(sessionCache, claims.id, config.keyCacheTtlMs, now, () => loadSessionRecord(env.CONTROL_DB, claims.id));
+  if (!row || row.tenantId !== claims.tenantId || row.credential !== claims.credential) throw unauthenticated();
+  if (row.revokedAt !== null && row.revokedAt <= now) throw unauthenticated();
+  if (row.expiresAt <= now) throw unauthenticated();
+  const principal = await credentialOfSession(claims, env, now);
+  return { ...principal, session: claims };
+}
+
+/** What the session's credential allows now. */
+async function credentialOfSession(claims: SessionClaims, env: AuthBindings, now: number): Promise<Principal> {
+  const ttl = loadConfig(env).keyCacheTtlMs;
+  const colon = claims.credential.indexOf(':');
+  const kind = claims.credential.slice(0, colon);
+  const id = claims.credential.slice(colon + 1);
+  if (kind === 'key') {
+    const record = await cached(cache, id, ttl, now, () => loadKey(env.CONTROL_DB, id));
+    if (!record || record.tenantId !== claims.tenantId) throw unauthenticated();
+    return principalOfKey(id, record, now);
+  }
+  if (kind === 'jwt' && claims.scopes !== null) {
+    const tenant = await cached(tenantCache, claims.tenantId, ttl, now, () => loadTenant(env.CONTROL_DB, claims.tenantId));
+    if (!tenant) throw unauthenticated();
+    if (tenant.status !== 'active') throw new ApiError(403, 'tenant_suspended', 'this tenant is suspended');
+    return {
+      tenantId: claims.tenantId,
+      retentionDays: tenant.retentionDays,
+      plan: planOf(tenant.planId, tenant.shardCount),
+      scopes: expandPermissions(claims.scopes),
+      credential: { kind: 'jwt', subject: id },
+      credentialExpiresAt: null,
+      session: null,
+      ingestSuspendedAt: holdSince(tenant.suspendAt, now),
+    };
+  }
+  throw unauthenticated();
+}
+
+/** Forget what this isolate read of a session (it was just revoked here). */
+export function forgetSession(id: string): void {
+  sessionCache.delete(id);
+}
+
+/** Who acted, for the audit trail: `session:<id>` for a signed-in person (`credential` then names what the session was opened with), else the credential. */
+export function auditActor(principal: Pick<Principal, 'credential' | 'session'>): { actor: string; credential: string | null } {
+  const credential = credentialName(principal.credential);
+  return principal.session ? { actor: `session:${principal.session.id}`, credential } : { actor: credential, credential: null };
 }
 
 async function authenticateJwt(token: string, env: AuthBindings, now: number): Promise<Principal> {
@@ -212,6 +325,8 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
     plan: planOf(tenant.planId, tenant.shardCount),
     scopes: scopesOf((roles ?? []) as string[], (permissions ?? []) as string[]),
     credential: { kind: 'jwt', subject: verified.subject },
+    credentialExpiresAt: verified.expiresAt,
+    session: null,
     ingestSuspendedAt: holdSince(tenant.suspendAt, now),
   };
 }
@@ -233,6 +348,11 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
   const ttl = loadConfig(env).keyCacheTtlMs;
   const [record, presented] = await Promise.all([cached(cache, parsed.keyId, ttl, now, () => loadKey(env.CONTROL_DB, parsed.keyId)), hashApiKey(parsed.key)]);
   if (!record || !digestsEqual(presented, record.secretHash)) throw unauthenticated();
+  return principalOfKey(parsed.keyId, record, now);
+}
+
+/** A key's principal once the key is proven (by its secret, or by a session opened with it): refused if revoked, expired or its tenant suspended. */
+function principalOfKey(keyId: string, record: KeyRecord, now: number): Principal {
   if (record.revokedAt !== null && record.revokedAt <= now) throw unauthenticated();
   if (record.expiresAt !== null && record.expiresAt <= now) throw unauthenticated();
   if (record.tenantStatus !== 'active') {
@@ -243,7 +363,9 @@ async function authenticateApiKey(token: string, env: AuthBindings, now: number)
     retentionDays: record.retentionDays,
     plan: planOf(record.planId, record.shardCount),
     scopes: new Set(record.scopes),
-    credential: { kind: 'api-key', keyId: parsed.keyId },
+    credential: { kind: 'api-key', keyId },
+    credentialExpiresAt: record.expiresAt,
+    session: null,
     ingestSuspendedAt: holdSince(record.suspendAt, now),
   };
 }
@@ -252,10 +374,10 @@ function holdSince(suspendAt: number | null, now: number): number | null {
   return suspendAt !== null && suspendAt <= now ? suspendAt : null;
 }
 
-/** Hono middleware: verifies the credential, checks it carries `scope` (if given), and sets `c.get('principal')`. */
+/** Hono middleware: verifies the credential (header or session cookie), checks it carries `scope` (if given), and sets `c.get('principal')`. */
 export function requirePrincipal(scope?: Scope): MiddlewareHandler<{ Bindings: AuthBindings }> {
   return async function requirePrincipal(c, next) {
-    const principal = await authenticate(c.req.header('authorization'), c.env);
+    const principal = await authenticateRequest(c.req.raw, c.env);
     if (scope !== undefined) assertScope(principal, scope);
     c.set('principal', principal);
     await next();

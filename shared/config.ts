@@ -55,6 +55,17 @@ export const CONFIG_VARIABLES = {
     usedBy: 'ingest, query',
   },
   NEURALLOG_JWT_CLOCK_TOLERANCE_S: { default: '30', doc: 'Clock skew allowed on `exp` / `nbf` (seconds).', usedBy: 'ingest, query' },
+  NEURALLOG_SESSION_SECRET: {
+    default: '',
+    doc: "Signs the explorer's session cookies (HS256; ≥ 32 characters, not the JWT secret). Required by every worker that authenticates; `npm start` generates one into `.neurallog/session-secret` when unset. Changing it ends every session.",
+    secret: true,
+    usedBy: 'ingest, query, admin, npm start',
+  },
+  NEURALLOG_SESSION_TTL_S: {
+    default: '28800',
+    doc: 'How long a session (`POST /v1/session`) lasts (seconds); never longer than the credential it was opened with.',
+    usedBy: 'admin',
+  },
   NEURALLOG_MAX_REQUEST_BYTES: {
     default: '10485760',
     doc: 'Largest request body, counted after decompression (bytes). Larger: 413.',
@@ -162,6 +173,8 @@ export interface Config {
   /** Most bytes of row JSON one search page or context answer holds. */
   searchMaxBytes: number;
   tailMaxRecordsPerSecond: number;
+  /** The explorer's sessions: the cookie's signing secret (null when unset: read it through sessionSecret) and how long a session lasts. */
+  session: { secret: string | null; ttlSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -220,9 +233,29 @@ export function loadConfig(env: ConfigBindings): Config {
     queryCache: { horizonMs: int('NEURALLOG_QUERY_CACHE_HORIZON_MS', 0), ttlSeconds: int('NEURALLOG_QUERY_CACHE_TTL_S') },
     searchMaxBytes: int('NEURALLOG_SEARCH_MAX_BYTES'),
     tailMaxRecordsPerSecond: int('NEURALLOG_TAIL_MAX_RECORDS_PER_S'),
+    session: { secret: checkSessionSecret(get('NEURALLOG_SESSION_SECRET'), get('NEURALLOG_JWT_SECRET')), ttlSeconds: int('NEURALLOG_SESSION_TTL_S', 60) },
   };
   cache.set(env, config);
   return config;
+}
+
+/**
+ * The session secret, when set: at least 32 characters, and not the tenants'
+ * HS256 JWT secret, or a session token and a tenant's JWT could be taken for
+ * one another. A worker without it still takes Bearer credentials (its
+ * wrangler.toml lists it under [secrets] required, so a deploy cannot miss it).
+ */
+function checkSessionSecret(secret: string, jwtSecret: string): string | null {
+  if (secret === '') return null;
+  if (secret.length < 32) throw new ConfigError('NEURALLOG_SESSION_SECRET must be at least 32 characters (it signs the session cookies)');
+  if (secret === jwtSecret) throw new ConfigError('NEURALLOG_SESSION_SECRET must differ from NEURALLOG_JWT_SECRET');
+  return secret;
+}
+
+/** The secret that signs and checks session cookies; a worker asked to use a session without one is misconfigured. */
+export function sessionSecret(config: Config): string {
+  if (config.session.secret === null) throw new ConfigError('NEURALLOG_SESSION_SECRET is not set: sessions (the session cookie, POST /v1/session) need it');
+  return config.session.secret;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface VerifiedToken {
   tenantId: unknown;
   roles: unknown;
   permissions: unknown;
+  /** `exp` in ms since the epoch (required, so always present). */
+  expiresAt: number;
 }
 
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'];
@@ -51,5 +53,11 @@ export async function verifyJwt(token: string, config: JwtConfig): Promise<Verif
     if (err instanceof errors.JOSEError) throw new TokenInvalid(err.code);
     throw err;
   }
-  return { subject: String(payload.sub), tenantId: payload.tenant_id, roles: payload.roles, permissions: payload.permissions };
+  return {
+    subject: String(payload.sub),
+    tenantId: payload.tenant_id,
+    roles: payload.roles,
+    permissions: payload.permissions,
+    expiresAt: Number(payload.exp) * 1000,
+  };
 }

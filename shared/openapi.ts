@@ -15,7 +15,10 @@ export const ErrorSchema = z
   .catchall(z.unknown())
   .openapi('Error');
 
-export const BEARER_SECURITY = [{ bearer: [] }];
+/** Every API route: a Bearer (or Basic) credential, or the session cookie of a signed-in browser (with X-CSRF-Token on unsafe methods). */
+export const BEARER_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { session: [] }];
+/** Routes about the session itself: the cookie only. */
+export const SESSION_SECURITY: Record<string, string[]>[] = [{ session: [] }];
 
 export function errorResponses(...statuses: number[]) {
   const descriptions: Record<number, string> = {
@@ -47,5 +50,13 @@ export function registerBearerScheme(registry: OpenAPIHono['openAPIRegistry']) {
     type: 'http',
     scheme: 'bearer',
     description: 'An API key (`nlk_…`), a JWT from the configured identity provider, or (admin API) the platform-admin token',
+  });
+  registry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'nl_session',
+    description:
+      'The session cookie `POST /v1/session` sets (HttpOnly, SameSite=Strict). An Authorization header, when sent, wins over it. ' +
+      "A request authenticated by it with POST, PUT, PATCH or DELETE must carry the session's csrfToken in `X-CSRF-Token` (403 `csrf_failed` otherwise).",
   });
 }

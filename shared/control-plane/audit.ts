@@ -7,6 +7,8 @@ import { auditLog } from './schema.ts';
 
 export interface AuditEntry {
   actor: string;
+  /** For a session actor (`session:<id>`), the credential it was opened with. */
+  credential?: string | null;
   tenantId: string | null;
   action: string;
   details?: Record<string, unknown>;
@@ -18,6 +20,7 @@ export function auditStatement(db: D1Database, entry: AuditEntry) {
     .insert(auditLog)
     .values({
       actor: entry.actor,
+      credential: entry.credential ?? null,
       tenantId: entry.tenantId,
       action: entry.action,
       details: entry.details ?? null,

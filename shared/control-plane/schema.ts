@@ -77,8 +77,10 @@ export const auditLog = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     at: integer('at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
-    /** Who: `platform-admin`, `key:<id>` or `jwt:<sub>`. */
+    /** Who: `platform-admin`, `key:<id>`, `jwt:<sub>`, or `session:<id>` (a signed-in person, then `credential` says with what). */
     actor: text('actor').notNull(),
+    /** For a session actor, the credential the session was opened with (`key:<id>` or `jwt:<sub>`); else null. */
+    credential: text('credential'),
     /** The tenant acted on, when there is one. */
     tenantId: text('tenant_id'),
     action: text('action').notNull(),
@@ -152,3 +154,25 @@ export const stripeEvents = sqliteTable('stripe_events', {
   type: text('type').notNull(),
   receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
 });
+
+/**
+ * Sessions of the web explorer (POST /v1/session): the cookie holds a signed
+ * token naming one of these rows, and a session works only while its row says
+ * so — signing out (revoked_at) ends it even though the token is still signed.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    /** The token's `jti`: random, 128 bits. */
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** The credential it was opened with: `key:<id>` or `jwt:<sub>` (never a secret). */
+    credential: text('credential').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('sessions_tenant').on(t.tenantId), index('sessions_expires_at').on(t.expiresAt)],
+);

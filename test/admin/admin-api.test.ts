@@ -127,6 +127,7 @@ describe('admin API', () => {
       '/v1/admin/tenants/{tenantId}/audit',
       '/v1/admin/tenants/{tenantId}/keys',
       '/v1/admin/tenants/{tenantId}/keys/{keyId}',
+      '/v1/session',
     ]);
     expect(Object.keys(doc.paths['/v1/admin/tenants']!).sort()).toEqual(['get', 'post']);
   });

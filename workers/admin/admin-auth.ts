@@ -1,14 +1,18 @@
 /**
  * Who may administer what. The platform-admin token (a secret set at deploy)
  * manages every tenant; a tenant's own credential with the `admin` scope (an
- * API key, or a JWT whose roles grant it) manages only that tenant.
+ * API key, or a JWT whose roles grant it, or a session opened with either)
+ * manages only that tenant.
  */
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../shared/api-error.ts';
-import { authenticate, bearerToken } from '../../shared/auth.ts';
+import { auditActor, authenticateRequest, bearerToken } from '../../shared/auth.ts';
 import type { AdminEnv } from './env.ts';
 
-export type AdminPrincipal = { kind: 'platform-admin'; actor: 'platform-admin' } | { kind: 'tenant-admin'; tenantId: string; actor: string };
+/** `actor` is who the audit trail names; `credential`, for a session actor, what the session was opened with. */
+export type AdminPrincipal =
+  | { kind: 'platform-admin'; actor: 'platform-admin'; credential: null }
+  | { kind: 'tenant-admin'; tenantId: string; actor: string; credential: string | null };
 
 const encoder = new TextEncoder();
 
@@ -22,15 +26,14 @@ export function requireAdmin(): MiddlewareHandler<{ Bindings: AdminEnv; Variable
     const token = bearerToken(c.req.header('authorization'));
     const platformToken = c.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ?? '';
     if (token !== null && platformToken.length >= 32 && (await sameSecret(token, platformToken))) {
-      c.set('admin', { kind: 'platform-admin', actor: 'platform-admin' });
+      c.set('admin', { kind: 'platform-admin', actor: 'platform-admin', credential: null });
       return next();
     }
-    const principal = await authenticate(c.req.header('authorization'), c.env);
+    const principal = await authenticateRequest(c.req.raw, c.env);
     if (!principal.scopes.has('admin')) {
       throw new ApiError(403, 'insufficient_scope', 'this credential lacks the "admin" scope', { required: 'admin' });
     }
-    const actor = principal.credential.kind === 'api-key' ? `key:${principal.credential.keyId}` : `jwt:${principal.credential.subject}`;
-    c.set('admin', { kind: 'tenant-admin', tenantId: principal.tenantId, actor });
+    c.set('admin', { kind: 'tenant-admin', tenantId: principal.tenantId, ...auditActor(principal) });
     return next();
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The admin worker: the control plane's API, `/v1/admin/...` — tenants, plans,
- * API keys and the audit trail. Every route is an OpenAPI route definition, so
+ * API keys and the audit trail — and the explorer's sessions (`/v1/session`). Every route is an OpenAPI route definition, so
  * its document (served to the gateway, which merges every worker's into the
  * public `/openapi.json`) cannot drift from the code.
  *
@@ -17,6 +17,7 @@ import type { AdminApp, AdminEnv } from './env.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { billingWebhookRoutes } from './routes/billing-webhook.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { runBillingJob } from './billing/job.ts';
 
 const app = new OpenAPIHono<AdminApp>({ defaultHook: validationHook });
@@ -31,6 +32,8 @@ app.use('/v1/admin/tenants/*', requireAdmin());
 app.use('/v1/admin/tenants', requireAdmin());
 app.route('/v1/admin/tenants', tenantRoutes);
 app.route('/v1/admin/tenants', keyRoutes);
+// Sign in, read the session, sign out: the browser explorer's sessions (shared/session.ts).
+app.route('/v1/session', sessionRoutes);
 // Authenticated by Stripe's signature, not a bearer credential.
 app.route('/v1/billing/webhook', billingWebhookRoutes);
 registerBearerScheme(app.openAPIRegistry);

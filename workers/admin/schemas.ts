@@ -88,7 +88,8 @@ export const CreateApiKey = z
 export const AuditEntry = z
   .object({
     at: z.string(),
-    actor: z.string(),
+    actor: z.string().openapi({ description: '`platform-admin`, `key:<id>`, `jwt:<sub>`, `session:<id>` (a signed-in person), or `stripe`' }),
+    credential: z.string().nullable().openapi({ description: 'For a session actor: the credential the session was opened with (`key:<id>` or `jwt:<sub>`)' }),
     action: z.string(),
     details: z.record(z.string(), z.unknown()).nullable(),
     requestId: z.string().nullable(),

@@ -28,6 +28,8 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET'], path: '/v1/dead-letters', upstream: 'INGEST' },
   { methods: ['GET'], path: '/v1/dead-letters/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
+  // The explorer's sessions (sign in, read, sign out) live with the control plane.
+  { methods: ['GET', 'POST', 'DELETE'], path: '/v1/session', upstream: 'ADMIN' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },

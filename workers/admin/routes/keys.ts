@@ -55,6 +55,7 @@ keyRoutes.openapi(
       db.insert(apiKeys).values({ id: keyId, tenantId, name: body.name, scopes, secretHash: await hashApiKey(key), expiresAt }),
       auditStatement(c.env.CONTROL_DB, {
         actor: admin.actor,
+        credential: admin.credential,
         tenantId,
         action: 'key.create',
         details: { keyId, name: body.name, scopes, expiresAt: body.expiresAt ?? null },
@@ -106,7 +107,14 @@ keyRoutes.openapi(
     if (row.revokedAt === null) {
       await db.batch([
         db.update(apiKeys).set({ revokedAt: new Date() }).where(where),
-        auditStatement(c.env.CONTROL_DB, { actor: admin.actor, tenantId, action: 'key.revoke', details: { keyId }, requestId: c.get('requestId') }),
+        auditStatement(c.env.CONTROL_DB, {
+          actor: admin.actor,
+          credential: admin.credential,
+          tenantId,
+          action: 'key.revoke',
+          details: { keyId },
+          requestId: c.get('requestId'),
+        }),
       ]);
     }
     return c.json(toApiKey((await db.select().from(apiKeys).where(where).limit(1))[0]!), 200);

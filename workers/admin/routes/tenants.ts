@@ -81,6 +81,7 @@ tenantRoutes.openapi(
       ...(billing ? [db.insert(billingAccounts).values(billing)] : []),
       auditStatement(c.env.CONTROL_DB, {
         actor: admin.actor,
+        credential: admin.credential,
         tenantId: body.id,
         action: 'tenant.create',
         details: { ...row, ...(billing && { stripeCustomerId: billing.stripeCustomerId, stripeSubscriptionId: billing.stripeSubscriptionId }) },
@@ -160,6 +161,7 @@ tenantRoutes.openapi(
       db.update(tenants).set(set).where(eq(tenants.id, tenantId)),
       auditStatement(c.env.CONTROL_DB, {
         actor: admin.actor,
+        credential: admin.credential,
         tenantId,
         action,
         details: { before: { plan: before.planId, status: before.status, name: before.name, retentionDays: before.retentionDays }, change },
@@ -188,7 +190,16 @@ tenantRoutes.openapi(
     assertCanManage(c.get('admin'), tenantId);
     const rows = await drizzle(c.env.CONTROL_DB).select().from(auditLog).where(eq(auditLog.tenantId, tenantId)).orderBy(desc(auditLog.id)).limit(limit);
     return c.json(
-      { entries: rows.map((r) => ({ at: r.at.toISOString(), actor: r.actor, action: r.action, details: r.details ?? null, requestId: r.requestId })) },
+      {
+        entries: rows.map((r) => ({
+          at: r.at.toISOString(),
+          actor: r.actor,
+          credential: r.credential,
+          action: r.action,
+          details: r.details ?? null,
+          requestId: r.requestId,
+        })),
+      },
       200,
     );
   },

@@ -26,7 +26,7 @@ import { eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { requirePrincipal, type Principal } from '../../../shared/auth.ts';
+import { auditActor, requirePrincipal, type Principal } from '../../../shared/auth.ts';
 import { clickHouseClient, LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { auditStatement } from '../../../shared/control-plane/audit.ts';
@@ -135,7 +135,7 @@ deleteLogsRoutes.delete('/', requirePrincipal('admin'), async (c) => {
       .set({ dataGeneration: sql`${tenants.dataGeneration} + 1` })
       .where(eq(tenants.id, principal.tenantId)),
     auditStatement(c.env.CONTROL_DB, {
-      actor: principal.credential.kind === 'api-key' ? `key:${principal.credential.keyId}` : `jwt:${principal.credential.subject}`,
+      ...auditActor(principal),
       tenantId: principal.tenantId,
       action: 'logs.delete',
       details: {
