@@ -5,7 +5,7 @@
  * which scripts/generate-plan-seed.ts writes from shared/plans.ts.
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Mirror of shared/plans.ts, for SQL and the admin API. */
 export const plans = sqliteTable('plans', {
@@ -175,4 +175,22 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('sessions_tenant').on(t.tenantId), index('sessions_expires_at').on(t.expiresAt)],
+);
+
+/** A tenant's saved searches (the explorer's, and any API client's): a name and the search's parameters. */
+export const savedSearches = sqliteTable(
+  'saved_searches',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    /** The search: `{q?, from?, to?, level?, service?, columns?}` as JSON, validated when saved. */
+    params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    /** Who saved it: `key:<id>` or `jwt:<sub>` (through a session too: the credential behind it). */
+    createdBy: text('created_by').notNull(),
+  },
+  (t) => [uniqueIndex('saved_searches_tenant_name').on(t.tenantId, t.name), index('saved_searches_tenant_created').on(t.tenantId, t.createdAt)],
 );

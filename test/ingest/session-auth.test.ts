@@ -86,9 +86,12 @@ describe('the session cookie on the ingest worker', () => {
 });
 
 describe('gateway routes of the explorer', () => {
-  it('sends sessions to admin', () => {
+  it('sends sessions to admin, saved searches to query', () => {
     for (const method of ['GET', 'POST', 'DELETE']) expect(resolveUpstream(method, '/v1/session'), method).toBe('ADMIN');
     expect(resolveUpstream('PUT', '/v1/session')).toBeNull();
+    expect(resolveUpstream('GET', '/v1/saved-searches')).toBe('QUERY');
+    expect(resolveUpstream('POST', '/v1/saved-searches')).toBe('QUERY');
+    expect(resolveUpstream('DELETE', '/v1/saved-searches/3f1c')).toBe('QUERY');
     expect(allowedMethods('/v1/session')).toEqual(['GET', 'POST', 'DELETE']);
   });
 });

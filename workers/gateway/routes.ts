@@ -30,6 +30,9 @@ export const ROUTES: readonly Route[] = [
   { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
   // The explorer's sessions (sign in, read, sign out) live with the control plane.
   { methods: ['GET', 'POST', 'DELETE'], path: '/v1/session', upstream: 'ADMIN' },
+  // Saved searches are the query worker's.
+  { methods: ['GET', 'POST'], path: '/v1/saved-searches', upstream: 'QUERY' },
+  { methods: ['DELETE'], path: '/v1/saved-searches/', upstream: 'QUERY' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },

@@ -1,6 +1,7 @@
 /**
  * The query worker: tenant-scoped search over ClickHouse — search, histogram,
- * facets, context, deletion — with the edge cache and the plan's query limits.
+ * facets, context — with the edge cache and the plan's query limits;
+ * and the tenants' saved searches (D1).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 export { QueryGate } from '../../durable-objects/query-gate.ts';
@@ -13,6 +14,7 @@ import { logsRoutes, searchLogsDoc } from './routes/logs.ts';
 import { contextRoutes } from './routes/context.ts';
 import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
+import { savedSearchRoutes } from './routes/saved-searches.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
 
@@ -31,6 +33,7 @@ app.route('/v1/logs/histogram', histogramRoutes);
 app.route('/v1/logs/fields', fieldsRoutes);
 app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs', logsRoutes);
+app.route('/v1/saved-searches', savedSearchRoutes);
 app.openAPIRegistry.registerPath(searchLogsDoc);
 for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
