@@ -18,6 +18,7 @@ import {
   TEST_LIMITS,
   TEST_PLATFORM_ADMIN_TOKEN,
   TEST_SESSION_SECRET,
+  TEST_EXPORT_MAX_ROWS,
   TEST_STRIPE_PRICES,
   TEST_STRIPE_WEBHOOK_SECRET,
 } from './test/support/constants.ts';
@@ -88,6 +89,7 @@ export default defineConfig({
               bindings: {
                 ...workerBindings(inject('faultProxyUrl'), inject),
                 NEURALLOG_SEARCH_MAX_BYTES: '262144', // 256 KiB: test/query/search-bytes.test.ts cuts pages with a megabyte of rows
+                NEURALLOG_EXPORT_MAX_ROWS: String(TEST_EXPORT_MAX_ROWS), // test/query/export.test.ts reaches the cap
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },

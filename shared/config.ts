@@ -120,6 +120,11 @@ export const CONFIG_VARIABLES = {
     doc: "Most bytes of rows (their JSON as ClickHouse sends it) one search page or context answer holds, so that 1,000 large records never fill an isolate's memory; past it the answer ends early with `truncated: true` and a cursor that goes on from its last row.",
     usedBy: 'query',
   },
+  NEURALLOG_EXPORT_MAX_ROWS: {
+    default: '1000000',
+    doc: 'Most records one export (`GET /v1/logs/export`) streams; an NDJSON export cut there ends with a line saying so.',
+    usedBy: 'query',
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -175,6 +180,8 @@ export interface Config {
   tailMaxRecordsPerSecond: number;
   /** The explorer's sessions: the cookie's signing secret (null when unset: read it through sessionSecret) and how long a session lasts. */
   session: { secret: string | null; ttlSeconds: number };
+  /** Most records one export streams. */
+  exportMaxRows: number;
 }
 
 export class ConfigError extends Error {}
@@ -234,6 +241,7 @@ export function loadConfig(env: ConfigBindings): Config {
     searchMaxBytes: int('NEURALLOG_SEARCH_MAX_BYTES'),
     tailMaxRecordsPerSecond: int('NEURALLOG_TAIL_MAX_RECORDS_PER_S'),
     session: { secret: checkSessionSecret(get('NEURALLOG_SESSION_SECRET'), get('NEURALLOG_JWT_SECRET')), ttlSeconds: int('NEURALLOG_SESSION_TTL_S', 60) },
+    exportMaxRows: int('NEURALLOG_EXPORT_MAX_ROWS'),
   };
   cache.set(env, config);
   return config;

@@ -86,12 +86,14 @@ describe('the session cookie on the ingest worker', () => {
 });
 
 describe('gateway routes of the explorer', () => {
-  it('sends sessions to admin, saved searches to query', () => {
+  it('sends sessions to admin, saved searches and export to query', () => {
     for (const method of ['GET', 'POST', 'DELETE']) expect(resolveUpstream(method, '/v1/session'), method).toBe('ADMIN');
     expect(resolveUpstream('PUT', '/v1/session')).toBeNull();
     expect(resolveUpstream('GET', '/v1/saved-searches')).toBe('QUERY');
     expect(resolveUpstream('POST', '/v1/saved-searches')).toBe('QUERY');
     expect(resolveUpstream('DELETE', '/v1/saved-searches/3f1c')).toBe('QUERY');
+    expect(resolveUpstream('GET', '/v1/logs/export')).toBe('QUERY');
+    expect(resolveUpstream('POST', '/v1/logs/export')).toBeNull();
     expect(allowedMethods('/v1/session')).toEqual(['GET', 'POST', 'DELETE']);
   });
 });

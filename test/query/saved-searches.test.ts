@@ -177,5 +177,6 @@ describe('saved searches', () => {
     }>();
     expect(Object.keys(doc.paths['/v1/saved-searches']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/v1/saved-searches/{id}']!)).toEqual(['delete']);
+    expect(Object.keys(doc.paths['/v1/logs/export']!)).toEqual(['get']);
   });
 });

@@ -6,6 +6,8 @@ export const TEST_API_KEY = formatApiKey('testkeyid000', 'Tq8vZ2mNpL4xRw7sYb1cKd
 export const TEST_PLATFORM_ADMIN_TOKEN = 'nlpa_test_platform_admin_token_0123456789abcdef';
 /** NEURALLOG_SESSION_SECRET of every Workers test project: a session opened in one is accepted by the others, as in production. */
 export const TEST_SESSION_SECRET = 'test_session_secret_0123456789abcdefghijklmnop';
+/** NEURALLOG_EXPORT_MAX_ROWS in the query test project: small, so that the cap is reached. */
+export const TEST_EXPORT_MAX_ROWS = 25;
 /** Billing in the admin test project: the webhook signing secret and the Stripe price ids it is configured with. */
 export const TEST_STRIPE_WEBHOOK_SECRET = 'whsec_test_0123456789abcdefghijklmnopqrstuv';
 export const TEST_STRIPE_PRICES = {

@@ -30,7 +30,7 @@ export const ROUTES: readonly Route[] = [
   { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
   // The explorer's sessions (sign in, read, sign out) live with the control plane.
   { methods: ['GET', 'POST', 'DELETE'], path: '/v1/session', upstream: 'ADMIN' },
-  // Saved searches are the query worker's.
+  // Saved searches are the query worker's (GET /v1/logs/export is under /v1/logs/ above).
   { methods: ['GET', 'POST'], path: '/v1/saved-searches', upstream: 'QUERY' },
   { methods: ['DELETE'], path: '/v1/saved-searches/', upstream: 'QUERY' },
   { methods: '*', path: '/es', upstream: 'INGEST' },

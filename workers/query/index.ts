@@ -1,6 +1,6 @@
 /**
  * The query worker: tenant-scoped search over ClickHouse — search, histogram,
- * facets, context — with the edge cache and the plan's query limits;
+ * facets, context, export — with the edge cache and the plan's query limits;
  * and the tenants' saved searches (D1).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
@@ -14,6 +14,7 @@ import { logsRoutes, searchLogsDoc } from './routes/logs.ts';
 import { contextRoutes } from './routes/context.ts';
 import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
+import { exportDoc, exportRoutes } from './routes/export.ts';
 import { savedSearchRoutes } from './routes/saved-searches.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
@@ -32,10 +33,11 @@ app.get('/healthz', async (c) => {
 app.route('/v1/logs/histogram', histogramRoutes);
 app.route('/v1/logs/fields', fieldsRoutes);
 app.route('/v1/logs/context', contextRoutes);
+app.route('/v1/logs/export', exportRoutes);
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/saved-searches', savedSearchRoutes);
 app.openAPIRegistry.registerPath(searchLogsDoc);
-for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, exportDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });
 

@@ -63,17 +63,7 @@ export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, pa
   // The plan's concurrency, across every query isolate: one QueryGate per tenant.
   const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
   const admission = await gate.acquire(principal.tenantId, principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
-  if (!admission.ok) {
-    throw new ApiError(
-      429,
-      'too_many_queries',
-      `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`,
-      {
-        limit: principal.plan.queryConcurrency,
-      },
-      { 'Retry-After': String(admission.retryAfterSeconds) },
-    );
-  }
+  if (!admission.ok) throw tooManyQueries(principal, admission);
   try {
     return await runAdmitted<Row>(c, sql, params, maxBytes);
   } finally {
@@ -82,50 +72,130 @@ export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, pa
 }
 
 async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes: number): Promise<BoundedRows<Row>> {
-  const principal = c.get('principal');
-  const client = clickHouseClient(loadConfig(c.env).clickhouse);
   try {
-    const result = await client.query({
-      query: sql,
-      query_params: params,
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        max_execution_time: principal.plan.queryMaxSeconds,
-        max_rows_to_read: String(principal.plan.queryMaxRowsRead),
-        read_overflow_mode: 'throw',
-      },
-    });
+    const result = await startQuery(c, sql, params);
     // Read inside the try: an error ClickHouse reports mid-answer is handled like one before it.
     return await readRows<Row>(result.stream<Row>(), maxBytes);
   } catch (err) {
-    if (err instanceof ClickHouseError) {
-      if (err.code === TOO_MANY_ROWS) {
-        throw new ApiError(
-          400,
-          'query_limit_exceeded',
-          `the search would read more than ${principal.plan.queryMaxRowsRead.toLocaleString('en')} rows, your plan's limit: narrow the time range or add a field filter (service:, level:)`,
-          {
-            limit: 'rows_read',
-            max: principal.plan.queryMaxRowsRead,
-          },
-        );
-      }
-      if (err.code === TIMEOUT_EXCEEDED) {
-        throw new ApiError(
-          400,
-          'query_limit_exceeded',
-          `the search ran longer than ${principal.plan.queryMaxSeconds} s, your plan's limit: narrow the time range or add a field filter`,
-          {
-            limit: 'execution_time',
-            max: principal.plan.queryMaxSeconds,
-          },
-        );
-      }
-      throw err; // our SQL is wrong: a 500, logged by onError
-    }
-    logEvent('error', 'search.unavailable', { requestId: c.get('requestId'), tenant: principal.tenantId, error: (err as Error).message });
-    throw new ApiError(503, 'unavailable', 'the log store cannot be reached; retry later', {}, { 'Retry-After': '5' });
+    throw queryFailure(c, err);
   }
+}
+
+/** The query sent under the plan's limits; its answer not read yet. */
+function startQuery(c: Context<QueryApp>, sql: string, params: Record<string, unknown>) {
+  const principal = c.get('principal');
+  const client = clickHouseClient(loadConfig(c.env).clickhouse);
+  return client.query({
+    query: sql,
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: {
+      max_execution_time: principal.plan.queryMaxSeconds,
+      max_rows_to_read: String(principal.plan.queryMaxRowsRead),
+      read_overflow_mode: 'throw',
+    },
+  });
+}
+
+/** What a failed query means to the caller: a 400 naming the plan limit it hit, a 503 when ClickHouse is away, else the error itself (our SQL: a 500). */
+function queryFailure(c: Context<QueryApp>, err: unknown): unknown {
+  const principal = c.get('principal');
+  if (err instanceof ApiError) return err;
+  if (err instanceof ClickHouseError) {
+    if (err.code === TOO_MANY_ROWS) {
+      return new ApiError(
+        400,
+        'query_limit_exceeded',
+        `the search would read more than ${principal.plan.queryMaxRowsRead.toLocaleString('en')} rows, your plan's limit: narrow the time range or add a field filter (service:, level:)`,
+        {
+          limit: 'rows_read',
+          max: principal.plan.queryMaxRowsRead,
+        },
+      );
+    }
+    if (err.code === TIMEOUT_EXCEEDED) {
+      return new ApiError(
+        400,
+        'query_limit_exceeded',
+        `the search ran longer than ${principal.plan.queryMaxSeconds} s, your plan's limit: narrow the time range or add a field filter`,
+        {
+          limit: 'execution_time',
+          max: principal.plan.queryMaxSeconds,
+        },
+      );
+    }
+    return err; // our SQL is wrong: a 500, logged by onError
+  }
+  logEvent('error', 'search.unavailable', { requestId: c.get('requestId'), tenant: principal.tenantId, error: (err as Error).message });
+  return new ApiError(503, 'unavailable', 'the log store cannot be reached; retry later', {}, { 'Retry-After': '5' });
+}
+
+/** ClickHouse's answer, row batches as they arrive, for answers too large to hold (exports). */
+export interface RowStream {
+  /** The next batch of rows (their JSON text), or null at the end. Failures are the API's errors (queryFailure). */
+  next(): Promise<{ text: string }[] | null>;
+  /** Stops reading (ClickHouse's answer is cancelled) and frees the tenant's query slot; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs a query under the QueryGate and the plan's limits, like
+ * runBoundedQuery, but hands its answer over as it arrives instead of
+ * collecting it: nothing but the batch in hand is held. The slot is held until
+ * the stream ends or is closed (or, if neither happens, until its lease
+ * expires: the plan's longest query plus a margin).
+ */
+export async function streamQuery(c: Context<QueryApp>, sql: string, params: Record<string, unknown>): Promise<RowStream> {
+  const principal = c.get('principal');
+  const gate = c.env.QUERY_GATE.get(c.env.QUERY_GATE.idFromName(principal.tenantId));
+  const admission = await gate.acquire(principal.tenantId, principal.plan.queryConcurrency, principal.plan.queryMaxSeconds * 1000 + LEASE_MARGIN_MS);
+  if (!admission.ok) throw tooManyQueries(principal, admission);
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await gate.release(admission.lease).catch(() => undefined);
+  };
+  let reader: ReadableStreamDefaultReader<{ text: string }[]>;
+  try {
+    reader = (await startQuery(c, sql, params)).stream().getReader();
+  } catch (err) {
+    await release();
+    throw queryFailure(c, err);
+  }
+  return {
+    async next() {
+      if (released) return null;
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          await release();
+          return null;
+        }
+        return value;
+      } catch (err) {
+        await release();
+        throw queryFailure(c, err);
+      }
+    },
+    async close() {
+      if (released) return;
+      await reader.cancel('export ended').catch(() => undefined);
+      await release();
+    },
+  };
+}
+
+function tooManyQueries(principal: Principal, admission: { running: number; retryAfterSeconds: number }): ApiError {
+  return new ApiError(
+    429,
+    'too_many_queries',
+    `${admission.running} searches of this tenant are running; the plan allows ${principal.plan.queryConcurrency} at once — retry shortly`,
+    {
+      limit: principal.plan.queryConcurrency,
+    },
+    { 'Retry-After': String(admission.retryAfterSeconds) },
+  );
 }
 
 async function readRows<Row>(stream: ReadableStream<{ text: string; json<T>(): T }[]>, maxBytes: number): Promise<BoundedRows<Row>> {
