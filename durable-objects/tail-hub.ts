@@ -65,8 +65,9 @@ export class TailHub extends DurableObject<TailHubEnv> {
     const state: SocketState = { query, tokens: this.#budgetPerSecond, refilledAt: Date.now() };
     server.serializeAttachment(state);
     await this.ctx.storage.put('tail', { tenantId, shards });
-    server.send(JSON.stringify({ type: 'hello', tenant: tenantId, shards }));
+    // Hello only once every actor publishes: a record accepted after the client saw it is never missed.
     await this.#renewLeases(tenantId, shards);
+    server.send(JSON.stringify({ type: 'hello', tenant: tenantId, shards }));
     return new Response(null, { status: 101, webSocket: client });
   }
 

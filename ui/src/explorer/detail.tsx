@@ -28,7 +28,7 @@ function FieldRow({ name, value, field }: { name: string; value: string; field: 
       </td>
       <td class="actions">
         <button type="button" class="icon" title={`Copy ${name}`} aria-label={`Copy ${name}`} onClick={() => copy(value)}>
-          ⧉
+          copy
         </button>
         {field !== null && (
           <>
@@ -39,7 +39,7 @@ function FieldRow({ name, value, field }: { name: string; value: string; field: 
               aria-label={`Filter for ${name}`}
               onClick={() => runQuery(addToQuery(q, term(field, value)))}
             >
-              ＋
+              +
             </button>
             <button
               type="button"

@@ -52,6 +52,8 @@ export function HistogramChart() {
         width: element.clientWidth || 600,
         height: 120,
         legend: { show: false },
+        // UTC, as the results and the API's times are.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         scales: { x: { time: true, range: (_u, min, max) => [min, max + data.intervalSeconds] } },
         axes: [
           { stroke: 'currentColor', grid: { show: false } },

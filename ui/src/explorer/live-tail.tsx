@@ -97,8 +97,8 @@ export function LiveTail() {
 
   return (
     <section class="live" aria-label="Live tail" data-testid="live-tail">
-      <p class="live-status" aria-live="polite">
-        <span class={`dot ${status}`} />{' '}
+      <p class="live-status" aria-live="polite" data-testid="tail-status" data-state={status}>
+        <span class={`dot dot-${status}`} />{' '}
         {status === 'live' ? 'Live' : status === 'failed' ? 'Stopped' : status === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
         {dropped > 0 && <span data-testid="tail-dropped"> · {dropped.toLocaleString('en')} dropped (more than the tail can show)</span>}
         {paused && (

@@ -5,7 +5,7 @@
  * /v1/logs/fields and /values), and the recent queries of this browser.
  * Enter searches; `/` anywhere focuses it.
  */
-import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
+import { autocompletion, closeCompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
 import { Decoration, type DecorationSet, EditorView, keymap, placeholder } from '@codemirror/view';
@@ -95,7 +95,15 @@ async function complete(context: CompletionContext): Promise<CompletionResult | 
     options: [
       ...[...names].map((name) => ({ label: `${name}:`, displayLabel: name, type: 'property' })),
       ...['AND', 'OR', 'NOT'].map((k) => ({ label: k, type: 'keyword' })),
-      ...recentQueries().map((q) => ({ label: q, type: 'history', detail: 'recent', apply: q })),
+      // Recent queries replace the whole text: offered on an empty bar or when asked (Ctrl-Space).
+      ...(context.explicit || context.state.doc.length === 0
+        ? recentQueries().map((q) => ({
+            label: q,
+            type: 'history',
+            detail: 'recent',
+            apply: (view: EditorView) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: q } }),
+          }))
+        : []),
     ],
   };
 }
@@ -113,6 +121,7 @@ function extensions(onSubmit: (q: string) => void): Extension[] {
       {
         key: 'Enter',
         run: (view) => {
+          closeCompletion(view);
           onSubmit(view.state.doc.toString());
           return true;
         },

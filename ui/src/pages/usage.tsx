@@ -40,6 +40,7 @@ function HourlyChart({ hours }: { hours: Period[] }) {
         width: element.clientWidth || 600,
         height: 160,
         scales: { x: { time: true } },
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor', size: 60 }],
         series: [
           {},
@@ -83,8 +84,9 @@ function UsagePage() {
           {error.explanation}
         </p>
       )}
+      {!error && !limits && !usage && <p class="muted">Loading…</p>}
       {limits && (
-        <section class="card">
+        <section class="card" data-testid="limits">
           <h2>Plan {limits.plan.name}</h2>
           <Meter label="Today" used={limits.quota.daily.usedBytes} limit={limits.quota.daily.limitBytes} />
           <Meter label="This month" used={limits.quota.monthly.usedBytes} limit={limits.quota.monthly.limitBytes} />

@@ -1,0 +1,274 @@
+/**
+ * The log explorer in a real browser: Debian's Chromium driven by
+ * playwright-core, against the stack started as `npm start` starts it (the
+ * gateway serving ui/dist). Screenshots of each main page are kept under
+ * test-output/screenshots; axe-core checks accessibility.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
+import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
+
+const CHROMIUM = process.env.NEURALLOG_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`explorer: browser tests skipped — ${CHROMIUM} is missing (install Debian's chromium package; .ci/run does)`);
+
+const SCREENSHOTS = join(PROJECT_ROOT, 'test-output', 'screenshots');
+const marker = `ui${Date.now().toString(36)}`;
+let dataDir: string;
+let stack: RunningStack;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+async function api<T>(path: string, init: RequestInit = {}, key = stack.devApiKey): Promise<T> {
+  const res = await fetch(`${stack.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<T>;
+}
+
+async function newContext(): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1400, height: 900 }, baseURL: stack.url });
+}
+
+async function signIn(target: Page, key = stack.devApiKey): Promise<void> {
+  await target.getByTestId('credential').fill(key);
+  await target.getByRole('button', { name: 'Sign in' }).click();
+  await target.getByTestId('query-input').waitFor();
+}
+
+async function search(target: Page, q: string): Promise<void> {
+  const input = target.getByTestId('query-input');
+  await input.click();
+  await target.keyboard.press('Control+A');
+  await target.keyboard.type(q);
+  await target.keyboard.press('Enter');
+}
+
+async function shot(name: string, target = page): Promise<void> {
+  await target.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+async function expectAccessible(name: string, target = page): Promise<void> {
+  const result = await new AxeBuilder({ page: target }).analyze();
+  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    grave.map(
+      (v) =>
+        `${v.id}: ${v.help} (${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(' | ')})`,
+    ),
+    name,
+  ).toEqual([]);
+}
+
+describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'neurallog-ui-'));
+    await mkdir(SCREENSHOTS, { recursive: true });
+    stack = await startStack({
+      port: await freePort(),
+      dataDir,
+      embeddedClickHousePort: await freePort(),
+      workerEnv: { NEURALLOG_FLUSH_MAX_AGE_MS: '300', NEURALLOG_KEY_CACHE_TTL_MS: '1000' },
+    });
+    // Records of the last half hour: four services, every level, a marker to find them by.
+    const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
+    const records = Array.from({ length: 300 }, (_, i) => ({
+      timestamp: new Date(Date.now() - 30 * 60_000 + i * 5_000).toISOString(),
+      level: levels[i % levels.length],
+      service: ['checkout', 'cart', 'auth', 'search'][i % 4],
+      message: `${marker} request ${i} ${i % 7 === 0 ? 'connection reset by peer' : 'done'}`,
+      region: i % 2 === 0 ? 'eu' : 'us',
+      trace_id: (i % 50 === 0 ? 'a' : 'b').repeat(32),
+    }));
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify(records) });
+    for (let tries = 0; tries < 100; tries++) {
+      const answer = await api<{ logs: unknown[] }>(`/v1/logs?q=${marker}&limit=1000`);
+      if (answer.logs.length === 300) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    context = await newContext();
+    page = await context.newPage();
+    page.on('pageerror', (err) => console.warn('page error:', err.message));
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the explorer with a strict CSP and long-lived caching for hashed files', async () => {
+    const res = await fetch(`${stack.url}/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'self'");
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const asset = await fetch(`${stack.url}${script}`);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    await asset.arrayBuffer();
+  });
+
+  it('signs in with the dev key (the key is not kept by the page), and a search shows the rows and the histogram total the API gives', async () => {
+    await page.goto('/');
+    await shot('sign-in');
+    await expectAccessible('sign-in');
+    await signIn(page);
+    expect(await page.evaluate(() => JSON.stringify(localStorage) + document.cookie)).not.toContain(stack.devApiKey);
+    const q = `${marker} level:error`;
+    await search(page, q);
+    await expect.poll(() => page.url()).toContain(`q=${encodeURIComponent(q).replace(/%20/g, '+')}`);
+    const answer = await api<{ logs: { id: string }[] }>(`/v1/logs?q=${encodeURIComponent(q)}&from=now-1h&to=now&limit=200`);
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(0);
+    const shown = await page.getByTestId('result-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+    expect(shown).toEqual(answer.logs.slice(0, shown.length).map((l) => l.id));
+    const chart = await api<{ total: number }>(`/v1/logs/histogram?q=${encodeURIComponent(q)}&from=now-1h&to=now`);
+    await expect.poll(async () => page.getByTestId('histogram-total').textContent()).toBe(`${chart.total.toLocaleString('en')} records`);
+    expect(chart.total).toBe(50);
+    await shot('explorer');
+  });
+
+  it('shows a syntax error at the position the API names', async () => {
+    await search(page, 'level:error AND');
+    const error = page.getByTestId('query-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/^At 16: /);
+    expect(await page.locator('.q-error').count()).toBe(1);
+  });
+
+  it('adds a facet value to the query, and the results follow', async () => {
+    await search(page, marker);
+    await page
+      .getByTestId('facet')
+      .filter({ hasText: /^service$/ })
+      .click();
+    await page.getByTestId('facet-value').filter({ hasText: 'cart' }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe(`${marker} service:cart`);
+    await expect
+      .poll(async () => (await page.locator('.row .col-service').allTextContents()).every((s) => s === 'cart') && (await page.locator('.row').count()) > 0)
+      .toBe(true);
+  });
+
+  it('zooms by dragging across the histogram; back returns to the previous range', async () => {
+    await search(page, marker);
+    const plot = page.locator('.histogram-plot .u-over');
+    await plot.waitFor();
+    const box = (await plot.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).not.toBeNull();
+    expect(new URL(page.url()).searchParams.get('to')).not.toBeNull();
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBeNull();
+  });
+
+  it("opens a row's detail and the lines around it", async () => {
+    await search(page, marker);
+    const first = page.getByTestId('result-row').first();
+    const id = await first.getAttribute('data-id');
+    await first.click();
+    await page.getByTestId('detail').waitFor();
+    await page.getByTestId('context').waitFor();
+    expect(await page.locator('.context li.current').count()).toBe(1);
+    expect(new URL(page.url()).searchParams.get('row')).toBe(id);
+    await shot('detail');
+    await expectAccessible('explorer with a record open');
+  });
+
+  it('reproduces the view from its URL in a fresh browser', async () => {
+    const url = page.url();
+    const fresh = await newContext();
+    const other = await fresh.newPage();
+    await other.goto(url);
+    await signIn(other);
+    expect(other.url()).toBe(url);
+    await other.getByTestId('detail').waitFor();
+    expect(await other.getByTestId('query-input').textContent()).toBe(new URL(url).searchParams.get('q'));
+    await expect.poll(async () => other.getByTestId('result-row').count()).toBeGreaterThan(0);
+    await fresh.close();
+  });
+
+  it('streams matching records in live tail within 2 s of their ingestion', async () => {
+    const tag = `live${Date.now().toString(36)}`;
+    await search(page, tag);
+    await page.getByTestId('live-toggle').check();
+    await page.locator('[data-testid="tail-status"][data-state="live"]').waitFor();
+    const sent = Date.now();
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify([{ message: `${tag} arrived`, level: 'warn', service: 'tail' }]) });
+    await page
+      .getByTestId('live-row')
+      .filter({ hasText: `${tag} arrived` })
+      .waitFor({ timeout: 2000 });
+    expect(Date.now() - sent).toBeLessThan(2000);
+    await shot('live-tail');
+    await page.getByTestId('live-toggle').uncheck();
+  });
+
+  it('shows the tenant pages to a key that may see them, and not to a logs:read key', async () => {
+    for (const [path, name] of [
+      ['/keys', 'keys'],
+      ['/usage', 'usage'],
+      ['/audit', 'audit'],
+    ] as const) {
+      await page.goto(path);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await page.locator('.loading, p.muted:text-is("Loading…")').waitFor({ state: 'detached' });
+      await shot(name);
+      await expectAccessible(name);
+    }
+    const reader = await api<{ key: string }>(`/v1/admin/tenants/dev/keys`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'ui reader', scopes: ['logs:read'] }),
+    });
+    const readerContext = await newContext();
+    const readerPage = await readerContext.newPage();
+    await readerPage.goto('/keys');
+    await readerPage.getByTestId('credential').fill(reader.key);
+    await readerPage.getByRole('button', { name: 'Sign in' }).click();
+    await readerPage.getByText('may not open that page').waitFor();
+    expect(await readerPage.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await readerContext.close();
+  });
+
+  it('signs out: the session cookie no longer works', async () => {
+    await page.goto('/');
+    await page.getByTestId('query-input').waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === 'nl_session');
+    expect(cookie?.httpOnly).toBe(true);
+    expect(cookie?.sameSite).toBe('Strict');
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('credential').waitFor();
+    await new Promise((r) => setTimeout(r, 1200)); // the workers' credential cache (1 s here)
+    const res = await fetch(`${stack.url}/v1/logs`, { headers: { cookie: `nl_session=${cookie!.value}` } });
+    expect(res.status).toBe(401);
+  });
+});
