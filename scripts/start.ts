@@ -34,6 +34,7 @@ const stack = await startStack({
 console.log(`
 NeuralLog is running.
 
+  Explorer               ${stack.url}/  (sign in with the dev tenant's key below)
   API (ingest + search)  ${stack.url}
   Health                 ${stack.url}/healthz
   ClickHouse             ${stack.clickhouseUrl}${stack.embeddedClickHouse ? `  (embedded chDB, data in ${dataDir}/clickhouse)` : ''}

@@ -13,6 +13,12 @@ import { setAbsoluteRange } from './search-state.ts';
 /** Bottom to top: the quiet levels first, so errors sit on top where the eye lands. */
 const STACK = [...LEVELS].reverse();
 
+/** An axis tick in UTC, 24-hour: the time of day, or the date for day-sized buckets. */
+function axisTime(seconds: number, interval: number): string {
+  const iso = new Date(seconds * 1000).toISOString();
+  return interval >= 86_400 ? iso.slice(5, 10) : iso.slice(11, 16);
+}
+
 function color(level: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(`--level-${level}`).trim() || '#888';
 }
@@ -56,7 +62,7 @@ export function HistogramChart() {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         scales: { x: { time: true, range: (_u, min, max) => [min, max + data.intervalSeconds] } },
         axes: [
-          { stroke: 'currentColor', grid: { show: false } },
+          { stroke: 'currentColor', grid: { show: false }, values: (_u, splits) => splits.map((s) => axisTime(s, data.intervalSeconds)) },
           { stroke: 'currentColor', size: 40, grid: { stroke: 'rgba(128,128,128,0.2)' } },
         ],
         cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
