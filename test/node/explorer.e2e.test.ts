@@ -35,8 +35,14 @@ async function api<T>(path: string, init: RequestInit = {}, key = stack.devApiKe
   return res.json() as Promise<T>;
 }
 
+async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(Buffer.from(part as Buffer));
+  return Buffer.concat(parts).toString('utf8');
+}
+
 async function newContext(): Promise<BrowserContext> {
-  return browser.newContext({ viewport: { width: 1400, height: 900 }, baseURL: stack.url });
+  return browser.newContext({ viewport: { width: 1400, height: 900 }, baseURL: stack.url, acceptDownloads: true });
 }
 
 async function signIn(target: Page, key = stack.devApiKey): Promise<void> {
@@ -215,6 +221,36 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     expect(await other.getByTestId('query-input').textContent()).toBe(new URL(url).searchParams.get('q'));
     await expect.poll(async () => other.getByTestId('result-row').count()).toBeGreaterThan(0);
     await fresh.close();
+  });
+
+  it('saves a search, opens it again after a reload, and exports the result set', async () => {
+    await page.goto('/?range=1h');
+    await page.getByTestId('query-input').waitFor();
+    await search(page, `${marker} service:auth`);
+    await page.getByTestId('saved-toggle').click();
+    await page.getByTestId('saved-name').fill(`auth ${marker}`);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page
+      .getByTestId('saved-item')
+      .filter({ hasText: `auth ${marker}` })
+      .waitFor();
+    await page.goto('/?q=nothing&range=15m');
+    await page.getByTestId('saved-toggle').click();
+    await page
+      .getByTestId('saved-item')
+      .filter({ hasText: `auth ${marker}` })
+      .click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe(`${marker} service:auth`);
+    expect(new URL(page.url()).searchParams.get('range')).toBe('1h');
+    // Export: the download holds what search returns for the same scope.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-ndjson').click()]);
+    const lines = (await streamText(await download.createReadStream()))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { service: string; id: string });
+    const answer = await api<{ logs: { id: string }[] }>(`/v1/logs?q=${encodeURIComponent(`${marker} service:auth`)}&from=now-1h&to=now&limit=1000`);
+    expect(lines.map((l) => l.id)).toEqual(answer.logs.map((l) => l.id));
+    expect(lines.every((l) => l.service === 'auth')).toBe(true);
   });
 
   it('streams matching records in live tail within 2 s of their ingestion', async () => {

@@ -7,6 +7,7 @@ import { HistogramChart } from '../explorer/histogram.tsx';
 import { LiveTail } from '../explorer/live-tail.tsx';
 import { QueryBar } from '../explorer/query-bar.tsx';
 import { Results } from '../explorer/results.tsx';
+import { SavedSearches } from '../explorer/saved-searches.tsx';
 import { search, setLive } from '../explorer/search-state.ts';
 import { TimePicker } from '../explorer/time-picker.tsx';
 import type { Page } from './page.ts';
@@ -19,6 +20,7 @@ function Explore() {
       <div class="toolbar">
         <QueryBar />
         <TimePicker />
+        <SavedSearches />
         <label class="live-toggle">
           <input
             type="checkbox"
