@@ -223,6 +223,48 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     await fresh.close();
   });
 
+  it('is used from the keyboard: / focuses the query, j and k move, Enter opens a record, Esc closes it', async () => {
+    await page.goto('/?range=1h');
+    await page.getByTestId('query-input').waitFor();
+    await page.locator('body').click({ position: { x: 5, y: 400 } });
+    await page.keyboard.press('/');
+    await page.keyboard.type(marker);
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(2);
+    await page.getByTestId('results').focus();
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    const second = await page.getByTestId('result-row').nth(1).getAttribute('data-id');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => new URL(page.url()).searchParams.get('row')).toBe(second);
+    await page.getByTestId('detail').waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => new URL(page.url()).searchParams.get('row')).toBeNull();
+    expect(await page.getByTestId('detail').count()).toBe(0);
+  });
+
+  it('returns to sign-in when the session ends under it, and to the same view after signing in again', async () => {
+    const url = `/?q=${encodeURIComponent(`${marker} service:cart`)}&range=1h`;
+    await page.goto(url);
+    await page.getByTestId('query-input').waitFor();
+    // The session ends elsewhere (signed out in another tab): this page learns it at its next request.
+    const cookie = (await context.cookies()).find((c) => c.name === 'nl_session')!;
+    const session = await (await fetch(`${stack.url}/v1/session`, { headers: { cookie: `nl_session=${cookie.value}` } })).json();
+    const ended = await fetch(`${stack.url}/v1/session`, {
+      method: 'DELETE',
+      headers: { cookie: `nl_session=${cookie.value}`, 'x-csrf-token': session.csrfToken },
+    });
+    expect(ended.status, await ended.text()).toBe(204);
+    await new Promise((r) => setTimeout(r, 1200)); // the workers' credential cache
+    await search(page, `${marker} service:cart`);
+    await page.getByTestId('credential').waitFor();
+    expect(page.url()).toContain('service%3Acart');
+    await signIn(page);
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(0);
+    expect(new URL(page.url()).searchParams.get('q')).toBe(`${marker} service:cart`);
+  });
+
   it('saves a search, opens it again after a reload, and exports the result set', async () => {
     await page.goto('/?range=1h');
     await page.getByTestId('query-input').waitFor();

@@ -6,7 +6,7 @@
  */
 import { batch, effect, signal } from '@preact/signals';
 import { ApiFailure, json, query } from '../api.ts';
-import { search } from './search-state.ts';
+import { search, searchAgain } from './search-state.ts';
 
 export interface LogView {
   id: string;
@@ -163,7 +163,7 @@ export function followSearch(): () => void {
   let last = '';
   return effect(() => {
     const s = search.value;
-    const key = JSON.stringify([s.q, s.from, s.to]);
+    const key = JSON.stringify([s.q, s.from, s.to, searchAgain.value]);
     if (key === last) return;
     last = key;
     void refresh();

@@ -5,9 +5,9 @@
  * /v1/logs/fields and /values), and the recent queries of this browser.
  * Enter searches; `/` anywhere focuses it.
  */
-import { autocompletion, closeCompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
+import { acceptCompletion, autocompletion, closeCompletion, completionKeymap, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
-import { EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
+import { EditorState, Prec, StateEffect, StateField, type Extension } from '@codemirror/state';
 import { Decoration, type DecorationSet, EditorView, keymap, placeholder } from '@codemirror/view';
 import { useEffect, useRef } from 'preact/hooks';
 import { ApiFailure } from '../api.ts';
@@ -116,7 +116,9 @@ function extensions(onSubmit: (q: string) => void): Extension[] {
     singleLine,
     errorField,
     placeholder('Search: words, "phrases", level:error, service:checkout, attr.region:eu-*, status>=500, NOT, OR…'),
-    autocompletion({ override: [complete], activateOnTyping: true }),
+    // Enter always searches (a search bar's promise); Tab or a click takes a suggestion.
+    autocompletion({ override: [complete], activateOnTyping: true, defaultKeymap: false }),
+    Prec.highest(keymap.of([{ key: 'Tab', run: acceptCompletion }, ...completionKeymap.filter((binding) => binding.key !== 'Enter')])),
     keymap.of([
       {
         key: 'Enter',

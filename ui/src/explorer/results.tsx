@@ -26,6 +26,11 @@ export function Results() {
   const scroller = useRef<HTMLDivElement>(null);
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const [focused, setFocused] = useState(0);
+  // The key handler reads the focused row through a ref: effects run after
+  // paint, so a closure over the state would be a frame behind fast keys
+  // (j j k Enter opened the row before last).
+  const focusedRef = useRef(0);
+  focusedRef.current = focused;
   const rows = logs.value;
   const s = search.value;
   const matcher = useMemo(() => matcherOf(s.q), [s.q]);
@@ -58,6 +63,7 @@ export function Results() {
 
   // A new search starts at the top.
   useEffect(() => {
+    focusedRef.current = 0;
     setFocused(0);
     scroller.current?.scrollTo({ top: 0 });
   }, [s.q, s.from, s.to]);
@@ -68,20 +74,19 @@ export function Results() {
       if (target?.closest('input, textarea, select, [contenteditable="true"]')) return;
       if (event.key === 'j' || event.key === 'k') {
         event.preventDefault();
-        setFocused((i) => {
-          const next = Math.max(0, Math.min(rows.length - 1, i + (event.key === 'j' ? 1 : -1)));
-          virtualizer.scrollToIndex(next, { align: 'auto' });
-          return next;
-        });
-      } else if (event.key === 'Enter' && rows[focused]) {
-        selectRow(rows[focused]!.id);
+        const next = Math.max(0, Math.min(rows.length - 1, focusedRef.current + (event.key === 'j' ? 1 : -1)));
+        focusedRef.current = next;
+        setFocused(next);
+        virtualizer.scrollToIndex(next, { align: 'auto' });
+      } else if (event.key === 'Enter' && rows[focusedRef.current]) {
+        selectRow(rows[focusedRef.current]!.id);
       } else if (event.key === 'Escape') {
         selectRow(null);
       }
     };
     window.addEventListener('keydown', keys);
     return () => window.removeEventListener('keydown', keys);
-  }, [rows, focused, virtualizer]);
+  }, [rows, virtualizer]);
 
   const error = logsError.value;
   return (
@@ -123,6 +128,7 @@ export function Results() {
                 data-testid="result-row"
                 data-id={log.id}
                 onClick={() => {
+                  focusedRef.current = item.index;
                   setFocused(item.index);
                   selectRow(log.id);
                 }}

@@ -3,7 +3,7 @@
  * range — a relative one (`range=1h`) or absolute bounds from a zoom
  * (`from`, `to`) — the attribute columns and the selected row.
  */
-import { computed } from '@preact/signals';
+import { computed, signal } from '@preact/signals';
 import { location, setParams } from '../router.ts';
 
 export const RELATIVE_RANGES = [
@@ -54,9 +54,16 @@ function shortTime(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19);
 }
 
-/** A new search: a history entry of its own. */
+/** Bumped when the same search is asked for again: the results are fetched afresh. */
+export const searchAgain = signal(0);
+
+/** A new search: a history entry of its own (the same one again refreshes the results). */
 export function runQuery(q: string): void {
+  const before = search.peek();
   setParams({ q, row: null });
+  const after = search.peek();
+  // The same scope (even if the URL's spelling changed, %20 to +): fetch again rather than nothing.
+  if (after.q === before.q && after.from === before.from && after.to === before.to) searchAgain.value++;
 }
 
 export function setRelativeRange(key: string): void {
