@@ -15,69 +15,18 @@
  *    range ending now bypasses the edge cache) and cached (the same search on
  *    a closed range, asked again).
  */
-import { createClient } from '@clickhouse/client-web';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { admin, startStackProcess, type Stack } from './bench-stack.ts';
-import { PROJECT_ROOT } from './stack.ts';
+import { loadLoghubRows } from './bench-corpus.ts';
 
 const ROWS = Number(process.env.BENCH_QUERY_ROWS ?? 10_000_000);
 const REPEAT = Number(process.env.BENCH_QUERY_REPEAT ?? 30);
-const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 const TENANTS = ['bench-q-a', 'bench-q-b', 'bench-q-c'];
-const INSERT_CHUNK = 1_000_000;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function loadLines(): Promise<{ line: string; service: string }[]> {
-  const files = (await readdir(LOGHUB_DIR)).filter((f) => f.endsWith('.log')).sort();
-  const lines: { line: string; service: string }[] = [];
-  for (const file of files) {
-    const service = file.replace(/_2k\.log$/, '').toLowerCase();
-    for (const line of (await readFile(join(LOGHUB_DIR, file), 'utf8')).split('\n')) if (line.trim() !== '') lines.push({ line: line.slice(0, 400), service });
-  }
-  return lines;
-}
-
-async function load(stack: Stack): Promise<number> {
-  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
-  const lines = await loadLines();
-  await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_lines (i UInt32, line String, service String) ENGINE = Memory' });
-  await ch.insert({ table: 'bench_lines', values: lines.map((l, i) => ({ i, ...l })), format: 'JSONEachRow' });
-  const started = performance.now();
-  const now = Date.now();
-  for (let offset = 0; offset < ROWS; offset += INSERT_CHUNK) {
-    const n = Math.min(INSERT_CHUNK, ROWS - offset);
-    await ch.command({
-      query: `
-        INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays)
-        WITH (SELECT groupArray((line, service)) FROM (SELECT line, service FROM bench_lines ORDER BY i)) AS corpus,
-             {offset:UInt64} + number AS k,
-             corpus[k % length(corpus) + 1] AS entry,
-             [9, 9, 9, 9, 5, 13, 17][k % 7 + 1] AS severity
-        SELECT
-          {tenants:Array(String)}[k % 3 + 1],
-          fromUnixTimestamp64Milli({now:Int64} - intDiv(k * 86400000, {rows:UInt64}), 'UTC'),
-          fromUnixTimestamp64Milli({now:Int64} - intDiv(k * 86400000, {rows:UInt64}), 'UTC'),
-          concat('BENCHQ-', toString(k)),
-          multiIf(severity = 17, 'error', severity = 13, 'warn', severity = 5, 'debug', 'info'),
-          severity,
-          entry.2,
-          entry.1,
-          map('host', concat('node-', toString(k % 16))),
-          map('region', ['eu-west', 'us-east', 'ap-south'][k % 3 + 1], 'status', toString([200, 200, 200, 404, 500][k % 5 + 1])),
-          30
-        FROM numbers({n:UInt64})`,
-      query_params: { offset, n, rows: ROWS, now, tenants: TENANTS },
-    });
-    process.stdout.write(`  loaded ${(offset + n).toLocaleString('en')} rows\r`);
-  }
-  await ch.command({ query: 'DROP TABLE bench_lines' });
-  await ch.close();
-  return (performance.now() - started) / 1000;
 }
 
 async function timed(url: string, key: string): Promise<{ ms: number; cache: string | null; status: number; serverTiming: string | null }> {
@@ -134,7 +83,7 @@ try {
     await admin(stack, 'POST', '/tenants', { id, name: id, plan: 'enterprise' });
     keys.push(((await admin(stack, 'POST', `/tenants/${id}/keys`, { name: 'bench', scopes: ['logs:read'] })) as { key: string }).key);
   }
-  const loadSeconds = await load(stack);
+  const loadSeconds = await loadLoghubRows(stack.clickhouseUrl, TENANTS, ROWS);
   console.log(`\nloaded in ${loadSeconds.toFixed(1)} s`);
 
   // Closed ranges for the cached runs: ending 2 minutes ago (past the default 60 s horizon).

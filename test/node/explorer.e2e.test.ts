@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
@@ -25,6 +25,8 @@ let stack: RunningStack;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+/** Uncaught exceptions in the page, over every test: there must be none. */
+const pageErrors: string[] = [];
 
 async function api<T>(path: string, init: RequestInit = {}, key = stack.devApiKey): Promise<T> {
   const res = await fetch(`${stack.url}${path}`, {
@@ -118,7 +120,7 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     });
     context = await newContext();
     page = await context.newPage();
-    page.on('pageerror', (err) => console.warn('page error:', err.message));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   }, 240_000);
 
   afterAll(async () => {
@@ -311,6 +313,90 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     await page.getByTestId('live-toggle').uncheck();
   });
 
+  it('reconnects a lost live tail with backoff, and records sent after it arrive', async () => {
+    const tag = `relive${Date.now().toString(36)}`;
+    // The page's sockets go through a proxy this test controls, so it can cut one as a network would.
+    const sockets: WebSocketRoute[] = [];
+    await page.routeWebSocket(
+      (url) => url.pathname === '/v1/tail',
+      (ws) => {
+        ws.connectToServer();
+        sockets.push(ws);
+      },
+    );
+    await search(page, tag);
+    await page.getByTestId('live-toggle').check();
+    await page.locator('[data-testid="tail-status"][data-state="live"]').waitFor();
+    const opened = sockets.length;
+    await sockets.at(-1)!.close({ code: 1001, reason: 'going away' }); // as when a server restarts
+    await page.locator('[data-testid="tail-status"][data-state="reconnecting"]').waitFor();
+    await page.locator('[data-testid="tail-status"][data-state="live"]').waitFor({ timeout: 5000 });
+    expect(sockets.length).toBe(opened + 1);
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify([{ message: `${tag} after the reconnect`, service: 'tail' }]) });
+    await page
+      .getByTestId('live-row')
+      .filter({ hasText: `${tag} after the reconnect` })
+      .waitFor({ timeout: 5000 });
+    await page.getByTestId('live-toggle').uncheck();
+    await page.unrouteAll();
+  });
+
+  it('shows every API error as a message where its data would be (429 with its retry time, 503, no network as the query worker sends them; a real 403), never a blank page', async () => {
+    await page.goto('/?range=1h');
+    await page.getByTestId('query-input').waitFor();
+    // The bodies and headers the query worker sends (workers/query/run-query.ts, shared/auth.ts).
+    const failures: { status: number; headers: Record<string, string>; body: Record<string, unknown>; shown: RegExp }[] = [
+      {
+        status: 429,
+        headers: { 'Retry-After': '7' },
+        body: { error: 'too_many_queries', message: '4 searches of this tenant are running; the plan allows 4 at once — retry shortly', limit: 4 },
+        shown: /retry shortly \(retry in 7 s\)/,
+      },
+      {
+        status: 503,
+        headers: { 'Retry-After': '5' },
+        body: { error: 'unavailable', message: 'the log store cannot be reached; retry later' },
+        shown: /cannot be reached; retry later/,
+      },
+      { status: 0, headers: {}, body: {}, shown: /server cannot be reached/ },
+    ];
+    for (const failure of failures) {
+      await page.route(
+        (url) => url.pathname === '/v1/logs' || url.pathname === '/v1/logs/histogram',
+        (route) =>
+          failure.status === 0
+            ? route.abort('connectionrefused')
+            : route.fulfill({
+                status: failure.status,
+                headers: { 'content-type': 'application/json', ...failure.headers },
+                body: JSON.stringify(failure.body),
+              }),
+      );
+      await search(page, `${marker} ${failure.status}`);
+      await expect.poll(async () => page.getByTestId('results-error').textContent()).toMatch(failure.shown);
+      expect(await page.locator('.histogram.message').textContent()).toMatch(failure.shown);
+      expect(await page.getByTestId('query-input').isVisible()).toBe(true);
+      await page.unrouteAll();
+    }
+    await shot('error');
+    // A real 403: the tenant is suspended while the page is open.
+    const suspend = (status: string) => api(`/v1/admin/tenants/dev`, { method: 'PATCH', body: JSON.stringify({ status }) }, stack.platformAdminToken);
+    await suspend('suspended');
+    try {
+      await new Promise((r) => setTimeout(r, 1200)); // the workers' credential cache
+      await search(page, `${marker} 403`);
+      await expect.poll(async () => page.getByTestId('results-error').textContent()).toMatch(/this tenant is suspended/);
+      expect(await page.locator('.histogram.message').textContent()).toMatch(/this tenant is suspended/);
+    } finally {
+      await suspend('active');
+    }
+    await new Promise((r) => setTimeout(r, 1200));
+    // The API is back: the same page searches again.
+    await search(page, marker);
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('results-error').count()).toBe(0);
+  });
+
   it('shows the tenant pages to a key that may see them, and not to a logs:read key', async () => {
     for (const [path, name] of [
       ['/keys', 'keys'],
@@ -335,6 +421,10 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     await readerPage.getByText('may not open that page').waitFor();
     expect(await readerPage.getByRole('link', { name: 'API keys' }).count()).toBe(0);
     await readerContext.close();
+  });
+
+  it('threw no uncaught exception in the page through all of the above', () => {
+    expect(pageErrors).toEqual([]);
   });
 
   it('signs out: the session cookie no longer works', async () => {

@@ -7,7 +7,7 @@
  */
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
-import { loading, loadingMore, loadMore, logs, logsError, levelOf, MAX_LOADED_ROWS, nextCursor, type LogView } from './data.ts';
+import { isAnsweredPage, loading, loadingMore, loadMore, logs, logsError, levelOf, MAX_LOADED_ROWS, nextCursor, type LogView } from './data.ts';
 import { Highlighted, matcherOf } from './highlight.tsx';
 import { search, selectRow } from './search-state.ts';
 
@@ -60,6 +60,11 @@ export function Results() {
   useEffect(() => {
     if (rows.length > 0 && lastShown >= rows.length - 30 && nextCursor.value !== null) void loadMore();
   }, [lastShown, rows.length]);
+
+  // Effects run after the frame is painted: the answer is on screen.
+  useEffect(() => {
+    if (isAnsweredPage(rows)) performance.mark('neurallog:search-rendered');
+  }, [rows]);
 
   // A new search starts at the top.
   useEffect(() => {
