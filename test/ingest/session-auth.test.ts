@@ -32,7 +32,7 @@ describe('the session cookie on the ingest worker', () => {
     const { key } = await tenantWithKey(['logs:read', 'logs:write']);
     const session = await openSession(key);
     const tag = `cookietail${crypto.randomUUID().slice(0, 8)}`;
-    const res = await call('GET', `/v1/tail?q=${tag}`, { cookie: session.cookie, upgrade: 'websocket' });
+    const res = await call('GET', `/v1/tail?q=${tag}`, { cookie: session.cookie, upgrade: 'websocket', origin: 'https://neurallog.test' });
     expect(res.status).toBe(101);
     const socket = res.webSocket!;
     const messages: { type: string; logs?: { body: string }[] }[] = [];
@@ -51,6 +51,20 @@ describe('the session cookie on the ingest worker', () => {
     socket.close();
   });
 
+  it("refuses a tail opened with the cookie from another site's page (or none), not one opened with a key", async () => {
+    const { key } = await tenantWithKey(['logs:read']);
+    const session = await openSession(key);
+    for (const origin of ['https://evil.example', 'null', 'https://neurallog.test.evil.example', undefined]) {
+      const res = await call('GET', '/v1/tail?q=x', { cookie: session.cookie, upgrade: 'websocket', ...(origin === undefined ? {} : { origin }) });
+      expect(res.status, String(origin)).toBe(403);
+      expect(await res.json()).toMatchObject({ error: 'origin_refused' });
+    }
+    const withKey = await call('GET', '/v1/tail?q=x', { authorization: `Bearer ${key}`, upgrade: 'websocket', origin: 'https://evil.example' });
+    expect(withKey.status).toBe(101); // a key is not ambient: whoever holds it may tail from anywhere
+    withKey.webSocket!.accept();
+    withKey.webSocket!.close();
+  });
+
   it('refuses the tail to a signed-out session and to a session without logs:read', async () => {
     const { key } = await tenantWithKey(['logs:read']);
     const session = await openSession(key);
@@ -58,7 +72,7 @@ describe('the session cookie on the ingest worker', () => {
     await new Promise((r) => setTimeout(r, TEST_KEY_CACHE_TTL_MS + 100));
     expect((await call('GET', '/v1/tail?q=x', { cookie: session.cookie, upgrade: 'websocket' })).status).toBe(401);
     const writer = await openSession((await tenantWithKey(['logs:write'])).key);
-    expect((await call('GET', '/v1/tail?q=x', { cookie: writer.cookie, upgrade: 'websocket' })).status).toBe(403);
+    expect((await call('GET', '/v1/tail?q=x', { cookie: writer.cookie, upgrade: 'websocket', origin: 'https://neurallog.test' })).status).toBe(403);
   });
 
   it('takes writes with the cookie only with the CSRF token', async () => {

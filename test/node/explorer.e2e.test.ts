@@ -423,6 +423,33 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     await readerContext.close();
   });
 
+  it('fits a phone in a dark system theme: nothing wider than the screen, a record opens over the list', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: 'dark',
+      baseURL: stack.url,
+    });
+    const small = await phone.newPage();
+    small.on('pageerror', (err) => pageErrors.push(err.message));
+    await small.goto(`/?q=${marker}&range=1h`);
+    await signIn(small);
+    await expect.poll(async () => small.getByTestId('result-row').count()).toBeGreaterThan(0);
+    // The dark theme follows the system: the page's background is dark.
+    const background = await small.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
+    expect((r! + g! + b!) / 3, background).toBeLessThan(80);
+    expect(await small.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('phone-dark', small);
+    await expectAccessible('phone, dark', small);
+    await small.getByTestId('result-row').first().tap();
+    await small.getByTestId('detail').waitFor();
+    const detail = (await small.getByTestId('detail').boundingBox())!;
+    expect(detail.width).toBeGreaterThan(350);
+    await phone.close();
+  });
+
   it('threw no uncaught exception in the page through all of the above', () => {
     expect(pageErrors).toEqual([]);
   });

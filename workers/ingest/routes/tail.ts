@@ -8,7 +8,8 @@
  * Messages: `{"type":"hello"}` once, then `{"type":"logs","logs":[…]}` (the
  * same record shape as search), and `{"type":"dropped","count":N}` when the
  * socket's budget (NEURALLOG_TAIL_MAX_RECORDS_PER_S) made it miss records.
- * Send `ping` to get `{"type":"pong"}`.
+ * Send `ping` to get `{"type":"pong"}`. With the session cookie the
+ * handshake's Origin must be this origin (403 `origin_refused`).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
@@ -45,7 +46,17 @@ tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     throw new ApiError(426, 'upgrade_required', 'live tail is a WebSocket: connect with Upgrade: websocket', {}, { Upgrade: 'websocket' });
   }
-  const { tenantId, plan } = c.get('principal');
+  const { tenantId, plan, session } = c.get('principal');
+  // WebSockets have no CORS: a page of another site could open one and the
+  // browser would attach cookies. SameSite=Strict already keeps ours off
+  // other sites' handshakes; a socket opened with the session cookie must
+  // also come from this origin's own pages (cross-site WebSocket hijacking).
+  if (session !== null) {
+    const origin = c.req.header('origin') ?? null;
+    if (origin !== new URL(c.req.url).origin) {
+      throw new ApiError(403, 'origin_refused', "a live tail opened with the session cookie must come from this origin's pages", { origin });
+    }
+  }
   const hub = c.env.TAIL_HUB.get(c.env.TAIL_HUB.idFromName(tenantId));
   const url = new URL('https://tail-hub.internal/');
   url.searchParams.set('tenant', tenantId);
