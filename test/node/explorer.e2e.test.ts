@@ -88,7 +88,7 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
       port: await freePort(),
       dataDir,
       embeddedClickHousePort: await freePort(),
-      workerEnv: { NEURALLOG_FLUSH_MAX_AGE_MS: '300', NEURALLOG_KEY_CACHE_TTL_MS: '1000' },
+      workerEnv: { NEURALLOG_FLUSH_MAX_AGE_MS: '300', NEURALLOG_KEY_CACHE_TTL_MS: '1000', NEURALLOG_TAIL_MAX_RECORDS_PER_S: '100' },
     });
     // Records of the last half hour: four services, every level, a marker to find them by.
     const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
@@ -310,6 +310,48 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
       .waitFor({ timeout: 2000 });
     expect(Date.now() - sent).toBeLessThan(2000);
     await shot('live-tail');
+    await page.getByTestId('live-toggle').uncheck();
+  });
+
+  it('tells how many records live tail dropped past its budget, pauses when scrolled, and resumes with what arrived meanwhile', async () => {
+    const tag = `burst${Date.now().toString(36)}`;
+    await search(page, tag);
+    await page.getByTestId('live-toggle').check();
+    await page.locator('[data-testid="tail-status"][data-state="live"]').waitFor();
+    // 250 records at once against a budget of 100 a second (NEURALLOG_TAIL_MAX_RECORDS_PER_S above).
+    const burst = Array.from({ length: 250 }, (_, i) => ({ message: `${tag} burst ${i}`, service: 'tail' }));
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify(burst) });
+    const dropped = async () =>
+      Number(
+        (
+          (await page
+            .getByTestId('tail-dropped')
+            .textContent()
+            .catch(() => '')) ?? ''
+        ).replace(/\D/g, '') || 0,
+      );
+    await expect.poll(async () => (await page.getByTestId('live-row').count()) + (await dropped()), { timeout: 10_000 }).toBe(250);
+    expect(await dropped()).toBeGreaterThan(0);
+    const shown = await page.getByTestId('live-row').count();
+    // Scrolled away from the newest: the list holds still, new records wait behind "Resume".
+    await page.locator('.live-rows').evaluate((list) => {
+      list.scrollTop = 400;
+    });
+    await page.getByRole('button', { name: /Resume/ }).waitFor();
+    await new Promise((r) => setTimeout(r, 1100)); // the budget refills
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify([1, 2, 3].map((i) => ({ message: `${tag} later ${i}`, service: 'tail' }))) });
+    await page.getByRole('button', { name: 'Resume (3 new)' }).waitFor({ timeout: 5000 });
+    expect(await page.getByTestId('live-row').count()).toBe(shown);
+    await page.getByRole('button', { name: 'Resume (3 new)' }).click();
+    await expect
+      .poll(async () =>
+        page
+          .getByTestId('live-row')
+          .filter({ hasText: `${tag} later` })
+          .count(),
+      )
+      .toBe(3);
+    expect(await page.getByTestId('live-row').count()).toBe(shown + 3);
     await page.getByTestId('live-toggle').uncheck();
   });
 

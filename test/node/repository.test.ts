@@ -47,6 +47,25 @@ async function wranglerVars(path: string): Promise<Record<string, string>> {
   return Object.fromEntries([...section.matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
 }
 
+/** The wrangler config of each worker a configuration variable's `usedBy` names (the actor runs in ingest). */
+const WORKER_CONFIGS: Partial<Record<string, string>> = {
+  actor: 'workers/ingest/wrangler.toml',
+  ingest: 'workers/ingest/wrangler.toml',
+  query: 'workers/query/wrangler.toml',
+  admin: 'workers/admin/wrangler.toml',
+};
+
+/**
+ * Optional secrets: declaring them in `[secrets] required` would make every deployment set them,
+ * so `npm start` cannot pass them (README says so); production sets them with `wrangler secret put`.
+ */
+const NOT_PASSED_BY_NPM_START = new Set(['NEURALLOG_JWT_SECRET']);
+
+function wranglerRequiredSecrets(toml: string): string[] {
+  const section = toml.split(/^\[secrets\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
+  return [...(section.match(/required\s*=\s*\[([^\]]*)\]/)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+}
+
 describe('repository', () => {
   it('keeps workers, durable objects and shared code on web-standard APIs (no node: imports)', async () => {
     const offenders: string[] = [];
@@ -85,6 +104,7 @@ describe('repository', () => {
   });
 
   it('gives every wrangler [vars] entry the default shared/config.ts documents', async () => {
+    // (The admin worker's Stripe price ids are billing's, documented in docs/billing.md.)
     for (const path of ['workers/ingest/wrangler.toml', 'workers/query/wrangler.toml']) {
       const vars = await wranglerVars(path);
       expect(Object.keys(vars).length).toBeGreaterThan(0);
@@ -93,6 +113,23 @@ describe('repository', () => {
         expect(value, `${path}: ${name}`).toBe(CONFIG_VARIABLES[name as keyof typeof CONFIG_VARIABLES].default);
       }
     }
+  });
+
+  it("declares every variable a worker reads in that worker's wrangler config, so npm start's environment reaches it", async () => {
+    // wrangler dev passes a worker only the vars and secrets its config declares: an undeclared
+    // variable set in the environment is silently ignored (the tail budget once was).
+    const missing: string[] = [];
+    for (const [name, variable] of Object.entries(CONFIG_VARIABLES)) {
+      if (NOT_PASSED_BY_NPM_START.has(name)) continue;
+      for (const user of variable.usedBy.split(',').map((u) => u.trim())) {
+        const path = WORKER_CONFIGS[user];
+        if (!path) continue; // npm start itself
+        const text = await readFile(join(PROJECT_ROOT, path), 'utf8');
+        const declared = variable.secret ? wranglerRequiredSecrets(text).includes(name) : Object.hasOwn(await wranglerVars(path), name);
+        if (!declared) missing.push(`${path}: ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('lists every optional platform package of chdb in package-lock.json, so `npm ci` works', async () => {
