@@ -6,7 +6,7 @@
  * checked against this list by a test, so the two cannot drift apart.
  */
 
-interface VariableSpec {
+export interface VariableSpec {
   default: string;
   doc: string;
   secret?: boolean;

@@ -9,7 +9,7 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
-import { CONFIG_VARIABLES } from '../../shared/config.ts';
+import { CONFIG_VARIABLES, type VariableSpec } from '../../shared/config.ts';
 import { planSeedSql } from '../../scripts/generate-plan-seed.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -119,7 +119,7 @@ describe('repository', () => {
     // wrangler dev passes a worker only the vars and secrets its config declares: an undeclared
     // variable set in the environment is silently ignored (the tail budget once was).
     const missing: string[] = [];
-    for (const [name, variable] of Object.entries(CONFIG_VARIABLES)) {
+    for (const [name, variable] of Object.entries(CONFIG_VARIABLES) as [string, VariableSpec][]) {
       if (NOT_PASSED_BY_NPM_START.has(name)) continue;
       for (const user of variable.usedBy.split(',').map((u) => u.trim())) {
         const path = WORKER_CONFIGS[user];
