@@ -71,8 +71,8 @@ export class TailHub extends DurableObject<TailHubEnv> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Rows an actor just stored (JSONCompactEachRow text). */
-  async publish(rows: string): Promise<void> {
+  /** Rows an actor just stored (JSONCompactEachRow text), and the templates of their patterns. */
+  async publish(rows: string, templates: [string, string][] = []): Promise<void> {
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return;
     const decoded = rows
@@ -80,6 +80,7 @@ export class TailHub extends DurableObject<TailHubEnv> {
       .split('\n')
       .filter((l) => l !== '')
       .map(decodeStoredRow);
+    const patterns = new Map(templates.map(([id, template]) => [id, { id, template }]));
     const now = Date.now();
     for (const ws of sockets) {
       const state = ws.deserializeAttachment() as SocketState;
@@ -100,7 +101,7 @@ export class TailHub extends DurableObject<TailHubEnv> {
       state.tokens -= sendable;
       const lost = matching.length - sendable;
       try {
-        if (sendable > 0) ws.send(JSON.stringify({ type: 'logs', logs: matching.slice(0, sendable).map(toLogView) }));
+        if (sendable > 0) ws.send(JSON.stringify({ type: 'logs', logs: matching.slice(0, sendable).map((row) => toLogView(row, patterns)) }));
         if (lost > 0) ws.send(JSON.stringify({ type: 'dropped', count: lost }));
       } catch {
         // The socket closed under us; webSocketClose cleans up.

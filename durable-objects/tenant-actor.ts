@@ -9,6 +9,7 @@
  * - `IdempotencyLedger`: a batch sent again is answered as the first time;
  * - `Admission`: the plan's burst, the buffer's cap, quotas (with the
  *   QuotaCoordinator of a sharded tenant) and rates;
+ * - `PatternBook`: mines each accepted row's pattern and writes its PatternId;
  * - `LogBuffer`: accepted rows in SQLite until ClickHouse and R2 hold them;
  * - `flush.ts`: storing one recorded range, exactly once, with the rows
  *   ClickHouse refuses sent to the dead letters instead of blocking the rest;
@@ -21,10 +22,12 @@
  * insert — retries failures with capped exponential backoff under the same
  * batch id, and rolls closed hours of usage up to D1.
  */
+import type { ClickHouseClient } from '@clickhouse/client-web';
 import { DurableObject } from 'cloudflare:workers';
 import { clickHouseClient } from '../shared/clickhouse.ts';
 import { loadConfig, type FlushPolicy } from '../shared/config.ts';
 import { newBatchId } from '../shared/ids.ts';
+import type { Chunk } from '../shared/row-format.ts';
 import { logEvent } from '../shared/logger.ts';
 import { Alarm, UsageRollUp } from './alarm.ts';
 import { migrateSchema, schemaVersion } from './sqlite-migrations.ts';
@@ -46,6 +49,7 @@ import { FlushFailure, storeFlush, type StoredFlush } from './tenant-actor/flush
 import { flushDue, nextAlarmAt } from './tenant-actor/flush-scheduler.ts';
 import { IdempotencyLedger, ledgerKeyOf, type LedgerKey } from './tenant-actor/idempotency-ledger.ts';
 import { LogBuffer, type PendingFlush } from './tenant-actor/log-buffer.ts';
+import { PatternBook } from './tenant-actor/patterns.ts';
 import { TENANT_ACTOR_MIGRATIONS } from './tenant-actor/schema.ts';
 import { UsageMeter, type HourlyCount } from './usage-meter.ts';
 
@@ -53,6 +57,9 @@ export type { ActorBatch, ActorStats, EraseReport, EraseScope, IngestOutcome, In
 
 export class TenantActor extends DurableObject<TenantActorEnv> {
   readonly #buffer: LogBuffer;
+  readonly #patterns: PatternBook;
+  /** A publication of the pattern book in progress: concurrent flushes wait for the same one. */
+  #publishing: Promise<void> | null = null;
   readonly #admission: Admission;
   readonly #ledger: IdempotencyLedger;
   readonly #meter: UsageMeter;
@@ -73,6 +80,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     migrateSchema(ctx.storage, TENANT_ACTOR_MIGRATIONS);
     this.#policy = loadConfig(env).flush;
     this.#buffer = new LogBuffer(ctx.storage);
+    this.#patterns = new PatternBook(ctx.storage.sql);
     this.#admission = new Admission(ctx.storage.sql, env.QUOTA_COORDINATOR, this.#policy);
     this.#ledger = new IdempotencyLedger(ctx.storage.sql);
     this.#meter = new UsageMeter(ctx.storage.sql);
@@ -115,18 +123,21 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     const decision = rows === 0 ? null : this.#admission.decide(batch, rows, bytes, this.#buffer.totals, this.#alarm.at, now);
     if (decision && !decision.ok) return this.#refuse(batch, rows, decision, now);
 
-    // One transaction: the rows, their usage, the quota and the ledger entry — all or nothing.
+    // Accepted: each row gets its pattern (synchronous, so nothing comes between the checks and the commit).
+    const labelled = rows > 0 ? this.#patterns.label(batch.chunks) : null;
+    // One transaction: the rows, their patterns, usage, the quota and the ledger entry — all or nothing.
     this.ctx.storage.transactionSync(() => {
       this.#countRejectedInWorker(batch, now);
       if (rows > 0) {
         this.#admission.spend(batch, rows, now);
         this.#meter.add(now, 'records_accepted', rows);
         this.#meter.add(now, 'bytes_accepted', bytes);
-        this.#buffer.append(batch.batchId, batch.chunks, batch.receivedAt);
+        this.#buffer.append(batch.batchId, labelled!.chunks, batch.receivedAt);
+        this.#patterns.record(labelled!, now);
       }
       this.#ledger.record(entry, now, rows, bytes);
     });
-    if (rows > 0) await this.#afterCommit(batch, now);
+    if (labelled) await this.#afterCommit(batch, labelled.chunks, now);
     const buffered = this.#buffer.totals;
     return {
       ok: true,
@@ -175,7 +186,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   /** What follows a stored batch: the next flush, and live tail. Never throws: the batch is stored. */
-  async #afterCommit(batch: ActorBatch, now: number): Promise<void> {
+  async #afterCommit(batch: ActorBatch, chunks: Chunk[], now: number): Promise<void> {
     try {
       if (this.#inFlight.size > 0) this.#startDueFlushes(now);
       else await this.#schedule(now);
@@ -183,7 +194,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       logEvent('error', 'actor.schedule_failed', { tenant: this.#tenantId, batchId: batch.batchId, error: (err as Error).message });
     }
     // Live tail: stored first, then shown (never a record that was not kept).
-    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, batch.chunks));
+    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, chunks));
   }
 
   /** Usage counted here and not yet rolled up to D1: the open hour, for GET /v1/usage. */
@@ -198,9 +209,11 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#setMeta('tail_until', String(until));
   }
 
-  async #publishToTail(tenantId: string, chunks: { text: string }[]): Promise<void> {
+  async #publishToTail(tenantId: string, chunks: Chunk[]): Promise<void> {
     try {
-      await this.env.TAIL_HUB.get(this.env.TAIL_HUB.idFromName(tenantId)).publish(chunks.map((c) => c.text).join(''));
+      const text = chunks.map((c) => c.text).join('');
+      const templates = this.#patterns.templatesOf(patternIdsIn(text));
+      await this.env.TAIL_HUB.get(this.env.TAIL_HUB.idFromName(tenantId)).publish(text, templates);
     } catch (err) {
       // Tail is best effort: the batch is stored whatever happens here.
       logEvent('warn', 'tail.publish_failed', { tenant: tenantId, error: (err as Error).message });
@@ -279,12 +292,15 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     try {
       // A range an erasure emptied has nothing to store.
       if (flush.rows > 0) {
+        const clickhouse = clickHouseClient(loadConfig(this.env).clickhouse);
+        // The templates first: a stored row's pattern can always be looked up.
+        await this.#publishPatterns(clickhouse);
         const text = this.#buffer.readFlush(flush);
         stored = await storeFlush(
           {
             tenantId: this.#tenantId!,
             archive: this.env.ARCHIVE,
-            clickhouse: clickHouseClient(loadConfig(this.env).clickhouse),
+            clickhouse,
             ranges: this.#buffer.rangeLog(flush.batchId),
           },
           flush,
@@ -340,6 +356,19 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     });
   }
 
+  /** Publishes the pattern book's news; flushes running together share one publication. */
+  async #publishPatterns(clickhouse: ClickHouseClient): Promise<void> {
+    // Everything learnt up to now (the flush's rows were accepted before): a publication that
+    // started earlier may have read less, so wait for it and start another.
+    const needed = this.#patterns.learnt;
+    while (this.#patterns.published < needed) {
+      this.#publishing ??= this.#patterns.publish(clickhouse, this.#tenantId!).finally(() => {
+        this.#publishing = null;
+      });
+      await this.#publishing;
+    }
+  }
+
   /** Sets the alarm for the next moment something is due (flush-scheduler.ts), only ever bringing it forward. */
   async #schedule(now: number): Promise<void> {
     const at = nextAlarmAt(
@@ -372,4 +401,9 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #setMeta(key: string, value: string): void {
     this.ctx.storage.sql.exec('INSERT OR REPLACE INTO actor_meta (key, value) VALUES (?, ?)', key, value);
   }
+}
+
+/** The PatternIds in buffered rows: each line's last value (tenant-actor/patterns.ts). */
+function* patternIdsIn(text: string): Generator<string> {
+  for (const match of text.matchAll(/,"([0-9a-f]+)"\]\n/g)) yield match[1]!;
 }

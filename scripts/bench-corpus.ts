@@ -5,6 +5,7 @@
 import { createClient } from '@clickhouse/client-web';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { PatternMiner } from '../shared/patterns/miner.ts';
 import { PROJECT_ROOT } from './stack.ts';
 
 const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
@@ -30,16 +31,28 @@ async function loadLines(): Promise<{ line: string; service: string }[]> {
 export async function loadLoghubRows(clickhouseUrl: string, tenants: string[], rows: number): Promise<number> {
   const ch = createClient({ url: clickhouseUrl, database: 'neurallog' });
   const lines = await loadLines();
-  await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_lines (i UInt32, line String, service String) ENGINE = Memory' });
-  await ch.insert({ table: 'bench_lines', values: lines.map((l, i) => ({ i, ...l })), format: 'JSONEachRow' });
+  // Each line's pattern as an actor would mine it, once the whole corpus is learnt (so every row has its final id).
+  const miner = new PatternMiner();
+  for (const { line, service } of lines) miner.assign(service, line);
+  const mined = lines.map(({ line, service }) => ({ service, ...miner.assign(service, line) }));
+  const templates = new Map(mined.map((m) => [m.patternId, m]));
+  await ch.insert({
+    table: 'log_patterns',
+    values: tenants.flatMap((tenant) =>
+      [...templates.values()].map((m) => ({ TenantId: tenant, PatternId: m.patternId, ServiceName: m.service, Template: m.template, FirstSeen: Date.now() })),
+    ),
+    format: 'JSONEachRow',
+  });
+  await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_lines (i UInt32, line String, service String, pattern String) ENGINE = Memory' });
+  await ch.insert({ table: 'bench_lines', values: lines.map((l, i) => ({ i, ...l, pattern: mined[i]!.patternId })), format: 'JSONEachRow' });
   const started = performance.now();
   const now = Date.now();
   for (let offset = 0; offset < rows; offset += INSERT_CHUNK) {
     const n = Math.min(INSERT_CHUNK, rows - offset);
     await ch.command({
       query: `
-        INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays)
-        WITH (SELECT groupArray((line, service)) FROM (SELECT line, service FROM bench_lines ORDER BY i)) AS corpus,
+        INSERT INTO logs (TenantId, Timestamp, ObservedTimestamp, LogId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays, PatternId)
+        WITH (SELECT groupArray((line, service, pattern)) FROM (SELECT line, service, pattern FROM bench_lines ORDER BY i)) AS corpus,
              {offset:UInt64} + number AS k,
              corpus[k % length(corpus) + 1] AS entry,
              [9, 9, 9, 9, 5, 13, 17][k % 7 + 1] AS severity
@@ -54,7 +67,8 @@ export async function loadLoghubRows(clickhouseUrl: string, tenants: string[], r
           entry.1,
           map('host', concat('node-', toString(k % 16))),
           map('region', ['eu-west', 'us-east', 'ap-south'][k % 3 + 1], 'status', toString([200, 200, 200, 404, 500][k % 5 + 1])),
-          30
+          30,
+          entry.3
         FROM numbers({n:UInt64})`,
       query_params: { offset, n, rows, now, tenants },
     });

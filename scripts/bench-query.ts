@@ -11,7 +11,8 @@
  *    numbers()), so loading takes seconds, not the ingest path's minutes.
  * 3. Measures p50/p95 over BENCH_QUERY_REPEAT requests through the gateway,
  *    the way a user's browser asks: a full-text search over the last hour, a
- *    field filter over a day, a 24 h histogram, a facet — each uncached (a
+ *    field filter over a day, a 24 h histogram, a facet, the patterns of a
+ *    day (of everything, and of one service) — each uncached (a
  *    range ending now bypasses the edge cache) and cached (the same search on
  *    a closed range, asked again).
  */
@@ -100,6 +101,8 @@ try {
     ],
     ['histogram, 24 h', '/v1/logs/histogram', { from: 'now-24h' }, closedDay],
     ['facet attr.region, 24 h', '/v1/logs/fields/attr.region/values', { from: 'now-24h' }, closedDay],
+    ['patterns, 24 h', '/v1/patterns', { from: 'now-24h' }, closedDay],
+    ['patterns of one service, 24 h', '/v1/patterns', { from: 'now-24h', service: 'openssh' }, { ...closedDay, service: 'openssh' }],
   ];
   // The floor: a request the query worker refuses at once (a malformed key: no D1, no ClickHouse) — the cost of the path itself.
   const floor: number[] = [];

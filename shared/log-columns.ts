@@ -76,6 +76,12 @@ export const ROW_COLUMNS = [
   { name: 'ScopeAttributes', type: 'Map(LowCardinality(String), String)', required: false, empty: EMPTY_MAP, search: 'scope.attributes' },
   { name: 'ResourceSchemaUrl', type: 'LowCardinality(String)', required: false, empty: '' },
   { name: 'ScopeSchemaUrl', type: 'LowCardinality(String)', required: false, empty: '' },
+  /**
+   * The template of the record's message (shared/patterns/): written by the tenant's actor, which
+   * mines it as it accepts the row — the worker serialises it empty, always as the last value, so
+   * the actor's one edit of a row is to fill in those last characters (tenant-actor/patterns.ts).
+   */
+  { name: 'PatternId', type: 'LowCardinality(String)', default: "''", required: false, empty: '', search: 'patternId' },
 ] as const satisfies readonly RowColumnDefinition[];
 
 /** The table's other columns. */

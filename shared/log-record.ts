@@ -36,9 +36,21 @@ export interface LogView {
   resource: Record<string, string>;
   /** The OpenTelemetry instrumentation scope; empty strings and {} when the record had none. */
   scope: { name: string; version: string; attributes: Record<string, string> };
+  /**
+   * The record's pattern (docs/analytics.md): the current id of its message's template — a record
+   * mined under a template that has since generalised shows the general one. Empty for records
+   * stored before patterns were mined.
+   */
+  patternId: string;
+  /** The template (`Connection from <*> closed`), when known; empty otherwise. */
+  pattern: string;
 }
 
-export function toLogView(row: StoredLog): LogView {
+/** A stored PatternId's current pattern: its id and template. */
+export type PatternTemplates = ReadonlyMap<string, { id: string; template: string }>;
+const NO_TEMPLATES: PatternTemplates = new Map();
+
+export function toLogView(row: StoredLog, templates: PatternTemplates = NO_TEMPLATES): LogView {
   return {
     id: row.LogId,
     timestamp: clickHouseTimeToRfc3339(row.Timestamp),
@@ -52,5 +64,7 @@ export function toLogView(row: StoredLog): LogView {
     attributes: row.LogAttributes,
     resource: row.ResourceAttributes,
     scope: { name: row.ScopeName, version: row.ScopeVersion, attributes: row.ScopeAttributes },
+    patternId: templates.get(row.PatternId)?.id ?? row.PatternId,
+    pattern: templates.get(row.PatternId)?.template ?? '',
   };
 }

@@ -39,7 +39,23 @@ export interface Chunk {
   rows: number;
   /** Exact UTF-8 size of `text`. */
   bytes: number;
+  /**
+   * What the actor mines each row's pattern from, in row order: service, message, service, message…
+   * (the message cut at PATTERN_MESSAGE_CHARS). Set by the ingest worker, dropped by the actor once
+   * the rows carry their PatternId; a chunk without it (an older worker) is mined from its text.
+   */
+  patternInputs?: string[];
 }
+
+/**
+ * Characters of the PatternId the actor writes into each row's last value (a 64-bit hash in hex,
+ * shared/patterns/pattern-id.ts): the worker reserves them in every size limit, so a row or chunk
+ * that fits when serialised still fits once the actor fills them in.
+ */
+export const PATTERN_ID_CHARS = 16;
+
+/** The longest prefix of a message the actor mines (the miner looks at fewer tokens still). */
+export const PATTERN_MESSAGE_CHARS = 2048;
 
 export interface SerializedBatch {
   chunks: Chunk[];
@@ -101,7 +117,7 @@ export function toValues(row: LogRow): unknown[] {
     row.TenantId, row.Timestamp, row.ObservedTimestamp, row.LogId, row.TraceId ?? '', row.SpanId ?? '', row.TraceFlags ?? 0,
     row.SeverityText ?? '', row.SeverityNumber ?? 0, row.ServiceName ?? '', row.Body, row.ResourceAttributes ?? {},
     row.LogAttributes ?? {}, row.RetentionDays, row.ScopeName ?? '', row.ScopeVersion ?? '', row.ScopeAttributes ?? {},
-    row.ResourceSchemaUrl ?? '', row.ScopeSchemaUrl ?? '',
+    row.ResourceSchemaUrl ?? '', row.ScopeSchemaUrl ?? '', row.PatternId ?? '',
   ];
 }
 
@@ -131,14 +147,16 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
   const oldest = new RetentionCutoffs(options.now);
   let bytes = 0;
   let lines: string[] = [];
+  let inputs: string[] = [];
   let chars = 0;
   const closeChunk = () => {
     if (lines.length === 0) return;
     const text = `${lines.join('\n')}\n`;
     const size = utf8Length(text);
-    chunks.push({ text, rows: lines.length, bytes: size });
+    chunks.push({ text, rows: lines.length, bytes: size, patternInputs: inputs });
     bytes += size;
     lines = [];
+    inputs = [];
     chars = 0;
   };
   for (let i = 0; i < rows.length; i++) {
@@ -151,6 +169,8 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
       continue;
     }
     const line = JSON.stringify(toValues(row));
+    // What the line will be once the actor has written its PatternId (ASCII: one byte a character).
+    const storedLength = line.length + PATTERN_ID_CHARS;
     // JSON.stringify writes an unpaired surrogate as a \udXXX escape (and nothing else as \ud…
     // but text that contains a backslash before "ud"): only then is the row looked at closely.
     if (line.includes('\\ud')) {
@@ -161,16 +181,17 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
       }
     }
     // Cheap bound first; measure exactly only when the line could be too big.
-    if ((line.length + 1) * 3 > options.maxRecordBytes || line.length + 1 > maxChunkChars) {
-      const size = utf8Length(line) + 1;
-      if (size > options.maxRecordBytes || line.length + 1 > maxChunkChars) {
+    if ((storedLength + 1) * 3 > options.maxRecordBytes || storedLength + 1 > maxChunkChars) {
+      const size = utf8Length(line) + PATTERN_ID_CHARS + 1;
+      if (size > options.maxRecordBytes || storedLength + 1 > maxChunkChars) {
         refused.push({ record: i, field: null, code: 'record_too_large', reason: `${size} bytes once stored; the limit is ${limit}`, limit });
         continue;
       }
     }
-    if (chars + line.length + 1 > maxChunkChars) closeChunk();
+    if (chars + storedLength + 1 > maxChunkChars) closeChunk();
     lines.push(line);
-    chars += line.length + 1;
+    inputs.push(row.ServiceName ?? '', row.Body.length > PATTERN_MESSAGE_CHARS ? row.Body.slice(0, PATTERN_MESSAGE_CHARS) : row.Body);
+    chars += storedLength + 1;
   }
   closeChunk();
   return { chunks, rows: chunks.reduce((n, c) => n + c.rows, 0), bytes, refused };

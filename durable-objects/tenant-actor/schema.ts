@@ -5,6 +5,7 @@
  */
 import type { SchemaMigration } from '../sqlite-migrations.ts';
 import { USAGE_METER_TABLES_V1 } from '../usage-meter.ts';
+import { PATTERN_TABLES_V3 } from './patterns.ts';
 
 export const TENANT_ACTOR_MIGRATIONS: readonly SchemaMigration[] = [
   {
@@ -68,5 +69,12 @@ export const TENANT_ACTOR_MIGRATIONS: readonly SchemaMigration[] = [
         PRIMARY KEY (batch_id, lo, hi)
       );
     `,
+  },
+  {
+    version: 3,
+    // The pattern book (tenant-actor/patterns.ts): the templates mined so far, so a restart
+    // mines the same ids, and what ClickHouse does not hold yet.
+    name: 'pattern book: templates and aliases, published or not',
+    sql: PATTERN_TABLES_V3,
   },
 ];

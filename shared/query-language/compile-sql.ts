@@ -11,7 +11,7 @@
  * means the same here as in the in-memory evaluator.
  */
 import type { QueryNode, Value } from './ast.ts';
-import { asciiLower, idValue, invalidValue, numericValue, resolveField, severityRange, timeValue, tokenPrefixPattern, tokensOf } from './fields.ts';
+import { asciiLower, columnValue, invalidValue, numericValue, resolveField, severityRange, timeValue, tokenPrefixPattern, tokensOf } from './fields.ts';
 
 export class SqlParams {
   readonly values: Record<string, string | number> = {};
@@ -60,11 +60,12 @@ export function compileQuery(node: QueryNode, params: SqlParams, now = Date.now(
     case 'service':
     case 'id':
     case 'traceId':
-    case 'spanId': {
-      const column = { service: 'ServiceName', id: 'LogId', traceId: 'TraceId', spanId: 'SpanId' }[target.kind];
+    case 'spanId':
+    case 'patternId': {
+      const column = { service: 'ServiceName', id: 'LogId', traceId: 'TraceId', spanId: 'SpanId', patternId: 'PatternId' }[target.kind];
       if (!equality) invalidValue(node, `${node.field} takes ":" only`);
       if (isExists(node)) return `(${column} != '')`;
-      const value = target.kind === 'traceId' || target.kind === 'spanId' ? idValue(node, node.field) : node.value;
+      const value = columnValue(target, node, node.field);
       if (node.prefix) return `startsWith(${column}, ${params.add(value, 'String')})`;
       return `(${column} = ${params.add(value, 'String')})`;
     }

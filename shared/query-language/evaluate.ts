@@ -7,7 +7,7 @@
  */
 import type { QueryNode, Value } from './ast.ts';
 import { isExists } from './compile-sql.ts';
-import { asciiLower, idValue, invalidValue, numericValue, resolveField, severityRange, timeValue, tokenPrefixPattern, tokensOf } from './fields.ts';
+import { asciiLower, columnValue, invalidValue, numericValue, resolveField, severityRange, timeValue, tokenPrefixPattern, tokensOf } from './fields.ts';
 
 /** The columns a query can read, as stored (ClickHouse text form for times). */
 export interface MatchableRecord {
@@ -16,6 +16,7 @@ export interface MatchableRecord {
   ServiceName: string;
   TraceId: string;
   SpanId: string;
+  PatternId: string;
   LogId: string;
   Timestamp: string;
   LogAttributes: Record<string, string>;
@@ -63,11 +64,12 @@ export function compileMatcher(node: QueryNode, now = Date.now()): (record: Matc
     case 'service':
     case 'id':
     case 'traceId':
-    case 'spanId': {
-      const column = ({ service: 'ServiceName', id: 'LogId', traceId: 'TraceId', spanId: 'SpanId' } as const)[target.kind];
+    case 'spanId':
+    case 'patternId': {
+      const column = ({ service: 'ServiceName', id: 'LogId', traceId: 'TraceId', spanId: 'SpanId', patternId: 'PatternId' } as const)[target.kind];
       if (!equality) invalidValue(node, `${node.field} takes ":" only`);
       if (isExists(node)) return (r) => r[column] !== '';
-      const value = target.kind === 'traceId' || target.kind === 'spanId' ? idValue(node, node.field) : node.value;
+      const value = columnValue(target, node, node.field);
       if (node.prefix) return (r) => r[column].startsWith(value);
       return (r) => r[column] === value;
     }

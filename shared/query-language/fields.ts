@@ -14,6 +14,7 @@ export type FieldTarget =
   | { kind: 'service' }
   | { kind: 'traceId' }
   | { kind: 'spanId' }
+  | { kind: 'patternId' }
   | { kind: 'id' }
   | { kind: 'time' }
   | { kind: 'map'; maps: ('LogAttributes' | 'ResourceAttributes')[]; key: string };
@@ -27,6 +28,7 @@ const NAMED: ReadonlyMap<string, FieldTarget> = new Map(
     service: { kind: 'service' }, 'service.name': { kind: 'service' },
     trace_id: { kind: 'traceId' }, traceid: { kind: 'traceId' }, 'trace.id': { kind: 'traceId' },
     span_id: { kind: 'spanId' }, spanid: { kind: 'spanId' }, 'span.id': { kind: 'spanId' },
+    pattern: { kind: 'patternId' }, pattern_id: { kind: 'patternId' }, patternid: { kind: 'patternId' }, 'pattern.id': { kind: 'patternId' },
     id: { kind: 'id' },
     timestamp: { kind: 'time' }, time: { kind: 'time' }, '@timestamp': { kind: 'time' },
   } satisfies Record<string, FieldTarget>),
@@ -71,6 +73,11 @@ export function timeValue(value: Value, now: number): string {
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 export function numericValue(value: Value): number | null {
   return NUMBER_RE.test(value.value) ? Number(value.value) : null;
+}
+
+/** The value a query compares a column with: ids (trace, span, pattern) are hexadecimal, lower case; the rest as written. */
+export function columnValue(target: FieldTarget, value: Value, field: string): string {
+  return target.kind === 'traceId' || target.kind === 'spanId' || target.kind === 'patternId' ? idValue(value, field) : value.value;
 }
 
 const HEX_RE = /^[0-9a-fA-F]*$/;

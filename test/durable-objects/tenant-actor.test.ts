@@ -309,7 +309,7 @@ describe('TenantActor', () => {
       await actor.alarm(); // the buffered rows are past the maximum age: flushed
       return { stats, replay, after: await actor.stats() };
     });
-    expect(upgraded.stats.schemaVersion).toBe(2);
+    expect(upgraded.stats.schemaVersion).toBe(3);
     expect(upgraded.stats.buffered.rows).toBe(6);
     expect(upgraded.replay).toMatchObject({ ok: true, replayed: true, accepted: 6 });
     expect(upgraded.after.buffered.rows).toBe(0);

@@ -52,6 +52,15 @@ describe('rate limits over HTTP', () => {
     expect(body.rate.records.remaining).toBeLessThan(starter.ingestRecordsBurst / 10); // nearly drained (it refills as we ask)
     expect(body.quota.daily.usedRecords).toBeGreaterThanOrEqual(starter.ingestRecordsBurst - TEST_LIMITS.maxRecordsPerRequest);
     expect(body.quota.daily.usedBytes).toBeGreaterThan(0);
+    // The forecast: today's bytes over the time since midnight (at least 10 minutes), and when the quota runs out at that rate.
+    const now = Date.now();
+    const rate = body.quota.daily.forecast.bytesPerSecond;
+    expect(rate).toBeCloseTo(body.quota.daily.usedBytes / (Math.max(600_000, now % 86_400_000) / 1000), 0);
+    expect(body.quota.monthly.forecast.bytesPerSecond).toBe(rate);
+    const { reachesLimitAt } = body.quota.daily.forecast;
+    const expectedAt = now + ((starter.dailyBytes - body.quota.daily.usedBytes) / rate) * 1000;
+    if (expectedAt < Date.parse(body.quota.daily.resetsAt)) expect(Math.abs(Date.parse(reachesLimitAt) - expectedAt)).toBeLessThan(60_000);
+    else expect(reachesLimitAt).toBeNull();
   });
 
   it('answers GET /v1/limits for any key of the tenant, and only about that tenant', async () => {

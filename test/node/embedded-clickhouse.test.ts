@@ -190,6 +190,7 @@ describe('embedded ClickHouse HTTP interface', () => {
       '0002_log_id_index.sql',
       '0003_service_in_sort_key.sql',
       '0004_histogram_projection.sql',
+      '0005_patterns.sql',
     ]);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
@@ -203,7 +204,7 @@ describe('embedded ClickHouse HTTP interface', () => {
     const versions = await (
       await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })
     ).json();
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     expect(ddl).toMatch(/PROJECTION per_minute/);
   });
 
@@ -235,7 +236,7 @@ describe('embedded ClickHouse HTTP interface', () => {
       expect(partial).toBeGreaterThan(0);
       expect(partial).toBeLessThan(5000);
 
-      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql', '0004_histogram_projection.sql']);
+      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql', '0004_histogram_projection.sql', '0005_patterns.sql']);
       expect(await count('logs')).toBe(5000);
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
       const tables = await (

@@ -101,6 +101,7 @@ describe('grammar', () => {
 
 /** Identifiers and keywords the compiler may emit; anything else in the SQL text would have come from the query. */
 const SQL_WORDS = new Set([
+  'PatternId',
   'SELECT',
   'FROM',
   'WHERE',
@@ -292,6 +293,7 @@ describe('meaning, on rows in ClickHouse', () => {
       `timestamp>${iso(T0 + 2500)}`,
       'body:reset',
       'span_id:*',
+      'pattern:*',
     );
     const query: fc.Arbitrary<string> = fc.letrec<{ q: string }>((tie) => ({
       q: fc.oneof(
@@ -311,6 +313,7 @@ describe('meaning, on rows in ClickHouse', () => {
         ServiceName: r.ServiceName ?? '',
         TraceId: r.TraceId ?? '',
         SpanId: r.SpanId ?? '',
+        PatternId: r.PatternId ?? '',
         LogId: r.LogId,
         Timestamp: r.Timestamp,
         LogAttributes: r.LogAttributes ?? {},

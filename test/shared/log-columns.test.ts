@@ -29,11 +29,11 @@ describe('column definitions', () => {
     expect(new Set(LOG_COLUMNS).size).toBe(LOG_COLUMNS.length);
     expect(SEARCH_COLUMNS.split(', ')).toEqual(SEARCHED_COLUMNS.map((c) => c.name));
     expect(SEARCH_COLUMNS).toBe(
-      'Timestamp, ObservedTimestamp, LogId, TraceId, SpanId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, ScopeName, ScopeVersion, ScopeAttributes',
+      'Timestamp, ObservedTimestamp, LogId, TraceId, SpanId, SeverityText, SeverityNumber, ServiceName, Body, ResourceAttributes, LogAttributes, ScopeName, ScopeVersion, ScopeAttributes, PatternId',
     );
   });
 
-  it('name where a search answer puts each column it reads back (toLogView), and it puts nothing else', () => {
+  it('name where a search answer puts each column it reads back (toLogView), and it puts nothing else but the pattern template', () => {
     const view = toLogView(searched) as unknown as Record<string, unknown>;
     const at = (path: string) => path.split('.').reduce<unknown>((v, key) => (v as Record<string, unknown>)[key], view);
     for (const c of SEARCHED_COLUMNS) {
@@ -42,7 +42,8 @@ describe('column definitions', () => {
     }
     const leaves = (v: Record<string, unknown>, prefix = ''): string[] =>
       Object.entries(v).flatMap(([k, x]) => (k === 'scope' ? leaves(x as Record<string, unknown>, 'scope.') : [`${prefix}${k}`]));
-    expect(leaves(view).sort()).toEqual(SEARCHED_COLUMNS.map((c) => c.search).sort());
+    // `pattern` is the template of PatternId, looked up (log-record.ts), not a column.
+    expect(leaves(view).sort()).toEqual([...SEARCHED_COLUMNS.map((c) => c.search), 'pattern'].sort());
   });
 });
 
@@ -53,7 +54,7 @@ describe("the live tail's decoder of buffered rows", () => {
 
   it('reads a row buffered before the scope columns were appended with their empty values', () => {
     const old = JSON.stringify(toValues(full).slice(0, LOG_COLUMNS.indexOf('ScopeName')));
-    expect(decodeRow(old)).toEqual({ ...searched, ScopeName: '', ScopeVersion: '', ScopeAttributes: {} });
+    expect(decodeRow(old)).toEqual({ ...searched, ScopeName: '', ScopeVersion: '', ScopeAttributes: {}, PatternId: '' });
   });
 
   it('gives every row maps of its own', () => {

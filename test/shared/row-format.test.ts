@@ -110,7 +110,7 @@ describe('toValues (hand-written for speed) against the column definitions (shar
 });
 
 describe('the stored text (rows buffered by earlier releases must still flush, archives still read)', () => {
-  it('is byte for byte what it was: rows, archive header and INSERT', () => {
+  it('is byte for byte what it was, plus columns appended: rows, archive header and INSERT', () => {
     const base = { TenantId: 'acme', Timestamp: '2026-11-26 05:59:59.123456789', ObservedTimestamp: '2026-11-26 06:00:00.000000000', RetentionDays: 7 };
     const rows: LogRow[] = [
       { ...base, LogId: 'B-0', Body: 'plain' },
@@ -137,13 +137,13 @@ describe('the stored text (rows buffered by earlier releases must still flush, a
       .chunks.map((c) => c.text)
       .join('');
     expect(text).toBe(
-      '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-0","","",0,"",0,"","plain",{},{},7,"","",{},"",""]\n' +
+      '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-0","","",0,"",0,"","plain",{},{},7,"","",{},"","",""]\n' +
         '["acme","2026-11-26 05:59:59.123456789","2026-11-26 06:00:00.000000000","B-1","0af7651916cd43dd8448eb211c80319c","b7ad6b7169203331",1,"warn",13,' +
-        '"checkout","ünïcödé ✓ \\"quoted\\" \\\\ \\n",{"host.name":"n1"},{"k":"v"},7,"io.opentelemetry","1.0",{"a":"b"},"https://r","https://s"]\n',
+        '"checkout","ünïcödé ✓ \\"quoted\\" \\\\ \\n",{"host.name":"n1"},{"k":"v"},7,"io.opentelemetry","1.0",{"a":"b"},"https://r","https://s",""]\n',
     );
     const columns =
       'TenantId,Timestamp,ObservedTimestamp,LogId,TraceId,SpanId,TraceFlags,SeverityText,SeverityNumber,ServiceName,Body,ResourceAttributes,LogAttributes,' +
-      'RetentionDays,ScopeName,ScopeVersion,ScopeAttributes,ResourceSchemaUrl,ScopeSchemaUrl';
+      'RetentionDays,ScopeName,ScopeVersion,ScopeAttributes,ResourceSchemaUrl,ScopeSchemaUrl,PatternId';
     expect(ARCHIVE_HEADER).toBe(`${JSON.stringify(columns.split(','))}\n`);
     expect(insertStatement('logs')).toBe(`INSERT INTO logs (${columns.split(',').join(', ')}) FORMAT JSONCompactEachRow`);
   });

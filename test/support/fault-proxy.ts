@@ -27,6 +27,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+const SIDE_TABLE_RULE = 'log_pattern:';
+
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const rules: FaultRule[] = [];
   const counts = new Map<string, Counts>();
@@ -55,7 +57,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const text = body.toString('utf8');
     // A request mentions a text in its body (SQL, rows) or its URL (parameters).
     const haystack = `${text}\n${decodeURIComponent(url.search)}`;
-    const counted = [...counts.entries()].find(([match]) => haystack.includes(match))?.[1];
+    // The pattern book's writes (log_patterns, log_pattern_aliases) precede a flush's insert: faults and
+    // counts are about the log table, so they pass through untouched unless a rule names them.
+    const sideTable = /INSERT[+ ]INTO[+ ]log_pattern/.test(haystack);
+    const counted = sideTable ? undefined : [...counts.entries()].find(([match]) => haystack.includes(match))?.[1];
     if (counted) {
       counted.requests++;
       counted.maxInFlight = Math.max(counted.maxInFlight, ++counted.inFlight);
@@ -72,7 +77,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   });
 
   async function forward(text: string, body: Buffer, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
-    const rule = rules.find((r) => r.remaining > 0 && text.includes(r.match));
+    const sideTable = /INSERT[+ ]INTO[+ ]log_pattern/.test(text);
+    // A rule `log_pattern:<text>` is about the pattern book's writes that mention <text>; others never touch them.
+    const applies = (r: FaultRule) =>
+      r.match.startsWith(SIDE_TABLE_RULE) ? sideTable && text.includes(r.match.slice(SIDE_TABLE_RULE.length)) : !sideTable && text.includes(r.match);
+    const rule = rules.find((r) => r.remaining > 0 && applies(r));
     if (rule?.mode === 'delay') {
       rule.remaining--;
       await new Promise((r) => setTimeout(r, rule.delayMs));

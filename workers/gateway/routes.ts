@@ -33,6 +33,10 @@ export const ROUTES: readonly Route[] = [
   // Saved searches are the query worker's (GET /v1/logs/export is under /v1/logs/ above).
   { methods: ['GET', 'POST'], path: '/v1/saved-searches', upstream: 'QUERY' },
   { methods: ['DELETE'], path: '/v1/saved-searches/', upstream: 'QUERY' },
+  { methods: ['GET', 'HEAD'], path: '/v1/patterns', upstream: 'QUERY' },
+  { methods: ['GET', 'HEAD'], path: '/v1/anomalies', upstream: 'QUERY' },
+  // The MCP server (Streamable HTTP): POST carries the JSON-RPC; GET and DELETE answer 405 (stateless).
+  { methods: ['GET', 'POST', 'DELETE'], path: '/mcp', upstream: 'QUERY' },
   { methods: '*', path: '/es', upstream: 'INGEST' },
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },

@@ -31,7 +31,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { tenants } from '../../shared/control-plane/schema.ts';
 import type { QueryNode, Value } from '../../shared/query-language/ast.ts';
 import { isExists } from '../../shared/query-language/compile-sql.ts';
-import { idValue, numericValue, resolveField, severityRange, timeValue } from '../../shared/query-language/fields.ts';
+import { columnValue, numericValue, resolveField, severityRange, timeValue } from '../../shared/query-language/fields.ts';
 import { formatClickHouseTime } from '../../shared/timestamp.ts';
 import type { QueryApp } from './env.ts';
 import type { SearchScope } from './search-params.ts';
@@ -95,8 +95,9 @@ function canonicalField(node: FieldNode, now: number): unknown {
     case 'id':
     case 'traceId':
     case 'spanId':
+    case 'patternId':
       if (isExists(node)) return [target.kind, 'exists'];
-      return [target.kind, op, target.kind === 'traceId' || target.kind === 'spanId' ? idValue(node, node.field) : node.value, node.prefix];
+      return [target.kind, op, columnValue(target, node, node.field), node.prefix];
     case 'map': {
       const where = ['map', ...target.maps, target.key];
       if (isExists(node)) return [...where, 'exists'];

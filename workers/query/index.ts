@@ -16,6 +16,9 @@ import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
 import { exportDoc, exportRoutes } from './routes/export.ts';
 import { savedSearchRoutes } from './routes/saved-searches.ts';
+import { patternsDoc, patternsRoutes } from './routes/patterns.ts';
+import { mcpRoutes } from './mcp.ts';
+import { anomaliesDoc, anomaliesRoutes } from './routes/anomalies.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
 
@@ -36,7 +39,16 @@ app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs/export', exportRoutes);
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/saved-searches', savedSearchRoutes);
+app.route('/v1/patterns', patternsRoutes);
+app.route('/v1/anomalies', anomaliesRoutes);
+// The MCP server's tools call the routes above, inside this worker, with the agent's credential.
+app.route(
+  '/mcp',
+  mcpRoutes((request, c) => Promise.resolve(app.fetch(request, c.env, c.executionCtx))),
+);
 app.openAPIRegistry.registerPath(searchLogsDoc);
+app.openAPIRegistry.registerPath(patternsDoc);
+app.openAPIRegistry.registerPath(anomaliesDoc);
 for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, exportDoc]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });

@@ -71,6 +71,14 @@ export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, pa
   }
 }
 
+/**
+ * A small lookup by the primary key of a side table (pattern templates and aliases): not a search,
+ * so it does not take one of the plan's query slots, but it runs under the plan's limits.
+ */
+export async function runLookup<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes = 4 * 1024 * 1024): Promise<Row[]> {
+  return (await runAdmitted<Row>(c, sql, params, maxBytes)).rows;
+}
+
 async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes: number): Promise<BoundedRows<Row>> {
   try {
     const result = await startQuery(c, sql, params);

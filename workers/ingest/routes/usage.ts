@@ -21,6 +21,8 @@ import { shardName } from '../../../shared/sharding.ts';
 import { invalid, parseTime } from '../../../shared/request-params.ts';
 import { HOUR_MS } from '../../../durable-objects/usage-meter.ts';
 import type { IngestApp } from '../env.ts';
+import { forecastQuota, todaysBytesPerSecond } from '../../../shared/analytics/forecast.ts';
+import { ForecastDoc, tenantLimits } from './limits.ts';
 
 const Usage = z.object({
   recordsAccepted: z.number(),
@@ -66,6 +68,13 @@ export const usageDoc = createRoute({
                   overageCents: z.number(),
                   totalCents: z.number(),
                 }),
+                quota: z
+                  .object({
+                    limitBytes: z.number(),
+                    usedBytes: z.number().openapi({ description: 'As the quota counts them: bytes received' }),
+                    ...ForecastDoc,
+                  })
+                  .openapi({ description: 'The monthly quota, and when it runs out at the current rate' }),
               }),
             })
             .openapi('Usage'),
@@ -110,7 +119,7 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
 
   const db = drizzle(c.env.CONTROL_DB);
   const lo = Math.min(from, monthStart) - (Math.min(from, monthStart) % HOUR_MS);
-  const [closed, open, stored] = await Promise.all([
+  const [closed, open, stored, standing] = await Promise.all([
     db
       .select({ hour: usageHourly.hour, metric: usageHourly.metric, reason: usageHourly.reason, value: usageHourly.value })
       .from(usageHourly)
@@ -130,6 +139,7 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
         ),
       )
       .all(),
+    tenantLimits(c.env, tenantId, plan),
   ]);
   const counts = [...closed, ...open.flat()];
 
@@ -171,6 +181,18 @@ usageRoutes.get('/', requirePrincipal(), async function usage(c) {
       start: new Date(monthStart).toISOString(),
       bytesAccepted: monthBytes,
       estimatedCharge: { currency: 'usd' as const, ...estimateCharge(plan.id, monthBytes) },
+      // When the monthly quota runs out at today's rate (shared/analytics/forecast.ts), in the quota's own measure.
+      quota: {
+        limitBytes: plan.monthlyBytes,
+        usedBytes: standing.usage.month.bytes,
+        ...forecastQuota(
+          standing.usage.month.bytes,
+          plan.monthlyBytes,
+          todaysBytesPerSecond(standing.usage.day.bytes, now),
+          now,
+          Date.parse(standing.usage.month.resetsAt),
+        ),
+      },
     },
   });
 });

@@ -19,7 +19,9 @@ import { SEARCH_COLUMNS } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
 import { runBoundedQuery } from '../run-query.ts';
 import { invalid } from '../search-params.ts';
-import { toView, type SearchRow } from './logs.ts';
+import { toLogView } from '../../../shared/log-record.ts';
+import { patternsOf } from '../patterns.ts';
+import type { SearchRow } from './logs.ts';
 
 const MAX_LINES = 500;
 const AROUND = "TimestampTime BETWEEN toDateTime({ts:DateTime64(9, 'UTC')}) - 86400 AND toDateTime({ts:DateTime64(9, 'UTC')}) + 86400";
@@ -70,10 +72,15 @@ contextRoutes.get('/:id', requirePrincipal('logs:read'), async (c) => {
     ),
   ]);
   const truncated = older.truncated || newer.truncated;
+  const templates = await patternsOf(
+    c,
+    c.get('principal').tenantId,
+    [record, ...older.rows, ...newer.rows].map((r) => r.PatternId),
+  );
   return c.json({
-    log: toView(record),
-    before: older.rows.reverse().map(toView),
-    after: newer.rows.map(toView),
+    log: toLogView(record, templates),
+    before: older.rows.reverse().map((row) => toLogView(row, templates)),
+    after: newer.rows.map((row) => toLogView(row, templates)),
     ...(truncated ? { truncated, truncatedReason: 'bytes' } : { truncated }),
   });
 });

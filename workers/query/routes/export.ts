@@ -37,6 +37,7 @@ import { parseScope } from '../../../shared/search-scope.ts';
 import { formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileSearch } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
+import { patternsOf, withPatternFamilies } from '../patterns.ts';
 import { checkRange, streamQuery } from '../run-query.ts';
 
 export const CSV_HEADER = ['timestamp', 'level', 'service', 'body', 'trace_id', 'span_id', 'id', 'attributes', 'resource'] as const;
@@ -120,6 +121,7 @@ exportRoutes.get('/', requirePrincipal('logs:read'), async function exportLogs(c
   const csv = formatName === 'csv';
   const scope = parseScope(query, now);
   checkRange(c.get('principal'), scope);
+  scope.query = await withPatternFamilies(c, tenantId, scope.query);
   const limit = loadConfig(c.env).exportMaxRows;
   // The search's SQL, asking for one row past the cap: it says whether the export was cut.
   const { sql, params } = compileSearch(tenantId, { ...scope, limit, cursor: null }, now);
@@ -152,7 +154,13 @@ exportRoutes.get('/', requirePrincipal('logs:read'), async function exportLogs(c
           return;
         }
         let out = '';
-        for (const row of batch) {
+        const stored = batch.map((row) => JSON.parse(row.text) as StoredLog);
+        const templates = await patternsOf(
+          c,
+          tenantId,
+          stored.map((r) => r.PatternId),
+        );
+        for (const record of stored) {
           if (written === limit) {
             await rows.close();
             if (!csv) out += `${JSON.stringify({ truncated: true, reason: 'rows', limit })}\n`;
@@ -161,7 +169,7 @@ exportRoutes.get('/', requirePrincipal('logs:read'), async function exportLogs(c
             done('rows');
             return;
           }
-          const log = toLogView(JSON.parse(row.text) as StoredLog);
+          const log = toLogView(record, templates);
           out += csv ? csvRecord(log) : `${JSON.stringify(log)}\n`;
           written++;
         }

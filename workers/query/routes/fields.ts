@@ -11,6 +11,7 @@ import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { resolveField } from '../../../shared/query-language/fields.ts';
 import { compileScope, LEVEL_SQL } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
+import { withPatternFamilies } from '../patterns.ts';
 import { checkRange, runQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
 import { invalid, parseScope } from '../search-params.ts';
@@ -18,13 +19,14 @@ import { invalid, parseScope } from '../search-params.ts';
 const MAX_FIELDS = 500;
 const MAX_VALUES = 100;
 /** Columns every record has, searchable by these names. */
-const BUILTIN_FIELDS = ['level', 'service', 'trace_id', 'span_id', 'timestamp', 'body'];
+const BUILTIN_FIELDS = ['level', 'service', 'trace_id', 'span_id', 'pattern', 'timestamp', 'body'];
 
 export const fieldsRoutes = new Hono<QueryApp>();
 
 fieldsRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   const scope = parseScope(new URL(c.req.url).searchParams);
   checkRange(c.get('principal'), scope);
+  scope.query = await withPatternFamilies(c, c.get('principal').tenantId, scope.query);
   return cachedJson(c, 'fields', scope, {}, async () => {
     const { where, params } = compileScope(c.get('principal').tenantId, scope);
     params.maxFields = MAX_FIELDS;
@@ -41,6 +43,7 @@ fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
   const query = new URL(c.req.url).searchParams;
   const scope = parseScope(query);
   checkRange(c.get('principal'), scope);
+  scope.query = await withPatternFamilies(c, c.get('principal').tenantId, scope.query);
   const name = c.req.param('name');
   let limit = 10;
   if (query.get('limit') !== null) {
@@ -60,8 +63,9 @@ fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
       where.push("ServiceName != ''");
       break;
     case 'traceId':
-    case 'spanId': {
-      value = target.kind === 'traceId' ? 'TraceId' : 'SpanId';
+    case 'spanId':
+    case 'patternId': {
+      value = target.kind === 'traceId' ? 'TraceId' : target.kind === 'spanId' ? 'SpanId' : 'PatternId';
       where.push(`${value} != ''`);
       break;
     }
@@ -75,7 +79,7 @@ fieldsRoutes.get('/:name/values', requirePrincipal('logs:read'), async (c) => {
       break;
     }
     default:
-      throw invalid('name', `"${name}" has no list of values; facets exist for level, service, trace_id, span_id and attributes`);
+      throw invalid('name', `"${name}" has no list of values; facets exist for level, service, trace_id, span_id, pattern and attributes`);
   }
   const sql =
     `SELECT value, n, sum(n) OVER () AS total FROM (SELECT ${value} AS value, count() AS n FROM ${LOGS_TABLE} ` +

@@ -21,6 +21,7 @@ import type { SearchScope } from '../search-params.ts';
 import type { QueryNode } from '../../../shared/query-language/ast.ts';
 import { resolveField } from '../../../shared/query-language/fields.ts';
 import type { QueryApp } from '../env.ts';
+import { withPatternFamilies } from '../patterns.ts';
 import { checkRange, runQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
 import { invalid, parseScope } from '../search-params.ts';
@@ -53,6 +54,7 @@ histogramRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   const query = new URL(c.req.url).searchParams;
   const scope = parseScope(query);
   checkRange(c.get('principal'), scope);
+  scope.query = await withPatternFamilies(c, c.get('principal').tenantId, scope.query);
   const rangeSeconds = Math.max(1, scope.to.seconds - scope.from.seconds);
   let interval = autoInterval(rangeSeconds);
   const intervalText = query.get('interval');

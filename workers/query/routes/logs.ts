@@ -14,6 +14,7 @@ import { logEvent } from '../../../shared/logger.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileSearch } from '../compile-search.ts';
 import type { QueryApp } from '../env.ts';
+import { patternsOf, withPatternFamilies } from '../patterns.ts';
 import { encodeCursor, parseSearch } from '../search-params.ts';
 import { checkRange, runBoundedQuery } from '../run-query.ts';
 import { cachedJson } from '../edge-cache.ts';
@@ -34,6 +35,10 @@ const LogViewDoc = z
     attributes: z.record(z.string(), z.string()),
     resource: z.record(z.string(), z.string()),
     scope: z.object({ name: z.string(), version: z.string(), attributes: z.record(z.string(), z.string()) }),
+    patternId: z.string().openapi({
+      description: "The id of the message's template (docs/analytics.md); search it with pattern:<id>. Empty for records stored before patterns were mined",
+    }),
+    pattern: z.string().openapi({ description: 'The template, variables as <*>; empty when unknown' }),
   })
   .openapi('Log');
 
@@ -91,6 +96,7 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
   const { tenantId } = c.get('principal');
   const search = parseSearch(new URL(c.req.url).searchParams, now);
   checkRange(c.get('principal'), search);
+  search.query = await withPatternFamilies(c, tenantId, search.query);
   const cursor = search.cursor ? `${search.cursor.timestamp}|${search.cursor.logId}` : null;
   const { searchMaxBytes } = loadConfig(c.env);
   return cachedJson(
@@ -117,8 +123,13 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
         query: search.query.type,
         durationMs: Date.now() - started,
       });
+      const templates = await patternsOf(
+        c,
+        tenantId,
+        page.map((r) => r.PatternId),
+      );
       return {
-        logs: page.map(toView),
+        logs: page.map((row) => toLogView(row, templates)),
         nextCursor,
         ...(truncated ? { truncated, truncatedReason: 'bytes' } : { truncated }),
         from: clickHouseTimeToRfc3339(formatClickHouseTime(search.from)),
@@ -128,5 +139,3 @@ logsRoutes.get('/', requirePrincipal('logs:read'), async function searchLogs(c) 
     now,
   );
 });
-
-export const toView = toLogView;

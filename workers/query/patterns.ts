@@ -1,0 +1,85 @@
+/**
+ * The query worker's view of the pattern book the actors publish
+ * (tenant-actor/patterns.ts): templates by id, and the aliases that tie a
+ * generalised template to its earlier ones (shared/patterns/aliases.ts).
+ *
+ * Both are read from ClickHouse by primary key and kept a few seconds per
+ * isolate: a template never changes under its id (the id is its hash), so
+ * templates are cached longer; aliases only grow, and a new one is seen
+ * within ALIAS_TTL_MS.
+ */
+import type { Context } from 'hono';
+import type { PatternTemplates } from '../../shared/log-record.ts';
+import type { QueryNode } from '../../shared/query-language/ast.ts';
+import { AliasGraph, expandPatternTerms, hasPatternTerm } from '../../shared/patterns/aliases.ts';
+import type { QueryApp } from './env.ts';
+import { runLookup } from './run-query.ts';
+
+const ALIAS_TTL_MS = 5_000;
+const TEMPLATE_CACHE_MAX = 20_000;
+/** Aliases of one tenant read at most (a tenant has at most its actors × their template cap). */
+const MAX_ALIASES = 200_000;
+
+const aliasCache = new Map<string, { graph: AliasGraph; at: number }>();
+/** `${tenant}\u0000${id}` → template; insertion-ordered, so the oldest is dropped first. */
+const templateCache = new Map<string, string>();
+
+/** The tenant's alias graph (cached per isolate for ALIAS_TTL_MS). */
+export async function aliasGraph(c: Context<QueryApp>, tenantId: string): Promise<AliasGraph> {
+  const cached = aliasCache.get(tenantId);
+  if (cached && Date.now() - cached.at < ALIAS_TTL_MS) return cached.graph;
+  const rows = await runLookup<{ FromId: string; ToId: string }>(
+    c,
+    'SELECT FromId, ToId FROM log_pattern_aliases WHERE TenantId = {tenant:String} LIMIT {max:UInt32}',
+    { tenant: tenantId, max: MAX_ALIASES },
+  );
+  const graph = new AliasGraph(rows.map((r) => [r.FromId, r.ToId] as const));
+  if (aliasCache.size > 1000) aliasCache.clear();
+  aliasCache.set(tenantId, { graph, at: Date.now() });
+  return graph;
+}
+
+/** The query with each `pattern:<id>` widened to the pattern's whole family (unchanged without one). */
+export async function withPatternFamilies(c: Context<QueryApp>, tenantId: string, query: QueryNode): Promise<QueryNode> {
+  if (!hasPatternTerm(query)) return query;
+  return expandPatternTerms(query, await aliasGraph(c, tenantId));
+}
+
+/** The current pattern (canonical id and its template) of each stored id, as far as ClickHouse knows them. */
+export async function patternsOf(c: Context<QueryApp>, tenantId: string, storedIds: Iterable<string>): Promise<PatternTemplates> {
+  const stored = [...new Set(storedIds)].filter((id) => id !== '');
+  if (stored.length === 0) return new Map();
+  const graph = await aliasGraph(c, tenantId);
+  const canonical = new Map(stored.map((id) => [id, graph.canonical(id)]));
+  const templates = await templatesOf(c, tenantId, canonical.values());
+  const found = new Map<string, { id: string; template: string }>();
+  for (const [id, current] of canonical) {
+    const template = templates.get(current) ?? (current === id ? undefined : templates.get(id));
+    if (template !== undefined) found.set(id, { id: templates.has(current) ? current : id, template });
+  }
+  return found;
+}
+
+/** Templates of the given ids, as far as ClickHouse has them. */
+export async function templatesOf(c: Context<QueryApp>, tenantId: string, ids: Iterable<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const missing: string[] = [];
+  for (const id of new Set(ids)) {
+    if (id === '') continue;
+    const template = templateCache.get(`${tenantId}\u0000${id}`);
+    if (template !== undefined) found.set(id, template);
+    else missing.push(id);
+  }
+  if (missing.length === 0) return found;
+  const rows = await runLookup<{ PatternId: string; Template: string }>(
+    c,
+    'SELECT PatternId, any(Template) AS Template FROM log_patterns WHERE TenantId = {tenant:String} AND PatternId IN {ids:Array(String)} GROUP BY PatternId',
+    { tenant: tenantId, ids: missing },
+  );
+  for (const row of rows) {
+    found.set(row.PatternId, row.Template);
+    if (templateCache.size >= TEMPLATE_CACHE_MAX) templateCache.delete(templateCache.keys().next().value!);
+    templateCache.set(`${tenantId}\u0000${row.PatternId}`, row.Template);
+  }
+  return found;
+}

@@ -1,0 +1,236 @@
+/**
+ * GET /v1/patterns — the patterns of the records a search would find: for each,
+ * its template, how many records and what share of the range, first and last
+ * seen, the levels it was logged at, a sample record, and counts over time in
+ * the histogram's buckets (a sparkline). Same scope parameters as the search
+ * (from, to, q, level, service) and `limit` (1–500, default 50).
+ *
+ * Records are counted by the id they were stored with, then each id is
+ * counted under its pattern's canonical id (shared/patterns/aliases.ts): a
+ * template that generalised shows once, with the records of its earlier
+ * templates in it. Records stored before patterns were mined have no id:
+ * they are counted in `total` and `unpatterned`, in no pattern.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { Hono } from 'hono';
+import { requirePrincipal } from '../../../shared/auth.ts';
+import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
+import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
+import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
+import { compileScope, LEVEL_SQL } from '../compile-search.ts';
+import { cachedJson } from '../edge-cache.ts';
+import type { QueryApp } from '../env.ts';
+import { aliasGraph, templatesOf, withPatternFamilies } from '../patterns.ts';
+import { checkRange, runQuery } from '../run-query.ts';
+import { invalid, parseScope } from '../search-params.ts';
+import { autoInterval, formatInterval } from './histogram.ts';
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+/** Distinct ids read at most: a tenant has at most its actors × their template cap, and families merge them. */
+const MAX_IDS = 20_000;
+/** A sample's body is cut here: the sample shows the pattern, the record is one search away. */
+const SAMPLE_CHARS = 2_000;
+
+interface IdRow {
+  PatternId: string;
+  service: string;
+  n: string;
+  first: string;
+  last: string;
+  levels: string[];
+  sampleId: string;
+  sampleTime: string;
+  sampleBody: string;
+  buckets: [number, string][];
+}
+
+interface PatternSummary {
+  patternId: string;
+  template: string;
+  service: string;
+  count: number;
+  share: number;
+  firstSeen: string;
+  lastSeen: string;
+  levels: string[];
+  sample: { id: string; timestamp: string; body: string };
+  /** Counts per bucket, aligned with the answer's `buckets` starts. */
+  counts: number[];
+  /** The ids its records were stored under (itself and earlier templates it generalised). */
+  ids: string[];
+}
+
+export const patternsDoc = createRoute({
+  method: 'get',
+  path: '/v1/patterns',
+  summary: 'The patterns (message templates) of the matching records, most frequent first (needs logs:read)',
+  description:
+    'Each pattern: its template (variables as <*>), count and share of the matching records, first/last seen, levels, a sample record, and counts per bucket (`bucketStarts`, about 60 over the range) for a sparkline. ' +
+    'Search one with `q=pattern:<id>`. A template that generalised is counted once under its current id (`ids` lists the ids its records were stored under). ' +
+    'Answers for a closed range come from the edge cache.',
+  security: BEARER_SECURITY,
+  request: {
+    query: z.object({
+      from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
+      to: z.string().optional().openapi({ description: 'Same forms; default now' }),
+      q: z.string().optional().openapi({ description: 'The query language (docs/query-language.md)' }),
+      level: z.string().optional().openapi({ description: 'Comma list of trace, debug, info, warn, error, fatal' }),
+      service: z.string().optional().openapi({ description: 'Comma list of service names' }),
+      limit: z
+        .string()
+        .optional()
+        .openapi({ description: `1–${MAX_LIMIT}, default ${DEFAULT_LIMIT}` }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Patterns, most records first',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              from: z.string(),
+              to: z.string(),
+              total: z.number().int().openapi({ description: 'Matching records' }),
+              unpatterned: z.number().int().openapi({ description: 'Matching records stored before patterns were mined (in no pattern)' }),
+              interval: z.string(),
+              bucketStarts: z.array(z.string()),
+              patterns: z.array(
+                z.object({
+                  patternId: z.string(),
+                  template: z.string(),
+                  service: z.string(),
+                  count: z.number().int(),
+                  share: z.number(),
+                  firstSeen: z.string(),
+                  lastSeen: z.string(),
+                  levels: z.array(z.string()),
+                  sample: z.object({ id: z.string(), timestamp: z.string(), body: z.string() }),
+                  counts: z.array(z.number().int()),
+                  ids: z.array(z.string()),
+                }),
+              ),
+            })
+            .openapi('Patterns'),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 429, 503),
+  },
+});
+
+export const patternsRoutes = new Hono<QueryApp>();
+
+patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatterns(c) {
+  const now = Date.now();
+  const query = new URL(c.req.url).searchParams;
+  const { tenantId } = c.get('principal');
+  const scope = parseScope(query, now);
+  checkRange(c.get('principal'), scope);
+  let limit = DEFAULT_LIMIT;
+  const limitText = query.get('limit');
+  if (limitText !== null) {
+    limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw invalid('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  scope.query = await withPatternFamilies(c, tenantId, scope.query);
+  const interval = autoInterval(Math.max(1, scope.to.seconds - scope.from.seconds));
+  return cachedJson(
+    c,
+    'patterns',
+    scope,
+    { limit },
+    async () => {
+      const { where, params } = compileScope(tenantId, scope, now);
+      params.interval = interval;
+      params.maxIds = MAX_IDS;
+      params.sampleChars = SAMPLE_CHARS;
+      // Per id and bucket first (small), then per id: one pass over the rows.
+      const sql =
+        'SELECT PatternId, any(service) AS service, sum(c) AS n, min(f) AS first, max(l) AS last, groupUniqArrayArray(lv) AS levels, ' +
+        'argMax(sid, l) AS sampleId, argMax(sts, l) AS sampleTime, argMax(sb, l) AS sampleBody, groupArray((b, c)) AS buckets FROM (' +
+        `SELECT PatternId, toUnixTimestamp(toStartOfInterval(TimestampTime, toIntervalSecond({interval:UInt32}))) AS b, count() AS c, ` +
+        `any(ServiceName) AS service, min(Timestamp) AS f, max(Timestamp) AS l, groupUniqArray(${LEVEL_SQL}) AS lv, ` +
+        'argMax(LogId, Timestamp) AS sid, argMax(Timestamp, Timestamp) AS sts, argMax(substring(Body, 1, {sampleChars:UInt32}), Timestamp) AS sb ' +
+        `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY PatternId, b` +
+        ') GROUP BY PatternId ORDER BY n DESC LIMIT {maxIds:UInt32}';
+      const rows = await runQuery<IdRow>(c, sql, params);
+
+      const first = Math.floor(scope.from.seconds / interval) * interval;
+      const bucketCount = Math.floor((scope.to.seconds - first) / interval) + 1;
+      const graph = await aliasGraph(c, tenantId);
+      let total = 0;
+      let unpatterned = 0;
+      const families = new Map<string, PatternSummary>();
+      for (const row of rows) {
+        const n = Number(row.n);
+        total += n;
+        if (row.PatternId === '') {
+          unpatterned += n;
+          continue;
+        }
+        const id = graph.canonical(row.PatternId);
+        let summary = families.get(id);
+        if (!summary) {
+          summary = {
+            patternId: id,
+            template: '',
+            service: row.service,
+            count: 0,
+            share: 0,
+            firstSeen: row.first,
+            lastSeen: row.last,
+            levels: [],
+            sample: { id: row.sampleId, timestamp: row.sampleTime, body: row.sampleBody },
+            counts: new Array<number>(bucketCount).fill(0),
+            ids: [],
+          };
+          families.set(id, summary);
+        }
+        summary.count += n;
+        summary.ids.push(row.PatternId);
+        if (row.first < summary.firstSeen) summary.firstSeen = row.first;
+        if (row.last > summary.lastSeen) {
+          summary.lastSeen = row.last;
+          summary.sample = { id: row.sampleId, timestamp: row.sampleTime, body: row.sampleBody };
+        }
+        for (const level of row.levels) if (!summary.levels.includes(level)) summary.levels.push(level);
+        for (const [start, count] of row.buckets) {
+          const index = Math.floor((Number(start) - first) / interval);
+          if (index >= 0 && index < bucketCount) summary.counts[index]! += Number(count);
+        }
+      }
+      const top = [...families.values()].sort((a, b) => b.count - a.count || (a.patternId < b.patternId ? -1 : 1)).slice(0, limit);
+      const templates = await templatesOf(
+        c,
+        tenantId,
+        top.map((p) => p.patternId),
+      );
+      for (const pattern of top) {
+        pattern.template = templates.get(pattern.patternId) ?? '';
+        pattern.share = total === 0 ? 0 : pattern.count / total;
+        pattern.firstSeen = clickHouseTimeToRfc3339(pattern.firstSeen);
+        pattern.lastSeen = clickHouseTimeToRfc3339(pattern.lastSeen);
+        pattern.sample.timestamp = clickHouseTimeToRfc3339(pattern.sample.timestamp);
+        pattern.levels.sort(byLevel);
+        pattern.ids.sort();
+      }
+      return {
+        from: clickHouseTimeToRfc3339(formatClickHouseTime(scope.from)),
+        to: clickHouseTimeToRfc3339(formatClickHouseTime(scope.to)),
+        total,
+        unpatterned,
+        interval: formatInterval(interval),
+        bucketStarts: Array.from({ length: bucketCount }, (_, i) => new Date((first + i * interval) * 1000).toISOString()),
+        patterns: top,
+      };
+    },
+    now,
+  );
+});
+
+const LEVEL_ORDER = ['unknown', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+function byLevel(a: string, b: string): number {
+  return LEVEL_ORDER.indexOf(a) - LEVEL_ORDER.indexOf(b);
+}
