@@ -115,8 +115,11 @@ async function rawEngineRate(records: LogRecord[], totalRows: number): Promise<{
     const session = new Session(dir);
     try {
       await session.queryAsync('CREATE DATABASE neurallog');
-      const ddl = await readFile(join(PROJECT_ROOT, 'migrations/clickhouse/0001_logs.sql'), 'utf8');
-      for (const statement of splitStatements(ddl)) await session.queryAsync(`USE neurallog; ${statement}`);
+      // The table as production has it: every migration, in order (sort key, projection, PatternId…).
+      const migrations = join(PROJECT_ROOT, 'migrations/clickhouse');
+      for (const file of (await readdir(migrations)).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort()) {
+        for (const statement of splitStatements(await readFile(join(migrations, file), 'utf8'))) await session.queryAsync(`USE neurallog; ${statement}`);
+      }
       const started = performance.now();
       let n = 0;
       for (const body of inserts) {

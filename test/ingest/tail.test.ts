@@ -10,7 +10,7 @@ import { uniqueTenant } from '../support/in-workerd.ts';
 
 interface Message {
   type: string;
-  logs?: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[];
+  logs?: { body: string; service: string; severityNumber: number; attributes: Record<string, string>; patternId: string; pattern: string }[];
   count?: number;
 }
 
@@ -68,6 +68,32 @@ describe('live tail', () => {
     expect(logsIn(messages).map((l) => l.body)).toEqual([`${tag} first`, `${tag} second`]);
     expect(logsIn(messages)[1]).toMatchObject({ severityNumber: 21, attributes: { region: 'eu' } });
     socket.close();
+  });
+
+  it("carries each record's pattern and template, and pattern:<id> tails one pattern", async () => {
+    const tag = `tailp${crypto.randomUUID().slice(0, 8)}`;
+    const { socket, messages, until } = await tail(tag);
+    await post([
+      { message: `${tag} disk sda1 is 91 percent full`, service: 'node' },
+      { message: `${tag} user 7 logged in`, service: 'node' },
+    ]);
+    await until((m) => logsIn(m).length >= 2);
+    const [disk, user] = logsIn(messages);
+    // The tag has digits: a variable by its shape, like the percentage.
+    expect(disk).toMatchObject({ patternId: expect.stringMatching(/^[0-9a-f]{16}$/), pattern: '<*> disk sda1 is <*> percent full' });
+    expect(user!.patternId).not.toBe(disk!.patternId);
+    socket.close();
+
+    // Tailing the pattern: the next disk line comes, the login does not.
+    const one = await tail(`pattern:${disk!.patternId}`);
+    await post([
+      { message: `${tag} user 8 logged in`, service: 'node' },
+      { message: `${tag} disk sda1 is 97 percent full`, service: 'node' },
+    ]);
+    await one.until((m) => logsIn(m).length >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(logsIn(one.messages).map((l) => l.body)).toEqual([`${tag} disk sda1 is 97 percent full`]);
+    one.socket.close();
   });
 
   it("sees every shard of a sharded tenant, and never another tenant's records", async () => {

@@ -439,6 +439,39 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
     expect(await page.getByTestId('results-error').count()).toBe(0);
   });
 
+  it('shows the patterns of the range with their share and a sparkline, and a click searches one pattern', async () => {
+    await page.goto('/patterns');
+    await page.getByTestId('pattern-row').first().waitFor();
+    const answer = await api<{ patterns: { patternId: string; template: string; count: number }[] }>('/v1/patterns?from=now-24h&to=now&limit=200');
+    expect(await page.getByTestId('pattern-row').count()).toBe(answer.patterns.length);
+    const reset = answer.patterns.find((p) => p.template.includes(`${marker} request <*> connection reset by peer`))!;
+    expect(reset).toBeDefined();
+    const row = page.getByTestId('pattern-row').filter({ hasText: reset.template }).first();
+    expect(await row.locator('svg.sparkline').count()).toBe(1);
+    expect(await row.textContent()).toContain(reset.count.toLocaleString('en'));
+    await shot('patterns');
+    await expectAccessible('patterns');
+    await row.getByRole('link').click();
+    await page.waitForURL((url) => url.pathname === '/' && (url.searchParams.get('q') ?? '').startsWith('pattern:'));
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(0);
+    for (const body of await page.getByTestId('result-row').allTextContents()) expect(body).toContain('connection reset by peer');
+  });
+
+  it('shows the anomalies of the range, says when there is no baseline yet, and opens the records of one', async () => {
+    await page.goto('/anomalies');
+    await page.getByTestId('baseline').waitFor();
+    // A tenant with minutes of history: nothing judged on volume, every pattern new.
+    expect(await page.getByTestId('baseline').textContent()).toContain('Fewer than 3 days');
+    const kinds = await page.getByTestId('anomaly').evaluateAll((items) => items.map((i) => i.getAttribute('data-kind')));
+    expect(kinds.length).toBeGreaterThan(0);
+    expect(new Set(kinds)).toEqual(new Set(['new_pattern']));
+    await shot('anomalies');
+    await expectAccessible('anomalies');
+    await page.getByTestId('anomaly').first().getByRole('button', { name: 'Show the records' }).click();
+    await page.waitForURL((url) => url.pathname === '/' && (url.searchParams.get('q') ?? '').startsWith('pattern:') && url.searchParams.has('from'));
+    await expect.poll(async () => page.getByTestId('result-row').count()).toBeGreaterThan(0);
+  });
+
   it('shows the tenant pages to a key that may see them, and not to a logs:read key', async () => {
     for (const [path, name] of [
       ['/keys', 'keys'],

@@ -98,8 +98,9 @@ describe('GET /v1/patterns', () => {
     expect(users.share).toBeCloseTo(4 / 6);
     expect(users.ids).toEqual([GENERAL, SPECIFIC].sort());
     expect(users.levels).toEqual(['info', 'warn']);
-    expect(users.firstSeen).toBe(iso(T0).replace('.000Z', '.000000000Z'));
+    expect(users.firstSeen).toBe(iso(T0).replace('.000Z', 'Z')); // to the second
     expect(users.sample.body).toBe('user carol logged in'); // the latest
+    expect(users.lastSeen).toBe(users.sample.timestamp);
     expect(users.counts).toHaveLength(body.bucketStarts.length);
     expect(users.counts.reduce((a: number, b: number) => a + b, 0)).toBe(4);
     // A bucket holds what was logged in it.

@@ -12,6 +12,8 @@ import { keysPage } from './pages/keys.tsx';
 import type { Page } from './pages/page.ts';
 import { SignIn } from './pages/sign-in.tsx';
 import { usagePage } from './pages/usage.tsx';
+import { patternsPage } from './pages/patterns.tsx';
+import { anomaliesPage } from './pages/anomalies.tsx';
 import { location, navigate } from './router.ts';
 import { loadSession, scopes, session, sessionLost, signOut } from './session.ts';
 
@@ -42,7 +44,7 @@ function Guard({ children }: { children: ComponentChildren }) {
 }
 
 /** Every page of the app, in navigation order: adding one is adding it here. */
-export const PAGES: readonly Page[] = [explorePage, keysPage, usagePage, auditPage];
+export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, keysPage, usagePage, auditPage];
 
 whenUnauthenticated(sessionLost);
 

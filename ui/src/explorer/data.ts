@@ -21,6 +21,9 @@ export interface LogView {
   attributes: Record<string, string>;
   resource: Record<string, string>;
   scope: { name: string; version: string; attributes: Record<string, string> };
+  /** The record's pattern (message template) and its text; empty for records stored before patterns were mined. */
+  patternId: string;
+  pattern: string;
 }
 
 interface SearchPage {

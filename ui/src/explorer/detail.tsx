@@ -102,6 +102,7 @@ export function Detail() {
               <FieldRow name="body" value={log.body} field={null} />
               {log.traceId && <FieldRow name="trace_id" value={log.traceId} field="trace_id" />}
               {log.spanId && <FieldRow name="span_id" value={log.spanId} field="span_id" />}
+              {log.patternId && <FieldRow name="pattern" value={log.patternId} field="pattern" />}
               <FieldRow name="id" value={log.id} field={null} />
               {Object.entries(log.attributes).map(([k, v]) => (
                 <FieldRow key={`a.${k}`} name={`attr.${k}`} value={v} field={`attr.${k}`} />
@@ -111,6 +112,14 @@ export function Detail() {
               ))}
             </tbody>
           </table>
+          {log.patternId && (
+            <p>
+              <a href={`/?q=${encodeURIComponent(`pattern:${log.patternId}`)}&range=24h`} data-testid="pattern-link">
+                Every log of its pattern
+              </a>{' '}
+              <code class="template">{log.pattern}</code>
+            </p>
+          )}
           {log.traceId && (
             <p>
               <a href={`/?q=${encodeURIComponent(`trace_id:${log.traceId}`)}&range=7d`} data-testid="trace-link">
