@@ -483,6 +483,14 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
       await page.locator('.loading, p.muted:text-is("Loading…")').waitFor({ state: 'detached' });
       await shot(name);
       await expectAccessible(name);
+      if (name === 'usage') {
+        // Each quota with its forecast, as /v1/limits gives it.
+        const limits = await api<{ quota: { daily: { forecast: { reachesLimitAt: string | null } } } }>('/v1/limits');
+        const forecasts = await page.getByTestId('quota-forecast').allTextContents();
+        expect(forecasts).toHaveLength(2);
+        const at = limits.quota.daily.forecast.reachesLimitAt;
+        expect(forecasts[0]).toContain(at === null ? 'not used up before it resets' : at.replace('T', ' ').slice(0, 16));
+      }
     }
     const reader = await api<{ key: string }>(`/v1/admin/tenants/dev/keys`, {
       method: 'POST',

@@ -22,6 +22,8 @@ interface Quota {
   usedBytes: number;
   usedRecords: number;
   resetsAt: string;
+  /** When it runs out at today's rate (null: not before it resets). */
+  forecast: { bytesPerSecond: number; reachesLimitAt: string | null };
 }
 interface Limits {
   plan: { id: string; name: string };
@@ -55,14 +57,20 @@ function HourlyChart({ hours }: { hours: Period[] }) {
   return <div ref={host} class="usage-chart" role="img" aria-label="Records accepted per hour" />;
 }
 
-function Meter({ label, used, limit }: { label: string; used: number; limit: number }) {
+function Meter({ label, quota }: { label: string; quota: Quota }) {
   const id = `meter-${label.replace(/\W+/g, '-').toLowerCase()}`;
+  const { reachesLimitAt } = quota.forecast;
   return (
     <div class="meter">
       <label for={id}>{label}</label>
-      <meter id={id} min={0} max={limit} value={used} />
+      <meter id={id} min={0} max={quota.limitBytes} value={quota.usedBytes} />
       <span class="muted">
-        {used.toLocaleString('en')} of {limit.toLocaleString('en')} bytes
+        {quota.usedBytes.toLocaleString('en')} of {quota.limitBytes.toLocaleString('en')} bytes
+      </span>
+      <span class="forecast" data-testid="quota-forecast">
+        {reachesLimitAt === null
+          ? " · at today's rate, not used up before it resets"
+          : ` · at today's rate, used up at ${reachesLimitAt.replace('T', ' ').slice(0, 16)} UTC`}
       </span>
     </div>
   );
@@ -88,8 +96,8 @@ function UsagePage() {
       {limits && (
         <section class="card" data-testid="limits">
           <h2>Plan {limits.plan.name}</h2>
-          <Meter label="Today" used={limits.quota.daily.usedBytes} limit={limits.quota.daily.limitBytes} />
-          <Meter label="This month" used={limits.quota.monthly.usedBytes} limit={limits.quota.monthly.limitBytes} />
+          <Meter label="Today" quota={limits.quota.daily} />
+          <Meter label="This month" quota={limits.quota.monthly} />
           <p>
             Rate headroom now: {limits.rate.records.remaining.toLocaleString('en')} records, {limits.rate.bytes.remaining.toLocaleString('en')} bytes (plan:{' '}
             {limits.rate.records.perSecond.toLocaleString('en')} records/s). Logs are kept {limits.retentionDays} days.
