@@ -94,6 +94,16 @@ describe.each(HOSTILE_NAMES)('the name %s', (name) => {
     const context = await get(`/v1/logs/context/${encodeURIComponent(name)}`, {});
     expect(context.status).toBe(404);
     await context.arrayBuffer();
+    // As a service of the analytics endpoints: its records counted (rows written without a pattern), nothing else.
+    expect(await ok('/v1/patterns', { service: name })).toMatchObject({ total: 1, unpatterned: 1, patterns: [] });
+    const anomalies = await get('/v1/anomalies', { service: name });
+    expect(anomalies.status).toBe(200);
+    expect(await anomalies.json()).toMatchObject({ anomalies: [] });
+  });
+
+  it('as a pattern id is refused with a 400 at its position (ids are hexadecimal)', async () => {
+    await bad('/v1/logs', { q: `pattern:${name}` }, 'q');
+    await bad('/v1/patterns', { q: `pattern:${name}` }, 'q');
   });
 
   it('as a level is refused with a 400 naming the parameter', async () => {

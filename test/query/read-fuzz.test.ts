@@ -30,11 +30,12 @@ const name = fc.oneof(
     'resource.__proto__',
     'attributes.constructor',
     'id',
+    'pattern',
   ),
   fc.string({ maxLength: 12 }),
 );
 const value = fc.oneof(
-  fc.constantFrom(...HOSTILE_NAMES, 'error', '*', 'now-5m', '0', '24', '4bf92f3577b34da6a3ce929d0e0e4736', 'eu-*'),
+  fc.constantFrom(...HOSTILE_NAMES, 'error', '*', 'now-5m', '0', '24', '4bf92f3577b34da6a3ce929d0e0e4736', 'eu-*', '5f0e3a9c1b2d4e6f'),
   fc.string({ maxLength: 12 }),
 );
 const term = fc.oneof(
@@ -74,7 +75,7 @@ const params = fc.record(
   { requiredKeys: [] },
 );
 const endpoint = fc.oneof(
-  fc.constantFrom('/v1/logs', '/v1/logs/histogram', '/v1/logs/fields'),
+  fc.constantFrom('/v1/logs', '/v1/logs/histogram', '/v1/logs/fields', '/v1/patterns', '/v1/anomalies'),
   name.map((n) => `/v1/logs/fields/${encodeURIComponent(n)}/values`),
   value.map((v) => `/v1/logs/context/${encodeURIComponent(v)}`),
 );
