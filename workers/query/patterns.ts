@@ -21,8 +21,14 @@ const TEMPLATE_CACHE_MAX = 20_000;
 const MAX_ALIASES = 200_000;
 
 const aliasCache = new Map<string, { graph: AliasGraph; at: number }>();
+/** A template as ClickHouse keeps it: its text and its service. */
+export interface Template {
+  template: string;
+  service: string;
+}
+
 /** `${tenant}\u0000${id}` → template; insertion-ordered, so the oldest is dropped first. */
-const templateCache = new Map<string, string>();
+const templateCache = new Map<string, Template>();
 
 /** The tenant's alias graph (cached per isolate for ALIAS_TTL_MS). */
 export async function aliasGraph(c: Context<QueryApp>, tenantId: string): Promise<AliasGraph> {
@@ -54,15 +60,15 @@ export async function patternsOf(c: Context<QueryApp>, tenantId: string, storedI
   const templates = await templatesOf(c, tenantId, canonical.values());
   const found = new Map<string, { id: string; template: string }>();
   for (const [id, current] of canonical) {
-    const template = templates.get(current) ?? (current === id ? undefined : templates.get(id));
-    if (template !== undefined) found.set(id, { id: templates.has(current) ? current : id, template });
+    const known = templates.get(current) ?? (current === id ? undefined : templates.get(id));
+    if (known !== undefined) found.set(id, { id: templates.has(current) ? current : id, template: known.template });
   }
   return found;
 }
 
 /** Templates of the given ids, as far as ClickHouse has them. */
-export async function templatesOf(c: Context<QueryApp>, tenantId: string, ids: Iterable<string>): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+export async function templatesOf(c: Context<QueryApp>, tenantId: string, ids: Iterable<string>): Promise<Map<string, Template>> {
+  const found = new Map<string, Template>();
   const missing: string[] = [];
   for (const id of new Set(ids)) {
     if (id === '') continue;
@@ -71,15 +77,16 @@ export async function templatesOf(c: Context<QueryApp>, tenantId: string, ids: I
     else missing.push(id);
   }
   if (missing.length === 0) return found;
-  const rows = await runLookup<{ PatternId: string; Template: string }>(
+  const rows = await runLookup<{ PatternId: string; Template: string; ServiceName: string }>(
     c,
-    'SELECT PatternId, any(Template) AS Template FROM log_patterns WHERE TenantId = {tenant:String} AND PatternId IN {ids:Array(String)} GROUP BY PatternId',
+    'SELECT PatternId, any(Template) AS Template, any(ServiceName) AS ServiceName FROM log_patterns WHERE TenantId = {tenant:String} AND PatternId IN {ids:Array(String)} GROUP BY PatternId',
     { tenant: tenantId, ids: missing },
   );
   for (const row of rows) {
-    found.set(row.PatternId, row.Template);
+    const template = { template: row.Template, service: row.ServiceName };
+    found.set(row.PatternId, template);
     if (templateCache.size >= TEMPLATE_CACHE_MAX) templateCache.delete(templateCache.keys().next().value!);
-    templateCache.set(`${tenantId}\u0000${row.PatternId}`, row.Template);
+    templateCache.set(`${tenantId}\u0000${row.PatternId}`, template);
   }
   return found;
 }

@@ -34,14 +34,14 @@ const SAMPLE_CHARS = 2_000;
 
 interface IdRow {
   PatternId: string;
-  service: string;
   n: string;
   /** Whole seconds, ClickHouse text form. */
   first: string;
   last: string;
   /** Bit i set: a record at level LEVEL_ORDER[i] (0 unknown, 1 trace … 6 fatal). */
   levels: number;
-  buckets: [number, string][];
+  /** Records per interval of the range, from its first. */
+  counts: (string | number)[];
 }
 
 interface PatternSummary {
@@ -147,19 +147,20 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
       params.sampleChars = SAMPLE_CHARS;
       // Per id and bucket first (small), then per id: one pass over the rows, reading neither Body nor LogId
       // (the samples are fetched for the patterns shown only, below).
-      // Cheap per row (measured: bench:query): the whole-second sort-key column, not Timestamp; the bucket by
-      // integer division; the levels as a bitmask (bit = level index, shared/severity.ts ranges of four).
-      const sql =
-        'SELECT PatternId, any(service) AS service, sum(c) AS n, min(f) AS first, max(l) AS last, groupBitOr(lv) AS levels, ' +
-        'groupArray((b, c)) AS buckets FROM (' +
-        'SELECT PatternId, intDiv(toUnixTimestamp(TimestampTime), {interval:UInt32}) * {interval:UInt32} AS b, count() AS c, ' +
-        'any(ServiceName) AS service, min(TimestampTime) AS f, max(TimestampTime) AS l, groupBitOr(bitShiftLeft(toUInt8(1), intDiv(SeverityNumber + 3, 4))) AS lv ' +
-        `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY PatternId, b` +
-        ') GROUP BY PatternId ORDER BY n DESC LIMIT {maxIds:UInt32}';
-      const rows = await runQuery<IdRow>(c, sql, params);
-
+      // One group per pattern, the sparkline by countResample (counts per interval in one aggregate):
+      // grouping by (pattern, interval) measured 3× slower (96 against 35 ms over a 3.3 M-row day, chDB).
+      // Cheap per row: the whole-second sort-key column, the levels as a bitmask (bit = level index).
       const first = Math.floor(scope.from.seconds / interval) * interval;
       const bucketCount = Math.floor((scope.to.seconds - first) / interval) + 1;
+      params.first = first;
+      params.end = first + bucketCount * interval;
+      const sql =
+        'SELECT PatternId, count() AS n, min(TimestampTime) AS first, max(TimestampTime) AS last, ' +
+        'groupBitOr(bitShiftLeft(toUInt8(1), intDiv(SeverityNumber + 3, 4))) AS levels, ' +
+        'countResample({first:UInt32}, {end:UInt32}, {interval:UInt32})(toUnixTimestamp(TimestampTime)) AS counts ' +
+        `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY PatternId ORDER BY n DESC LIMIT {maxIds:UInt32}`;
+      const rows = await runQuery<IdRow>(c, sql, params);
+
       const graph = await aliasGraph(c, tenantId);
       let total = 0;
       let unpatterned = 0;
@@ -177,7 +178,7 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
           summary = {
             patternId: id,
             template: '',
-            service: row.service,
+            service: '',
             count: 0,
             share: 0,
             firstSeen: row.first,
@@ -196,10 +197,9 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
         LEVEL_ORDER.forEach((level, bit) => {
           if (Number(row.levels) & (1 << bit) && !summary.levels.includes(level)) summary.levels.push(level);
         });
-        for (const [start, count] of row.buckets) {
-          const index = Math.floor((Number(start) - first) / interval);
-          if (index >= 0 && index < bucketCount) summary.counts[index]! += Number(count);
-        }
+        row.counts.forEach((count, index) => {
+          if (index < bucketCount) summary.counts[index]! += Number(count);
+        });
       }
       const top = [...families.values()].sort((a, b) => b.count - a.count || (a.patternId < b.patternId ? -1 : 1)).slice(0, limit);
       const templates = await templatesOf(
@@ -212,20 +212,22 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
       const samples =
         latest.length === 0
           ? []
-          : await runQuery<{ PatternId: string; LogId: string; Timestamp: string; Body: string }>(
+          : await runQuery<{ PatternId: string; LogId: string; Timestamp: string; ServiceName: string; Body: string }>(
               c,
-              `SELECT PatternId, LogId, Timestamp, substring(Body, 1, {sampleChars:UInt32}) AS Body FROM ${LOGS_TABLE} ` +
+              `SELECT PatternId, LogId, Timestamp, ServiceName, substring(Body, 1, {sampleChars:UInt32}) AS Body FROM ${LOGS_TABLE} ` +
                 `WHERE ${where.join(' AND ')} AND TimestampTime IN {seconds:Array(DateTime('UTC'))} AND PatternId IN {ids:Array(String)} ` +
                 'ORDER BY Timestamp DESC LIMIT 1 BY PatternId',
               { ...params, seconds: [...new Set(latest.map((l) => l.last))], ids: latest.map((l) => l.id) },
             );
       const sampleOf = new Map(samples.map((s) => [s.PatternId, s]));
       for (const pattern of top) {
-        pattern.template = templates.get(pattern.patternId) ?? '';
+        pattern.template = templates.get(pattern.patternId)?.template ?? '';
         pattern.share = total === 0 ? 0 : pattern.count / total;
         // The latest record of the family (its ids' samples: the one at the family's last-seen time).
         const found = pattern.ids.map((id) => sampleOf.get(id)).filter((s) => s !== undefined);
         const sample = found.sort((a, b) => (a.Timestamp < b.Timestamp ? 1 : -1))[0];
+        // The service the template was mined in (a record's, for a template past the cap that was not kept).
+        pattern.service = templates.get(pattern.patternId)?.service ?? sample?.ServiceName ?? '';
         pattern.sample = sample
           ? { id: sample.LogId, timestamp: clickHouseTimeToRfc3339(sample.Timestamp), body: sample.Body }
           : { id: '', timestamp: secondsToRfc3339(pattern.lastSeen), body: '' };
