@@ -74,11 +74,22 @@ function isTrailing(c: number): boolean {
   );
 }
 
-/** A key of `key=value`: letters, digits and `_ - . [ ]`, starting with a letter or `_`. */
-function isKey(s: string, end: number): boolean {
-  const first = s.charCodeAt(0);
+/**
+ * The classes above of every ASCII character, as bit flags: the tokenizer's
+ * loop over every character of a message tells them apart with one lookup.
+ * Other characters are in none of them.
+ */
+const SPACE = 1;
+const LETTER = 2;
+const QUOTE = 4;
+const CLASSES = new Uint8Array(128);
+for (let c = 0; c < 128; c++) CLASSES[c] = (isSpace(c) ? SPACE : 0) | (isLetter(c) ? LETTER : 0) | (isQuote(c) ? QUOTE : 0);
+
+/** Whether `s.slice(from, to)` is a key of `key=value`: letters, digits and `_ - .`, starting with a letter or `_`. */
+function isKeyIn(s: string, from: number, to: number): boolean {
+  const first = s.charCodeAt(from);
   if (!isLetter(first) && first !== 95) return false;
-  for (let i = 1; i < end; i++) {
+  for (let i = from + 1; i < to; i++) {
     const c = s.charCodeAt(i);
     if (!isLetter(c) && !isDigit(c) && c !== 95 && c !== 45 && c !== 46) return false;
   }
@@ -111,9 +122,15 @@ const UNITS = new Set(
  *   email addresses.
  */
 export function isVariableShape(core: string): boolean {
-  if (LITERALS.has(core)) return true;
-  const n = core.length;
-  let digits = 0;
+  return isVariableShapeIn(core, 0, core.length);
+}
+
+/**
+ * isVariableShape of `s.slice(from, to)`, without the slice: the tokenizer
+ * looks at every token's core in place and only keeps the strings it returns.
+ */
+function isVariableShapeIn(s: string, from: number, to: number): boolean {
+  const n = to - from;
   let letters = 0;
   let slashes = 0;
   let backslashes = 0;
@@ -122,46 +139,67 @@ export function isVariableShape(core: string): boolean {
   // A segment is a maximal run of letters and digits; one made of digits only is a number.
   let segmentDigits = 0;
   let segmentLetters = 0;
-  let numberSegment = false;
-  let longestRun = 0;
-  let run = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? core.charCodeAt(i) : 0;
+  let previousDigit = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
     if (isDigit(c)) {
-      digits++;
+      // Two digits in a row: a number or an id, whatever follows — most values end the scan here.
+      if (previousDigit) return true;
+      previousDigit = true;
       segmentDigits++;
-      if (++run > longestRun) longestRun = run;
       continue;
     }
-    run = 0;
+    previousDigit = false;
     if (isLetter(c)) {
       letters++;
       segmentLetters++;
       continue;
     }
-    if (segmentDigits > 0 && segmentLetters === 0) numberSegment = true;
+    // A segment of digits only: a number.
+    if (segmentDigits > 0 && segmentLetters === 0) return true;
     segmentDigits = 0;
     segmentLetters = 0;
     if (c === 47) slashes++;
     else if (c === 92) backslashes++;
-    else if (c === 64) at = i;
-    else if (c === 46) lastDot = i;
+    else if (c === 64) at = i - from;
+    else if (c === 46) lastDot = i - from;
   }
-  if (digits > 0 && (letters === 0 || numberSegment || longestRun >= 2)) return true;
-  const c0 = core.charCodeAt(0);
-  const c1 = core.charCodeAt(1);
-  if (c0 === Char.Digit0 && (c1 === 120 || c1 === 88) && n > 2 && (isDigit(core.charCodeAt(2)) || isHexLetter(core.charCodeAt(2)))) return true;
-  if (n > 1 && (c0 === 47 || c0 === 126 || (c0 === 46 && c1 === 47)) && letters + digits > 0) return true;
-  if (backslashes > 0 && letters + digits > 0) return true;
-  if (slashes >= 2 && core.includes('://')) return true;
+  if (segmentDigits > 0 && segmentLetters === 0) return true;
+  // Letters only (the common case: a word) — a value only if a printed boolean or null.
+  if (letters === n) return isLiteralIn(s, from, to);
+  const c0 = s.charCodeAt(from);
+  const c1 = n > 1 ? s.charCodeAt(from + 1) : Number.NaN;
+  if (c0 === Char.Digit0 && (c1 === 120 || c1 === 88) && n > 2 && (isDigit(s.charCodeAt(from + 2)) || isHexLetter(s.charCodeAt(from + 2)))) return true;
+  // Here every digit sits in a segment with letters, so `letters > 0` means "has a letter or a digit".
+  const alphanumeric = letters > 0;
+  if (n > 1 && (c0 === 47 || c0 === 126 || (c0 === 46 && c1 === 47)) && alphanumeric) return true;
+  if (backslashes > 0 && alphanumeric) return true;
+  if (slashes >= 2 && hasSchemeIn(s, from, to)) return true;
   if (at > 0 && lastDot > at + 1 && lastDot < n - 1) return true;
   return false;
 }
 
-function isNumber(s: string, from: number): boolean {
-  if (from >= s.length) return false;
-  for (let i = from; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
+/** Whether `s.slice(from, to)` is digits, at least one. */
+function isNumberIn(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) if (!isDigit(s.charCodeAt(i))) return false;
   return true;
+}
+
+/** Whether `s.slice(from, to)` contains `://`. */
+function hasSchemeIn(s: string, from: number, to: number): boolean {
+  for (let i = from; i + 2 < to; i++) if (s.charCodeAt(i) === Char.Colon && s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47) return true;
+  return false;
+}
+
+/** Whether `s.slice(from, to)`, made of letters, is one of LITERALS. */
+function isLiteralIn(s: string, from: number, to: number): boolean {
+  // They are 3 to 9 letters and start with one of `t f n u N T F`: most words are ruled out without building a string.
+  const n = to - from;
+  if (n < 3 || n > 9) return false;
+  const c = s.charCodeAt(from);
+  if (c !== 116 && c !== 102 && c !== 110 && c !== 117 && c !== 78 && c !== 84 && c !== 70) return false;
+  return LITERALS.has(from === 0 && to === s.length ? s : s.slice(from, to));
 }
 
 /** Characters that close a bracket (or a quote) at the end of a value, and what opens it. */
@@ -184,13 +222,14 @@ function isQuote(c: number): boolean {
  * `(uid=0)` → `(uid=<*>)`. The value runs to the end of the token but for
  * trailing `,` `;` and closers it does not open itself.
  */
-function maskValue(token: string, valueStart: number): string {
+function maskValue(s: string, from: number, to: number, valueStart: number): string {
+  // The token is s.slice(from, to), looked at in place.
   let start = valueStart;
-  let end = token.length;
-  const quote = isQuote(token.charCodeAt(start)) ? token.charCodeAt(start) : -1;
+  let end = to;
+  const quote = isQuote(s.charCodeAt(start)) ? s.charCodeAt(start) : -1;
   if (quote >= 0) start++;
   while (end > start) {
-    const c = token.charCodeAt(end - 1);
+    const c = s.charCodeAt(end - 1);
     if (c === 44 || c === 59) {
       end--;
       continue;
@@ -202,17 +241,21 @@ function maskValue(token: string, valueStart: number): string {
       break;
     }
     let opened = false;
-    for (let i = start; i < end - 1; i++) if (token.charCodeAt(i) === opener) opened = true;
+    for (let i = start; i < end - 1; i++) if (s.charCodeAt(i) === opener) opened = true;
     if (opened) break;
     end--;
   }
   // The closing quote of a quoted value stays: `"<*>"`.
-  if (quote >= 0 && end < token.length && token.charCodeAt(end) !== quote) {
-    const close = token.indexOf(String.fromCharCode(quote), end);
-    if (close > 0) end = close;
+  if (quote >= 0 && end < to && s.charCodeAt(end) !== quote) {
+    for (let i = end + 1; i < to; i++) {
+      if (s.charCodeAt(i) === quote) {
+        end = i;
+        break;
+      }
+    }
   }
-  if (end <= start) return token;
-  return `${token.slice(0, start)}${WILDCARD}${token.slice(end)}`;
+  if (end <= start) return s.slice(from, to);
+  return `${s.slice(from, start)}${WILDCARD}${s.slice(end, to)}`;
 }
 
 /**
@@ -221,42 +264,91 @@ function maskValue(token: string, valueStart: number): string {
  */
 export function maskToken(token: string): string {
   if (token === WILDCARD) return token;
-  const n = token.length;
-  let start = 0;
-  while (start < n && isLeading(token.charCodeAt(start))) start++;
-  let end = n;
-  while (end > start && isTrailing(token.charCodeAt(end - 1))) end--;
-  if (end === start) return hasSpace(token) ? WILDCARD : token;
-  const core = start === 0 && end === n ? token : token.slice(start, end);
-  if (core === WILDCARD) return token;
-  if (core.includes('://')) return masked(token, start, end);
+  let spaced = false;
+  let others = 0;
+  let separator = -1;
+  let scheme = false;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (isLetter(c)) continue;
+    others++;
+    if (isSpace(c)) spaced = true;
+    else if (c === Char.Colon) {
+      if (separator < 0) separator = i;
+      if (token.charCodeAt(i + 1) === 47 && token.charCodeAt(i + 2) === 47) scheme = true;
+    } else if (c === Char.Equals && separator < 0) separator = i;
+  }
+  return maskSpan(token, 0, token.length, spaced, others, separator, scheme);
+}
+
+/**
+ * maskToken of the token `s.slice(from, to)`, looking at it in place: only
+ * the string returned is built. What one look at its characters tells is
+ * given (the tokenizer learns it on its way through the message):
+ * - spaced: whether it holds whitespace (a quoted value);
+ * - others: how many of its characters are not letters;
+ * - separator: where its first `=` or `:` is, or -1;
+ * - scheme: whether it holds `://`.
+ * Neither `=` nor `:` opens a token and `/` does not close one, so a
+ * separator or `://` is never in the leading punctuation, and `://` is always
+ * within the core.
+ */
+function maskSpan(s: string, from: number, to: number, spaced: boolean, others: number, separator: number, scheme: boolean): string {
+  let start = from;
+  while (start < to && isLeading(s.charCodeAt(start))) start++;
+  let end = to;
+  while (end > start && isTrailing(s.charCodeAt(end - 1))) end--;
+  // Whitespace can only be in the core: no leading or trailing punctuation is whitespace.
+  if (end === start) return spaced ? WILDCARD : s.slice(from, to);
+  // Most tokens are words (letters only, but for punctuation around), and a word is a value only when it is a printed boolean or null.
+  if (others === start - from + (to - end)) return isLiteralIn(s, start, end) ? maskedSpan(s, from, to, start, end) : s.slice(from, to);
+  if (scheme) return maskedSpan(s, from, to, start, end);
   // key=value, key:value — the value is a value whatever it looks like (`ready=true` as much as `pid=42`).
-  for (let i = 0; i < core.length; i++) {
-    const c = core.charCodeAt(i);
-    if (c !== Char.Equals && c !== Char.Colon) continue;
-    if (i === core.length - 1 && end === n) break;
+  // Only the first `=` or `:` is looked at, and not when it ends the token (`logname=`).
+  const i = separator;
+  if (i >= 0 && i < end && !(i === end - 1 && end === to)) {
+    const c = s.charCodeAt(i);
     // `Class::method` is a name, not `key:value`.
-    if (c === Char.Colon && core.charCodeAt(i + 1) === Char.Colon) break;
-    // host:port, name:42 — a value as a whole.
-    if (c === Char.Colon && isNumber(core, i + 1)) return masked(token, start, end);
-    if (c === Char.Equals ? i === 0 || isKey(core, i) : i >= 2 && isKey(core, i) && !isVariableShape(core.slice(0, i))) {
-      const out = maskValue(token, start + i + 1);
-      return hasSpace(out) ? WILDCARD : out;
+    if (c === Char.Colon && i + 1 < end && s.charCodeAt(i + 1) === Char.Colon) {
+      // fall through to the shape of the whole core
+    } else if (c === Char.Colon && isNumberIn(s, i + 1, end)) {
+      // host:port, name:42 — a value as a whole.
+      return maskedSpan(s, from, to, start, end);
+    } else if (c === Char.Equals ? i === start || isKeyIn(s, start, i) : i >= start + 2 && isKeyIn(s, start, i) && !isVariableShapeIn(s, start, i)) {
+      const out = maskValue(s, from, to, i + 1);
+      return spaced && hasSpaceIn(out, 0, out.length) ? WILDCARD : out;
     }
-    break;
   }
   // Quoted text of several words is a value: a name, a message.
-  if (hasSpace(core) || isVariableShape(core)) return masked(token, start, end);
-  return hasSpace(token) ? WILDCARD : token;
+  if (spaced || isVariableShapeIn(s, start, end)) return maskedSpan(s, from, to, start, end);
+  return s.slice(from, to);
 }
 
-function masked(token: string, start: number, end: number): string {
-  const out = start === 0 && end === token.length ? WILDCARD : `${token.slice(0, start)}${WILDCARD}${token.slice(end)}`;
-  return hasSpace(out) ? WILDCARD : out;
+/**
+ * The token `s.slice(from, to)` with its core `s.slice(start, end)` masked.
+ * What is kept around the core is leading and trailing punctuation, never
+ * whitespace.
+ */
+function maskedSpan(s: string, from: number, to: number, start: number, end: number): string {
+  if (start === from && end === to) return WILDCARD;
+  // Most are a wildcard in a bracket or before a comma or colon (`[<*>]`, `<*>,`, `<*>]:`): those are built once.
+  if (start - from <= 1 && to - end <= 2) {
+    const key = (start > from ? s.charCodeAt(from) : 0) | ((end < to ? s.charCodeAt(end) : 0) << 7) | ((end + 1 < to ? s.charCodeAt(end + 1) : 0) << 14);
+    let affixed = AFFIXED.get(key);
+    if (affixed === undefined) {
+      affixed = `${s.slice(from, start)}${WILDCARD}${s.slice(end, to)}`;
+      AFFIXED.set(key, affixed);
+    }
+    return affixed;
+  }
+  return `${s.slice(from, start)}${WILDCARD}${s.slice(end, to)}`;
 }
 
-function hasSpace(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (isSpace(s.charCodeAt(i))) return true;
+/** Wildcards with one leading and up to two trailing punctuation characters (ASCII), by those characters: at most a few thousand. */
+const AFFIXED = new Map<number, string>();
+
+function hasSpaceIn(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (isSpace(s.charCodeAt(i))) return true;
   return false;
 }
 
@@ -266,6 +358,12 @@ const DATE_WORDS = new Set(
     ' ',
   ),
 );
+
+/** Whether a token is one of DATE_WORDS: 3 to 9 letters, capitalised — most tokens are ruled out without hashing them. */
+function isDateWord(token: string): boolean {
+  const c = token.charCodeAt(0);
+  return token.length >= 3 && token.length <= 9 && c >= 65 && c <= 90 && DATE_WORDS.has(token);
+}
 
 /** Where a quote may open a quoted value: at a token's start or after `=` `:` `(` `[` `{` `,`. */
 function opensQuote(message: string, at: number, tokenStart: number): boolean {
@@ -300,22 +398,43 @@ export function tokenize(message: string): string[] {
       break;
     }
     const start = i;
+    // What maskSpan needs to know of the token, learnt on the way (most characters are letters, which tell nothing).
+    let quoted = false;
+    let others = 0;
+    let separator = -1;
+    let scheme = false;
     while (i < end) {
       const c = message.charCodeAt(i);
-      if (isSpace(c)) break;
-      if (isQuote(c) && opensQuote(message, i, start)) {
-        const close = message.indexOf(String.fromCharCode(c), i + 1);
-        if (close > 0 && close < end && close - i <= MAX_QUOTED_CHARS) {
-          i = close + 1;
-          continue;
+      const k = c < 128 ? CLASSES[c]! : 0;
+      if (k !== LETTER) {
+        if (k & SPACE) break;
+        if (k & QUOTE && opensQuote(message, i, start)) {
+          const close = message.indexOf(String.fromCharCode(c), i + 1);
+          if (close > 0 && close < end && close - i <= MAX_QUOTED_CHARS) {
+            i = close + 1;
+            quoted = true;
+            continue;
+          }
         }
+        others++;
+        if (c === Char.Colon) {
+          if (separator < 0) separator = i;
+          // Past the scan limit these are not read: the token would be cut there, and dropped below.
+          if (message.charCodeAt(i + 1) === 47 && message.charCodeAt(i + 2) === 47) scheme = true;
+        } else if (c === Char.Equals && separator < 0) separator = i;
       }
       i++;
     }
     // A token cut by the scan limit is not a whole token: it is part of the unread rest.
     if (i === end && end < length && !isSpace(message.charCodeAt(end))) break;
-    const token = maskToken(message.slice(start, i));
-    if (!dates && DATE_WORDS.has(token)) dates = true;
+    // A quoted value was skipped unread (and may hold whitespace): such a token, rare, is looked at on its own.
+    let token: string;
+    if (quoted) token = maskToken(message.slice(start, i));
+    else if (others === 0) {
+      // Letters only, the commonest token: a value only if a printed boolean or null; perhaps a date word.
+      token = isLiteralIn(message, start, i) ? WILDCARD : message.slice(start, i);
+      if (!dates && isDateWord(token)) dates = true;
+    } else token = maskSpan(message, start, i, false, others, separator, scheme);
     raw.push(token);
   }
   if (dates) maskDateWords(raw);
@@ -326,7 +445,7 @@ export function tokenize(message: string): string[] {
   for (const t of raw) {
     const last = tokens.length - 1;
     const previous = last >= 0 ? tokens[last]! : '';
-    if (previous.endsWith(WILDCARD)) {
+    if (endsWithWildcard(previous)) {
       const suffix = unitSuffix(t);
       if (suffix !== null) {
         tokens[last] = previous + suffix;
@@ -353,11 +472,19 @@ export function tokenize(message: string): string[] {
   return tokens;
 }
 
+function endsWithWildcard(token: string): boolean {
+  // Most wildcards are WILDCARD itself, and most other tokens do not end with `>`: no call to endsWith for them.
+  return token === WILDCARD || (token.charCodeAt(token.length - 1) === 62 && token.endsWith(WILDCARD));
+}
+
 /** For a unit with trailing punctuation (`KB),`), the punctuation; null if not a unit. */
 function unitSuffix(token: string): string | null {
+  // Units are 1 to 7 letters (`µs` included): most tokens are ruled out without building a string.
+  const c = token.charCodeAt(0);
+  if (!isLetter(c) && c !== 181) return null;
   let end = token.length;
   while (end > 0 && isTrailing(token.charCodeAt(end - 1))) end--;
-  if (end === 0 || !UNITS.has(end === token.length ? token : token.slice(0, end))) return null;
+  if (end === 0 || end > 7 || !UNITS.has(end === token.length ? token : token.slice(0, end))) return null;
   return token.slice(end);
 }
 
@@ -374,7 +501,7 @@ function maskDateWords(tokens: string[]): void {
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = 0; i < tokens.length; i++) {
-      if (!DATE_WORDS.has(tokens[i]!)) continue;
+      if (!isDateWord(tokens[i]!)) continue;
       if (tokens[i - 1] === WILDCARD || tokens[i + 1] === WILDCARD) {
         tokens[i] = WILDCARD;
         changed = true;

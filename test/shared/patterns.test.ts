@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { groupingAccuracy, parsingAccuracy, resolveAliases } from '../../shared/patterns/accuracy.ts';
 import { PatternMiner, templateToId, VARIABLE_AFTER } from '../../shared/patterns/miner.ts';
 import { fnv1a64 } from '../../shared/patterns/pattern-id.ts';
-import { MAX_TOKENS, tokenize, WILDCARD } from '../../shared/patterns/tokens.ts';
+import { MAX_TOKENS, maskToken, tokenize, WILDCARD } from '../../shared/patterns/tokens.ts';
 
 const masked = (message: string) => tokenize(message).join(' ');
 
@@ -39,6 +39,42 @@ describe('tokenize: variables by shape', () => {
     ['printed null and None and NaN', 'printed <*> and <*> and <*>'],
   ])('%s', (message, expected) => {
     expect(masked(message)).toBe(expected);
+  });
+
+  // Punctuation around a core, quoted values, separators, units and dates: the tokenizer's shortcuts (words, wildcards
+  // in brackets, separators noted on the way) must give what looking at each token on its own gives.
+  it.each([
+    ['flag (true) [null], {None} were set', 'flag (<*>) [<*>], {<*>} were set'],
+    ['msg="disk full now" code=7', 'msg="<*>" code=<*>'],
+    ['value x="a b" and y=\'c\'', 'value x="<*>" and y=\'<*>\''],
+    ['see (http://example.com/a/b) and <https://x.org/y>,', 'see (<*>) and <*>>,'],
+    ['mail from alice@example.com, to bob@mail.example.org.', 'mail from <*>, to <*>.'],
+    ['logname= uid=0 euid= (uid=0)', 'logname= uid=<*> euid= (uid=<*>)'],
+    ['Class::method called at 10.0.0.1:8080]', 'Class::method called at <*>]'],
+    ['#5 @0x1f $HOME ~/.ssh/config ./run.sh C:\\Temp\\x.dll', '#<*> @<*> $HOME <*>'],
+    ['says "hello world" and \'single quoted words\' then `tick`', 'says "<*>" and \'<*>\' then `tick`'],
+    ['took 3 ms, 12.5 µs and 512 bytes (0.5 KB).', 'took <*>, <*> and <*>.'],
+    ['Mon Jan 2 15:04:05 2006 start on Sept 3', '<*> start on <*>'],
+    ['key:value, Key:Value, ab:12, x:y, url:http://a/b', 'key:<*>, Key:<*>, <*>, x:y, <*>'],
+    ['[1.2.3.4]: (5) {6}, "7"; \'8\'! 9? 10.', '[<*>]: (<*>) {<*>}, "<*>"; \'<*>\'! <*>? <*>.'],
+  ])('%s', (message, expected) => {
+    expect(masked(message)).toBe(expected);
+  });
+
+  it('masks a token within a message as it masks the token alone', () => {
+    const alphabet = [...'azAZ09_-./\\:=@#$~()[]{}<>"\'`,;!?*'].map((c) => fc.constant(c));
+    const token = fc.oneof(
+      fc.string({ unit: fc.oneof(...alphabet), minLength: 1, maxLength: 24 }),
+      fc.constantFrom('true', '(null),', 'Jan', 'KB),', '<*>', '[<*>]:', 'uid=0', 'tag="x",', 'a::b', 'h:80', 'http://x/y', 'a@b.co', '0x1f'),
+    );
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 1, maxLength: 4 }), (parts) => {
+        const t = parts.join('');
+        expect(tokenize(t)).toEqual([maskToken(t)]);
+        // The same token among words, where the tokenizer looks at it in place.
+        expect(tokenize(`say ${t} now`)[1]).toBe(maskToken(t));
+      }),
+    );
   });
 
   it('collapses runs of values into one, so a variable-length list keeps the shape', () => {
