@@ -112,6 +112,30 @@ describe('DELETE /v1/logs', () => {
     expect(await again.json()).toEqual({ deleted: 0, stored: 0, buffered: 0 });
   });
 
+  it('erases every record of a pattern given by its current id, those mined under its earlier templates too', async () => {
+    const { tenant, writer, admin } = await setUp();
+    // One batch (one actor): the users' lines end in one template; the first ones were stored under narrower ones.
+    const users = ['alice', 'bob', 'carol', 'dave', 'erin'].map((u) => ({ message: `user ${u} logged in`, service: 'api' }));
+    expect((await request('POST', '/v1/logs', writer, [...users, { message: 'disk is full', service: 'api' }])).status).toBe(202);
+    await flushTenant(tenant, SHARDS);
+    const ids = await clickhouse.query({
+      query: 'SELECT uniqExact(PatternId) AS n FROM logs WHERE TenantId = {t:String} AND Body LIKE {p:String}',
+      query_params: { t: tenant, p: 'user %' },
+      format: 'JSONEachRow',
+    });
+    expect(Number((await ids.json<{ n: string }>())[0]!.n)).toBeGreaterThan(1); // stored under more than one id
+    const general = await clickhouse.query({
+      query: "SELECT PatternId FROM log_patterns WHERE TenantId = {t:String} AND Template = 'user <*> logged in'",
+      query_params: { t: tenant },
+      format: 'JSONEachRow',
+    });
+    const { PatternId } = (await general.json<{ PatternId: string }>())[0]!;
+    const res = await request('DELETE', `/v1/logs?${range()}&q=${encodeURIComponent(`pattern:${PatternId}`)}`, admin);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ stored: 5 });
+    expect(await storedBodies(tenant)).toEqual(['disk is full']);
+  });
+
   it('takes a query on a field named after an Object.prototype member', async () => {
     const { admin } = await setUp();
     const res = await request('DELETE', `/v1/logs?${range()}&q=${encodeURIComponent('constructor:x')}`, admin);

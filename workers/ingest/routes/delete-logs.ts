@@ -39,6 +39,7 @@ import { compileScope, parseScope, type SearchScope } from '../../../shared/sear
 import { shardName } from '../../../shared/sharding.ts';
 import { formatClickHouseTime } from '../../../shared/timestamp.ts';
 import type { IngestApp, IngestEnv } from '../env.ts';
+import { withPatternFamilies } from '../pattern-families.ts';
 
 export const deleteLogsDoc = createRoute({
   method: 'delete',
@@ -100,6 +101,8 @@ deleteLogsRoutes.delete('/', requirePrincipal('admin'), async (c) => {
   const principal = c.get('principal');
   const now = Date.now();
   const scope = parseScope(query, now);
+  // `pattern:<id>` erases every record of the pattern, those mined under its earlier templates too.
+  scope.query = await withPatternFamilies(c.env, principal.tenantId, scope.query, { required: true });
   const buffered = await eraseBuffered(c.env, principal, scope, now);
 
   const { where, params } = compileScope(principal.tenantId, scope, now);

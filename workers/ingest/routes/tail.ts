@@ -19,11 +19,8 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import type { QueryNode } from '../../../shared/query-language/ast.ts';
 import { compileMatcher } from '../../../shared/query-language/evaluate.ts';
 import { parseQuery, querySyntaxApiError, QuerySyntaxError } from '../../../shared/query-language/parse.ts';
-import type { IngestApp, IngestEnv } from '../env.ts';
-import { clickHouseClient } from '../../../shared/clickhouse.ts';
-import { loadConfig } from '../../../shared/config.ts';
-import { logEvent } from '../../../shared/logger.ts';
-import { AliasGraph, expandPatternTerms, hasPatternTerm } from '../../../shared/patterns/aliases.ts';
+import type { IngestApp } from '../env.ts';
+import { withPatternFamilies } from '../pattern-families.ts';
 
 /** The route's OpenAPI definition (documentation). */
 export const tailDoc = createRoute({
@@ -61,7 +58,7 @@ tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
       throw new ApiError(403, 'origin_refused', "a live tail opened with the session cookie must come from this origin's pages", { origin });
     }
   }
-  query = await withPatternFamilies(c.env, tenantId, query);
+  query = await withPatternFamilies(c.env, tenantId, query, { required: false });
   const hub = c.env.TAIL_HUB.get(c.env.TAIL_HUB.idFromName(tenantId));
   const url = new URL('https://tail-hub.internal/');
   url.searchParams.set('tenant', tenantId);
@@ -69,23 +66,3 @@ tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   url.searchParams.set('query', JSON.stringify(query));
   return hub.fetch(new Request(url, { headers: { Upgrade: 'websocket' } }));
 });
-
-/**
- * `pattern:<id>` widened to the pattern's family (shared/patterns/aliases.ts), as search does. Live
- * tail does not depend on the log store: when ClickHouse cannot be asked, the id is tailed as given.
- */
-async function withPatternFamilies(env: IngestEnv, tenantId: string, query: QueryNode): Promise<QueryNode> {
-  if (!hasPatternTerm(query)) return query;
-  try {
-    const result = await clickHouseClient(loadConfig(env).clickhouse).query({
-      query: 'SELECT FromId, ToId FROM log_pattern_aliases WHERE TenantId = {tenant:String} LIMIT 200000',
-      query_params: { tenant: tenantId },
-      format: 'JSONEachRow',
-    });
-    const edges = await result.json<{ FromId: string; ToId: string }>();
-    return expandPatternTerms(query, new AliasGraph(edges.map((e) => [e.FromId, e.ToId] as const)));
-  } catch (err) {
-    logEvent('warn', 'tail.aliases_unavailable', { tenant: tenantId, error: (err as Error).message });
-    return query;
-  }
-}
