@@ -17,6 +17,12 @@ export const SEVERITY_RANGES = {
 export type SeverityName = keyof typeof SEVERITY_RANGES;
 
 /**
+ * Level names by index: 0 is a record without a level, then the ranges of four above in order, so a
+ * SeverityNumber's index is ⌊(n + 3) / 4⌋ (`intDiv(SeverityNumber + 3, 4)` in SQL).
+ */
+export const LEVEL_NAMES: readonly ('unknown' | SeverityName)[] = ['unknown', ...(Object.keys(SEVERITY_RANGES) as SeverityName[])];
+
+/**
  * Level words seen in the wild (log4j, syslog, Python, Go, Serilog…) → SeverityNumber.
  * A Map, not an object literal: the key is request text, and `"__proto__"` or
  * `"constructor"` must find nothing rather than Object.prototype's members.

@@ -16,6 +16,7 @@
  * start, end, and totals). With fewer than MIN_BASELINE_DAYS of history at a
  * slot there is no baseline: nothing is claimed about volume or silence there.
  */
+import { LEVEL_NAMES } from '../severity.ts';
 import { baselineOf, poissonTailLog10, surprise, type Baseline } from './baseline.ts';
 
 /** Reference days a slot needs before volume, silence and error ratio are judged. */
@@ -86,15 +87,7 @@ export interface Anomaly {
   summary: string;
 }
 
-const LEVEL_RANK = new Map([
-  ['unknown', 0],
-  ['trace', 1],
-  ['debug', 2],
-  ['info', 3],
-  ['warn', 4],
-  ['error', 5],
-  ['fatal', 6],
-]);
+const LEVEL_RANK = new Map<string, number>(LEVEL_NAMES.map((name, rank) => [name, rank]));
 
 interface Flag {
   index: number;

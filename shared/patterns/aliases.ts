@@ -17,6 +17,17 @@
 import type { QueryNode } from '../query-language/ast.ts';
 import { resolveField } from '../query-language/fields.ts';
 
+/** Aliases of one tenant read at most (a tenant has at most its actors × their template cap). */
+export const MAX_ALIASES = 200_000;
+
+/** The tenant's aliases (ClickHouse `log_pattern_aliases`), as query and parameters: every reader asks the same. */
+export function aliasesQuery(tenantId: string): { query: string; params: { tenant: string; max: number } } {
+  return {
+    query: 'SELECT FromId, ToId FROM log_pattern_aliases WHERE TenantId = {tenant:String} LIMIT {max:UInt32}',
+    params: { tenant: tenantId, max: MAX_ALIASES },
+  };
+}
+
 /** The most ids one pattern's family may expand a query into. */
 export const MAX_FAMILY = 256;
 

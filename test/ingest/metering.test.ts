@@ -173,13 +173,23 @@ describe('usage metering', () => {
       hours: { recordsAccepted: number }[];
       days: unknown[];
       total: { recordsAccepted: number; bytesAccepted: number };
-      currentMonth: { bytesAccepted: number; estimatedCharge: { feeCents: number; totalCents: number } };
+      currentMonth: {
+        bytesAccepted: number;
+        estimatedCharge: { feeCents: number; totalCents: number };
+        quota: { limitBytes: number; usedBytes: number; bytesPerSecond: number; reachesLimitAt: string | null };
+      };
     }>();
     expect(usage.total.recordsAccepted).toBe(7);
     expect(usage.hours).toHaveLength(1);
     expect(usage.days).toHaveLength(1);
     expect(usage.currentMonth.bytesAccepted).toBe(usage.total.bytesAccepted);
     expect(usage.currentMonth.estimatedCharge).toMatchObject({ feeCents: 4_900, totalCents: 4_900 });
+    // The monthly quota as the quota counts it (the request's bytes), and its forecast at today's rate.
+    const { quota } = usage.currentMonth;
+    expect(quota.limitBytes).toBe(PLANS.starter.monthlyBytes);
+    expect(quota.usedBytes).toBeGreaterThan(0);
+    expect(quota.bytesPerSecond).toBeCloseTo(quota.usedBytes / (Math.max(600_000, Date.now() % 86_400_000) / 1000), 0);
+    expect(quota.reachesLimitAt).toBeNull(); // seven records will not use up a month's quota before it resets
     const bad = await get(billing, '?from=yesterday');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ parameter: 'from' });

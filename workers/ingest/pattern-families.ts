@@ -12,21 +12,15 @@ import { ApiError } from '../../shared/api-error.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { logEvent } from '../../shared/logger.ts';
-import { AliasGraph, expandPatternTerms, hasPatternTerm } from '../../shared/patterns/aliases.ts';
+import { AliasGraph, aliasesQuery, expandPatternTerms, hasPatternTerm } from '../../shared/patterns/aliases.ts';
 import type { QueryNode } from '../../shared/query-language/ast.ts';
 import type { IngestEnv } from './env.ts';
-
-/** Aliases of one tenant read at most (a tenant has at most its actors × their template cap). */
-const MAX_ALIASES = 200_000;
 
 export async function withPatternFamilies(env: IngestEnv, tenantId: string, query: QueryNode, { required }: { required: boolean }): Promise<QueryNode> {
   if (!hasPatternTerm(query)) return query;
   try {
-    const result = await clickHouseClient(loadConfig(env).clickhouse).query({
-      query: 'SELECT FromId, ToId FROM log_pattern_aliases WHERE TenantId = {tenant:String} LIMIT {max:UInt32}',
-      query_params: { tenant: tenantId, max: MAX_ALIASES },
-      format: 'JSONEachRow',
-    });
+    const { query: sql, params } = aliasesQuery(tenantId);
+    const result = await clickHouseClient(loadConfig(env).clickhouse).query({ query: sql, query_params: params, format: 'JSONEachRow' });
     const edges = await result.json<{ FromId: string; ToId: string }>();
     return expandPatternTerms(query, new AliasGraph(edges.map((e) => [e.FromId, e.ToId] as const)));
   } catch (err) {

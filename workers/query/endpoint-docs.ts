@@ -6,7 +6,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { BEARER_SECURITY, errorResponses } from '../../shared/openapi.ts';
 
-const scopeQuery = {
+/** The scope parameters every read endpoint takes (documentation; parseScope checks them). */
+export const scopeQuery = {
   from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
   to: z.string().optional().openapi({ description: 'Same forms; default now' }),
   q: z.string().optional().openapi({ description: 'The query language (docs/query-language.md)' }),

@@ -11,14 +11,12 @@
 import type { Context } from 'hono';
 import type { PatternTemplates } from '../../shared/log-record.ts';
 import type { QueryNode } from '../../shared/query-language/ast.ts';
-import { AliasGraph, expandPatternTerms, hasPatternTerm } from '../../shared/patterns/aliases.ts';
+import { AliasGraph, aliasesQuery, expandPatternTerms, hasPatternTerm } from '../../shared/patterns/aliases.ts';
 import type { QueryApp } from './env.ts';
 import { runLookup } from './run-query.ts';
 
 const ALIAS_TTL_MS = 5_000;
 const TEMPLATE_CACHE_MAX = 20_000;
-/** Aliases of one tenant read at most (a tenant has at most its actors × their template cap). */
-const MAX_ALIASES = 200_000;
 
 const aliasCache = new Map<string, { graph: AliasGraph; at: number }>();
 /** A template as ClickHouse keeps it: its text and its service. */
@@ -34,11 +32,8 @@ const templateCache = new Map<string, Template>();
 export async function aliasGraph(c: Context<QueryApp>, tenantId: string): Promise<AliasGraph> {
   const cached = aliasCache.get(tenantId);
   if (cached && Date.now() - cached.at < ALIAS_TTL_MS) return cached.graph;
-  const rows = await runLookup<{ FromId: string; ToId: string }>(
-    c,
-    'SELECT FromId, ToId FROM log_pattern_aliases WHERE TenantId = {tenant:String} LIMIT {max:UInt32}',
-    { tenant: tenantId, max: MAX_ALIASES },
-  );
+  const { query, params } = aliasesQuery(tenantId);
+  const rows = await runLookup<{ FromId: string; ToId: string }>(c, query, params);
   const graph = new AliasGraph(rows.map((r) => [r.FromId, r.ToId] as const));
   if (aliasCache.size > 1000) aliasCache.clear();
   aliasCache.set(tenantId, { graph, at: Date.now() });

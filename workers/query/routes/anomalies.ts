@@ -19,6 +19,7 @@ import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { severityTextFromNumber } from '../../../shared/severity.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { cachedJson } from '../edge-cache.ts';
+import { scopeQuery } from '../endpoint-docs.ts';
 import type { QueryApp } from '../env.ts';
 import { aliasGraph, patternsOf } from '../patterns.ts';
 import { checkRange, runQuery } from '../run-query.ts';
@@ -48,9 +49,9 @@ export const anomaliesDoc = createRoute({
   security: BEARER_SECURITY,
   request: {
     query: z.object({
-      from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
-      to: z.string().optional().openapi({ description: 'Same forms; default now' }),
-      service: z.string().optional().openapi({ description: 'Comma list of service names' }),
+      from: scopeQuery.from,
+      to: scopeQuery.to,
+      service: scopeQuery.service,
     }),
   },
   responses: {

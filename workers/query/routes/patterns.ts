@@ -16,9 +16,11 @@ import { Hono } from 'hono';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
+import { LEVEL_NAMES } from '../../../shared/severity.ts';
 import { clickHouseTimeToRfc3339, formatClickHouseTime } from '../../../shared/timestamp.ts';
 import { compileScope } from '../compile-search.ts';
 import { cachedJson } from '../edge-cache.ts';
+import { scopeQuery } from '../endpoint-docs.ts';
 import type { QueryApp } from '../env.ts';
 import { aliasGraph, templatesOf, withPatternFamilies } from '../patterns.ts';
 import { checkRange, runQuery } from '../run-query.ts';
@@ -38,7 +40,7 @@ interface IdRow {
   /** Whole seconds, ClickHouse text form. */
   first: string;
   last: string;
-  /** Bit i set: a record at level LEVEL_ORDER[i] (0 unknown, 1 trace … 6 fatal). */
+  /** Bit i set: a record at level LEVEL_NAMES[i] (0 unknown, 1 trace … 6 fatal). */
   levels: number;
   /** Records per interval of the range, from its first. */
   counts: (string | number)[];
@@ -71,11 +73,7 @@ export const patternsDoc = createRoute({
   security: BEARER_SECURITY,
   request: {
     query: z.object({
-      from: z.string().optional().openapi({ description: 'RFC 3339, Unix epoch, now or now-15m; default 24 h before to' }),
-      to: z.string().optional().openapi({ description: 'Same forms; default now' }),
-      q: z.string().optional().openapi({ description: 'The query language (docs/query-language.md)' }),
-      level: z.string().optional().openapi({ description: 'Comma list of trace, debug, info, warn, error, fatal' }),
-      service: z.string().optional().openapi({ description: 'Comma list of service names' }),
+      ...scopeQuery,
       limit: z
         .string()
         .optional()
@@ -194,7 +192,7 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
         summary.ids.push(row.PatternId);
         if (row.first < summary.firstSeen) summary.firstSeen = row.first;
         if (row.last > summary.lastSeen) summary.lastSeen = row.last;
-        LEVEL_ORDER.forEach((level, bit) => {
+        LEVEL_NAMES.forEach((level, bit) => {
           if (Number(row.levels) & (1 << bit) && !summary.levels.includes(level)) summary.levels.push(level);
         });
         row.counts.forEach((count, index) => {
@@ -251,13 +249,10 @@ patternsRoutes.get('/', requirePrincipal('logs:read'), async function listPatter
   );
 });
 
-/** Level names by index: SeverityNumber 0 is unknown, then the ranges of four (shared/severity.ts). */
-const LEVEL_ORDER = ['unknown', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
-
 /** `2026-11-29 10:00:00` (a DateTime) → `2026-11-29T10:00:00Z`. */
 function secondsToRfc3339(text: string): string {
   return `${text.replace(' ', 'T')}Z`;
 }
 function byLevel(a: string, b: string): number {
-  return LEVEL_ORDER.indexOf(a) - LEVEL_ORDER.indexOf(b);
+  return LEVEL_NAMES.indexOf(a as never) - LEVEL_NAMES.indexOf(b as never);
 }
