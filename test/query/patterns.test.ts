@@ -108,6 +108,18 @@ describe('GET /v1/patterns', () => {
     expect(users.counts[bucketOf(T0 + 15 * 60_000)]).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts to the exact bounds of the range, within its first and last second too', async () => {
+    // Records 0 (T0) and 1 (T0 + 5 min): a range from 1 ms after the first to 1 ms after the second holds only the second,
+    // and so does one from 1 ms before the second to 1 ms before the third; the seconds at both ends are shared.
+    const second = T0 + 5 * 60_000;
+    const counted = async (from: number, to: number) => (await getJson('/v1/patterns', { service, from: iso(from), to: iso(to) })).total;
+    expect(await counted(T0 + 1, second + 1)).toBe(1);
+    expect(await counted(T0, second)).toBe(1); // `to` is exclusive
+    expect(await counted(T0, second + 1)).toBe(2);
+    expect(await counted(second - 1, second + 5 * 60_000 - 1)).toBe(1);
+    expect(await counted(second + 1, second + 2)).toBe(0);
+  });
+
   it('narrows by the query like a search, and keeps the limit', async () => {
     const errors = await getJson('/v1/patterns', { ...scope, q: 'level:error' });
     expect(errors.patterns.map((p: any) => p.patternId)).toEqual([DISK]);
