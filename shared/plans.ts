@@ -30,6 +30,9 @@ export interface Plan {
   shardCount: number;
   /** A dedicated stack in its own namespace (the operator's job). */
   dedicated: boolean;
+  /** Alert rules a tenant may keep, and the shortest interval they may be evaluated at: evaluation costs a query per rule and interval. */
+  alertRules: number;
+  alertMinIntervalSeconds: number;
 }
 
 export type PlanId = 'starter' | 'professional' | 'enterprise';
@@ -53,6 +56,8 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     queryMaxSeconds: 10,
     shardCount: 1,
     dedicated: false,
+    alertRules: 20,
+    alertMinIntervalSeconds: 60,
   },
   professional: {
     id: 'professional',
@@ -69,6 +74,8 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     queryMaxSeconds: 30,
     shardCount: 2,
     dedicated: false,
+    alertRules: 200,
+    alertMinIntervalSeconds: 30,
   },
   enterprise: {
     id: 'enterprise',
@@ -85,5 +92,7 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
     queryMaxSeconds: 60,
     shardCount: 8,
     dedicated: true,
+    alertRules: 1_000,
+    alertMinIntervalSeconds: 10,
   },
 };

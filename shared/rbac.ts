@@ -6,9 +6,9 @@
 import { SCOPES, type Scope } from './scopes.ts';
 
 export const ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
-  'tenant-admin': ['logs:*', 'analytics:*', 'users:*', 'billing:read', 'admin'],
-  developer: ['logs:read', 'logs:write', 'analytics:read'],
-  viewer: ['logs:read', 'analytics:read'],
+  'tenant-admin': ['logs:*', 'analytics:*', 'alerts:*', 'users:*', 'billing:read', 'admin'],
+  developer: ['logs:read', 'logs:write', 'analytics:read', 'alerts:*'],
+  viewer: ['logs:read', 'analytics:read', 'alerts:read'],
 };
 
 /** The scopes that permissions (literal or `prefix:*`) grant. */

@@ -194,3 +194,27 @@ export const savedSearches = sqliteTable(
   },
   (t) => [uniqueIndex('saved_searches_tenant_name').on(t.tenantId, t.name), index('saved_searches_tenant_created').on(t.tenantId, t.createdAt)],
 );
+
+/**
+ * A tenant's alert rules (shared/alerts/rule.ts): the definition as the
+ * tenant wrote it (JSON, checked when stored), a version that every change
+ * increments (the evaluator reloads a rule whose version moved), and the mute.
+ */
+export const alertRules = sqliteTable(
+  'alert_rules',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    definition: text('definition', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    version: integer('version').notNull().default(1),
+    /** No notification before this time (ms); null: not muted. Evaluation goes on, so states stay true. */
+    mutedUntil: integer('muted_until', { mode: 'timestamp_ms' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    createdBy: text('created_by').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [uniqueIndex('alert_rules_tenant_name').on(t.tenantId, t.name)],
+);

@@ -34,6 +34,8 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET', 'POST'], path: '/v1/saved-searches', upstream: 'QUERY' },
   { methods: ['DELETE'], path: '/v1/saved-searches/', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/patterns', upstream: 'QUERY' },
+  { methods: ['GET', 'POST'], path: '/v1/alerts/rules', upstream: 'QUERY' },
+  { methods: ['GET', 'PUT', 'POST', 'DELETE'], path: '/v1/alerts/rules/', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/anomalies', upstream: 'QUERY' },
   // The MCP server (Streamable HTTP): POST carries the JSON-RPC; GET and DELETE answer 405 (stateless).
   { methods: ['GET', 'POST', 'DELETE'], path: '/mcp', upstream: 'QUERY' },
