@@ -84,7 +84,7 @@ describe('POST /v1/session', () => {
   it('exchanges a JWT for a session with its scopes, never outliving the token', async () => {
     const { res, body, setCookie } = await signIn(await jwt({ roles: ['viewer'] }, 600));
     expect(res.status).toBe(200);
-    expect(body.scopes).toEqual(['logs:read', 'analytics:read']);
+    expect(body.scopes).toEqual(['logs:read', 'analytics:read', 'alerts:read']);
     const maxAge = Number(/Max-Age=(\d+)/.exec(setCookie)![1]);
     expect(maxAge).toBeGreaterThan(590);
     expect(maxAge).toBeLessThanOrEqual(600);

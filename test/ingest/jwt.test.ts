@@ -131,7 +131,7 @@ describe('JWT', () => {
       .sign(new TextEncoder().encode(selfHosted.NEURALLOG_JWT_SECRET));
     const principal = await authenticate(`Bearer ${hs}`, selfHosted);
     expect(principal).toMatchObject({ tenantId: TEST_TENANT, credential: { kind: 'jwt', subject: 'user_1' } });
-    expect([...principal.scopes].sort()).toEqual(['analytics:read', 'logs:read', 'logs:write']);
+    expect([...principal.scopes].sort()).toEqual(['alerts:read', 'alerts:write', 'analytics:read', 'logs:read', 'logs:write']);
     await expect(authenticate(`Bearer ${await sign(claims())}`, selfHosted)).rejects.toMatchObject({ status: 401 });
     // Without any key source configured, every JWT is refused.
     await expect(authenticate(`Bearer ${hs}`, { CONTROL_DB: env.CONTROL_DB })).rejects.toMatchObject({ status: 401 });
