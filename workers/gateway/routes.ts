@@ -27,6 +27,9 @@ export const ROUTES: readonly Route[] = [
   // Dead letters are written by the tenant's actors to the R2 bucket the ingest worker holds.
   { methods: ['GET'], path: '/v1/dead-letters', upstream: 'INGEST' },
   { methods: ['GET'], path: '/v1/dead-letters/', upstream: 'INGEST' },
+  // Alerting lives beside the actors: the tenant's AlertEvaluator reads their accepted records (fast path).
+  { methods: ['GET'], path: '/v1/alerts', upstream: 'INGEST' },
+  { methods: ['GET', 'PUT', 'POST', 'DELETE'], path: '/v1/alerts/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/v1/billing/webhook', upstream: 'ADMIN' },
   // The explorer's sessions (sign in, read, sign out) live with the control plane.
   { methods: ['GET', 'POST', 'DELETE'], path: '/v1/session', upstream: 'ADMIN' },
@@ -34,8 +37,6 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET', 'POST'], path: '/v1/saved-searches', upstream: 'QUERY' },
   { methods: ['DELETE'], path: '/v1/saved-searches/', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/patterns', upstream: 'QUERY' },
-  { methods: ['GET', 'POST'], path: '/v1/alerts/rules', upstream: 'QUERY' },
-  { methods: ['GET', 'PUT', 'POST', 'DELETE'], path: '/v1/alerts/rules/', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/anomalies', upstream: 'QUERY' },
   // The MCP server (Streamable HTTP): POST carries the JSON-RPC; GET and DELETE answer 405 (stateless).
   { methods: ['GET', 'POST', 'DELETE'], path: '/mcp', upstream: 'QUERY' },

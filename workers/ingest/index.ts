@@ -17,6 +17,7 @@ import { tailDoc, tailRoutes } from './routes/tail.ts';
 import { usageDoc, usageRoutes } from './routes/usage.ts';
 import { deadLetterDoc, deadLettersDoc, deadLettersRoutes } from './routes/dead-letters.ts';
 import { deleteLogsDoc, deleteLogsRoutes } from './routes/delete-logs.ts';
+import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
@@ -41,6 +42,7 @@ app.route('/v1/syslog', syslogRoutes);
 app.route('/v1/tail', tailRoutes);
 app.route('/v1/usage', usageRoutes);
 app.route('/v1/dead-letters', deadLettersRoutes);
+app.route('/v1/alerts/rules', alertRuleRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
 for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc, deleteLogsDoc]) app.openAPIRegistry.registerPath(doc);

@@ -16,7 +16,6 @@ import { fieldsRoutes } from './routes/fields.ts';
 import { histogramRoutes } from './routes/histogram.ts';
 import { exportDoc, exportRoutes } from './routes/export.ts';
 import { savedSearchRoutes } from './routes/saved-searches.ts';
-import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { patternsDoc, patternsRoutes } from './routes/patterns.ts';
 import { mcpRoutes } from './mcp.ts';
 import { anomaliesDoc, anomaliesRoutes } from './routes/anomalies.ts';
@@ -40,7 +39,6 @@ app.route('/v1/logs/context', contextRoutes);
 app.route('/v1/logs/export', exportRoutes);
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/saved-searches', savedSearchRoutes);
-app.route('/v1/alerts/rules', alertRuleRoutes);
 app.route('/v1/patterns', patternsRoutes);
 app.route('/v1/anomalies', anomaliesRoutes);
 // The MCP server's tools call the routes above, inside this worker, with the agent's credential.

@@ -1,5 +1,5 @@
 /**
- * Alert rules: /v1/alerts/rules on the query worker, per tenant in D1 —
+ * Alert rules: /v1/alerts/rules on the ingest worker (beside the alert evaluator), per tenant in D1 —
  * created only if they would run, bounded by the plan, audited, isolated.
  */
 import { env, exports } from 'cloudflare:workers';

@@ -13,16 +13,15 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import type { MiddlewareHandler } from 'hono';
 import { AlertRuleDefinition, checkRule, LABEL_NAME } from '../../../shared/alerts/rule.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { auditActor, requirePrincipal } from '../../../shared/auth.ts';
 import { auditStatement } from '../../../shared/control-plane/audit.ts';
 import { alertRules } from '../../../shared/control-plane/schema.ts';
 import { BEARER_SECURITY, errorResponses, validationHook } from '../../../shared/openapi.ts';
-import type { Scope } from '../../../shared/scopes.ts';
 import { credentialName } from '../../../shared/session.ts';
-import type { QueryApp } from '../env.ts';
+import type { IngestApp } from '../env.ts';
+import { requireAlertScope } from './alert-scope.ts';
 
 const AlertRule = z
   .object({
@@ -55,16 +54,6 @@ const toAlertRule = (row: Row): z.infer<typeof AlertRule> => ({
   rule: row.definition as z.infer<typeof AlertRuleDefinition>,
 });
 
-/** 403 unless the credential holds `scope` or `admin`. */
-function requireAlertScope(scope: Extract<Scope, 'alerts:read' | 'alerts:write'>): MiddlewareHandler<QueryApp> {
-  return async (c, next) => {
-    const { scopes } = c.get('principal');
-    const granted = scopes.has(scope) || scopes.has('admin') || (scope === 'alerts:read' && scopes.has('alerts:write'));
-    if (!granted) throw new ApiError(403, 'insufficient_scope', `this credential lacks the "${scope}" scope`, { required: scope });
-    await next();
-  };
-}
-
 async function findRule(db: D1Database, tenantId: string, id: string): Promise<Row> {
   const row = (
     await drizzle(db)
@@ -83,7 +72,7 @@ function nameTaken(err: unknown, name: string): never {
   throw err;
 }
 
-export const alertRuleRoutes = new OpenAPIHono<QueryApp>({ defaultHook: validationHook });
+export const alertRuleRoutes = new OpenAPIHono<IngestApp>({ defaultHook: validationHook });
 alertRuleRoutes.use('*', requirePrincipal());
 alertRuleRoutes.on(['POST', 'PUT', 'DELETE'], '*', requireAlertScope('alerts:write'));
 alertRuleRoutes.on(['GET', 'HEAD'], '*', requireAlertScope('alerts:read'));
