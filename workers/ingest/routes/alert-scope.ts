@@ -17,4 +17,3 @@ export function requireAlertScope(scope: Extract<Scope, 'alerts:read' | 'alerts:
     await next();
   };
 }
-
