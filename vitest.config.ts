@@ -68,6 +68,8 @@ export default defineConfig({
                 NEURALLOG_BUFFER_MAX_ROWS: String(TEST_FLUSH.bufferMaxRows),
                 NEURALLOG_FLUSH_RETRY_MAX_MS: String(TEST_FLUSH.retryBaseMs),
                 NEURALLOG_TAIL_MAX_RECORDS_PER_S: String(TEST_TAIL_RECORDS_PER_S),
+                // Alert targets may point at the receivers the tests start on 127.0.0.1 (shared/outbound-url.ts, local mode).
+                NEURALLOG_ALERTS_ALLOW_LOOPBACK: '1',
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },

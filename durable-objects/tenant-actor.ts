@@ -74,6 +74,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #failedThisRun = false;
   /** Until when (ms) the tenant's TailHub wants this actor's accepted batches (0: nobody tails). */
   #tailUntil = 0;
+  /** Until when (ms) the tenant's AlertEvaluator wants them (0: no rule uses the fast path). */
+  #alertFeedUntil = 0;
 
   constructor(ctx: DurableObjectState, env: TenantActorEnv) {
     super(ctx, env);
@@ -89,6 +91,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#tenantId = this.#meta('tenant_id');
     this.#shard = Number(this.#meta('shard') ?? 0);
     this.#tailUntil = Number(this.#meta('tail_until') ?? 0);
+    this.#alertFeedUntil = Number(this.#meta('alert_feed_until') ?? 0);
     ctx.blockConcurrencyWhile(() => this.#alarm.load());
   }
 
@@ -193,8 +196,9 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     } catch (err) {
       logEvent('error', 'actor.schedule_failed', { tenant: this.#tenantId, batchId: batch.batchId, error: (err as Error).message });
     }
-    // Live tail: stored first, then shown (never a record that was not kept).
+    // Live tail and alerting's fast path: stored first, then shown (never a record that was not kept).
     if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, chunks));
+    if (this.#alertFeedUntil > now) this.ctx.waitUntil(this.#publishToAlerts(batch.tenantId, chunks));
   }
 
   /** Usage counted here and not yet rolled up to D1: the open hour, for GET /v1/usage. */
@@ -207,6 +211,22 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#bindTenant(tenantId, null);
     this.#tailUntil = until;
     this.#setMeta('tail_until', String(until));
+  }
+
+  /** Called by the tenant's AlertEvaluator while it has fast-path rules: publish accepted batches to it until `until` (ms). */
+  async alertFeedUntil(tenantId: string, until: number): Promise<void> {
+    this.#bindTenant(tenantId, null);
+    this.#alertFeedUntil = until;
+    this.#setMeta('alert_feed_until', String(until));
+  }
+
+  async #publishToAlerts(tenantId: string, chunks: Chunk[]): Promise<void> {
+    try {
+      await this.env.ALERT_EVALUATOR.get(this.env.ALERT_EVALUATOR.idFromName(tenantId)).observe(tenantId, chunks.map((c) => c.text).join(''));
+    } catch (err) {
+      // The fast path is best effort: the scheduled evaluation counts the batch from ClickHouse.
+      logEvent('warn', 'alerts.publish_failed', { tenant: tenantId, error: (err as Error).message });
+    }
   }
 
   async #publishToTail(tenantId: string, chunks: Chunk[]): Promise<void> {

@@ -117,6 +117,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_DATABASE: clickhouse.database,
       NEURALLOG_PLATFORM_ADMIN_TOKEN: platformAdminToken,
       NEURALLOG_SESSION_SECRET: sessionSecret,
+      // Alert targets may be local receivers (http://, loopback) unless the caller asks for production rules.
+      NEURALLOG_ALERTS_ALLOW_LOOPBACK: options.workerEnv?.NEURALLOG_ALERTS_ALLOW_LOOPBACK ?? '1',
       // Billing is off locally unless the caller configures Stripe (docs/billing.md).
       STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',

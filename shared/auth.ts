@@ -332,7 +332,7 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
 }
 
 /** D1's plans reference shared/plans.ts; an id it does not know is a deploy mismatch. The tenant may override the shard count. */
-function planOf(id: string, shardCount: number | null): Plan {
+export function planOf(id: string, shardCount: number | null): Plan {
   const plan = PLANS[id as PlanId];
   if (!plan) throw new Error(`tenant has plan "${id}", which shared/plans.ts does not define`);
   return shardCount === null ? plan : { ...plan, shardCount };

@@ -61,6 +61,38 @@ export const CONFIG_VARIABLES = {
     secret: true,
     usedBy: 'ingest, query, admin, npm start',
   },
+  NEURALLOG_SECRETS_KEY: {
+    default: '',
+    doc: 'Root key that encrypts the secrets of alert notification targets at rest (webhook signing secrets, Slack URLs, PagerDuty routing keys; AES-256-GCM, shared/secret-box.ts); ≥ 32 characters, not the JWT secret. When unset, NEURALLOG_SESSION_SECRET is used instead — and rotating the session secret then makes every stored target secret unreadable, so production should set this one. Changing it needs the stored secrets sealed again with the new key.',
+    secret: true,
+    usedBy: 'ingest',
+  },
+  NEURALLOG_ALERTS_ALLOW_LOOPBACK: {
+    default: '0',
+    doc: '`1` lets alert targets be `http://` URLs and loopback hosts (127.0.0.0/8, ::1, `localhost`), for local stacks and tests (`npm start` sets it); `0`: production rules, `https://` to public hosts only. Private and metadata addresses are refused either way.',
+    usedBy: 'ingest',
+  },
+  NEURALLOG_ALERT_EVALUATION_DELAY_S: {
+    default: '10',
+    doc: "How far behind now a scheduled alert evaluation's window ends (seconds), so records still in the actors' buffers or sent late are counted; the fast path covers the newest seconds for threshold rules.",
+    usedBy: 'ingest',
+  },
+  NEURALLOG_MAIL_API_URL: {
+    default: 'https://api.resend.com/emails',
+    doc: "The HTTP mail API email alert targets are sent through (Resend's `POST /emails` shape).",
+    usedBy: 'ingest',
+  },
+  NEURALLOG_MAIL_FROM: {
+    default: '',
+    doc: 'Sender of alert emails (`NeuralLog <alerts@example.com>`, a domain verified with the mail API); email targets are refused delivery while unset.',
+    usedBy: 'ingest',
+  },
+  NEURALLOG_MAIL_API_KEY: {
+    default: '',
+    doc: "The mail API's key (a secret, optional: without it email targets cannot be delivered and say so in the alert history).",
+    secret: true,
+    usedBy: 'ingest',
+  },
   NEURALLOG_SESSION_TTL_S: {
     default: '28800',
     doc: 'How long a session (`POST /v1/session`) lasts (seconds); never longer than the credential it was opened with.',
@@ -182,6 +214,15 @@ export interface Config {
   session: { secret: string | null; ttlSeconds: number };
   /** Most records one export streams. */
   exportMaxRows: number;
+  /** NEURALLOG_SECRETS_KEY, or null when unset: read the key through secretsKey, which falls back to the session secret. */
+  secrets: { key: string | null };
+  /** Alerting: whether targets may be http:// and loopback URLs (local stacks and tests only). */
+  alerts: {
+    allowLoopback: boolean;
+    evaluationDelayMs: number;
+    /** The deployment's mail API for email targets; null when no key or sender is configured. */
+    mail: { url: string; apiKey: string; from: string } | null;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -199,6 +240,12 @@ export function loadConfig(env: ConfigBindings): Config {
       throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${raw}"`);
     }
     return value;
+  };
+  const flag = (name: ConfigVariable): boolean => {
+    const raw = get(name);
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false' || raw === '') return false;
+    throw new ConfigError(`${name} must be "1" or "0", got "${raw}"`);
   };
   const database = get('CLICKHOUSE_DATABASE');
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE is not a valid identifier: "${database}"`);
@@ -242,6 +289,15 @@ export function loadConfig(env: ConfigBindings): Config {
     tailMaxRecordsPerSecond: int('NEURALLOG_TAIL_MAX_RECORDS_PER_S'),
     session: { secret: checkSessionSecret(get('NEURALLOG_SESSION_SECRET'), get('NEURALLOG_JWT_SECRET')), ttlSeconds: int('NEURALLOG_SESSION_TTL_S', 60) },
     exportMaxRows: int('NEURALLOG_EXPORT_MAX_ROWS'),
+    secrets: { key: checkSecretsKey(get('NEURALLOG_SECRETS_KEY'), get('NEURALLOG_JWT_SECRET')) },
+    alerts: {
+      allowLoopback: flag('NEURALLOG_ALERTS_ALLOW_LOOPBACK'),
+      evaluationDelayMs: int('NEURALLOG_ALERT_EVALUATION_DELAY_S', 0) * 1000,
+      mail:
+        get('NEURALLOG_MAIL_API_KEY') !== '' && get('NEURALLOG_MAIL_FROM') !== ''
+          ? { url: get('NEURALLOG_MAIL_API_URL'), apiKey: get('NEURALLOG_MAIL_API_KEY'), from: get('NEURALLOG_MAIL_FROM') }
+          : null,
+    },
   };
   cache.set(env, config);
   return config;
@@ -264,6 +320,31 @@ function checkSessionSecret(secret: string, jwtSecret: string): string | null {
 export function sessionSecret(config: Config): string {
   if (config.session.secret === null) throw new ConfigError('NEURALLOG_SESSION_SECRET is not set: sessions (the session cookie, POST /v1/session) need it');
   return config.session.secret;
+}
+
+/**
+ * NEURALLOG_SECRETS_KEY, when set: at least 32 characters, and not the HS256
+ * JWT secret (whoever mints JWTs with it could then open the stored secrets).
+ */
+function checkSecretsKey(key: string, jwtSecret: string): string | null {
+  if (key === '') return null;
+  if (key.length < 32) throw new ConfigError('NEURALLOG_SECRETS_KEY must be at least 32 characters (it encrypts the secrets of alert targets)');
+  if (key === jwtSecret) throw new ConfigError('NEURALLOG_SECRETS_KEY must differ from NEURALLOG_JWT_SECRET');
+  return key;
+}
+
+/**
+ * The root secret that seals the secrets of alert targets (shared/secret-box.ts):
+ * NEURALLOG_SECRETS_KEY, else NEURALLOG_SESSION_SECRET. With the fallback,
+ * rotating the session secret (to end every session) also makes every stored
+ * target secret unreadable; a deployment that sets NEURALLOG_SECRETS_KEY keeps
+ * the two apart. Switching from the fallback to a key of its own is a rotation
+ * too: the stored secrets must be sealed again.
+ */
+export function secretsKey(config: Config): string {
+  const key = config.secrets.key ?? config.session.secret;
+  if (key === null) throw new ConfigError('neither NEURALLOG_SECRETS_KEY nor NEURALLOG_SESSION_SECRET is set: the secrets of alert targets need one of them');
+  return key;
 }
 
 /**

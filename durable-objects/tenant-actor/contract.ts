@@ -6,6 +6,7 @@
 import type { ConfigBindings } from '../../shared/config.ts';
 import type { Chunk } from '../../shared/row-format.ts';
 import type { QuotaCoordinator } from '../quota-coordinator.ts';
+import type { AlertEvaluator } from '../alert-evaluator.ts';
 import type { TailHub } from '../tail-hub.ts';
 import type { DimensionState, RateLimits } from './rate-limiter.ts';
 import type { QuotaLimits, QuotaUsage } from './usage-quota.ts';
@@ -17,6 +18,7 @@ export interface TenantActorEnv extends ConfigBindings {
   CONTROL_DB: D1Database;
   QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;
   TAIL_HUB: DurableObjectNamespace<TailHub>;
+  ALERT_EVALUATOR: DurableObjectNamespace<AlertEvaluator>;
 }
 
 /** The plan's limits, as the ingest worker read them from the tenant's credential. */

@@ -218,3 +218,33 @@ export const alertRules = sqliteTable(
   },
   (t) => [uniqueIndex('alert_rules_tenant_name').on(t.tenantId, t.name)],
 );
+
+/**
+ * A tenant's notification targets (shared/alerts/target-definition.ts): where
+ * alert rules (their `targets`) send notifications. `config` holds what may be
+ * shown (a webhook's URL, a Slack URL's host, a PagerDuty key's last four
+ * characters); `secret` holds the credential part sealed by shared/secret-box.ts
+ * under `<tenant_id>:<id>` (null for kinds without one). The unique
+ * (tenant_id, name) index is also the index of every per-tenant read.
+ */
+export const alertTargets = sqliteTable(
+  'alert_targets',
+  {
+    /** `tgt_<uuid>`. */
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['webhook', 'slack', 'pagerduty', 'alertmanager', 'email'] }).notNull(),
+    /** The public part, as JSON (never a secret). */
+    config: text('config', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** The secret part as sealed JSON (`v1.<iv>.<ciphertext>`), or null. */
+    secret: text('secret'),
+    version: integer('version').notNull().default(1),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    createdBy: text('created_by').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  },
+  (t) => [uniqueIndex('alert_targets_tenant_name').on(t.tenantId, t.name)],
+);

@@ -59,7 +59,7 @@ const WORKER_CONFIGS: Partial<Record<string, string>> = {
  * Optional secrets: declaring them in `[secrets] required` would make every deployment set them,
  * so `npm start` cannot pass them (README says so); production sets them with `wrangler secret put`.
  */
-const NOT_PASSED_BY_NPM_START = new Set(['NEURALLOG_JWT_SECRET']);
+const NOT_PASSED_BY_NPM_START = new Set(['NEURALLOG_JWT_SECRET', 'NEURALLOG_SECRETS_KEY', 'NEURALLOG_MAIL_API_KEY']);
 
 function wranglerRequiredSecrets(toml: string): string[] {
   const section = toml.split(/^\[secrets\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';

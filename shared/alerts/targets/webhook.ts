@@ -146,7 +146,7 @@ export async function verifyWebhookSignature(
 
 interface ParsedSignature {
   timestamp: number;
-  signatures: Uint8Array[];
+  signatures: Uint8Array<ArrayBuffer>[];
 }
 
 const MAX_HEADER_LENGTH = 4_096;
@@ -154,7 +154,7 @@ const MAX_HEADER_LENGTH = 4_096;
 function parseSignatureHeader(header: string | null | undefined): ParsedSignature | null {
   if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return null;
   let timestamp: number | null = null;
-  const signatures: Uint8Array[] = [];
+  const signatures: Uint8Array<ArrayBuffer>[] = [];
   for (const part of header.split(',')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
@@ -174,7 +174,7 @@ function parseSignatureHeader(header: string | null | undefined): ParsedSignatur
   return { timestamp, signatures };
 }
 
-function fromHex(hex: string): Uint8Array | null {
+function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return null;
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
@@ -186,7 +186,7 @@ function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
 }
 
 /** `<t>.` followed by the body's bytes (UTF-8 when it is a string). */
-function signedBytes(timestampSeconds: number, body: string | Uint8Array): Uint8Array {
+function signedBytes(timestampSeconds: number, body: string | Uint8Array): Uint8Array<ArrayBuffer> {
   const encoder = new TextEncoder();
   const prefix = encoder.encode(`${timestampSeconds}.`);
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;

@@ -20,6 +20,8 @@ import { auditStatement } from '../../../shared/control-plane/audit.ts';
 import { alertRules } from '../../../shared/control-plane/schema.ts';
 import { BEARER_SECURITY, errorResponses, validationHook } from '../../../shared/openapi.ts';
 import { credentialName } from '../../../shared/session.ts';
+import type { Context } from 'hono';
+import { logEvent } from '../../../shared/logger.ts';
 import type { IngestApp } from '../env.ts';
 import { requireAlertScope } from './alert-scope.ts';
 
@@ -53,6 +55,19 @@ const toAlertRule = (row: Row): z.infer<typeof AlertRule> => ({
   updatedAt: row.updatedAt.toISOString(),
   rule: row.definition as z.infer<typeof AlertRuleDefinition>,
 });
+
+/**
+ * Tells the tenant's AlertEvaluator that its rules changed. The rule is stored either way: if the
+ * call fails, the evaluator re-reads its rules within a minute (RESYNC_MS) — unless it never ran, so
+ * the failure is logged for operators.
+ */
+async function syncEvaluator(c: Context<IngestApp>, tenantId: string): Promise<void> {
+  try {
+    await c.env.ALERT_EVALUATOR.get(c.env.ALERT_EVALUATOR.idFromName(tenantId)).sync(tenantId, new URL(c.req.url).origin);
+  } catch (err) {
+    logEvent('error', 'alerts.sync_failed', { tenant: tenantId, error: (err as Error).message });
+  }
+}
 
 async function findRule(db: D1Database, tenantId: string, id: string): Promise<Row> {
   const row = (
@@ -166,6 +181,7 @@ alertRuleRoutes.openapi(
       );
     }
     const row = (await db.select().from(alertRules).where(eq(alertRules.id, id)).limit(1))[0]!;
+    await syncEvaluator(c, principal.tenantId);
     return c.json(toAlertRule(row), 201);
   },
 );
@@ -225,6 +241,7 @@ alertRuleRoutes.openapi(
       nameTaken(err, rule.name);
     }
     if (changes === 0) throw new ApiError(404, 'not_found', `no alert rule "${id}"`);
+    await syncEvaluator(c, principal.tenantId);
     return c.json(toAlertRule(await findRule(c.env.CONTROL_DB, principal.tenantId, id)), 200);
   },
 );
@@ -274,6 +291,7 @@ alertRuleRoutes.openapi(
       }),
     ]);
     if (update.meta.changes === 0) throw new ApiError(404, 'not_found', `no alert rule "${id}"`);
+    await syncEvaluator(c, principal.tenantId);
     return c.json(toAlertRule(await findRule(c.env.CONTROL_DB, principal.tenantId, id)), 200);
   },
 );
@@ -303,6 +321,39 @@ alertRuleRoutes.openapi(
       }),
     ]);
     if (deleted.meta.changes === 0) throw new ApiError(404, 'not_found', `no alert rule "${id}"`);
+    await syncEvaluator(c, principal.tenantId);
     return c.body(null, 204);
+  },
+);
+
+alertRuleRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/{id}/test',
+    summary: "Send a test notification to each of the rule's targets now (needs alerts:write)",
+    description:
+      'The notification is marked as a test (label `test=true`, a dedup key of its own) and is not an alert: it changes no state and is not retried. ' +
+      'The answer says, per target, whether the receiver took it and what it answered; the history records it.',
+    security: BEARER_SECURITY,
+    request: { params: IdParam },
+    responses: {
+      200: {
+        description: 'One result per target of the rule',
+        content: {
+          'application/json': {
+            schema: z.object({ deliveries: z.array(z.object({ targetId: z.string(), delivered: z.boolean(), detail: z.string() })) }),
+          },
+        },
+      },
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { tenantId } = c.get('principal');
+    const { id } = c.req.valid('param');
+    await findRule(c.env.CONTROL_DB, tenantId, id);
+    const evaluator = c.env.ALERT_EVALUATOR.get(c.env.ALERT_EVALUATOR.idFromName(tenantId));
+    await evaluator.sync(tenantId, new URL(c.req.url).origin);
+    return c.json({ deliveries: await evaluator.testFire(tenantId, id) }, 200);
   },
 );
