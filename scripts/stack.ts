@@ -6,7 +6,7 @@
  * `npm start` (scripts/start.ts) and the end-to-end test both start it through
  * `startStack`, so the test exercises exactly what a newcomer runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -57,6 +57,12 @@ export interface RunningStack {
   /** NEURALLOG_SESSION_SECRET of every worker (signs the explorer's session cookies). */
   sessionSecret: string;
   stop(): Promise<void>;
+  /**
+   * `kill -9` of the workers' runtime (wrangler and workerd under it), as a crash: nothing is
+   * shut down in order. An embedded ClickHouse stops too; start the stack on the same data
+   * directory (and ClickHouse) to see what survived.
+   */
+  crash(): Promise<void>;
 }
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -107,6 +113,22 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await embedded?.close();
   };
 
+  const crash = async () => {
+    if (wrangler && wrangler.exitCode === null) {
+      const exited = new Promise((r) => wrangler!.once('exit', r));
+      // workerd runs under wrangler: kill the whole tree, or it outlives wrangler holding the port and the state.
+      for (const pid of [...descendantsOf(wrangler.pid!), wrangler.pid!]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await exited;
+    }
+    await embedded?.close();
+  };
+
   try {
     await migrateClickHouse(clickhouse);
     wrangler = spawnWrangler(options, dataDir, {
@@ -134,11 +156,26 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       platformAdminToken,
       sessionSecret,
       stop,
+      crash,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Every process under `pid` (children first listed last), from `ps`. */
+function descendantsOf(pid: number): number[] {
+  let children: number[];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    children = []; // ps exits 1 when there are none
+  }
+  return children.flatMap((child) => [...descendantsOf(child), child]);
 }
 
 /**
