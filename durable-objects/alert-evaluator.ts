@@ -128,6 +128,17 @@ export interface RuleStatus {
   fastPath: boolean;
 }
 
+export interface EvaluationStats {
+  /** When this tenant's rules were first evaluated (null: never). */
+  since: string | null;
+  /** ClickHouse queries run (rules sharing a window and group-by share one). */
+  queries: number;
+  /** Rule evaluations those queries answered. */
+  ruleEvaluations: number;
+  /** Time spent waiting for ClickHouse (ms). */
+  queryMs: number;
+}
+
 export interface HistoryEvent {
   seq: number;
   at: string;
@@ -210,7 +221,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   }
 
   /** Current alerts (pending, firing, resolved in the last hour) and each rule's health. */
-  async current(tenantId: string): Promise<{ alerts: CurrentAlert[]; rules: RuleStatus[] }> {
+  async current(tenantId: string): Promise<{ alerts: CurrentAlert[]; rules: RuleStatus[]; evaluation: EvaluationStats }> {
     this.#bindTenant(tenantId);
     if (this.#rules.size === 0) await this.#resync(Date.now());
     const now = Date.now();
@@ -251,7 +262,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         fastPath: rule.fast !== null,
       };
     });
-    return { alerts, rules: rules.sort((a, b) => a.name.localeCompare(b.name)) };
+    return { alerts, rules: rules.sort((a, b) => a.name.localeCompare(b.name)), evaluation: this.#stats() };
   }
 
   /** History, newest first: `before` a sequence number, optionally of one rule. */
@@ -494,6 +505,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
       const rules = batch.rules.map((m) => this.#rules.get(m.id)!);
       try {
         const { sql, params } = batchSql(tenantId, batch, end, now);
+        const started = Date.now();
         const result = await client.query({
           query: sql,
           query_params: params,
@@ -501,6 +513,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
           clickhouse_settings: { max_execution_time: 30 },
         });
         const rows = await result.json<Record<string, unknown>>();
+        this.#count(1, rules.length, Date.now() - started);
         const { counts, truncated } = readBatch(batch, rows, graph ? (id) => graph!.canonical(id) : undefined);
         const at = Date.now();
         for (const rule of rules) {
@@ -806,6 +819,25 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     if (this.#tenantId !== null) throw new Error(`this alert evaluator belongs to another tenant (${this.#tenantId})`);
     this.#tenantId = tenantId;
     this.#setMeta('tenant_id', tenantId);
+  }
+
+  /** Evaluation cost, cumulative since the object's first evaluation: shown in GET /v1/alerts. */
+  #count(queries: number, ruleEvaluations: number, queryMs: number): void {
+    const stats = this.#stats();
+    this.#setMeta(
+      'stats',
+      JSON.stringify({
+        since: stats.since ?? new Date().toISOString(),
+        queries: stats.queries + queries,
+        ruleEvaluations: stats.ruleEvaluations + ruleEvaluations,
+        queryMs: stats.queryMs + queryMs,
+      }),
+    );
+  }
+
+  #stats(): EvaluationStats {
+    const stored = this.#meta('stats');
+    return stored ? (JSON.parse(stored) as EvaluationStats) : { since: null, queries: 0, ruleEvaluations: 0, queryMs: 0 };
   }
 
   #meta(key: string): string | null {

@@ -5,7 +5,7 @@
  * group-by gives one alert per group; another tenant's records never count; a
  * rule whose evaluation fails shows the reason and is not retried in a loop.
  */
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
@@ -39,6 +39,7 @@ async function send(key: string, records: Record<string, unknown>[]): Promise<vo
 }
 
 interface Current {
+  evaluation: { queries: number; ruleEvaluations: number };
   alerts: { ruleId: string; state: string; group: Record<string, string>; value: number }[];
   rules: { id: string; health: string; error: string | null; nextEvaluationAt: string; fastPath: boolean }[];
 }
@@ -142,6 +143,33 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     const history = (await (await call('GET', `/v1/alerts/history?rule=${ruleId}`, key)).json()) as { events: { event: string }[] };
     expect(history.events.filter((e) => e.event === 'error')).toHaveLength(1);
     await injectFault('clear', tenant);
+  });
+
+  it('measures rules that share a window and group-by with one ClickHouse query', async () => {
+    const { tenant, key } = await tenantWithKey();
+    await createRule(key, errorsOver(10, { name: 'a', groupBy: ['service'] }));
+    await createRule(key, { ...errorsOver(20, { name: 'b', groupBy: ['service'] }), query: 'level:warn' });
+    await createRule(key, { ...errorsOver(30, { name: 'c' }), condition: { kind: 'threshold', op: '>', value: 30, window: '5m' } });
+    const evaluator = env.ALERT_EVALUATOR.get(env.ALERT_EVALUATOR.idFromName(tenant));
+    await until(
+      'each rule evaluated once',
+      () => current(key),
+      (c) => c.rules.every((r) => r.health === 'ok'),
+    );
+    const before = (await current(key)).evaluation;
+    // All three due now: one evaluation pass.
+    await runInDurableObject(evaluator, (_instance, state) => {
+      state.storage.sql.exec('UPDATE rules SET next_eval_at = 0');
+    });
+    await evaluator.sync(tenant);
+    await runDurableObjectAlarm(evaluator);
+    const after = await until(
+      'the pass is counted',
+      () => current(key),
+      (c) => c.evaluation.ruleEvaluations >= before.ruleEvaluations + 3,
+    );
+    expect(after.evaluation.ruleEvaluations - before.ruleEvaluations).toBe(3);
+    expect(after.evaluation.queries - before.queries).toBe(2); // (1m, service) for a and b; (5m, none) for c
   });
 
   it('refuses a history page size out of range', async () => {

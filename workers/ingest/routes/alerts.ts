@@ -59,6 +59,15 @@ const HistoryEvent = z
   })
   .openapi('AlertHistoryEvent');
 
+const EvaluationStats = z
+  .object({
+    since: z.string().nullable().openapi({ description: 'When these counts started (the first evaluation)' }),
+    queries: z.number().int().openapi({ description: 'ClickHouse queries run for your rules (rules sharing a window and group-by share one)' }),
+    ruleEvaluations: z.number().int().openapi({ description: 'Rule evaluations those queries answered' }),
+    queryMs: z.number().openapi({ description: 'Time spent in those queries (ms)' }),
+  })
+  .openapi('AlertEvaluationStats');
+
 export const alertsRoutes = new OpenAPIHono<IngestApp>({ defaultHook: validationHook });
 alertsRoutes.use('*', requirePrincipal());
 alertsRoutes.use('*', requireAlertScope('alerts:read'));
@@ -74,7 +83,7 @@ alertsRoutes.openapi(
     responses: {
       200: {
         description: 'Current alerts',
-        content: { 'application/json': { schema: z.object({ alerts: z.array(CurrentAlert), rules: z.array(RuleStatus) }) } },
+        content: { 'application/json': { schema: z.object({ alerts: z.array(CurrentAlert), rules: z.array(RuleStatus), evaluation: EvaluationStats }) } },
       },
       ...errorResponses(401, 403),
     },
