@@ -36,7 +36,10 @@ import {
   readBatch,
   verdictOf,
 } from '../shared/alerts/evaluation-query.ts';
-import { AlertRuleDefinition, describeCondition, parseDuration, renderMessage } from '../shared/alerts/rule.ts';
+import { AlertRuleDefinition, anomalyServices, describeCondition, parseDuration, renderMessage } from '../shared/alerts/rule.ts';
+import type { Anomaly } from '../shared/analytics/anomalies.ts';
+import { anomalyInterval, findAnomalies, type RunQuery } from '../shared/analytics/find-anomalies.ts';
+import { instantFromMillis } from '../shared/timestamp.ts';
 import { loadTargets } from '../shared/alerts/target-definition.ts';
 import type { AlertNotification, TargetDeployment } from '../shared/alerts/targets/index.ts';
 import { planOf } from '../shared/auth.ts';
@@ -63,6 +66,10 @@ export interface AlertEvaluatorEnv extends ConfigBindings {
   TENANT_ACTOR: DurableObjectNamespace<TenantActor>;
 }
 
+/** The range anomaly rules look at (finished intervals only; 5-minute intervals for an hour). */
+export const ANOMALY_RANGE_SECONDS = 3_600;
+const ANOMALY_MIN_INTERVAL_MS = 300_000;
+const ANOMALY_KINDS = ['volume', 'new_pattern', 'error_ratio', 'silence'] as const;
 /** Rules re-read from D1 at least this often while the tenant has any. */
 export const RESYNC_MS = 60_000;
 /** How long actors keep feeding this object after a lease (renewed at half). */
@@ -462,7 +469,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         version: row.version,
         definition,
         mutedUntil: row.muted_until,
-        intervalMs: parseDuration(definition.interval)! * 1000,
+        // The detector's intervals are 5 minutes: measuring an anomaly rule more often would re-read the same ones.
+        intervalMs: Math.max(parseDuration(definition.interval)! * 1000, condition.kind === 'anomaly' ? ANOMALY_MIN_INTERVAL_MS : 0),
         forMs: parseDuration(definition.for)! * 1000,
         measured,
         fast,
@@ -486,7 +494,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     const measured = due.filter((r) => r.measured !== null);
     // Pattern terms follow aliases, as in search; grouping by pattern counts aliased ids under their current one.
     let graph: AliasGraph | null = null;
-    if (measured.some((r) => hasPatternTerm(r.measured!.query) || r.measured!.groupBy.some((f) => resolveField(f).kind === 'patternId'))) {
+    const anomalyRules = due.some((r) => r.measured === null);
+    if (anomalyRules || measured.some((r) => hasPatternTerm(r.measured!.query) || r.measured!.groupBy.some((f) => resolveField(f).kind === 'patternId'))) {
       try {
         const { query, params } = aliasesQuery(tenantId);
         const rows = await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<{ FromId: string; ToId: string }>();
@@ -524,9 +533,82 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         for (const rule of rules) this.#failed(rule, Date.now(), evaluationError(err));
       }
     }
-    for (const rule of due.filter((r) => r.measured === null)) {
-      // Anomaly rules: the detector's findings for the rule's scope (docs/analytics.md) plug in here.
-      this.#failed(rule, now, 'anomaly rules are not evaluated yet: the detector runs in the query worker (issue 16 follow-up)');
+    await this.#evaluateAnomalyRules(
+      due.filter((r) => r.measured === null),
+      graph,
+      now,
+    );
+  }
+
+  /**
+   * Anomaly rules: the anomaly detector's findings (shared/analytics/find-anomalies.ts, as GET
+   * /v1/anomalies) over the last ANOMALY_RANGE_SECONDS of finished intervals, for the rule's
+   * services. A finding is current when it reaches the last finished interval (a new pattern: when
+   * it was first seen in the range) and is an alarm (score ≥ 1); each (kind, service, pattern) is
+   * one alert, which resolves when the finding is gone. Rules with the same services share one run.
+   */
+  async #evaluateAnomalyRules(rules: LiveRule[], graph: AliasGraph | null, now: number): Promise<void> {
+    if (rules.length === 0) return;
+    const tenantId = this.#tenantId!;
+    const client = clickHouseClient(loadConfig(this.env).clickhouse);
+    const interval = anomalyInterval(ANOMALY_RANGE_SECONDS);
+    const to = Math.floor((now - loadConfig(this.env).alerts.evaluationDelayMs) / 1000 / interval) * interval;
+    const runs = new Map<string, Promise<Anomaly[]>>();
+    for (const rule of rules) {
+      const services = anomalyServices(parseQuery(rule.definition.query)) ?? [];
+      const key = JSON.stringify([...services].sort());
+      let run = runs.get(key);
+      if (!run) {
+        let queries = 0;
+        const started = Date.now();
+        const runQuery: RunQuery = async <T>(sql: string, params: Record<string, unknown>) => {
+          queries++;
+          const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: { max_execution_time: 30 } });
+          return result.json<T>();
+        };
+        run = findAnomalies(runQuery, graph ?? new AliasGraph([]), {
+          tenantId,
+          from: instantFromMillis((to - ANOMALY_RANGE_SECONDS) * 1000),
+          to: instantFromMillis(to * 1000),
+          services,
+        }).then((found) => {
+          this.#count(queries, 0, Date.now() - started);
+          return found.anomalies;
+        });
+        runs.set(key, run);
+      }
+      try {
+        const anomalies = await run;
+        const kinds = new Set(rule.definition.condition.kind === 'anomaly' ? (rule.definition.condition.kinds ?? ANOMALY_KINDS) : ANOMALY_KINDS);
+        const counts = new Map<string, GroupCounts>();
+        const summaries = new Map<string, string>();
+        for (const a of anomalies) {
+          const current = a.kind === 'new_pattern' || Date.parse(a.end) >= to * 1000;
+          if (!current || a.score < 1 || !kinds.has(a.kind)) continue;
+          const group: [string, string][] = [
+            ['kind', a.kind],
+            ['service', a.service],
+            ['pattern', a.patternId ?? ''],
+          ];
+          const key = groupKey(group.map(([, v]) => v));
+          counts.set(key, { group, numerator: a.actual, denominator: 0 });
+          summaries.set(key, a.summary);
+        }
+        const at = Date.now();
+        this.#count(0, 1, 0);
+        this.#applyFindings(rule, counts, summaries, at);
+        this.#measured(rule, at, null);
+      } catch (err) {
+        this.#failed(rule, Date.now(), evaluationError(err));
+      }
+    }
+  }
+
+  /** Findings of an anomaly rule applied: each one found breaches; an alert whose finding is gone clears. */
+  #applyFindings(rule: LiveRule, found: Map<string, GroupCounts>, summaries: Map<string, string>, at: number): void {
+    for (const [key, c] of found) this.#observe(rule, key, c.group, { at, breaching: true, value: c.numerator }, summaries.get(key) ?? null);
+    for (const inst of this.#instances(rule.id)) {
+      if (!found.has(inst.key) && inst.instance.state !== 'inactive') this.#observe(rule, inst.key, inst.group, { at, breaching: false, value: 0 }, null);
     }
   }
 
@@ -662,6 +744,11 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   /** The explorer search behind an alert: the rule's query narrowed to the group, over its window. */
   #explorerUrl(query: string, rule: LiveRule, group: [string, string][]): string {
     const origin = this.#meta('origin') ?? '';
+    // An anomaly's alert links to the anomalies of its service.
+    if (rule.measured === null) {
+      const service = group.find(([field]) => field === 'service')?.[1];
+      return `${origin}/anomalies${service ? `?${new URLSearchParams({ service })}` : ''}`;
+    }
     const terms = group.map(([field, value]) => `${field}:"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`);
     const q = [query.trim() === '' ? null : `(${query})`, ...terms].filter((t) => t !== null).join(' ');
     const window = rule.measured ? rule.measured.windowSeconds : 3600;

@@ -14,6 +14,8 @@ import { z } from '@hono/zod-openapi';
 import { ApiError } from '../api-error.ts';
 import type { Plan } from '../plans.ts';
 import { resolveField } from '../query-language/fields.ts';
+import type { QueryNode } from '../query-language/ast.ts';
+import { parseQuery } from '../query-language/parse.ts';
 import { parseQueryParameter } from '../search-scope.ts';
 
 /** Durations as the query language's relative times write them: `30s`, `5m`, `1h`, `1d`. */
@@ -159,11 +161,34 @@ export function checkRule(rule: AlertRuleDefinition, plan: Plan): RuleTiming {
     windowSeconds = duration('condition.window', rule.condition.window);
     if (windowSeconds < MIN_INTERVAL_SECONDS || windowSeconds > MAX_WINDOW_SECONDS) invalid('condition.window', `must be from ${MIN_INTERVAL_SECONDS}s to 1d`);
   }
+  if (rule.condition.kind === 'anomaly') {
+    if (anomalyServices(parseQuery(rule.query)) === null)
+      invalid('query', 'an anomaly rule is scoped by service only: leave it empty or use service:<name> (or several joined with OR)');
+    if (rule.groupBy.length > 0) invalid('groupBy', 'an anomaly rule has one alert per finding (kind, service, pattern): it takes no groupBy');
+  }
   const labels = Object.keys(rule.labels);
   if (labels.length > MAX_LABELS) invalid('labels', `at most ${MAX_LABELS}`);
   for (const name of labels) if (!LABEL_NAME.test(name)) invalid(`labels.${name.slice(0, 64)}`, `label names must match ${LABEL_NAME.source}`);
   if (new Set(rule.targets).size !== rule.targets.length) invalid('targets', 'lists a target twice');
   return { intervalSeconds, forSeconds, windowSeconds };
+}
+
+/**
+ * The services an anomaly rule watches: [] for all of them (an empty query), the names of a query
+ * made only of `service:<name>` terms joined with OR; null for any other query (the detector judges
+ * whole services and patterns, not arbitrary records).
+ */
+export function anomalyServices(query: QueryNode): string[] | null {
+  if (query.type === 'all') return [];
+  const names: string[] = [];
+  const collect = (node: QueryNode): boolean => {
+    if (node.type === 'or') return node.children.every(collect);
+    if (node.type !== 'field' || resolveField(node.field).kind !== 'service' || node.prefix || node.value === '*') return false;
+    if (node.op !== ':' && node.op !== '=') return false;
+    names.push(node.value);
+    return true;
+  };
+  return collect(query) ? names : null;
 }
 
 function parseRuleQuery(field: string, text: string): void {

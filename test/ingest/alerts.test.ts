@@ -9,7 +9,8 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
-import { injectFault, uniqueTenant } from '../support/in-workerd.ts';
+import { countRows, flushTenant, injectFault, uniqueTenant } from '../support/in-workerd.ts';
+import { PLANS } from '../../shared/plans.ts';
 
 function call(method: string, path: string, key: string, body?: unknown): Promise<Response> {
   return exports.default.fetch(
@@ -170,6 +171,39 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     );
     expect(after.evaluation.ruleEvaluations - before.ruleEvaluations).toBe(3);
     expect(after.evaluation.queries - before.queries).toBe(2); // (1m, service) for a and b; (5m, none) for c
+  });
+
+  it("fires an anomaly rule on the detector's findings: a new error pattern of a service", async () => {
+    const { tenant, key } = await tenantWithKey();
+    const refused = await call('POST', '/v1/alerts/rules', key, { name: 'x', query: 'level:error', condition: { kind: 'anomaly' } });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ field: 'query' });
+    // Three errors of a template never seen before, in an interval that has ended.
+    const at = new Date(Date.now() - 8 * 60_000).toISOString();
+    await send(
+      key,
+      Array.from({ length: 3 }, (_, i) => ({ timestamp: at, level: 'error', service: 'billing', message: `ledger checksum mismatch in batch ${i}` })),
+    );
+    await flushTenant(tenant, PLANS.enterprise.shardCount);
+    expect(await countRows(tenant)).toBe(3);
+    const ruleId = await createRule(key, {
+      name: 'something new in billing',
+      query: 'service:billing',
+      condition: { kind: 'anomaly', kinds: ['new_pattern'] },
+      interval: '1m',
+    });
+    const c = await until(
+      'the anomaly alert fires',
+      () => current(key),
+      (x) => x.alerts.some((a) => a.ruleId === ruleId && a.state === 'firing'),
+      15_000,
+    );
+    const alert = c.alerts.find((a) => a.ruleId === ruleId)!;
+    expect(alert.group).toMatchObject({ kind: 'new_pattern', service: 'billing' });
+    expect(alert.group.pattern).toMatch(/^[0-9a-f]{16}$/);
+    expect(alert.value).toBe(3);
+    const history = (await (await call('GET', `/v1/alerts/history?rule=${ruleId}`, key)).json()) as { events: { event: string; detail: string | null }[] };
+    expect(history.events.find((e) => e.event === 'firing')?.detail).toMatch(/not seen before in billing/);
   });
 
   it('refuses a history page size out of range', async () => {
