@@ -87,6 +87,8 @@ interface LiveRule {
   name: string;
   version: number;
   definition: AlertRuleDefinition;
+  /** The definition as stored: what tells a redefined rule from the same one. */
+  definitionText: string;
   mutedUntil: number | null;
   intervalMs: number;
   forMs: number;
@@ -468,6 +470,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         name,
         version: row.version,
         definition,
+        definitionText: row.definition,
         mutedUntil: row.muted_until,
         // The detector's intervals are 5 minutes: measuring an anomaly rule more often would re-read the same ones.
         intervalMs: Math.max(parseDuration(definition.interval)! * 1000, condition.kind === 'anomaly' ? ANOMALY_MIN_INTERVAL_MS : 0),
@@ -511,7 +514,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     // The window ends NEURALLOG_ALERT_EVALUATION_DELAY_S behind now: records not flushed yet or sent late are still counted.
     const end = Math.floor((now - loadConfig(this.env).alerts.evaluationDelayMs) / 1000);
     for (const batch of batches) {
-      const rules = batch.rules.map((m) => this.#rules.get(m.id)!);
+      const byId = new Map(due.map((r) => [r.id, r]));
+      const rules = batch.rules.map((m) => byId.get(m.id)!);
       try {
         const { sql, params } = batchSql(tenantId, batch, end, now);
         const started = Date.now();
@@ -525,12 +529,13 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         this.#count(1, rules.length, Date.now() - started);
         const { counts, truncated } = readBatch(batch, rows, graph ? (id) => graph!.canonical(id) : undefined);
         const at = Date.now();
-        for (const rule of rules) {
+        // A rule changed or deleted while its query ran: this measurement is of what it was, so it is dropped.
+        for (const rule of rules.filter((r) => this.#current(r))) {
           this.#applyMeasurement(rule, counts.get(rule.id)!, at);
           this.#measured(rule, at, truncated ? 'more groups than one evaluation reads: some were left out' : null);
         }
       } catch (err) {
-        for (const rule of rules) this.#failed(rule, Date.now(), evaluationError(err));
+        for (const rule of rules.filter((r) => this.#current(r))) this.#failed(rule, Date.now(), evaluationError(err));
       }
     }
     await this.#evaluateAnomalyRules(
@@ -596,12 +601,19 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         }
         const at = Date.now();
         this.#count(0, 1, 0);
+        if (!this.#current(rule)) continue;
         this.#applyFindings(rule, counts, summaries, at);
         this.#measured(rule, at, null);
       } catch (err) {
-        this.#failed(rule, Date.now(), evaluationError(err));
+        if (this.#current(rule)) this.#failed(rule, Date.now(), evaluationError(err));
       }
     }
+  }
+
+  /** Whether a rule read before an await is still the tenant's rule as it is now (not deleted or redefined meanwhile). */
+  #current(rule: LiveRule): boolean {
+    const now = this.#rules.get(rule.id);
+    return now !== undefined && now.definitionText === rule.definitionText;
   }
 
   /** Findings of an anomaly rule applied: each one found breaches; an alert whose finding is gone clears. */
@@ -756,7 +768,9 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     return `${origin}/?${params}`;
   }
 
-  #measured(rule: LiveRule, at: number, warning: string | null): void {
+  #measured(measuredRule: LiveRule, at: number, warning: string | null): void {
+    // The live object: a resync during the query may have rebuilt it (same definition, new object).
+    const rule = this.#rules.get(measuredRule.id) ?? measuredRule;
     const sql = this.ctx.storage.sql;
     if (rule.error !== null) this.#history(at, rule, [], 'recovered', null, null);
     rule.consecutiveErrors = 0;
@@ -771,7 +785,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     if (warning) logEvent('warn', 'alerts.groups_truncated', { tenant: this.#tenantId, rule: rule.id });
   }
 
-  #failed(rule: LiveRule, at: number, reason: string): void {
+  #failed(failedRule: LiveRule, at: number, reason: string): void {
+    const rule = this.#rules.get(failedRule.id) ?? failedRule;
     const firstOrNew = rule.error !== reason;
     rule.consecutiveErrors += 1;
     rule.error = reason;

@@ -85,6 +85,8 @@ describe('alert rules', () => {
       [{ ...errorsOver100, groupBy: ['message'] }, 400, { field: 'groupBy.0' }],
       [{ ...errorsOver100, labels: { 'not-a-label': 'x' } }, 400, { field: 'labels.not-a-label' }],
       [{ ...errorsOver100, targets: ['t1', 't1'] }, 400, { field: 'targets' }],
+      [{ ...errorsOver100, targets: ['tgt_does_not_exist'] }, 400, { field: 'targets.0' }], // only the tenant's own targets
+      [{ ...errorsOver100, query: 'level:error', condition: { kind: 'anomaly' } }, 400, { field: 'query' }], // anomaly rules: service only
       [{ ...errorsOver100, condition: { kind: 'ratio', denominator: '', op: '>', value: 5, window: '10m' } }, 400, {}], // a fraction, not a percentage
       [{ ...errorsOver100, unknown: 1 }, 400, {}],
     ];
@@ -138,6 +140,24 @@ describe('alert rules', () => {
     expect((await call('GET', '', logsOnly)).status).toBe(403);
     const admin = await provisionKey(a.tenant, ['admin']);
     expect((await call('POST', '', admin, { ...errorsOver100, name: 'by admin' })).status).toBe(201);
+  });
+
+  it("notifies only the tenant's own targets: another tenant's target id is refused", async () => {
+    const a = await freshTenant();
+    const b = await freshTenant();
+    const created = await exports.default.fetch(
+      new Request('https://neurallog.test/v1/alerts/targets', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'a hook', kind: 'webhook', url: 'http://127.0.0.1:9/hook' }),
+      }),
+    );
+    expect(created.status).toBe(201);
+    const target = (await created.json<{ id: string }>()).id;
+    expect((await call('POST', '', a.key, { ...errorsOver100, targets: [target] })).status).toBe(201);
+    const refused = await call('POST', '', b.key, { ...errorsOver100, targets: [target] });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ field: 'targets.0' });
   });
 
   it('keeps hostile names, labels and group fields as data', async () => {

@@ -69,6 +69,21 @@ async function syncEvaluator(c: Context<IngestApp>, tenantId: string): Promise<v
   }
 }
 
+/** Every target a rule names must be one of the tenant's (400 naming the first that is not). */
+async function checkTargets(db: D1Database, tenantId: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const found = await db
+    .prepare(`SELECT id FROM alert_targets WHERE tenant_id = ? AND id IN (${ids.map(() => '?').join(', ')})`)
+    .bind(tenantId, ...ids)
+    .all<{ id: string }>();
+  const known = new Set(found.results.map((r) => r.id));
+  const missing = ids.findIndex((id) => !known.has(id));
+  if (missing >= 0)
+    throw new ApiError(400, 'invalid_request', `targets.${missing}: no notification target "${ids[missing]!.slice(0, 100)}" (see /v1/alerts/targets)`, {
+      field: `targets.${missing}`,
+    });
+}
+
 async function findRule(db: D1Database, tenantId: string, id: string): Promise<Row> {
   const row = (
     await drizzle(db)
@@ -143,6 +158,7 @@ alertRuleRoutes.openapi(
     const principal = c.get('principal');
     const rule = c.req.valid('json');
     checkRule(rule, principal.plan);
+    await checkTargets(c.env.CONTROL_DB, principal.tenantId, rule.targets);
     const id = crypto.randomUUID();
     const now = Date.now();
     const db = drizzle(c.env.CONTROL_DB);
@@ -219,6 +235,7 @@ alertRuleRoutes.openapi(
     const { id } = c.req.valid('param');
     const rule = c.req.valid('json');
     checkRule(rule, principal.plan);
+    await checkTargets(c.env.CONTROL_DB, principal.tenantId, rule.targets);
     await findRule(c.env.CONTROL_DB, principal.tenantId, id); // 404 before anything is written or audited
     const db = drizzle(c.env.CONTROL_DB);
     let changes = 0;
