@@ -206,6 +206,38 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     expect(history.events.find((e) => e.event === 'firing')?.detail).toMatch(/not seen before in billing/);
   });
 
+  it('groups by hostile field names as data, on the fast path and in ClickHouse', async () => {
+    const { tenant, key } = await tenantWithKey();
+    const ruleId = await createRule(key, errorsOver(1, { groupBy: ['__proto__', 'constructor'] }));
+    await send(key, [
+      JSON.parse('{"level":"error","message":"a","__proto__":"p1","constructor":"c1"}'),
+      JSON.parse('{"level":"error","message":"b","__proto__":"p1","constructor":"c1"}'),
+    ]);
+    const c = await until(
+      'the hostile group fires',
+      () => current(key),
+      (x) => x.alerts.some((a) => a.state === 'firing'),
+    );
+    expect(c.alerts[0]!.group).toEqual(JSON.parse('{"__proto__":"p1","constructor":"c1"}'));
+    expect(Object.getPrototypeOf(c.alerts[0]!.group)).toBe(Object.prototype);
+    // The scheduled path agrees (ClickHouse groups the same values).
+    await flushTenant(tenant, PLANS.enterprise.shardCount);
+    const evaluator = env.ALERT_EVALUATOR.get(env.ALERT_EVALUATOR.idFromName(tenant));
+    await runInDurableObject(evaluator, (_instance, state) => {
+      state.storage.sql.exec('UPDATE rules SET next_eval_at = 0');
+    });
+    await evaluator.sync(tenant);
+    await runDurableObjectAlarm(evaluator);
+    const after = await current(key);
+    expect(after.rules[0]).toMatchObject({ id: ruleId, health: 'ok' });
+    expect(after.alerts.filter((a) => a.state === 'firing')).toHaveLength(1);
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      const res = await call('GET', `/v1/alerts/history?rule=${name}`, key);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { events: unknown[] }).events).toEqual([]);
+    }
+  });
+
   it('refuses a history page size out of range', async () => {
     const { key } = await tenantWithKey();
     const res = await call('GET', '/v1/alerts/history?limit=100000', key);
