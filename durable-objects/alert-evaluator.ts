@@ -70,6 +70,8 @@ export interface AlertEvaluatorEnv extends ConfigBindings {
 export const ANOMALY_RANGE_SECONDS = 3_600;
 const ANOMALY_MIN_INTERVAL_MS = 300_000;
 const ANOMALY_KINDS = ['volume', 'new_pattern', 'error_ratio', 'silence'] as const;
+/** How often firing alerts are posted again to Alertmanager targets (its resolve_timeout is 5 min by default). */
+export const ALERTMANAGER_REPOST_MS = 60_000;
 /** Rules re-read from D1 at least this often while the tenant has any. */
 export const RESYNC_MS = 60_000;
 /** How long actors keep feeding this object after a lease (renewed at half). */
@@ -175,6 +177,8 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   readonly #sending = new Set<number>();
   /** When the actors' feed lease was last renewed (in memory: after a restart it is renewed at once). */
   #leaseRenewedAt = 0;
+  /** When firing alerts were last re-posted to Alertmanager targets; null while none is firing there. */
+  #repostedAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: AlertEvaluatorEnv) {
     super(ctx, env);
@@ -342,6 +346,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
       await this.#evaluateDue(now);
       await this.#renewFeed(now);
       await this.#deliverDue(Date.now());
+      await this.#repostToAlertmanager(Date.now());
       this.#prune(now);
     } finally {
       await this.#scheduleAlarm(Date.now());
@@ -356,6 +361,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         nextEvaluationAt: rules.length > 0 ? Math.min(...rules.map((r) => r.nextEvalAt)) : null,
         nextDeliveryAt: this.#outbox.nextAt(),
         leaseRenewAt: hasFast ? this.#leaseRenewedAt + FEED_LEASE_MS / 2 : null,
+        repostAt: this.#repostedAt === null ? null : this.#repostedAt + ALERTMANAGER_REPOST_MS,
         resyncAt: rules.length > 0 ? Number(this.#meta('synced_at') ?? 0) + RESYNC_MS : null,
       },
       now,
@@ -682,7 +688,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     this.#history(at, rule, group, transition, instance.value, detail);
     if (!notifies(transition as Parameters<typeof notifies>[0])) return false;
     const status = transition as 'firing' | 'resolved';
-    const dedupKey = `${rule.id}:${fnv1a64(new TextEncoder().encode(groupKey(group.map(([, v]) => v))))}:${instance.firedAt}`;
+    const dedupKey = this.#dedupKey(rule, group, instance);
     const notification = this.#notification(rule, group, status, instance, dedupKey);
     let queued = false;
     const muted = rule.mutedUntil !== null && rule.mutedUntil > at;
@@ -700,11 +706,18 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
             : null;
       if (reason === null) {
         queued = this.#outbox.enqueue(notification, targetId, 'pending', at) || queued;
+        // Wake to re-post it if the target is an Alertmanager (#repostToAlertmanager checks the kind).
+        if (status === 'firing' && this.#repostedAt === null) this.#repostedAt = at;
       } else if (this.#outbox.enqueue(notification, targetId, 'suppressed', at, reason)) {
         this.#history(at, rule, group, 'notification_suppressed', instance.value, `${targetId}: ${reason}`);
       }
     }
     return queued;
+  }
+
+  /** (rule, group, firing instance): the same for a firing and its resolve, stable across retries and restarts, new for each firing. */
+  #dedupKey(rule: LiveRule, group: [string, string][], instance: Pick<AlertInstance, 'firedAt'>): string {
+    return `${rule.id}:${fnv1a64(new TextEncoder().encode(groupKey(group.map(([, v]) => v))))}:${instance.firedAt}`;
   }
 
   #notification(
@@ -828,6 +841,46 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   }
 
   // ── Delivery ─────────────────────────────────────────────────────────────
+
+  /**
+   * Alertmanager forgets a firing alert that is not posted again within its resolve_timeout (5 min
+   * by default), so every ALERTMANAGER_REPOST_MS the alerts still firing are posted again to the
+   * Alertmanager targets their firing went to — as Prometheus does. Idempotent (same labels, same
+   * alert) and best effort: a failed re-post is tried again a minute later, and logged, not queued.
+   */
+  async #repostToAlertmanager(now: number): Promise<void> {
+    if (this.#repostedAt !== null && now - this.#repostedAt < ALERTMANAGER_REPOST_MS) return;
+    const reposts: { notification: AlertNotification; targetId: string }[] = [];
+    for (const rule of this.#rules.values()) {
+      if (rule.definition.targets.length === 0 || (rule.mutedUntil !== null && rule.mutedUntil > now)) continue;
+      for (const inst of this.#instances(rule.id)) {
+        // The firing itself was posted a moment ago: re-post from a minute on.
+        if (inst.instance.state !== 'firing' || now - (inst.instance.firedAt ?? now) < ALERTMANAGER_REPOST_MS) continue;
+        const dedupKey = this.#dedupKey(rule, inst.group, inst.instance);
+        for (const targetId of rule.definition.targets) {
+          if (this.#outbox.firingWasNotified(dedupKey, targetId))
+            reposts.push({ notification: this.#notification(rule, inst.group, 'firing', inst.instance, dedupKey), targetId });
+        }
+      }
+    }
+    if (reposts.length === 0) {
+      // Nothing old enough yet: look again in a minute while anything fires.
+      const firing = this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM instances WHERE json_extract(instance, '$.state') = 'firing'`).one().n;
+      this.#repostedAt = firing > 0 ? now : null;
+      return;
+    }
+    this.#repostedAt = now;
+    const targets = await this.#targets([...new Set(reposts.map((r) => r.targetId))]);
+    await Promise.all(
+      reposts.map(async ({ notification, targetId }) => {
+        const target = targets.get(targetId);
+        if (target?.config.kind !== 'alertmanager') return;
+        const sent = await sendNotification(target.config, notification, this.#sendOptions(Date.now()));
+        if (sent.outcome.kind !== 'delivered')
+          logEvent('warn', 'alerts.repost_failed', { tenant: this.#tenantId, rule: notification.ruleId, target: targetId, detail: sent.detail });
+      }),
+    );
+  }
 
   async #deliverDue(now: number): Promise<void> {
     const rows = this.#outbox.due(now, DELIVERIES_PER_RUN).filter((r) => !this.#sending.has(r.id));

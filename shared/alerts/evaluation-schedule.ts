@@ -58,6 +58,8 @@ export interface WakeInputs {
   nextDeliveryAt: number | null;
   /** When the actors' feed lease must be renewed (fast-path rules only). */
   leaseRenewAt: number | null;
+  /** When firing alerts are next re-posted to Alertmanager targets (which forget an alert not re-posted). */
+  repostAt?: number | null;
   /** When the rules are re-read from D1 (only while the tenant has rules). */
   resyncAt: number | null;
 }
@@ -65,7 +67,7 @@ export interface WakeInputs {
 /** When the alarm must fire next: the earliest of its inputs, never in the past; null when nothing waits. */
 export function nextWakeAt(inputs: WakeInputs, now: number): number | null {
   let at: number | null = null;
-  for (const t of [inputs.nextEvaluationAt, inputs.nextDeliveryAt, inputs.leaseRenewAt, inputs.resyncAt]) {
+  for (const t of [inputs.nextEvaluationAt, inputs.nextDeliveryAt, inputs.leaseRenewAt, inputs.repostAt ?? null, inputs.resyncAt]) {
     if (t !== null && Number.isFinite(t) && (at === null || t < at)) at = t;
   }
   return at === null ? null : Math.max(at, now);

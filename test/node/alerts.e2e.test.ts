@@ -254,6 +254,27 @@ describe('alerts end to end', () => {
     expect(history.events.filter((e) => e.event === 'notification_suppressed')).toHaveLength(2);
   }, 30_000);
 
+  it('re-posts a firing alert to Alertmanager every minute, so that its resolve_timeout does not end it', async () => {
+    const service = `${tag}-long`;
+    const ruleId = await createRule({
+      name: 'long incident',
+      query: `service:${service}`,
+      condition: { kind: 'threshold', op: '>=', value: 1, window: '5m' },
+      interval: '10s',
+      targets: [targets.alertmanager],
+    });
+    await send(service, 'error', 1);
+    const posts = () =>
+      receivers.deliveries('alertmanager').filter((r) => (r.body as { labels: { rule_id: string } }[]).some((a) => a.labels.rule_id === ruleId));
+    await until('the first post', () => posts().length === 1, 5_000);
+    await until('a re-post a minute later', () => posts().length >= 2, 90_000);
+    const [first, second] = posts();
+    const alertOf = (r: ReceivedRequest) => (r.body as { labels: Record<string, string>; endsAt?: string }[])[0]!;
+    expect(alertOf(second!).labels).toEqual(alertOf(first!).labels); // the same alert to Alertmanager
+    expect(alertOf(second!).endsAt).toBeUndefined(); // still firing
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(55_000);
+  }, 120_000);
+
   it('a crash of the runtime in the middle of a delivery delivers once after the restart', async () => {
     const service = `${tag}-crash`;
     const ruleId = await createRule({

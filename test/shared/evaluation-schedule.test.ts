@@ -68,6 +68,7 @@ describe('nextWakeAt', () => {
     ['the earliest of several', { nextEvaluationAt: T + 50, nextDeliveryAt: T + 10, resyncAt: T + 90 }, T + 10],
     ['a delivery due in the past: now', { nextDeliveryAt: T - 5_000 }, T],
     ['a lease renewal alone keeps it awake', { leaseRenewAt: T + 30_000 }, T + 30_000],
+    ['an Alertmanager re-post sooner than the next evaluation', { nextEvaluationAt: T + 3_600_000, repostAt: T + 60_000 }, T + 60_000],
     ['NaN is ignored', { nextEvaluationAt: Number.NaN, resyncAt: T + 1 }, T + 1],
   ];
   for (const [name, inputs, expected] of cases) {
