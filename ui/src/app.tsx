@@ -14,6 +14,7 @@ import { SignIn } from './pages/sign-in.tsx';
 import { usagePage } from './pages/usage.tsx';
 import { patternsPage } from './pages/patterns.tsx';
 import { anomaliesPage } from './pages/anomalies.tsx';
+import { alertsPage } from './pages/alerts.tsx';
 import { location, navigate } from './router.ts';
 import { loadSession, scopes, session, sessionLost, signOut } from './session.ts';
 
@@ -44,7 +45,7 @@ function Guard({ children }: { children: ComponentChildren }) {
 }
 
 /** Every page of the app, in navigation order: adding one is adding it here. */
-export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, keysPage, usagePage, auditPage];
+export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, alertsPage, keysPage, usagePage, auditPage];
 
 whenUnauthenticated(sessionLost);
 

@@ -2,9 +2,11 @@
  * Saved searches of the tenant (GET/POST/DELETE /v1/saved-searches): save the
  * current query and range under a name, open one (it becomes the URL, so it
  * is a history entry like any search), delete one. And export: the current
- * result set as NDJSON or CSV, streamed by GET /v1/logs/export.
+ * result set as NDJSON or CSV, streamed by GET /v1/logs/export. And "Create
+ * alert": the Alerts page's form, on this search's query.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { CreateAlertLink } from '../alerts/create-alert-link.tsx';
 import { type ApiFailure, json, query, request } from '../api.ts';
 import { navigate } from '../router.ts';
 import { search } from './search-state.ts';
@@ -75,6 +77,7 @@ export function SavedSearches() {
       <a class="button" href={exportHref('csv')} download data-testid="export-csv">
         CSV
       </a>
+      <CreateAlertLink q={s.q} />
       {open && (
         <div class="saved-panel card" role="dialog" aria-label="Saved searches">
           <form onSubmit={save}>
