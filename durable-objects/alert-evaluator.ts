@@ -56,7 +56,15 @@ import { decodeStoredRow } from '../shared/row-format.ts';
 import { shardName } from '../shared/sharding.ts';
 import { Alarm } from './alarm.ts';
 import { type FastRule, FastPathCounters } from './alert-evaluator/fast-path.ts';
-import { afterAttempt, MAX_NOTIFICATIONS_PER_RULE_PER_HOUR, Outbox, type OutboxRow, sendNotification } from './alert-evaluator/outbox.ts';
+import {
+  afterAttempt,
+  batchesAlerts,
+  MAX_NOTIFICATIONS_PER_RULE_PER_HOUR,
+  Outbox,
+  type OutboxRow,
+  sendNotification,
+  sendNotifications,
+} from './alert-evaluator/outbox.ts';
 import { ALERT_EVALUATOR_MIGRATIONS } from './alert-evaluator/schema.ts';
 import { migrateSchema } from './sqlite-migrations.ts';
 import type { TenantActor } from './tenant-actor.ts';
@@ -871,13 +879,15 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     }
     this.#repostedAt = now;
     const targets = await this.#targets([...new Set(reposts.map((r) => r.targetId))]);
+    const byTarget = new Map<string, AlertNotification[]>();
+    for (const { notification, targetId } of reposts) byTarget.set(targetId, [...(byTarget.get(targetId) ?? []), notification]);
     await Promise.all(
-      reposts.map(async ({ notification, targetId }) => {
+      [...byTarget].map(async ([targetId, notifications]) => {
         const target = targets.get(targetId);
         if (target?.config.kind !== 'alertmanager') return;
-        const sent = await sendNotification(target.config, notification, this.#sendOptions(Date.now()));
+        const sent = await sendNotifications(target.config, notifications, this.#sendOptions(Date.now()));
         if (sent.outcome.kind !== 'delivered')
-          logEvent('warn', 'alerts.repost_failed', { tenant: this.#tenantId, rule: notification.ruleId, target: targetId, detail: sent.detail });
+          logEvent('warn', 'alerts.repost_failed', { tenant: this.#tenantId, target: targetId, alerts: notifications.length, detail: sent.detail });
       }),
     );
   }
@@ -888,39 +898,59 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     for (const row of rows) this.#sending.add(row.id);
     try {
       const targets = await this.#targets([...new Set(rows.map((r) => r.targetId))]);
-      await Promise.all(rows.map((row) => this.#deliver(row, targets)));
+      // Rows for a target that takes several alerts at once (Alertmanager) go in one request; others one each.
+      const batches = new Map<string, OutboxRow[]>();
+      for (const row of rows) {
+        const target = targets.get(row.targetId);
+        const key = target && batchesAlerts(target.config) ? row.targetId : `row:${row.id}`;
+        batches.set(key, [...(batches.get(key) ?? []), row]);
+      }
+      await Promise.all([...batches.values()].map((batch) => this.#deliver(batch, targets)));
     } finally {
       for (const row of rows) this.#sending.delete(row.id);
       await this.#scheduleAlarm(Date.now());
     }
   }
 
-  async #deliver(row: OutboxRow, targets: TargetMap): Promise<void> {
+  /** One attempt for rows to one target (several only for a target that batches), each row's outcome recorded. */
+  async #deliver(rows: OutboxRow[], targets: TargetMap): Promise<void> {
     const now = Date.now();
-    const rule = this.#rules.get(row.ruleId);
-    const target = targets.get(row.targetId);
-    const group = Object.entries(row.notification.group);
-    const historyRule = rule ?? { id: row.ruleId, name: row.notification.ruleName };
+    const target = targets.get(rows[0]!.targetId);
+    const context = (row: OutboxRow) => ({
+      rule: this.#rules.get(row.ruleId) ?? { id: row.ruleId, name: row.notification.ruleName },
+      group: Object.entries(row.notification.group),
+    });
     if (!target) {
-      this.#outbox.finish(row.id, 'failed', now, 'the target no longer exists');
-      this.#history(now, historyRule, group, 'notification_failed', null, `${row.targetId}: the target no longer exists`);
+      for (const row of rows) {
+        const { rule, group } = context(row);
+        this.#outbox.finish(row.id, 'failed', now, 'the target no longer exists');
+        this.#history(now, rule, group, 'notification_failed', null, `${row.targetId}: the target no longer exists`);
+      }
       return;
     }
-    const state = this.#outbox.startAttempt(row, now);
-    const sent = await sendNotification(target.config, row.notification, this.#sendOptions(now));
+    const states = rows.map((row) => this.#outbox.startAttempt(row, now));
+    const sent = await sendNotifications(
+      target.config,
+      rows.map((r) => r.notification),
+      this.#sendOptions(now),
+    );
     const after = Date.now();
-    const decision = afterAttempt(state, sent, after);
-    const what = `${target.name} (${target.config.kind}), ${row.status}: ${sent.detail}`;
-    if (decision.kind === 'done') {
-      this.#outbox.finish(row.id, 'sent', after, sent.detail);
-      this.#history(after, historyRule, group, 'notification_sent', row.notification.value, what);
-    } else if (decision.kind === 'failed') {
-      this.#outbox.finish(row.id, 'failed', after, `${sent.detail}; ${decision.reason}`);
-      this.#history(after, historyRule, group, 'notification_failed', row.notification.value, `${what}; ${decision.reason}`);
-    } else {
-      this.#outbox.retryAt(row.id, decision.at, sent.detail);
-      if (state.attempts === 1) this.#history(after, historyRule, group, 'notification_retrying', row.notification.value, what);
-    }
+    const together = rows.length > 1 ? ` (one request for ${rows.length} alerts)` : '';
+    rows.forEach((row, i) => {
+      const { rule, group } = context(row);
+      const decision = afterAttempt(states[i]!, sent, after);
+      const what = `${target.name} (${target.config.kind}), ${row.status}: ${sent.detail}${together}`;
+      if (decision.kind === 'done') {
+        this.#outbox.finish(row.id, 'sent', after, sent.detail);
+        this.#history(after, rule, group, 'notification_sent', row.notification.value, what);
+      } else if (decision.kind === 'failed') {
+        this.#outbox.finish(row.id, 'failed', after, `${sent.detail}; ${decision.reason}`);
+        this.#history(after, rule, group, 'notification_failed', row.notification.value, `${what}; ${decision.reason}`);
+      } else {
+        this.#outbox.retryAt(row.id, decision.at, sent.detail);
+        if (states[i]!.attempts === 1) this.#history(after, rule, group, 'notification_retrying', row.notification.value, what);
+      }
+    });
   }
 
   async #targets(ids: readonly string[]) {

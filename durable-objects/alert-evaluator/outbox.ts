@@ -26,6 +26,15 @@ export const MAX_NOTIFICATIONS_PER_RULE_PER_HOUR = 30;
 
 export type OutboxState = 'pending' | 'sent' | 'failed' | 'suppressed';
 
+/**
+ * Rows that may be sent now: pending, and — for a resolve — not while the firing it closes is still
+ * pending for the same target. Receivers must see firing before resolved (a resolve that overtakes
+ * its firing leaves PagerDuty or Alertmanager with an open alert); after a crash the firing's retry
+ * is due later than a resolve decided meanwhile, so order is kept here, not by time.
+ */
+const SENDABLE = `state = 'pending' AND NOT (status = 'resolved' AND EXISTS (
+  SELECT 1 FROM outbox f WHERE f.dedup_key = o.dedup_key AND f.target_id = o.target_id AND f.status = 'firing' AND f.state = 'pending'))`;
+
 export interface OutboxRow {
   id: number;
   dedupKey: string;
@@ -92,7 +101,7 @@ export class Outbox {
         attempts: number;
         first_attempt_at: number | null;
       }>(
-        "SELECT id, dedup_key, status, target_id, rule_id, notification, attempts, first_attempt_at FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
+        `SELECT id, dedup_key, status, target_id, rule_id, notification, attempts, first_attempt_at FROM outbox o WHERE ${SENDABLE} AND next_at <= ? ORDER BY next_at, id LIMIT ?`,
         now,
         limit,
       )
@@ -110,7 +119,7 @@ export class Outbox {
   }
 
   nextAt(): number | null {
-    return this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox WHERE state = 'pending'").one().t;
+    return this.sql.exec<{ t: number | null }>(`SELECT min(next_at) AS t FROM outbox o WHERE ${SENDABLE}`).one().t;
   }
 
   /**
@@ -163,9 +172,28 @@ export interface SendResult {
  * redirects, with a timeout, reading at most MAX_RESPONSE_BYTES of the answer.
  */
 export async function sendNotification(config: TargetConfig, notification: AlertNotification, options: SendOptions): Promise<SendResult> {
+  return sendNotifications(config, [notification], options);
+}
+
+/** Targets that take several alerts in one request: Alertmanager's API takes an array of alerts. */
+export function batchesAlerts(config: TargetConfig): boolean {
+  return config.kind === 'alertmanager';
+}
+
+/**
+ * One attempt for several notifications to one target that batches (batchesAlerts): their
+ * requests' alert arrays joined into one request, so a storm of groups firing at once is one POST.
+ * One notification: its own request, for any target.
+ */
+export async function sendNotifications(config: TargetConfig, notifications: readonly AlertNotification[], options: SendOptions): Promise<SendResult> {
   let request: Awaited<ReturnType<typeof buildTargetRequest>>;
   try {
-    request = await buildTargetRequest(config, notification, options.now, options.deployment);
+    const requests = await Promise.all(notifications.map((n) => buildTargetRequest(config, n, options.now, options.deployment)));
+    request = requests[0]!;
+    if (requests.length > 1) {
+      if (!batchesAlerts(config)) throw new Error(`${config.kind} targets take one notification per request`);
+      request = { ...request, body: JSON.stringify(requests.flatMap((r) => JSON.parse(r.body) as unknown[])) };
+    }
   } catch (err) {
     return { outcome: { kind: 'rejected', status: 0 }, detail: `not sent: ${(err as Error).message}` };
   }

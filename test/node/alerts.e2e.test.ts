@@ -161,19 +161,28 @@ describe('alerts end to end', () => {
     console.log(`alerts e2e: webhook received ${fired.at - sentAt} ms after the crossing batch was sent, ${latency} ms after it was acknowledged`);
   }, 90_000);
 
-  it('group_by service gives one alert per service over the threshold', async () => {
+  it('group_by service gives one alert per service over the threshold, batched into one Alertmanager request', async () => {
     const services = [1, 2, 3].map((i) => `${tag}-grp${i}`);
     const ruleId = await createRule({
       name: 'errors per service',
       query: `level:error service:(${services.join(' OR ')})`,
       groupBy: ['service'],
       condition: { kind: 'threshold', op: '>', value: 2, window: '10s' },
-      targets: [targets.webhook],
+      targets: [targets.webhook, targets.alertmanager],
     });
-    await send(services[0]!, 'error', 3);
-    await send(services[1]!, 'error', 4);
-    await send(services[2]!, 'error', 1);
+    // One batch crosses two groups' thresholds at once.
+    const records = [
+      ...Array.from({ length: 3 }, (_, i) => ({ service: services[0], level: 'error', message: `e${i}` })),
+      ...Array.from({ length: 4 }, (_, i) => ({ service: services[1], level: 'error', message: `e${i}` })),
+      { service: services[2], level: 'error', message: 'e0' },
+    ];
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify(records) });
     await until('two alerts', () => webhookOf(ruleId).filter((r) => r.accepted).length >= 2, 5_000);
+    const amPosts = () =>
+      receivers.deliveries('alertmanager').filter((r) => (r.body as { labels: { rule_id: string } }[]).some((a) => a.labels.rule_id === ruleId));
+    await until('Alertmanager has them', () => amPosts().length > 0, 5_000);
+    expect(amPosts()).toHaveLength(1);
+    expect((amPosts()[0]!.body as { labels: { service: string } }[]).map((a) => a.labels.service).sort()).toEqual([services[0], services[1]]);
     await new Promise((r) => setTimeout(r, 1_000));
     const groups = webhookOf(ruleId)
       .filter((r) => (r.body as { status: string }).status === 'firing')
@@ -302,5 +311,9 @@ describe('alerts end to end', () => {
         .map((r) => `${(r.body as { dedupKey: string }).dedupKey}/${(r.body as { status: string }).status}`),
     );
     expect([...keys].filter((k) => k.endsWith('/firing'))).toHaveLength(1);
+    // Its resolve (decided while the firing's retry was still waiting) comes after the firing, never before.
+    const resolve = await until('the resolve', () => webhookOf(ruleId).find((r) => r.accepted && (r.body as { status: string }).status === 'resolved'), 40_000);
+    const firings = webhookOf(ruleId).filter((r) => (r.body as { status: string }).status === 'firing');
+    expect(Math.max(...firings.map((r) => r.seq))).toBeLessThan(resolve.seq);
   }, 180_000);
 });
