@@ -78,8 +78,6 @@ export interface AlertEvaluatorEnv extends ConfigBindings {
 export const ANOMALY_RANGE_SECONDS = 3_600;
 const ANOMALY_MIN_INTERVAL_MS = 300_000;
 const ANOMALY_KINDS = ['volume', 'new_pattern', 'error_ratio', 'silence'] as const;
-/** How often firing alerts are posted again to Alertmanager targets (its resolve_timeout is 5 min by default). */
-export const ALERTMANAGER_REPOST_MS = 60_000;
 /** Rules re-read from D1 at least this often while the tenant has any. */
 export const RESYNC_MS = 60_000;
 /** How long actors keep feeding this object after a lease (renewed at half). */
@@ -187,11 +185,14 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   #leaseRenewedAt = 0;
   /** When firing alerts were last re-posted to Alertmanager targets; null while none is firing there. */
   #repostedAt: number | null = null;
+  /** NEURALLOG_ALERTMANAGER_REPOST_S: how often firing alerts are posted again to Alertmanager targets. */
+  readonly #repostMs: number;
 
   constructor(ctx: DurableObjectState, env: AlertEvaluatorEnv) {
     super(ctx, env);
     migrateSchema(ctx.storage, ALERT_EVALUATOR_MIGRATIONS);
     this.#outbox = new Outbox(ctx.storage.sql);
+    this.#repostMs = loadConfig(env).alerts.alertmanagerRepostMs;
     this.#alarm = new Alarm(ctx.storage);
     this.#tenantId = this.#meta('tenant_id');
     this.#loadRules();
@@ -369,7 +370,7 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         nextEvaluationAt: rules.length > 0 ? Math.min(...rules.map((r) => r.nextEvalAt)) : null,
         nextDeliveryAt: this.#outbox.nextAt(),
         leaseRenewAt: hasFast ? this.#leaseRenewedAt + FEED_LEASE_MS / 2 : null,
-        repostAt: this.#repostedAt === null ? null : this.#repostedAt + ALERTMANAGER_REPOST_MS,
+        repostAt: this.#repostedAt === null ? null : this.#repostedAt + this.#repostMs,
         resyncAt: rules.length > 0 ? Number(this.#meta('synced_at') ?? 0) + RESYNC_MS : null,
       },
       now,
@@ -703,15 +704,18 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
     const flapping =
       status === 'firing' && !notificationsAllowed(this.#outbox.queuedTimes(rule.id, at - NOTIFICATION_WINDOW_MS), at, MAX_NOTIFICATIONS_PER_RULE_PER_HOUR);
     for (const targetId of rule.definition.targets) {
-      // A resolve closes what was opened: only where its firing went out.
-      const orphanResolve = status === 'resolved' && !this.#outbox.firingWasNotified(dedupKey, targetId);
-      const reason = muted
-        ? `muted until ${new Date(rule.mutedUntil!).toISOString()}`
-        : flapping
-          ? `more than ${MAX_NOTIFICATIONS_PER_RULE_PER_HOUR} notifications of this rule in an hour (flapping)`
-          : orphanResolve
-            ? 'its firing notification was not sent'
-            : null;
+      // A resolve closes what was opened: sent wherever its firing went out — muted or not, flapping
+      // or not (an incident left open is worse than one more message) — and nowhere else.
+      const reason =
+        status === 'resolved'
+          ? this.#outbox.firingWasNotified(dedupKey, targetId)
+            ? null
+            : 'its firing notification was not sent'
+          : muted
+            ? `muted until ${new Date(rule.mutedUntil!).toISOString()}`
+            : flapping
+              ? `more than ${MAX_NOTIFICATIONS_PER_RULE_PER_HOUR} firing notifications of this rule in an hour (flapping)`
+              : null;
       if (reason === null) {
         queued = this.#outbox.enqueue(notification, targetId, 'pending', at) || queued;
         // Wake to re-post it if the target is an Alertmanager (#repostToAlertmanager checks the kind).
@@ -852,18 +856,18 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
 
   /**
    * Alertmanager forgets a firing alert that is not posted again within its resolve_timeout (5 min
-   * by default), so every ALERTMANAGER_REPOST_MS the alerts still firing are posted again to the
+   * by default), so every NEURALLOG_ALERTMANAGER_REPOST_S the alerts still firing are posted again to the
    * Alertmanager targets their firing went to — as Prometheus does. Idempotent (same labels, same
    * alert) and best effort: a failed re-post is tried again a minute later, and logged, not queued.
    */
   async #repostToAlertmanager(now: number): Promise<void> {
-    if (this.#repostedAt !== null && now - this.#repostedAt < ALERTMANAGER_REPOST_MS) return;
+    if (this.#repostedAt !== null && now - this.#repostedAt < this.#repostMs) return;
     const reposts: { notification: AlertNotification; targetId: string }[] = [];
     for (const rule of this.#rules.values()) {
       if (rule.definition.targets.length === 0 || (rule.mutedUntil !== null && rule.mutedUntil > now)) continue;
       for (const inst of this.#instances(rule.id)) {
         // The firing itself was posted a moment ago: re-post from a minute on.
-        if (inst.instance.state !== 'firing' || now - (inst.instance.firedAt ?? now) < ALERTMANAGER_REPOST_MS) continue;
+        if (inst.instance.state !== 'firing' || now - (inst.instance.firedAt ?? now) < this.#repostMs) continue;
         const dedupKey = this.#dedupKey(rule, inst.group, inst.instance);
         for (const targetId of rule.definition.targets) {
           if (this.#outbox.firingWasNotified(dedupKey, targetId))

@@ -77,6 +77,11 @@ export const CONFIG_VARIABLES = {
     doc: "How far behind now a scheduled alert evaluation's window ends (seconds), so records still in the actors' buffers or sent late are counted; the fast path covers the newest seconds for threshold rules.",
     usedBy: 'ingest',
   },
+  NEURALLOG_ALERTMANAGER_REPOST_S: {
+    default: '60',
+    doc: "How often alerts still firing are posted again to Alertmanager targets (seconds); keep it well under the Alertmanagers' `resolve_timeout` (5 min by default), which ends an alert not re-posted.",
+    usedBy: 'ingest',
+  },
   NEURALLOG_MAIL_API_URL: {
     default: 'https://api.resend.com/emails',
     doc: "The HTTP mail API email alert targets are sent through (Resend's `POST /emails` shape).",
@@ -220,6 +225,7 @@ export interface Config {
   alerts: {
     allowLoopback: boolean;
     evaluationDelayMs: number;
+    alertmanagerRepostMs: number;
     /** The deployment's mail API for email targets; null when no key or sender is configured. */
     mail: { url: string; apiKey: string; from: string } | null;
   };
@@ -293,6 +299,7 @@ export function loadConfig(env: ConfigBindings): Config {
     alerts: {
       allowLoopback: flag('NEURALLOG_ALERTS_ALLOW_LOOPBACK'),
       evaluationDelayMs: int('NEURALLOG_ALERT_EVALUATION_DELAY_S', 0) * 1000,
+      alertmanagerRepostMs: int('NEURALLOG_ALERTMANAGER_REPOST_S', 1) * 1000,
       mail:
         get('NEURALLOG_MAIL_API_KEY') !== '' && get('NEURALLOG_MAIL_FROM') !== ''
           ? { url: get('NEURALLOG_MAIL_API_URL'), apiKey: get('NEURALLOG_MAIL_API_KEY'), from: get('NEURALLOG_MAIL_FROM') }

@@ -21,7 +21,7 @@ import { checkOutboundUrl } from '../../shared/outbound-url.ts';
 export const DELIVERY_TIMEOUT_MS = 10_000;
 /** The most of a receiver's answer that is read (the rest is cancelled): we only keep a snippet. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
-/** Notifications of one rule per hour, firing and resolved together; more are suppressed (flap damping). */
+/** Firing notifications of one rule per hour (each firing counted once, whatever its targets); more are suppressed (flap damping). */
 export const MAX_NOTIFICATIONS_PER_RULE_PER_HOUR = 30;
 
 export type OutboxState = 'pending' | 'sent' | 'failed' | 'suppressed';
@@ -81,10 +81,17 @@ export class Outbox {
     );
   }
 
-  /** When notifications of a rule were queued to be sent in the last hour (flap damping counts them). */
+  /**
+   * When firings of a rule were queued to be sent in the last hour (flap damping counts them): one per
+   * firing, however many targets it went to; resolves are not counted (they are always sent).
+   */
   queuedTimes(ruleId: string, since: number): number[] {
     return this.sql
-      .exec<{ t: number }>("SELECT created_at AS t FROM outbox WHERE rule_id = ? AND created_at >= ? AND state != 'suppressed'", ruleId, since)
+      .exec<{ t: number }>(
+        "SELECT min(created_at) AS t FROM outbox WHERE rule_id = ? AND created_at >= ? AND status = 'firing' AND state != 'suppressed' GROUP BY dedup_key",
+        ruleId,
+        since,
+      )
       .toArray()
       .map((r) => r.t);
   }

@@ -348,9 +348,9 @@ describe('alert targets', () => {
     const ruleA = await (await callRules('POST', '', key, { ...errorsOver100, name: 'rule a', targets: [other.id, target.id] })).json<any>();
     const ruleB = await (await callRules('POST', '', key, { ...errorsOver100, name: 'rule b', targets: [target.id] })).json<any>();
     expect(ruleB.rule.targets).toEqual([target.id]);
-    // Another tenant's rule naming this id changes nothing here.
+    // Another tenant cannot name this id in its rules at all.
     const stranger = await freshTenant();
-    expect((await callRules('POST', '', stranger.key, { ...errorsOver100, name: 'stranger', targets: [other.id] })).status).toBe(201);
+    expect((await callRules('POST', '', stranger.key, { ...errorsOver100, name: 'stranger', targets: [other.id] })).status).toBe(400);
 
     const refused = await call('DELETE', `/${target.id}`, key);
     expect(refused.status).toBe(409);
