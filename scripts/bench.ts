@@ -11,6 +11,10 @@
  *    directory), then BENCH_CONCURRENCY clients POST 1,000-record batches for
  *    BENCH_SECONDS. Measures ack latency, and the time until ClickHouse holds
  *    every acknowledged row (accepted AND flushed).
+ * 4. Half load: open-loop, one batch every BATCH / (rate / 2) seconds for
+ *    BENCH_HALF_LOAD_SECONDS on a tenant of its own, where `rate` is the end-to-
+ *    end rate of step 3: the ack latency a tenant sees when the stack is not
+ *    saturated (issue 17's goal: p99 < 50 ms).
  *
  * Prints the figures and the ratio pipeline / raw engine.
  */
@@ -47,6 +51,8 @@ const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4')
   .filter((s) => s.trim() !== '')
   .map(Number);
 const SHARD_SECONDS = Number(process.env.BENCH_SHARD_SECONDS ?? 10);
+/** The half-load phase: open-loop at half the end-to-end rate just measured (0 skips it). */
+const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_LOAD_SECONDS ?? 15);
 const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 
 type LogRecord = Record<string, string>;
@@ -363,6 +369,95 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
   };
 }
 
+/**
+ * Open-loop load at a fixed rate (issue 17's ack-latency goal is at half the sustainable rate):
+ * one batch every BATCH / rate seconds, each sent without waiting for the ones before, so a slow
+ * answer cannot slow the offered load down (a closed loop would hide queueing). Ack latency per
+ * request, and whether every acknowledged row reached ClickHouse.
+ */
+async function runPaced(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[], recordsPerSecond: number): Promise<PacedResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const target = new URL(`${stack.url}${JSON_LOGS.path}`);
+  const latencies: number[] = [];
+  let accepted = 0;
+  let failed = 0;
+  const intervalMs = (BATCH / recordsPerSecond) * 1000;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; performance.now() - started < seconds * 1000; i++) {
+    const due = started + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const body = encoded[i % encoded.length]!;
+    const t0 = performance.now();
+    inFlight.push(
+      new Promise<void>((resolve, reject) => {
+        const req = request(
+          {
+            agent,
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname,
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': JSON_LOGS.contentType, 'content-length': body.length },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('latin1');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => {
+              latencies.push(performance.now() - t0);
+              const n = JSON_LOGS.accepted(res.statusCode ?? 0, text);
+              if (n > 0) accepted += n;
+              else failed++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  const sendSeconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
+  let stored = 0;
+  const waitDeadline = Date.now() + 120_000;
+  while (Date.now() < waitDeadline) {
+    const [row] = await (
+      await ch.query({ query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' })
+    ).json<{ n: string }>();
+    stored = Number(row!.n);
+    if (stored >= accepted) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await ch.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    offered: recordsPerSecond,
+    accepted,
+    failed,
+    stored,
+    sendSeconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? 0,
+  };
+}
+
+interface PacedResult {
+  offered: number;
+  accepted: number;
+  failed: number;
+  stored: number;
+  sendSeconds: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 async function pipeline(records: LogRecord[]) {
   const dataDir = await mkdtemp(join(tmpdir(), 'neurallog-bench-'));
   const stack = await startStackProcess(dataDir);
@@ -378,6 +473,16 @@ async function pipeline(records: LogRecord[]) {
 
     const encoded = bodies.map((b) => Buffer.from(b));
     const main = await runLoad(stack, stack.devApiKey, 'dev', SECONDS, encoded);
+
+    // Ack latency at half the sustainable (end-to-end) rate just measured, on a tenant of its own.
+    let halfLoad: PacedResult | null = null;
+    if (HALF_LOAD_SECONDS > 0) {
+      const tenant = 'bench-half';
+      await admin(stack, 'POST', '/tenants', { id: tenant, name: tenant, plan: 'enterprise' });
+      await admin(stack, 'PATCH', `/tenants/${tenant}`, { shardCount: 1 });
+      const { key } = (await admin(stack, 'POST', `/tenants/${tenant}/keys`, { name: 'bench', scopes: ['logs:write'] })) as { key: string };
+      halfLoad = await runPaced(stack, key, tenant, HALF_LOAD_SECONDS, encoded, main.accepted / main.endToEndSeconds / 2);
+    }
 
     // Hot tenants: the same load on tenants spread over N actors, in the same stack.
     const sharded: { shards: number; result: LoadResult }[] = [];
@@ -416,7 +521,7 @@ async function pipeline(records: LogRecord[]) {
         protocols.push({ name, result: await runLoad(stack, await tenantFor(tenant), tenant, SHARD_SECONDS, encodedBodies, protocol) });
       }
     }
-    return { ...main, avgRecordBytes, sharded, protocols };
+    return { ...main, avgRecordBytes, sharded, protocols, halfLoad };
   } finally {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -441,7 +546,11 @@ accepted                 ${p.accepted} rows; in ClickHouse: ${p.stored}
 ack rate                 ${Math.round(ackRate)} logs/s over ${p.sendSeconds.toFixed(1)} s
 end to end (in ClickHouse) ${Math.round(endToEnd)} logs/s (drain after last ack ${p.drainSeconds.toFixed(2)} s)
 ack latency              p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms
-raw chDB insert          ${Math.round(raw.rowsPerSec)} rows/s (median of ${raw.runs.map((r) => Math.round(r)).join(', ')})
+${
+  p.halfLoad
+    ? `ack latency, half load   p50 ${p.halfLoad.p50.toFixed(1)} ms, p99 ${p.halfLoad.p99.toFixed(1)} ms, max ${p.halfLoad.max.toFixed(0)} ms at ${Math.round(p.halfLoad.offered)} logs/s offered open-loop for ${p.halfLoad.sendSeconds.toFixed(1)} s (${p.halfLoad.accepted} accepted, ${p.halfLoad.stored} in ClickHouse, ${p.halfLoad.failed} not accepted)\n`
+    : ''
+}raw chDB insert          ${Math.round(raw.rowsPerSec)} rows/s (median of ${raw.runs.map((r) => Math.round(r)).join(', ')})
 ratio end-to-end / raw   ${(endToEnd / raw.rowsPerSec).toFixed(3)}
 
 CPU seconds from the first request until every row was in ClickHouse (${p.endToEndSeconds.toFixed(1)} s wall):
