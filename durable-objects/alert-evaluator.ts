@@ -79,9 +79,9 @@ export const ANOMALY_RANGE_SECONDS = 3_600;
 const ANOMALY_MIN_INTERVAL_MS = 300_000;
 const ANOMALY_KINDS = ['volume', 'new_pattern', 'error_ratio', 'silence'] as const;
 /** Rules re-read from D1 at least this often while the tenant has any. */
-export const RESYNC_MS = 60_000;
+export const RESYNC_MS = 300_000;
 /** How long actors keep feeding this object after a lease (renewed at half). */
-export const FEED_LEASE_MS = 60_000;
+export const FEED_LEASE_MS = 300_000;
 /** History rows kept per tenant (oldest dropped first). */
 export const HISTORY_MAX_ROWS = 10_000;
 /** Finished outbox rows and quiet instances are kept this long. */
@@ -838,17 +838,19 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
   /** Keeps every shard of the tenant's actors feeding this object while a rule can use it. */
   async #renewFeed(now: number): Promise<void> {
     const hasFast = [...this.#rules.values()].some((r) => r.fast !== null);
-    if (!hasFast || now - this.#leaseRenewedAt < FEED_LEASE_MS / 2) return;
+    // The last fast-path rule is gone: the actors stop publishing now rather than when the lease runs out.
+    const revoke = !hasFast && this.#leaseRenewedAt > 0;
+    if (!revoke && (!hasFast || now - this.#leaseRenewedAt < FEED_LEASE_MS / 2)) return;
     const tenantId = this.#tenantId!;
     const shards = Number(this.#meta('shards') ?? 1);
-    const until = now + FEED_LEASE_MS;
+    const until = revoke ? 0 : now + FEED_LEASE_MS;
     const results = await Promise.allSettled(
       Array.from({ length: shards }, (_, shard) =>
         this.env.TENANT_ACTOR.get(this.env.TENANT_ACTOR.idFromName(shardName(tenantId, shard))).alertFeedUntil(tenantId, until),
       ),
     );
     const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length === 0) this.#leaseRenewedAt = now;
+    if (failed.length === 0) this.#leaseRenewedAt = revoke ? 0 : now;
     else logEvent('warn', 'alerts.feed_lease_failed', { tenant: tenantId, failed: failed.length, error: String((failed[0] as PromiseRejectedResult).reason) });
   }
 

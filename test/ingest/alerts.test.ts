@@ -9,7 +9,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
-import { countRows, flushTenant, injectFault, uniqueTenant } from '../support/in-workerd.ts';
+import { actorOf, countRows, flushTenant, injectFault, uniqueTenant } from '../support/in-workerd.ts';
 import { PLANS } from '../../shared/plans.ts';
 
 function call(method: string, path: string, key: string, body?: unknown): Promise<Response> {
@@ -236,6 +236,20 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
       expect(res.status).toBe(200);
       expect(((await res.json()) as { events: unknown[] }).events).toEqual([]);
     }
+  });
+
+  it("leases the actors' feed while a fast-path rule exists, and revokes it when the last one goes", async () => {
+    const { tenant, key } = await tenantWithKey();
+    const feedUntil = async (shard: number) =>
+      runInDurableObject(actorOf(tenant, shard), (_instance, state) =>
+        Number(state.storage.sql.exec<{ value: string }>("SELECT value FROM actor_meta WHERE key = 'alert_feed_until'").toArray()[0]?.value ?? 0),
+      );
+    const ruleId = await createRule(key, errorsOver(5));
+    for (let shard = 0; shard < PLANS.enterprise.shardCount; shard++) expect(await feedUntil(shard)).toBeGreaterThan(Date.now());
+    // A rule the fast path cannot decide (an absence) keeps no lease.
+    await createRule(key, { name: 'quiet', query: 'service:x', condition: { kind: 'absence', below: 1, window: '5m' } });
+    expect((await call('DELETE', `/v1/alerts/rules/${ruleId}`, key)).status).toBe(204);
+    for (let shard = 0; shard < PLANS.enterprise.shardCount; shard++) expect(await feedUntil(shard)).toBe(0);
   });
 
   it('refuses a history page size out of range', async () => {
