@@ -252,6 +252,24 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     for (let shard = 0; shard < PLANS.enterprise.shardCount; shard++) expect(await feedUntil(shard)).toBe(0);
   });
 
+  it('documents every alerting endpoint in /openapi.json', async () => {
+    const doc = (await (await exports.default.fetch(new Request('https://neurallog.test/openapi.json'))).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const paths = new Map(Object.entries(doc.paths));
+    for (const [path, methods] of [
+      ['/v1/alerts', ['get']],
+      ['/v1/alerts/history', ['get']],
+      ['/v1/alerts/rules', ['get', 'post']],
+      ['/v1/alerts/rules/{id}', ['get', 'put', 'delete']],
+      ['/v1/alerts/rules/{id}/mute', ['post']],
+      ['/v1/alerts/rules/{id}/test', ['post']],
+      ['/v1/alerts/targets', ['get', 'post']],
+    ] as const) {
+      for (const method of methods) expect(Object.keys(paths.get(path) ?? {}), `${method} ${path}`).toContain(method);
+    }
+  });
+
   it('refuses a history page size out of range', async () => {
     const { key } = await tenantWithKey();
     const res = await call('GET', '/v1/alerts/history?limit=100000', key);
