@@ -545,12 +545,12 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         const { counts, truncated } = readBatch(batch, rows, graph ? (id) => graph!.canonical(id) : undefined);
         const at = Date.now();
         // A rule changed or deleted while its query ran: this measurement is of what it was, so it is dropped.
-        for (const rule of rules.filter((r) => this.#current(r))) {
+        for (const rule of rules.filter((r) => this.#unchanged(r))) {
           this.#applyMeasurement(rule, counts.get(rule.id)!, at);
           this.#measured(rule, at, truncated ? 'more groups than one evaluation reads: some were left out' : null);
         }
       } catch (err) {
-        for (const rule of rules.filter((r) => this.#current(r))) this.#failed(rule, Date.now(), evaluationError(err));
+        for (const rule of rules.filter((r) => this.#unchanged(r))) this.#failed(rule, Date.now(), evaluationError(err));
       }
     }
     await this.#evaluateAnomalyRules(
@@ -616,17 +616,17 @@ export class AlertEvaluator extends DurableObject<AlertEvaluatorEnv> {
         }
         const at = Date.now();
         this.#count(0, 1, 0);
-        if (!this.#current(rule)) continue;
+        if (!this.#unchanged(rule)) continue;
         this.#applyFindings(rule, counts, summaries, at);
         this.#measured(rule, at, null);
       } catch (err) {
-        if (this.#current(rule)) this.#failed(rule, Date.now(), evaluationError(err));
+        if (this.#unchanged(rule)) this.#failed(rule, Date.now(), evaluationError(err));
       }
     }
   }
 
   /** Whether a rule read before an await is still the tenant's rule as it is now (not deleted or redefined meanwhile). */
-  #current(rule: LiveRule): boolean {
+  #unchanged(rule: LiveRule): boolean {
     const now = this.#rules.get(rule.id);
     return now !== undefined && now.definitionText === rule.definitionText;
   }

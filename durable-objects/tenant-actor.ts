@@ -197,8 +197,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       logEvent('error', 'actor.schedule_failed', { tenant: this.#tenantId, batchId: batch.batchId, error: (err as Error).message });
     }
     // Live tail and alerting's fast path: stored first, then shown (never a record that was not kept).
-    if (this.#tailUntil > now) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, chunks));
-    if (this.#alertFeedUntil > now) this.ctx.waitUntil(this.#publishToAlerts(batch.tenantId, chunks));
+    const tail = this.#tailUntil > now;
+    const alerts = this.#alertFeedUntil > now;
+    if (!tail && !alerts) return;
+    const text = chunks.map((c) => c.text).join('');
+    if (tail) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, text));
+    if (alerts) this.ctx.waitUntil(this.#publishToAlerts(batch.tenantId, text));
   }
 
   /** Usage counted here and not yet rolled up to D1: the open hour, for GET /v1/usage. */
@@ -220,18 +224,17 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#setMeta('alert_feed_until', String(until));
   }
 
-  async #publishToAlerts(tenantId: string, chunks: Chunk[]): Promise<void> {
+  async #publishToAlerts(tenantId: string, text: string): Promise<void> {
     try {
-      await this.env.ALERT_EVALUATOR.get(this.env.ALERT_EVALUATOR.idFromName(tenantId)).observe(tenantId, chunks.map((c) => c.text).join(''));
+      await this.env.ALERT_EVALUATOR.get(this.env.ALERT_EVALUATOR.idFromName(tenantId)).observe(tenantId, text);
     } catch (err) {
       // The fast path is best effort: the scheduled evaluation counts the batch from ClickHouse.
       logEvent('warn', 'alerts.publish_failed', { tenant: tenantId, error: (err as Error).message });
     }
   }
 
-  async #publishToTail(tenantId: string, chunks: Chunk[]): Promise<void> {
+  async #publishToTail(tenantId: string, text: string): Promise<void> {
     try {
-      const text = chunks.map((c) => c.text).join('');
       const templates = this.#patterns.templatesOf(patternIdsIn(text));
       await this.env.TAIL_HUB.get(this.env.TAIL_HUB.idFromName(tenantId)).publish(text, templates);
     } catch (err) {

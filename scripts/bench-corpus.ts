@@ -11,6 +11,37 @@ import { PROJECT_ROOT } from './stack.ts';
 const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 const INSERT_CHUNK = 1_000_000;
 
+/** A benchmark record built from a Loghub line: the line as `message`, the system as `service`, a level and a host. */
+export type LoghubRecord = Record<string, string>;
+
+/**
+ * Every Loghub line as the ingest benchmarks send it (~240 bytes as JSON): the
+ * level read from the line when it says one, else cycled; the host cycled.
+ */
+export async function loadLoghubRecords(dir = LOGHUB_DIR): Promise<LoghubRecord[]> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
+  } catch {
+    throw new Error(`Loghub samples not found in ${dir}; set NEURALLOG_LOGHUB_DIR`);
+  }
+  const records: LoghubRecord[] = [];
+  const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
+  for (const file of files) {
+    const service = file.replace(/_2k\.log$/, '').toLowerCase();
+    const lines = (await readFile(join(dir, file), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    lines.forEach((line, i) => {
+      records.push({
+        level: /\b(ERROR|FATAL|error|failed|failure)\b/.test(line) ? 'error' : /\bWARN/.test(line) ? 'warn' : levels[i % levels.length]!,
+        service,
+        message: line.slice(0, 240),
+        host: `node-${i % 16}`,
+      });
+    });
+  }
+  return records;
+}
+
 async function loadLines(): Promise<{ line: string; service: string }[]> {
   const files = (await readdir(LOGHUB_DIR)).filter((f) => f.endsWith('.log')).sort();
   const lines: { line: string; service: string }[] = [];

@@ -20,7 +20,7 @@
  */
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Session } from 'chdb';
 import { createClient } from '@clickhouse/client-web';
 import { splitStatements } from '../migrations/clickhouse/migrate.ts';
@@ -28,6 +28,7 @@ import { normalizeRecord } from '../shared/normalize.ts';
 import { LOG_COLUMNS, serializeRows } from '../shared/row-format.ts';
 import { formatClickHouseTime, instantFromMillis } from '../shared/timestamp.ts';
 import { Agent, request } from 'node:http';
+import { loadLoghubRecords, type LoghubRecord } from './bench-corpus.ts';
 import { PROJECT_ROOT } from './stack.ts';
 import { cpuDelta, cpuSnapshot } from './process-cpu.ts';
 import { admin, startStackProcess, type Stack } from './bench-stack.ts';
@@ -53,33 +54,8 @@ const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4')
 const SHARD_SECONDS = Number(process.env.BENCH_SHARD_SECONDS ?? 10);
 /** The half-load phase: open-loop at half the end-to-end rate just measured (0 skips it). */
 const HALF_LOAD_SECONDS = Number(process.env.BENCH_HALF_LOAD_SECONDS ?? 15);
-const LOGHUB_DIR = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(PROJECT_ROOT, '../shared/data/loghub');
 
-type LogRecord = Record<string, string>;
-
-async function loadRecords(): Promise<LogRecord[]> {
-  let files: string[];
-  try {
-    files = (await readdir(LOGHUB_DIR)).filter((f) => f.endsWith('.log')).sort();
-  } catch {
-    throw new Error(`Loghub samples not found in ${LOGHUB_DIR}; set NEURALLOG_LOGHUB_DIR`);
-  }
-  const records: LogRecord[] = [];
-  const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
-  for (const file of files) {
-    const service = file.replace(/_2k\.log$/, '').toLowerCase();
-    const lines = (await readFile(join(LOGHUB_DIR, file), 'utf8')).split('\n').filter((l) => l.trim() !== '');
-    lines.forEach((line, i) => {
-      records.push({
-        level: /\b(ERROR|FATAL|error|failed|failure)\b/.test(line) ? 'error' : /\bWARN/.test(line) ? 'warn' : levels[i % levels.length]!,
-        service,
-        message: line.slice(0, 240),
-        host: `node-${i % 16}`,
-      });
-    });
-  }
-  return records;
-}
+type LogRecord = LoghubRecord;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -291,6 +267,23 @@ function encodeBatch(batch: LogRecord[], protocol: 'otlp-protobuf' | 'otlp-json'
   }
 }
 
+/** Waits (up to 2 min) until ClickHouse holds `accepted` rows of the tenant; returns how many it holds. */
+async function waitUntilStored(stack: Stack, tenant: string, accepted: number): Promise<number> {
+  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
+  let stored = 0;
+  const waitDeadline = Date.now() + 120_000;
+  while (Date.now() < waitDeadline) {
+    const [row] = await (
+      await ch.query({ query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' })
+    ).json<{ n: string }>();
+    stored = Number(row!.n);
+    if (stored >= accepted) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await ch.close();
+  return stored;
+}
+
 async function runLoad(stack: Stack, key: string, tenant: string, seconds: number, encoded: Buffer[], protocol: Protocol = JSON_LOGS): Promise<LoadResult> {
   const latencies: number[] = [];
   const cpuBefore = cpuSnapshot();
@@ -339,21 +332,9 @@ async function runLoad(stack: Stack, key: string, tenant: string, seconds: numbe
   const sendDone = performance.now();
   agent.destroy();
 
-  // Wait until ClickHouse holds every acknowledged row.
-  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
-  let stored = 0;
-  const waitDeadline = Date.now() + 120_000;
-  while (Date.now() < waitDeadline) {
-    const [row] = await (
-      await ch.query({ query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' })
-    ).json<{ n: string }>();
-    stored = Number(row!.n);
-    if (stored >= accepted) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const stored = await waitUntilStored(stack, tenant, accepted);
   const allStored = performance.now();
   const cpu = cpuDelta(cpuBefore, cpuSnapshot());
-  await ch.close();
   latencies.sort((a, b) => a - b);
   return {
     accepted,
@@ -422,18 +403,7 @@ async function runPaced(stack: Stack, key: string, tenant: string, seconds: numb
   await Promise.all(inFlight);
   const sendSeconds = (performance.now() - started) / 1000;
   agent.destroy();
-  const ch = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
-  let stored = 0;
-  const waitDeadline = Date.now() + 120_000;
-  while (Date.now() < waitDeadline) {
-    const [row] = await (
-      await ch.query({ query: 'SELECT count() AS n FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' })
-    ).json<{ n: string }>();
-    stored = Number(row!.n);
-    if (stored >= accepted) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await ch.close();
+  const stored = await waitUntilStored(stack, tenant, accepted);
   latencies.sort((a, b) => a - b);
   return {
     offered: recordsPerSecond,
@@ -528,7 +498,7 @@ async function pipeline(records: LogRecord[]) {
   }
 }
 
-const records = await loadRecords();
+const records = await loadLoghubRecords();
 console.log(`NeuralLog bench: ${records.length} Loghub lines, ${CONCURRENCY} clients × ${BATCH}-record batches for ${SECONDS} s, ${cpus().length} CPUs`);
 
 // The raw engine first, on an idle machine; the pipeline after, in its own processes.

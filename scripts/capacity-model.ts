@@ -368,23 +368,9 @@ export async function measureBytesPerRow(totalRows = 200_000) {
   const { PatternMiner } = await import('../shared/patterns/miner.ts');
   const { splitStatements } = await import('../migrations/clickhouse/migrate.ts');
   const root = resolve(import.meta.dirname, '..');
-  const loghub = process.env.NEURALLOG_LOGHUB_DIR ?? resolve(root, '../shared/data/loghub');
-
   // Records exactly as scripts/bench.ts builds them.
-  const records: Record<string, string>[] = [];
-  const levels = ['info', 'info', 'info', 'warn', 'error', 'debug'];
-  for (const file of (await readdir(loghub)).filter((f) => f.endsWith('.log')).sort()) {
-    const service = file.replace(/_2k\.log$/, '').toLowerCase();
-    const lines = (await readFile(join(loghub, file), 'utf8')).split('\n').filter((l) => l.trim() !== '');
-    lines.forEach((line, i) => {
-      records.push({
-        level: /\b(ERROR|FATAL|error|failed|failure)\b/.test(line) ? 'error' : /\bWARN/.test(line) ? 'warn' : levels[i % levels.length]!,
-        service,
-        message: line.slice(0, 240),
-        host: `node-${i % 16}`,
-      });
-    });
-  }
+  const { loadLoghubRecords } = await import('./bench-corpus.ts');
+  const records = await loadLoghubRecords();
   const miner = new PatternMiner();
   const now = Date.now();
   const receivedAt = formatClickHouseTime(instantFromMillis(now));

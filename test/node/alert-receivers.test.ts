@@ -8,25 +8,12 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AlertNotification, type TargetConfig, buildTargetRequest, signWebhookPayload } from '../../shared/alerts/targets/index.ts';
 import { type AlertReceivers, labelSetFingerprint, startAlertReceivers } from '../support/alert-receivers.ts';
+import { FIRING, RESOLVED } from '../support/alert-notifications.ts';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000000000';
 
-const firing: AlertNotification = {
-  tenantId: 'acme',
-  ruleId: 'r_01',
-  ruleName: 'High error rate',
-  severity: 'critical',
-  status: 'firing',
-  group: { service: 'api' },
-  labels: { team: 'payments' },
-  value: 153,
-  threshold: 100,
-  message: '153 errors in 5m on api',
-  startsAt: '2026-11-26T06:00:00Z',
-  explorerUrl: 'https://neurallog.example/explore?q=level%3Aerror&service=api',
-  dedupKey: 'r_01:service=api:3',
-};
-const resolved: AlertNotification = { ...firing, status: 'resolved', value: 4, endsAt: '2026-11-26T06:20:00Z' };
+const firing = FIRING;
+const resolved = RESOLVED;
 
 let r: AlertReceivers;
 

@@ -9,22 +9,18 @@
  * when the page is left; Explore's "Create alert" opens the form on its query.
  * axe-core checks accessibility.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { PROJECT_ROOT, type RunningStack, startStack } from '../../scripts/stack.ts';
+import { CHROMIUM, expectAccessible as expectAccessibleOn, haveChromium, SCREENSHOTS, warnIfNoChromium } from '../support/browser.ts';
+import { type RunningStack, startStack } from '../../scripts/stack.ts';
 
-const CHROMIUM = process.env.NEURALLOG_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`alerts ui: browser tests skipped — ${CHROMIUM} is missing (install Debian's chromium package; .ci/run does)`);
+warnIfNoChromium('alerts ui');
 
-const SCREENSHOTS = join(PROJECT_ROOT, 'test-output', 'screenshots');
 const SERVICE = 'ui-test';
 const QUERY = `service:${SERVICE} level:error`;
 const RULE_NAME = 'ui-test errors';
@@ -57,20 +53,7 @@ async function signIn(target: Page): Promise<void> {
   await target.getByTestId('sign-out').waitFor();
 }
 
-async function expectAccessible(name: string, target = page): Promise<void> {
-  const result = await new AxeBuilder({ page: target }).analyze();
-  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(
-    grave.map(
-      (v) =>
-        `${v.id}: ${v.help} (${v.nodes
-          .map((n) => n.target.join(' '))
-          .slice(0, 3)
-          .join(' | ')})`,
-    ),
-    name,
-  ).toEqual([]);
-}
+const expectAccessible = (name: string, target = page) => expectAccessibleOn(target, name);
 
 /** The form's field by its label (exactly). */
 const field = (label: string) => page.getByTestId('rule-form').getByLabel(label, { exact: true });

@@ -5,20 +5,16 @@
  * test-output/screenshots; axe-core checks accessibility.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
+import { CHROMIUM, expectAccessible as expectAccessibleOn, haveChromium, SCREENSHOTS, warnIfNoChromium } from '../support/browser.ts';
+import { startStack, type RunningStack } from '../../scripts/stack.ts';
 
-const CHROMIUM = process.env.NEURALLOG_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`explorer: browser tests skipped — ${CHROMIUM} is missing (install Debian's chromium package; .ci/run does)`);
+warnIfNoChromium('explorer');
 
-const SCREENSHOTS = join(PROJECT_ROOT, 'test-output', 'screenshots');
 const marker = `ui${Date.now().toString(36)}`;
 let dataDir: string;
 let stack: RunningStack;
@@ -65,20 +61,7 @@ async function shot(name: string, target = page): Promise<void> {
   await target.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
-async function expectAccessible(name: string, target = page): Promise<void> {
-  const result = await new AxeBuilder({ page: target }).analyze();
-  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(
-    grave.map(
-      (v) =>
-        `${v.id}: ${v.help} (${v.nodes
-          .map((n) => n.target.join(' '))
-          .slice(0, 3)
-          .join(' | ')})`,
-    ),
-    name,
-  ).toEqual([]);
-}
+const expectAccessible = (name: string, target = page) => expectAccessibleOn(target, name);
 
 describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
   beforeAll(async () => {

@@ -6,28 +6,15 @@ import { type AlertNotification, LIMITS, truncate } from '../../shared/alerts/ta
 import { PAGERDUTY_EVENTS_URL } from '../../shared/alerts/targets/pagerduty.ts';
 import { SLACK_LIMITS, escapeMrkdwn } from '../../shared/alerts/targets/slack.ts';
 import { signWebhookPayload, verifyWebhookSignature, webhookPayload } from '../../shared/alerts/targets/webhook.ts';
+import { FIRING, RESOLVED } from '../support/alert-notifications.ts';
 
 const NOW = Date.parse('2026-11-26T06:01:00Z');
 const NOW_S = NOW / 1000;
 const SECRET = 'whsec_test';
 const MAIL = { apiKey: 're_test', from: 'NeuralLog <alerts@neurallog.example>' };
 
-const firing: AlertNotification = {
-  tenantId: 'acme',
-  ruleId: 'r_01',
-  ruleName: 'High error rate',
-  severity: 'critical',
-  status: 'firing',
-  group: { service: 'api' },
-  labels: { team: 'payments' },
-  value: 153,
-  threshold: 100,
-  message: '153 errors in 5m on api',
-  startsAt: '2026-11-26T06:00:00Z',
-  explorerUrl: 'https://neurallog.example/explore?q=level%3Aerror&service=api',
-  dedupKey: 'r_01:service=api:3',
-};
-const resolved: AlertNotification = { ...firing, status: 'resolved', value: 4, endsAt: '2026-11-26T06:20:00Z' };
+const firing = FIRING;
+const resolved = RESOLVED;
 
 const webhook: TargetConfig = { kind: 'webhook', url: 'https://hooks.example.com/neurallog', secret: SECRET };
 const slack: TargetConfig = { kind: 'slack', url: 'https://hooks.slack.com/services/T0/B0/X' };
