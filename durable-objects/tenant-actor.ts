@@ -24,10 +24,11 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client-web';
 import { DurableObject } from 'cloudflare:workers';
-import { clickHouseClient } from '../shared/clickhouse.ts';
+import { clickHouseClient, insertCompressedRows, LOGS_TABLE } from '../shared/clickhouse.ts';
 import { loadConfig, type FlushPolicy } from '../shared/config.ts';
 import { newBatchId } from '../shared/ids.ts';
-import type { Chunk } from '../shared/row-format.ts';
+import { gunzip } from '../shared/gzip.ts';
+import type { Chunk, SealedChunk } from '../shared/row-format.ts';
 import { logEvent } from '../shared/logger.ts';
 import { Alarm, UsageRollUp } from './alarm.ts';
 import { migrateSchema, schemaVersion } from './sqlite-migrations.ts';
@@ -42,6 +43,7 @@ import type {
   IngestPolicy,
   IngestRefusal,
   LimitsReport,
+  PatternSnapshot,
   TenantActorEnv,
 } from './tenant-actor/contract.ts';
 import { eraseMatcher } from './tenant-actor/erase.ts';
@@ -53,7 +55,17 @@ import { PatternBook } from './tenant-actor/patterns.ts';
 import { TENANT_ACTOR_MIGRATIONS } from './tenant-actor/schema.ts';
 import { UsageMeter, type HourlyCount } from './usage-meter.ts';
 
-export type { ActorBatch, ActorStats, EraseReport, EraseScope, IngestOutcome, IngestPolicy, LimitsReport, TenantActorEnv } from './tenant-actor/contract.ts';
+export type {
+  ActorBatch,
+  ActorStats,
+  EraseReport,
+  EraseScope,
+  IngestOutcome,
+  IngestPolicy,
+  LimitsReport,
+  PatternSnapshot,
+  TenantActorEnv,
+} from './tenant-actor/contract.ts';
 
 export class TenantActor extends DurableObject<TenantActorEnv> {
   readonly #buffer: LogBuffer;
@@ -104,9 +116,14 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   async ingest(batch: ActorBatch): Promise<IngestOutcome> {
     this.#bindTenant(batch.tenantId, batch.shard);
     const now = Date.now();
+    const sealed = batch.sealed ?? [];
     let rows = 0;
     let bytes = 0;
     for (const chunk of batch.chunks) {
+      rows += chunk.rows;
+      bytes += chunk.bytes;
+    }
+    for (const chunk of sealed) {
       rows += chunk.rows;
       bytes += chunk.bytes;
     }
@@ -126,8 +143,9 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     const decision = rows === 0 ? null : this.#admission.decide(batch, rows, bytes, this.#buffer.totals, this.#alarm.at, now);
     if (decision && !decision.ok) return this.#refuse(batch, rows, decision, now);
 
-    // Accepted: each row gets its pattern (synchronous, so nothing comes between the checks and the commit).
-    const labelled = rows > 0 ? this.#patterns.label(batch.chunks) : null;
+    // Accepted: each open row gets its pattern (synchronous, so nothing comes between the checks and
+    // the commit); sealed rows have theirs.
+    const labelled = batch.chunks.length > 0 ? this.#patterns.label(batch.chunks) : null;
     // One transaction: the rows, their patterns, usage, the quota and the ledger entry — all or nothing.
     this.ctx.storage.transactionSync(() => {
       this.#countRejectedInWorker(batch, now);
@@ -135,12 +153,12 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
         this.#admission.spend(batch, rows, now);
         this.#meter.add(now, 'records_accepted', rows);
         this.#meter.add(now, 'bytes_accepted', bytes);
-        this.#buffer.append(batch.batchId, labelled!.chunks, batch.receivedAt);
-        this.#patterns.record(labelled!, now);
+        this.#buffer.append(batch.batchId, labelled?.chunks ?? [], sealed, batch.receivedAt);
+        if (labelled) this.#patterns.record(labelled, now);
       }
       this.#ledger.record(entry, now, rows, bytes);
     });
-    if (labelled) await this.#afterCommit(batch, labelled.chunks, now);
+    if (rows > 0) await this.#afterCommit(batch, labelled?.chunks ?? [], sealed, now);
     const buffered = this.#buffer.totals;
     return {
       ok: true,
@@ -148,6 +166,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       bytes,
       buffered: { rows: buffered.rows, bytes: buffered.bytes },
       rate: decision?.rate ?? this.#admission.rateState(batch.policy.rate, now),
+      patterns: this.#patterns.version,
     };
   }
 
@@ -189,7 +208,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   }
 
   /** What follows a stored batch: the next flush, and live tail. Never throws: the batch is stored. */
-  async #afterCommit(batch: ActorBatch, chunks: Chunk[], now: number): Promise<void> {
+  async #afterCommit(batch: ActorBatch, chunks: Chunk[], sealed: SealedChunk[], now: number): Promise<void> {
     try {
       if (this.#inFlight.size > 0) this.#startDueFlushes(now);
       else await this.#schedule(now);
@@ -200,9 +219,15 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     const tail = this.#tailUntil > now;
     const alerts = this.#alertFeedUntil > now;
     if (!tail && !alerts) return;
-    const text = chunks.map((c) => c.text).join('');
-    if (tail) this.ctx.waitUntil(this.#publishToTail(batch.tenantId, text));
-    if (alerts) this.ctx.waitUntil(this.#publishToAlerts(batch.tenantId, text));
+    // Only while someone watches are sealed rows read (decompressed once for both).
+    const text = batchText(chunks, sealed);
+    if (tail) this.ctx.waitUntil(text.then((t) => this.#publishToTail(batch.tenantId, t)).catch(() => undefined));
+    if (alerts) this.ctx.waitUntil(text.then((t) => this.#publishToAlerts(batch.tenantId, t)).catch(() => undefined));
+  }
+
+  /** The current templates, for the ingest worker to label rows with (workers/ingest/pattern-snapshots.ts). */
+  async patternSnapshot(): Promise<PatternSnapshot> {
+    return this.#patterns.snapshot();
   }
 
   /** Usage counted here and not yet rolled up to D1: the open hour, for GET /v1/usage. */
@@ -271,7 +296,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#bindTenant(scope.tenantId, null);
     const matches = eraseMatcher(scope);
     let erased = 0;
-    for (const seq of this.#buffer.chunkSeqs()) erased += this.#buffer.eraseInChunk(seq, matches);
+    for (const seq of this.#buffer.chunkSeqs()) erased += await this.#buffer.eraseInChunk(seq, matches);
     await Promise.allSettled([...this.#inFlight.values()]);
     if (erased > 0) logEvent('info', 'actor.erased', { tenant: this.#tenantId, shard: this.#shard, records: erased });
     return { erased };
@@ -315,19 +340,21 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     try {
       // A range an erasure emptied has nothing to store.
       if (flush.rows > 0) {
-        const clickhouse = clickHouseClient(loadConfig(this.env).clickhouse);
+        const config = loadConfig(this.env).clickhouse;
+        const clickhouse = clickHouseClient(config);
         // The templates first: a stored row's pattern can always be looked up.
         await this.#publishPatterns(clickhouse);
-        const text = this.#buffer.readFlush(flush);
+        const parts = this.#buffer.readFlush(flush);
         stored = await storeFlush(
           {
             tenantId: this.#tenantId!,
             archive: this.env.ARCHIVE,
             clickhouse,
+            insertCompressed: (body, token) => insertCompressedRows(config, LOGS_TABLE, body, token),
             ranges: this.#buffer.rangeLog(flush.batchId),
           },
           flush,
-          text,
+          parts,
           Date.now() - started,
         );
       }
@@ -424,6 +451,13 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #setMeta(key: string, value: string): void {
     this.ctx.storage.sql.exec('INSERT OR REPLACE INTO actor_meta (key, value) VALUES (?, ?)', key, value);
   }
+}
+
+/** A stored batch's rows as one text: the labelled chunks' and the sealed ones', decompressed. */
+async function batchText(chunks: Chunk[], sealed: SealedChunk[]): Promise<string> {
+  const parts = chunks.map((c) => c.text);
+  for (const chunk of sealed) parts.push(await gunzip(chunk.gzip));
+  return parts.join('');
 }
 
 /** The PatternIds in buffered rows: each line's last value (tenant-actor/patterns.ts). */

@@ -3,13 +3,16 @@
  * same code talks to the embedded endpoint under `npm start` and to a real
  * server or ClickHouse Cloud in production.
  */
-import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client-web';
+import { ClickHouseError, createClient, parseError, type ClickHouseClient } from '@clickhouse/client-web';
 import type { ClickHouseConfig } from './config.ts';
 import { insertStatement } from './row-format.ts';
 
 export const LOGS_TABLE = 'logs';
 
 const clients = new Map<string, ClickHouseClient>();
+
+/** How long one request to ClickHouse may take, through the client or not. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** One client per configuration per isolate; the client is stateless between requests. */
 export function clickHouseClient(config: ClickHouseConfig): ClickHouseClient {
@@ -23,7 +26,7 @@ export function clickHouseClient(config: ClickHouseConfig): ClickHouseClient {
       database: config.database,
       // Workers' fetch manages its own connections; the keepalive flag is a browser notion.
       keep_alive: { enabled: false },
-      request_timeout: 30_000,
+      request_timeout: REQUEST_TIMEOUT_MS,
     });
     clients.set(key, client);
   }
@@ -47,6 +50,39 @@ export async function insertRows(client: ClickHouseClient, table: string, rows: 
     query: `${insertStatement(table)}\n${rows}`,
     clickhouse_settings: { insert_deduplication_token: deduplicationToken, input_format_json_compact_allow_variable_number_of_columns: 1 },
   });
+}
+
+/**
+ * `insertRows` for rows that are already gzip (the flush's body, shared/gzip.ts):
+ * the statement in the URL, the bytes as the body with `Content-Encoding: gzip`,
+ * which ClickHouse's HTTP interface decompresses as it parses. Plain fetch —
+ * the web client sends no custom bodies — with the client's own error parser,
+ * so a refusal is the same ClickHouseError `isDataRefusal` reads.
+ */
+export async function insertCompressedRows(
+  config: ClickHouseConfig,
+  table: string,
+  gzipBody: Uint8Array<ArrayBuffer>,
+  deduplicationToken: string,
+): Promise<void> {
+  const url = new URL(config.url);
+  url.searchParams.set('query', insertStatement(table));
+  if (config.database !== '') url.searchParams.set('database', config.database);
+  url.searchParams.set('insert_deduplication_token', deduplicationToken);
+  url.searchParams.set('input_format_json_compact_allow_variable_number_of_columns', '1');
+  const response = await fetch(url, {
+    method: 'POST',
+    body: gzipBody,
+    headers: {
+      'Content-Encoding': 'gzip',
+      'Content-Type': 'application/octet-stream',
+      'X-ClickHouse-User': config.username,
+      'X-ClickHouse-Key': config.password,
+    },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const answer = await response.text();
+  if (!response.ok || response.headers.has('x-clickhouse-exception-code')) throw parseError(answer);
 }
 
 /**

@@ -57,8 +57,23 @@ export const PATTERN_ID_CHARS = 16;
 /** The longest prefix of a message the actor mines (the miner looks at fewer tokens still). */
 export const PATTERN_MESSAGE_CHARS = 2048;
 
+/**
+ * Rows the ingest worker labelled itself (every row has its PatternId), as one
+ * gzip member of their text: the actor stores it and a flush sends it as it is
+ * (shared/gzip.ts) — the actor never reads a sealed row.
+ */
+export interface SealedChunk {
+  gzip: Uint8Array;
+  rows: number;
+  /** Exact UTF-8 size of the rows' text (what buffer and batch limits count). */
+  bytes: number;
+}
+
 export interface SerializedBatch {
+  /** Rows the actor labels (their PatternId is empty): `patternInputs` says what to mine. */
   chunks: Chunk[];
+  /** Rows with their PatternId written (`patternOf` knew it); the caller compresses them into SealedChunks. */
+  sealed: Chunk[];
   rows: number;
   bytes: number;
 }
@@ -86,6 +101,12 @@ export interface SerializeOptions {
   /** The time the request was received (ms): rows older than their retention before it are refused. */
   now: number;
   maxChunkChars?: number;
+  /**
+   * The row's PatternId when the caller knows it without learning anything
+   * (the worker's copy of the actor's templates: PatternMiner.match), or null
+   * to leave the row for the actor to mine.
+   */
+  patternOf?: (service: string, message: string) => string | null;
 }
 
 /** The rows that passed, serialised, and the ones refused (in row order). */
@@ -142,23 +163,11 @@ export function toValues(row: LogRow): unknown[] {
 export function serializeRows(rows: LogRow[], options: SerializeOptions): SerializedRows {
   const maxChunkChars = options.maxChunkChars ?? MAX_CHUNK_CHARS;
   const limit = Math.min(options.maxRecordBytes, maxChunkChars);
-  const chunks: Chunk[] = [];
+  const open = new ChunkBuilder(maxChunkChars, true);
+  const sealed = new ChunkBuilder(maxChunkChars, false);
   const refused: RowRefusal[] = [];
   const oldest = new RetentionCutoffs(options.now);
-  let bytes = 0;
-  let lines: string[] = [];
-  let inputs: string[] = [];
-  let chars = 0;
-  const closeChunk = () => {
-    if (lines.length === 0) return;
-    const text = `${lines.join('\n')}\n`;
-    const size = utf8Length(text);
-    chunks.push({ text, rows: lines.length, bytes: size, patternInputs: inputs });
-    bytes += size;
-    lines = [];
-    inputs = [];
-    chars = 0;
-  };
+  const patternOf = options.patternOf;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     const problem =
@@ -168,9 +177,21 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
       refused.push({ record: i, ...problem });
       continue;
     }
-    const line = JSON.stringify(toValues(row));
+    const values = toValues(row);
+    const service = row.ServiceName ?? '';
+    const message = row.Body.length > PATTERN_MESSAGE_CHARS ? row.Body.slice(0, PATTERN_MESSAGE_CHARS) : row.Body;
+    let patternId: string | null = null;
+    if (patternOf) {
+      try {
+        patternId = patternOf(service, message);
+      } catch {
+        patternId = null; // the actor mines it, and reports a failure there
+      }
+    }
+    if (patternId !== null) values[PATTERN_ID] = patternId;
+    const line = JSON.stringify(values);
     // What the line will be once the actor has written its PatternId (ASCII: one byte a character).
-    const storedLength = line.length + PATTERN_ID_CHARS;
+    const storedLength = patternId === null ? line.length + PATTERN_ID_CHARS : line.length;
     // JSON.stringify writes an unpaired surrogate as a \udXXX escape (and nothing else as \ud…
     // but text that contains a backslash before "ud"): only then is the row looked at closely.
     if (line.includes('\\ud')) {
@@ -182,19 +203,62 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
     }
     // Cheap bound first; measure exactly only when the line could be too big.
     if ((storedLength + 1) * 3 > options.maxRecordBytes || storedLength + 1 > maxChunkChars) {
-      const size = utf8Length(line) + PATTERN_ID_CHARS + 1;
+      const size = utf8Length(line) + (storedLength - line.length) + 1;
       if (size > options.maxRecordBytes || storedLength + 1 > maxChunkChars) {
         refused.push({ record: i, field: null, code: 'record_too_large', reason: `${size} bytes once stored; the limit is ${limit}`, limit });
         continue;
       }
     }
-    if (chars + storedLength + 1 > maxChunkChars) closeChunk();
-    lines.push(line);
-    inputs.push(row.ServiceName ?? '', row.Body.length > PATTERN_MESSAGE_CHARS ? row.Body.slice(0, PATTERN_MESSAGE_CHARS) : row.Body);
-    chars += storedLength + 1;
+    if (patternId === null) open.add(line, storedLength, service, message);
+    else sealed.add(line, storedLength, service, message);
   }
-  closeChunk();
-  return { chunks, rows: chunks.reduce((n, c) => n + c.rows, 0), bytes, refused };
+  const chunks = open.finish();
+  const sealedChunks = sealed.finish();
+  let count = 0;
+  let bytes = 0;
+  for (const c of [...chunks, ...sealedChunks]) {
+    count += c.rows;
+    bytes += c.bytes;
+  }
+  return { chunks, sealed: sealedChunks, rows: count, bytes, refused };
+}
+
+const PATTERN_ID = LOG_COLUMNS.indexOf('PatternId');
+
+/** Lines into chunks of at most `maxChunkChars` (counting each line as stored), with what the actor mines from (open rows only). */
+class ChunkBuilder {
+  readonly #chunks: Chunk[] = [];
+  #lines: string[] = [];
+  #inputs: string[] = [];
+  #chars = 0;
+
+  constructor(
+    private readonly maxChunkChars: number,
+    private readonly withInputs: boolean,
+  ) {}
+
+  add(line: string, storedLength: number, service: string, message: string): void {
+    if (this.#chars + storedLength + 1 > this.maxChunkChars) this.#close();
+    this.#lines.push(line);
+    if (this.withInputs) this.#inputs.push(service, message);
+    this.#chars += storedLength + 1;
+  }
+
+  finish(): Chunk[] {
+    this.#close();
+    return this.#chunks;
+  }
+
+  #close(): void {
+    if (this.#lines.length === 0) return;
+    const text = `${this.#lines.join('\n')}\n`;
+    const chunk: Chunk = { text, rows: this.#lines.length, bytes: utf8Length(text) };
+    if (this.withInputs) chunk.patternInputs = this.#inputs;
+    this.#chunks.push(chunk);
+    this.#lines = [];
+    this.#inputs = [];
+    this.#chars = 0;
+  }
 }
 
 /** The unsigned integer columns, their API names and ranges. */

@@ -4,7 +4,7 @@
  * actor's code.
  */
 import type { ConfigBindings } from '../../shared/config.ts';
-import type { Chunk } from '../../shared/row-format.ts';
+import type { Chunk, SealedChunk } from '../../shared/row-format.ts';
 import type { QuotaCoordinator } from '../quota-coordinator.ts';
 import type { AlertEvaluator } from '../alert-evaluator.ts';
 import type { TailHub } from '../tail-hub.ts';
@@ -31,7 +31,12 @@ export interface IngestPolicy {
   shards: number;
 }
 
-/** What the ingest worker hands over: normalised rows, already serialised (shared/row-format.ts). */
+/**
+ * What the ingest worker hands over: normalised rows, already serialised
+ * (shared/row-format.ts) — sealed (labelled and compressed by the worker,
+ * stored and flushed as they are) and, for rows whose pattern the worker's
+ * copy of the templates does not know, open chunks the actor labels.
+ */
 export interface ActorBatch {
   tenantId: string;
   /** Which of the tenant's actors this is (shared/sharding.ts): names its usage counters. */
@@ -50,6 +55,8 @@ export interface ActorBatch {
   requestId: string;
   receivedAt: number;
   chunks: Chunk[];
+  /** Absent from a worker of an earlier release. */
+  sealed?: SealedChunk[];
   /** Size of the request as received (after decompression): what rates and quotas count. */
   receivedBytes: number;
   policy: IngestPolicy;
@@ -74,10 +81,19 @@ export type IngestOutcome =
       bytes: number;
       buffered: { rows: number; bytes: number };
       rate: Record<keyof RateLimits, DimensionState>;
+      /** The version of the actor's templates (PatternSnapshot.version): a worker holding another fetches them again. */
+      patterns?: string;
       /** The batch was accepted before (same Idempotency-Key, or the worker asking again after losing the answer): this is that answer again. */
       replayed?: boolean;
     }
   | IngestRefusal;
+
+/** The actor's current templates, for the ingest worker to label rows with (workers/ingest/pattern-snapshots.ts). */
+export interface PatternSnapshot {
+  /** Changes whenever the set of current templates does (and when the actor restarts). */
+  version: string;
+  templates: { service: string; template: string }[];
+}
 
 export interface LimitsReport {
   rate: Record<keyof RateLimits, DimensionState>;

@@ -3,9 +3,16 @@
  * and into ClickHouse, exactly once, and rows ClickHouse refuses into the
  * tenant's dead letters instead of blocking everything behind them.
  *
- * 1. R2 first: the rows (all of them) as one gzip NDJSON object, keyed by the
- *    flush's batch id, so a retry overwrites it.
- * 2. ClickHouse: one insert with `insert_deduplication_token = batchId`.
+ * The flush never reads a row on its way: the buffered chunks are gzip
+ * members (sealed by the ingest worker; the few the actor labelled are
+ * compressed here), and the flush's body is their concatenation
+ * (shared/gzip.ts). Rows are decompressed only on the rare paths that need
+ * them: a refusal to split, a retry to check.
+ *
+ * 1. R2 first: the archive's header member and the body, as one gzip NDJSON
+ *    object, keyed by the flush's batch id, so a retry overwrites it.
+ * 2. ClickHouse: one insert of the body (`Content-Encoding: gzip`) with
+ *    `insert_deduplication_token = batchId`.
  *    - A failure that is not about the data — the network, a 5xx, a timeout,
  *      too many parts — throws a FlushFailure: the rows stay buffered and the
  *      actor retries the same range, under the same id, after a backoff.
@@ -34,10 +41,11 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client-web';
 import { insertRows, isDataRefusal, LOGS_TABLE } from '../../shared/clickhouse.ts';
-import { ARCHIVE_HEADER, LOG_COLUMNS } from '../../shared/row-format.ts';
+import { concatBytes, gunzip, gzip } from '../../shared/gzip.ts';
+import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
 import { deadLetterKey, writeDeadLetters, type RefusedRow } from './dead-letter.ts';
-import type { PendingFlush } from './log-buffer.ts';
+import type { ChunkData, PendingFlush } from './log-buffer.ts';
 
 /**
  * Most inserts one flush attempt may spend finding refused rows: enough for a
@@ -66,7 +74,10 @@ export function memoryRangeLog(): RangeLog {
 export interface FlushStores {
   tenantId: string;
   archive: R2Bucket;
+  /** For the rare paths: inserts of parts of a refused flush, and the checks of a retry. */
   clickhouse: ClickHouseClient;
+  /** Inserts a gzip body of rows (the whole flush) under a deduplication token (shared/clickhouse.ts insertCompressedRows). */
+  insertCompressed(body: Uint8Array<ArrayBuffer>, token: string): Promise<void>;
   /** Where the flush writes down each range's known outcome (the actor's SQLite), read back by its retries. */
   ranges: RangeLog;
 }
@@ -80,26 +91,44 @@ export interface StoredFlush {
   landedBefore: number;
   refused: RefusedRow[];
   deadLetterKey: string | null;
-  timings: { readMs: number; archiveMs: number; insertMs: number };
+  timings: { readMs: number; compressMs: number; archiveMs: number; insertMs: number };
 }
 
 /** The flush could not complete: the rows stay buffered and the same range is retried. */
 export class FlushFailure extends Error {}
 
-export async function storeFlush(stores: FlushStores, flush: PendingFlush, text: string, readMs: number): Promise<StoredFlush> {
-  const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-  // The rows as sent: without the lines an erasure emptied (the common case has none, and is sent as it is).
-  const rows = text.includes('\n\n') || text.startsWith('\n') ? joinRows(lines) : text;
+export async function storeFlush(stores: FlushStores, flush: PendingFlush, parts: readonly ChunkData[], readMs: number): Promise<StoredFlush> {
   const t0 = Date.now();
-  const archivedBytes = await writeArchive(stores.archive, archiveKey(stores.tenantId, flush.batchId, flush.createdAt), ARCHIVE_HEADER + rows, {
+  const body = await gzipBody(parts);
+  const t1 = Date.now();
+  const archivedBytes = await writeArchive(stores.archive, archiveKey(stores.tenantId, flush.batchId, flush.createdAt), body, {
     tenantId: stores.tenantId,
     batchId: flush.batchId,
     rows: flush.rows,
   });
-  const t1 = Date.now();
-  const insert = new RangeInserter(stores, lines, rows, flush.attempts > 0);
-  const refused = await insert.range(0, lines.length, flush.batchId);
   const t2 = Date.now();
+  let refused: RefusedRow[] = [];
+  let inserter: RangeInserter | null = null;
+  if (flush.attempts === 0) {
+    // The common case: the whole flush in one insert, never read.
+    try {
+      await stores.insertCompressed(body, flush.batchId);
+    } catch (err) {
+      if (!isDataRefusal(err)) throw new FlushFailure((err as Error).message);
+      const lines = await linesOf(parts);
+      const reason = (err as Error).message.slice(0, 500);
+      stores.ranges.set(0, lines.length, 'refused', reason);
+      inserter = new RangeInserter(stores, lines, body, false);
+      inserter.inserts = 1; // the whole range's, which counts against the split budget
+      refused = await inserter.range(0, lines.length, flush.batchId);
+    }
+  } else {
+    // A retry: what an earlier attempt stored or found refused is looked up before anything is sent.
+    const lines = await linesOf(parts);
+    inserter = new RangeInserter(stores, lines, body, true);
+    refused = await inserter.range(0, lines.length, flush.batchId);
+  }
+  const t3 = Date.now();
   let key: string | null = null;
   if (refused.length > 0) {
     key = deadLetterKey(stores.tenantId, flush.batchId, flush.createdAt);
@@ -107,13 +136,38 @@ export async function storeFlush(stores: FlushStores, flush: PendingFlush, text:
   }
   return {
     archivedBytes,
-    inserts: insert.inserts,
-    probes: insert.probes,
-    landedBefore: insert.landed,
+    inserts: inserter ? inserter.inserts : 1,
+    probes: inserter?.probes ?? 0,
+    landedBefore: inserter?.landed ?? 0,
     refused,
     deadLetterKey: key,
-    timings: { readMs, archiveMs: t1 - t0, insertMs: t2 - t1 },
+    timings: { readMs, compressMs: t1 - t0, archiveMs: t2 - t1, insertMs: t3 - t2 },
   };
+}
+
+/** The flush's rows as one gzip stream: sealed chunks as they are, text chunks compressed (without the lines an erasure emptied). */
+async function gzipBody(parts: readonly ChunkData[]): Promise<Uint8Array<ArrayBuffer>> {
+  const members: Uint8Array[] = [];
+  for (const part of parts) {
+    if (typeof part !== 'string') {
+      members.push(part);
+      continue;
+    }
+    const rows = part.includes('\n\n') || part.startsWith('\n') ? joinRows(part.split('\n')) : part;
+    if (rows !== '') members.push(await gzip(rows));
+  }
+  return concatBytes(members);
+}
+
+/** Every line of the flush, in order — the empty lines of erased rows included, so positions stay those of its first attempt. */
+async function linesOf(parts: readonly ChunkData[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const part of parts) {
+    const text = typeof part === 'string' ? part : await gunzip(part);
+    const own = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+    for (const line of own) lines.push(line);
+  }
+  return lines;
 }
 
 /** Lines → insert text: the non-empty ones, each ending in a newline ('' when none). */
@@ -135,8 +189,8 @@ class RangeInserter {
   constructor(
     private readonly stores: FlushStores,
     private readonly lines: readonly string[],
-    /** The whole flush's insert text. */
-    private readonly all: string,
+    /** The whole flush's rows, as the gzip body sent for the whole range. */
+    private readonly all: Uint8Array<ArrayBuffer>,
     /** A retry: an earlier attempt may have stored some ranges. */
     private readonly probe: boolean,
   ) {}
@@ -150,7 +204,7 @@ class RangeInserter {
     }
     if (known?.outcome === 'refused') return this.#split(lo, hi, token, known.reason ?? 'refused by ClickHouse');
     const whole = lo === 0 && hi === this.lines.length;
-    const text = whole ? this.all : joinRows(this.lines.slice(lo, hi));
+    const text = joinRows(this.lines.slice(lo, hi));
     if (text === '') return []; // every line of it erased
     if (this.probe && (await this.#landed(text.slice(0, text.indexOf('\n'))))) {
       this.landed++;
@@ -164,7 +218,8 @@ class RangeInserter {
     }
     this.inserts++;
     try {
-      await insertRows(this.stores.clickhouse, LOGS_TABLE, text, token);
+      if (whole) await this.stores.insertCompressed(this.all, token);
+      else await insertRows(this.stores.clickhouse, LOGS_TABLE, text, token);
     } catch (err) {
       if (!isDataRefusal(err)) throw new FlushFailure((err as Error).message);
       const reason = (err as Error).message.slice(0, 500);

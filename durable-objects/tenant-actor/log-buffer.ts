@@ -8,8 +8,14 @@
  * eviction — sends the same rows under the same batch id, and ClickHouse's
  * insert deduplication and R2's overwrite-by-key make the retry harmless.
  * Flushes cover disjoint, consecutive ranges, so several can be in flight.
+ *
+ * A chunk's `data` is either text (rows the actor labelled, or rewritten by
+ * an erasure) or a BLOB: a sealed chunk, one gzip member exactly as the
+ * ingest worker made it (shared/gzip.ts), which the actor stores, counts and
+ * forwards without reading. SQLite keeps each value's own type.
  */
-import { utf8Length, type Chunk } from '../../shared/row-format.ts';
+import { gunzip } from '../../shared/gzip.ts';
+import { utf8Length, type Chunk, type SealedChunk } from '../../shared/row-format.ts';
 import type { RangeLog } from './flush.ts';
 
 export interface PendingFlush {
@@ -23,6 +29,9 @@ export interface PendingFlush {
   nextAttemptAt: number | null;
   lastError: string | null;
 }
+
+/** A buffered chunk as stored: rows as text, or a sealed chunk's gzip member. */
+export type ChunkData = string | Uint8Array;
 
 export interface BufferTotals {
   chunks: number;
@@ -64,8 +73,18 @@ export class LogBuffer {
   }
 
   /** Stores one request's chunks, all or none. */
-  append(batchId: string, chunks: readonly Chunk[], receivedAt: number): void {
+  append(batchId: string, chunks: readonly Chunk[], sealed: readonly SealedChunk[], receivedAt: number): void {
     this.storage.transactionSync(() => {
+      for (const chunk of sealed) {
+        this.#sql.exec(
+          'INSERT INTO buffered_chunks (batch_id, received_at, rows, bytes, data) VALUES (?, ?, ?, ?, ?)',
+          batchId,
+          receivedAt,
+          chunk.rows,
+          chunk.bytes,
+          chunk.gzip,
+        );
+      }
       for (const chunk of chunks) {
         this.#sql.exec(
           'INSERT INTO buffered_chunks (batch_id, received_at, rows, bytes, data) VALUES (?, ?, ?, ?, ?)',
@@ -77,7 +96,7 @@ export class LogBuffer {
         );
       }
     });
-    for (const chunk of chunks) {
+    for (const chunk of [...chunks, ...sealed]) {
       this.#totals.chunks += 1;
       this.#totals.rows += chunk.rows;
       this.#totals.bytes += chunk.bytes;
@@ -132,17 +151,17 @@ export class LogBuffer {
     return { batchId, firstSeq, lastSeq, rows, bytes, createdAt: now, attempts: 0, nextAttemptAt: null, lastError: null };
   }
 
-  /** The rows of a flush, as one text. */
-  readFlush(flush: PendingFlush): string {
-    const parts: string[] = [];
-    for (const row of this.#sql.exec<{ data: string }>(
+  /** The chunks of a flush, in order, as stored. */
+  readFlush(flush: PendingFlush): ChunkData[] {
+    const parts: ChunkData[] = [];
+    for (const row of this.#sql.exec<{ data: string | ArrayBuffer }>(
       'SELECT data FROM buffered_chunks WHERE seq BETWEEN ? AND ? ORDER BY seq',
       flush.firstSeq,
       flush.lastSeq,
     )) {
-      parts.push(row.data);
+      parts.push(typeof row.data === 'string' ? row.data : new Uint8Array(row.data));
     }
-    return parts.join('');
+    return parts;
   }
 
   /** Both stores hold the rows: they leave the buffer. */
@@ -181,13 +200,16 @@ export class LogBuffer {
    * recorded outcomes for ranges of its lines (tenant-actor/flush.ts), and
    * these must keep pointing at the same rows; empty lines are never sent. The
    * chunk's count and size, and those of the pending flush covering it, are
-   * updated; a chunk left empty that no flush covers is deleted. Returns the
-   * rows removed.
+   * updated; a chunk left empty that no flush covers is deleted. A sealed
+   * chunk is read (its one decompression) and, when a row goes, kept as text.
+   * Returns the rows removed.
    */
-  eraseInChunk(seq: number, matches: (line: string) => boolean): number {
-    const chunk = this.#sql.exec<{ data: string }>('SELECT data FROM buffered_chunks WHERE seq = ?', seq).toArray()[0];
+  async eraseInChunk(seq: number, matches: (line: string) => boolean): Promise<number> {
+    const chunk = this.#sql.exec<{ data: string | ArrayBuffer }>('SELECT data FROM buffered_chunks WHERE seq = ?', seq).toArray()[0];
     if (!chunk) return 0;
-    const lines = (chunk.data.endsWith('\n') ? chunk.data.slice(0, -1) : chunk.data).split('\n');
+    const sealed = typeof chunk.data !== 'string';
+    const data = typeof chunk.data === 'string' ? chunk.data : await gunzip(chunk.data);
+    const lines = (data.endsWith('\n') ? data.slice(0, -1) : data).split('\n');
     let erased = 0;
     let kept = 0;
     for (let i = 0; i < lines.length; i++) {
@@ -200,6 +222,13 @@ export class LogBuffer {
       }
     }
     if (erased === 0) return 0;
+    if (sealed) {
+      // While a sealed chunk was read, a flush may have completed (and deleted it: it stored the
+      // rows, and the caller's DELETE in ClickHouse follows) or another erasure rewritten it as text.
+      const now = this.#sql.exec<{ kind: string }>('SELECT typeof(data) AS kind FROM buffered_chunks WHERE seq = ?', seq).toArray()[0];
+      if (!now) return 0;
+      if (now.kind !== 'blob') return this.eraseInChunk(seq, matches);
+    }
     this.storage.transactionSync(() => {
       const covered = this.#sql.exec<{ n: number }>('SELECT count(*) AS n FROM pending_flushes WHERE ? BETWEEN first_seq AND last_seq', seq).one().n > 0;
       if (kept === 0 && !covered) {

@@ -12,6 +12,12 @@
  * of a row is to fill in the PatternId the worker serialised empty, as the
  * line's last value (`…,""]` → `…,"<id>"]`; the worker reserved the room in
  * every size limit).
+ *
+ * Most rows never reach it: matching a message depends only on the set of
+ * templates (shared/patterns/miner.ts), so the ingest worker labels every row
+ * its copy of the current templates (`snapshot()`) matches, and seals them.
+ * The actor mines only what the copy did not know — new messages, and
+ * whatever arrives before the worker's copy catches up with `version`.
  */
 import type { ClickHouseClient } from '@clickhouse/client-web';
 import { logEvent } from '../../shared/logger.ts';
@@ -47,6 +53,10 @@ export class PatternBook {
   /** Batches that taught something, counted; and how many of them ClickHouse holds. */
   #learnt = 0;
   #published = 0;
+  /** Names this actor's run: a version from before a restart never matches one after it. */
+  readonly #run = crypto.randomUUID().slice(0, 8);
+  /** Changes to the set of current templates in this run. */
+  #changes = 0;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -117,9 +127,22 @@ export class PatternBook {
     return { chunks: labelled, assigned, changes };
   }
 
+  /** Names the current set of templates: it changes whenever the set does. */
+  get version(): string {
+    return `${this.#run}.${this.#changes}`;
+  }
+
+  /** The current templates (what the miner matches against), under their version. */
+  snapshot(): { version: string; templates: { service: string; template: string }[] } {
+    const version = this.version;
+    const templates = this.#sql.exec<{ service: string; template: string }>('SELECT service, template FROM patterns WHERE current = 1').toArray();
+    return { version, templates };
+  }
+
   /** Stores what `label` learnt (call inside the batch's transaction). */
   record({ assigned, changes }: Labelled, now: number): void {
     if (changes.length > 0 || assigned.size > 0) this.#learnt++;
+    if (changes.length > 0 || [...assigned.values()].some((a) => !a.overflow)) this.#changes++;
     for (const [id, { service, template, overflow }] of assigned) {
       this.#sql.exec(
         'INSERT OR IGNORE INTO patterns (pattern_id, service, template, first_seen, current, published) VALUES (?, ?, ?, ?, ?, 0)',

@@ -168,6 +168,26 @@ export class PatternMiner {
   }
 
   /** The pattern of one message of one service, learning from it. */
+  /**
+   * The template the message matches, or null where `assign` would learn one
+   * (or answer past the cap). Learns nothing: matching depends only on the set
+   * of templates, so a copy of a tenant's templates — the ingest worker's
+   * (workers/ingest/pattern-snapshots.ts) — answers as the actor's miner
+   * would for every record it does not have to learn from.
+   */
+  match(service: string, message: string): PatternAssignment | null {
+    const tokens = tokenize(message);
+    const bucket = this.services.get(service)?.get(tokens.length);
+    if (!bucket) return null;
+    const text = templateText(tokens);
+    const hit = bucket.cache.get(text);
+    if (hit) return hit.assignment();
+    const scan = scanBucket(bucket, tokens, text);
+    if (!scan.match) return null;
+    if (message.length <= CACHE_MAX_MESSAGE_CHARS) this.remember(bucket, text, scan.match);
+    return scan.match.assignment();
+  }
+
   assign(service: string, message: string): PatternAssignment {
     const tokens = tokenize(message);
     const text = templateText(tokens);

@@ -8,7 +8,8 @@
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client-web';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { PendingFlush } from '../../durable-objects/tenant-actor/log-buffer.ts';
+import type { ChunkData, PendingFlush } from '../../durable-objects/tenant-actor/log-buffer.ts';
+import { gunzipMembers, gzip } from '../../shared/gzip.ts';
 import { FlushFailure, MAX_SPLIT_INSERTS, memoryRangeLog, storeFlush, type RangeLog } from '../../durable-objects/tenant-actor/flush.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
 import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
@@ -27,6 +28,11 @@ class ClickHouseStandIn {
   failOnInsert = -1;
   /** The n-th insert lands, and its answer is lost. */
   loseAnswerOfInsert = -1;
+
+  /** The flush's whole-range insert: a gzip body (as ClickHouse's HTTP interface takes it), read as the statement's rows. */
+  readonly insertCompressed = async (body: Uint8Array, _token: string) => {
+    await this.client.command({ query: `INSERT INTO logs FORMAT JSONCompactEachRow\n${await gunzipMembers(body)}` });
+  };
 
   readonly client = {
     command: async ({ query }: { query: string }) => {
@@ -72,8 +78,22 @@ function flushOf(bodies: string[], attempts = 0): { flush: PendingFlush; text: s
   };
 }
 
-function store(ch: ClickHouseStandIn, tenantId: string, flush: PendingFlush, text: string, ranges: RangeLog = memoryRangeLog()) {
-  return storeFlush({ tenantId, archive: env.ARCHIVE, clickhouse: ch.client as unknown as ClickHouseClient, ranges }, flush, text, 0);
+/**
+ * The flush's text as the buffer holds it: in two chunks, the first sealed (a gzip member, as the
+ * ingest worker sends labelled rows), the second text (rows the actor labelled, or rewritten by an
+ * erasure) — so every test runs through both.
+ */
+async function partsOf(text: string): Promise<ChunkData[]> {
+  const lines = text.split('\n').slice(0, -1);
+  const half = Math.ceil(lines.length / 2);
+  const sealed = `${lines.slice(0, half).join('\n')}\n`;
+  const rest = lines.slice(half);
+  return rest.length === 0 ? [await gzip(sealed)] : [await gzip(sealed), `${rest.join('\n')}\n`];
+}
+
+async function store(ch: ClickHouseStandIn, tenantId: string, flush: PendingFlush, text: string, ranges: RangeLog = memoryRangeLog()) {
+  const stores = { tenantId, archive: env.ARCHIVE, clickhouse: ch.client as unknown as ClickHouseClient, insertCompressed: ch.insertCompressed, ranges };
+  return storeFlush(stores, flush, await partsOf(text), 0);
 }
 
 describe('storing a flush', () => {

@@ -3,7 +3,7 @@
  * @clickhouse/client works against it, so does the web client the workers use.
  */
 import { createClient, type ClickHouseClient, ClickHouseError } from '@clickhouse/client';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
 import { LOG_TABLE_COLUMNS } from '../../shared/log-columns.ts';
+import { concatBytes, gzip } from '../../shared/gzip.ts';
 import { insertStatement, serializeRows } from '../../shared/row-format.ts';
 
 const PASSWORD = 's3cret-pw';
@@ -277,6 +278,29 @@ describe('embedded ClickHouse HTTP interface', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it("takes a flush's body — gzip members one after another, each naming its size — and the engine reads such an archive whole", async () => {
+    const members = await Promise.all(
+      ['{"id":301,"name":"first member","at":"2026-01-01 00:00:00"}\n', '{"id":302,"name":"second","at":"2026-01-01 00:00:00"}\n'].map(gzip),
+    );
+    const body = concatBytes(members);
+    const res = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO t.events FORMAT JSONEachRow')}`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Encoding': 'gzip', 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': PASSWORD },
+    });
+    expect(res.status, await res.text()).toBe(200);
+    const rows = await (await client.query({ query: 'SELECT id, name FROM t.events WHERE id > 300 ORDER BY id', format: 'JSONEachRow' })).json();
+    expect(rows).toEqual([
+      { id: 301, name: 'first member' },
+      { id: 302, name: 'second' },
+    ]);
+    // The R2 archive is the same kind of stream: ClickHouse's file()/s3() read every member.
+    const path = join(dir, 'archive.ndjson.gz');
+    writeFileSync(path, body);
+    const read = await (await client.query({ query: `SELECT id FROM file('${path}', 'JSONEachRow', 'id UInt32') ORDER BY id`, format: 'JSONEachRow' })).json();
+    expect(read).toEqual([{ id: 301 }, { id: 302 }]);
   });
 
   // Last: it closes the server. Closing chDB under a running query crashes the

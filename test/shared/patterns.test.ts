@@ -184,6 +184,19 @@ describe('PatternMiner', () => {
     for (const m of messages) expect(reversed.assign('svc', m)).toEqual(miner.assign('svc', m));
   });
 
+  it('matches without learning: a copy of the templates answers as the miner for every message it need not learn from', () => {
+    const miner = new PatternMiner();
+    const messages = Array.from({ length: 40 }, (_, i) => [`user u${i % 9} logged in from 10.0.0.${i}`, `job ${i} took ${i * 3} ms`]).flat();
+    for (const m of messages) miner.assign('svc', m);
+    const copy = PatternMiner.restore([...miner.templates()]);
+    const before = copy.size;
+    for (const m of messages) expect(copy.match('svc', m)).toEqual(miner.assign('svc', m));
+    expect(copy.match('svc', 'a message of a shape never seen')).toBeNull();
+    expect(copy.match('__proto__', 'job 1 took 3 ms')).toBeNull();
+    expect(copy.size).toBe(before);
+    expect(copy.takeChanges()).toEqual([]);
+  });
+
   it('folds a replaced template given to restore into the one that replaced it', () => {
     const restored = PatternMiner.restore([
       { service: 's', template: 'Invalid user admin from <*>' },

@@ -8,6 +8,7 @@
  * the rules and read the counts over HTTP.
  */
 import { createServer, type Server } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 
 interface FaultRule {
   match: string;
@@ -54,7 +55,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const text = body.toString('utf8');
+    // A flush's insert is gzip (shared/gzip.ts): its rows are what rules match.
+    const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8');
     // A request mentions a text in its body (SQL, rows) or its URL (parameters).
     const haystack = `${text}\n${decodeURIComponent(url.search)}`;
     // The pattern book's writes (log_patterns, log_pattern_aliases) precede a flush's insert: faults and

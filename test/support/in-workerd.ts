@@ -9,6 +9,7 @@ import { PLANS } from '../../shared/plans.ts';
 import { shardName } from '../../shared/sharding.ts';
 import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
 import { newBatchId } from '../../shared/ids.ts';
+import { gunzip, gunzipMembers } from '../../shared/gzip.ts';
 import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
 import { TEST_FLUSH, TEST_TENANT } from './constants.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
@@ -121,8 +122,9 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => bo
   }
 }
 
+/** An archive object's text: a stream of gzip members (shared/gzip.ts). */
 export async function gunzipText(data: ArrayBuffer): Promise<string> {
-  return new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
+  return gunzipMembers(data);
 }
 
 /**
@@ -132,11 +134,13 @@ export async function gunzipText(data: ArrayBuffer): Promise<string> {
 export async function storedRowsOfBatch(batchId: string): Promise<Record<string, unknown>[]> {
   const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(TEST_TENANT));
   const chunks = await runInDurableObject(actor, (_instance, state) =>
-    state.storage.sql.exec<{ data: string }>('SELECT data FROM buffered_chunks WHERE batch_id = ? ORDER BY rowid', batchId).toArray(),
+    state.storage.sql.exec<{ data: string | ArrayBuffer }>('SELECT data FROM buffered_chunks WHERE batch_id = ? ORDER BY rowid', batchId).toArray(),
   );
   if (chunks.length > 0) {
-    return chunks
-      .flatMap((c) => c.data.trimEnd().split('\n'))
+    // Sealed chunks (labelled by the worker) are gzip members; the rest text.
+    const texts = await Promise.all(chunks.map((c) => (typeof c.data === 'string' ? c.data : gunzip(c.data))));
+    return texts
+      .flatMap((text) => text.trimEnd().split('\n'))
       .map((line) => Object.fromEntries(LOG_COLUMNS.map((column, i) => [column, (JSON.parse(line) as unknown[])[i]])));
   }
   const rs = await clickhouse.query({

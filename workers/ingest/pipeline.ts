@@ -3,8 +3,11 @@
  * protocol they came in. Each protocol decodes its body into LogRows and calls
  * `submit()`, which
  *
- *   serialises every row once and checks it (shared/row-format.ts: size,
- *   UTF-8, integer ranges, retention) → refuses the request, or leaves the
+ *   picks the tenant's shard → labels every row its copy of that actor's
+ *   templates matches (pattern-snapshots.ts) → serialises every row once and
+ *   checks it (shared/row-format.ts: size, UTF-8, integer ranges, retention)
+ *   and compresses the labelled ones (sealed: the actor stores them without
+ *   reading them) → refuses the request, or leaves the
  *   refused rows out, as the protocol answers → picks the tenant's shard and
  *   hands the batch to its actor → returns the actor's verdict in terms every
  *   protocol renders in its own wire format (one error seam per protocol:
@@ -14,7 +17,7 @@
  * counted as the tenant's rejected usage by the actor, by reason.
  */
 import type { Context } from 'hono';
-import type { IngestOutcome } from '../../durable-objects/tenant-actor.ts';
+import type { IngestOutcome, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { ApiError, type ErrorDetails } from '../../shared/api-error.ts';
 import type { Principal } from '../../shared/auth.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -23,10 +26,12 @@ import type { LogRow } from '../../shared/log-record.ts';
 import { logEvent } from '../../shared/logger.ts';
 import type { NormalizeContext } from '../../shared/normalize.ts';
 import { ingestPolicy, rateLimitHeaders } from '../../shared/rate-limit-headers.ts';
-import { describeRefusal, serializeRows, type Chunk, type RowRefusal } from '../../shared/row-format.ts';
+import { gzip } from '../../shared/gzip.ts';
+import { describeRefusal, serializeRows, type Chunk, type RowRefusal, type SealedChunk } from '../../shared/row-format.ts';
 import { pickShard, shardName } from '../../shared/sharding.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 import type { IngestEnv } from './env.ts';
+import { patternSnapshots } from './pattern-snapshots.ts';
 
 /**
  * The request's `Idempotency-Key` (the IETF httpapi draft's header, as Stripe
@@ -101,10 +106,32 @@ export type Submission =
       headers: Record<string, string>;
     };
 
-export async function submit(env: IngestEnv, request: Submit): Promise<Submission> {
+/** Lets work outlive the response (the request's ExecutionContext), or runs it unattended where there is none. */
+export type Background = (work: Promise<unknown>) => void;
+
+/** The request's `waitUntil`, from a Hono context. */
+export function backgroundOf(c: Context): Background {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => undefined);
+  }
+}
+
+export async function submit(env: IngestEnv, request: Submit, background: Background): Promise<Submission> {
   const { principal, batch, rows } = request;
   const config = loadConfig(env);
-  const serialized = serializeRows(rows, { maxRecordBytes: config.limits.maxRecordBytes, now: batch.receivedAt });
+  // Chosen once, before anything: asking again must reach the same actor (its ledger knows the batch).
+  const shard = pickShard(principal.plan.shardCount, request.idempotencyKey);
+  const actorName = shardName(principal.tenantId, shard);
+  const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(actorName));
+  const patternOf = await patternSnapshots.lookup(actorName, actor);
+  const serialized = serializeRows(rows, {
+    maxRecordBytes: config.limits.maxRecordBytes,
+    now: batch.receivedAt,
+    ...(patternOf && { patternOf }),
+  });
   const refused = serialized.refused;
   if (request.refuse === 'request' && refused.length > 0) {
     const first = refused[0]!;
@@ -120,11 +147,14 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
   const rejected = rejectedByReason(refused, request.decoderRefused ?? 0);
   if (serialized.rows === 0 && rejected.size === 0) return { ok: true, accepted: 0, refused, headers: {}, replayed: false };
 
-  const outcome = await handToActor(env, principal, {
+  const sealed: SealedChunk[] = [];
+  for (const chunk of serialized.sealed) sealed.push({ gzip: await gzip(chunk.text), rows: chunk.rows, bytes: chunk.bytes });
+  const outcome = await handToActor(actor, principal, shard, {
     batchId: batch.batchId,
     requestId: request.requestId,
     receivedAt: batch.receivedAt,
     chunks: serialized.chunks,
+    ...(sealed.length > 0 && { sealed }),
     receivedBytes: request.receivedBytes,
     ...(request.idempotencyKey !== undefined && {
       idempotencyKey: request.idempotencyKey,
@@ -152,6 +182,10 @@ export async function submit(env: IngestEnv, request: Submit): Promise<Submissio
       details: {},
       headers: { 'Retry-After': '1' },
     };
+  }
+  if (outcome.ok) {
+    const refresh = patternSnapshots.seen(actorName, actor, outcome.patterns);
+    if (refresh) background(refresh);
   }
   const headers = rateLimitHeaders(principal.plan, outcome.rate);
   if (!outcome.ok) {
@@ -207,6 +241,7 @@ interface HandOff {
   requestId: string;
   receivedAt: number;
   chunks: Chunk[];
+  sealed?: SealedChunk[];
   receivedBytes: number;
   idempotencyKey?: string;
   fingerprint?: string;
@@ -231,11 +266,13 @@ export function actorFailure(err: unknown): 'nothing_stored' | 'ask_again' {
   return e?.remote === true || e?.overloaded === true ? 'nothing_stored' : 'ask_again';
 }
 
-async function handToActor(env: IngestEnv, principal: Principal, batch: HandOff): Promise<IngestOutcome | 'nothing_stored' | 'unknown'> {
+async function handToActor(
+  actor: DurableObjectStub<TenantActor>,
+  principal: Principal,
+  shard: number,
+  batch: HandOff,
+): Promise<IngestOutcome | 'nothing_stored' | 'unknown'> {
   const { tenantId, plan } = principal;
-  // Chosen once: asking again must reach the same actor (its ledger knows the batch).
-  const shard = pickShard(plan.shardCount, batch.idempotencyKey);
-  const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(shardName(tenantId, shard)));
   for (let attempt = 1; ; attempt++) {
     try {
       return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });

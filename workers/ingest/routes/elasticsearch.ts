@@ -18,7 +18,7 @@ import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import type { IngestApp } from '../env.ts';
 import { describeRefusal } from '../../../shared/row-format.ts';
-import { idempotencyKeyOf, newBatch, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, newBatch, submit, backgroundOf } from '../pipeline.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
@@ -183,18 +183,22 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
   }
 
   if (rows.length > 0 || invalidDocuments > 0) {
-    const submission = await submit(c.env, {
-      protocol: 'elasticsearch',
-      principal,
-      requestId: c.get('requestId'),
-      batch,
-      rows,
-      receivedBytes: body.bytes,
-      body: body.text,
-      idempotencyKey,
-      refuse: 'record',
-      decoderRefused: invalidDocuments,
-    });
+    const submission = await submit(
+      c.env,
+      {
+        protocol: 'elasticsearch',
+        principal,
+        requestId: c.get('requestId'),
+        batch,
+        rows,
+        receivedBytes: body.bytes,
+        body: body.text,
+        idempotencyKey,
+        refuse: 'record',
+        decoderRefused: invalidDocuments,
+      },
+      backgroundOf(c),
+    );
     // Documents the pipeline refused fail on their own, as Elasticsearch items do; the rest share the batch's fate.
     for (const refusal of submission.ok ? submission.refused : []) {
       const { item, op } = rowItems[refusal.record]!;

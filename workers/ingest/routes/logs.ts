@@ -18,7 +18,7 @@ import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
-import { idempotencyKeyOf, jsonReceipt, newBatch, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
 
 const LogRecordDoc = z
   .object({
@@ -76,16 +76,20 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
     if (err instanceof RecordError) throw new ApiError(400, 'invalid_record', err.message, { record: err.record, field: err.field });
     throw err;
   }
-  const submission = await submit(c.env, {
-    protocol: 'logs',
-    principal,
-    requestId: c.get('requestId'),
-    batch,
-    rows,
-    receivedBytes,
-    body: text,
-    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-    refuse: 'request',
-  });
+  const submission = await submit(
+    c.env,
+    {
+      protocol: 'logs',
+      principal,
+      requestId: c.get('requestId'),
+      batch,
+      rows,
+      receivedBytes,
+      body: text,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      refuse: 'request',
+    },
+    backgroundOf(c),
+  );
   return jsonReceipt(c, submission, batch);
 });

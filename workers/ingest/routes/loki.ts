@@ -14,7 +14,7 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -80,18 +80,22 @@ lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), async (c) => {
       `the push holds ${total} entries; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the client's batch size)`,
     );
   }
-  const submission = await submit(c.env, {
-    protocol: 'loki',
-    principal,
-    requestId,
-    batch,
-    rows,
-    receivedBytes,
-    body,
-    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-    refuse: 'record',
-    decoderRefused: rejected.length,
-  });
+  const submission = await submit(
+    c.env,
+    {
+      protocol: 'loki',
+      principal,
+      requestId,
+      batch,
+      rows,
+      receivedBytes,
+      body,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      refuse: 'record',
+      decoderRefused: rejected.length,
+    },
+    backgroundOf(c),
+  );
   if (!submission.ok) throw submissionError(submission);
   for (const refusal of submission.refused) {
     rejected.push({ ...origin[refusal.record]!, reason: refusal.code === 'record_too_large' ? `entry is ${refusal.reason}` : refusal.reason });

@@ -17,7 +17,7 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import {
   ExportLogsServiceResponseSchema,
@@ -120,18 +120,22 @@ otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
       `the request holds ${total} log records; at most ${config.limits.maxRecordsPerRequest} are accepted at once (lower the batch processor's maxExportBatchSize)`,
     );
   }
-  const submission = await submit(c.env, {
-    protocol: 'otlp',
-    principal,
-    requestId,
-    batch,
-    rows,
-    receivedBytes: body.byteLength,
-    body,
-    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-    refuse: 'record',
-    decoderRefused: rejected.length,
-  });
+  const submission = await submit(
+    c.env,
+    {
+      protocol: 'otlp',
+      principal,
+      requestId,
+      batch,
+      rows,
+      receivedBytes: body.byteLength,
+      body,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      refuse: 'record',
+      decoderRefused: rejected.length,
+    },
+    backgroundOf(c),
+  );
   // 413 from the actor means the batch exceeds the plan's burst: splitting helps, retrying the same request does not.
   if (!submission.ok) throw submissionError(submission);
   for (const refusal of submission.refused) rejected.push({ record: origin[refusal.record]!, reason: refusal.reason });

@@ -11,7 +11,7 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, jsonReceipt, newBatch, submit } from '../pipeline.ts';
+import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
@@ -34,16 +34,20 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
   const batch = newBatch(principal);
   const now = new Date(batch.receivedAt);
   const rows: LogRow[] = lines.map((line, i) => syslogToRow(parseSyslogLine(line, now), i, batch.context));
-  const submission = await submit(c.env, {
-    protocol: 'syslog',
-    principal,
-    requestId: c.get('requestId'),
-    batch,
-    rows,
-    receivedBytes: bytes,
-    body: text,
-    idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
-    refuse: 'request',
-  });
+  const submission = await submit(
+    c.env,
+    {
+      protocol: 'syslog',
+      principal,
+      requestId: c.get('requestId'),
+      batch,
+      rows,
+      receivedBytes: bytes,
+      body: text,
+      idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      refuse: 'request',
+    },
+    backgroundOf(c),
+  );
   return jsonReceipt(c, submission, batch);
 });
