@@ -4,9 +4,11 @@
  *
  * Rows are serialised exactly once, on the stateless ingest worker, as
  * ClickHouse's JSONCompactEachRow: one JSON array per line, values in
- * LOG_COLUMNS order. The actor stores the text as it is and a flush
- * concatenates it — the per-tenant actor, the one place that cannot scale out,
- * never parses or re-encodes a row. Arrays instead of objects make the rows a
+ * LOG_COLUMNS order. Rows whose PatternId the worker knows are compressed
+ * there too (SealedChunk: one gzip member); the actor stores the member as it
+ * is and a flush concatenates members (shared/gzip.ts) — the per-tenant actor,
+ * the one place that cannot scale out, never parses, re-encodes or compresses
+ * them. The rest (Chunk) the actor labels and stores as text. Arrays instead of objects make the rows a
  * third smaller (less to store, compress and send) and ClickHouse parses them
  * about twice as fast (measured: docs/benchmarks.md).
  *
