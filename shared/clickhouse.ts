@@ -65,11 +65,14 @@ export async function insertCompressedRows(
   gzipBody: Uint8Array<ArrayBuffer>,
   deduplicationToken: string,
 ): Promise<void> {
-  const url = new URL(config.url);
-  url.searchParams.set('query', insertStatement(table));
-  if (config.database !== '') url.searchParams.set('database', config.database);
-  url.searchParams.set('insert_deduplication_token', deduplicationToken);
-  url.searchParams.set('input_format_json_compact_allow_variable_number_of_columns', '1');
+  // The URL as one string: the profile showed URL.searchParams.set costing more than the insert's own work.
+  const params = new URLSearchParams({
+    query: insertStatement(table),
+    insert_deduplication_token: deduplicationToken,
+    input_format_json_compact_allow_variable_number_of_columns: '1',
+  });
+  if (config.database !== '') params.set('database', config.database);
+  const url = `${config.url.replace(/\/+$/, '')}/?${params}`;
   const response = await fetch(url, {
     method: 'POST',
     body: gzipBody,
