@@ -84,7 +84,8 @@ describe('rows labelled by the ingest worker', () => {
     // template they were generalised into (an alias, as search and the patterns page resolve it).
     const aliases = await clickhouse.query({ ...aliasesQueryOf(TEST_TENANT), format: 'JSONEachRow' });
     const graph = new AliasGraph((await aliases.json<{ FromId: string; ToId: string }>()).map((a) => [a.FromId, a.ToId] as const));
-    const same = (body: string, firstBody: string) => expect(graph.canonical(String(idOf(firstRows, firstBody)))).toBe(graph.canonical(String(idOf(rows, body))));
+    const same = (body: string, firstBody: string) =>
+      expect(graph.canonical(String(idOf(firstRows, firstBody)))).toBe(graph.canonical(String(idOf(rows, body))));
     same('user u50 logged in from 10.0.0.50', 'user u0 logged in from 10.0.0.0');
     same('order 1050 paid in 350 ms', 'order 1000 paid in 0 ms');
     same('cache warmed', 'cache warmed');
