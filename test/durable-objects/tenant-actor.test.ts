@@ -4,19 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import {
-  actorOf,
-  clickhouse,
-  countRows,
-  flushActor,
-  gunzipText,
-  injectFault,
-  makeBatch,
-  proxyCounts,
-  records,
-  uniqueTenant,
-  waitFor,
-} from '../support/in-workerd.ts';
+import { actorOf, clickhouse, countRows, flushActor, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { gunzipMembers } from '../../shared/gzip.ts';
 
 const flushAll = flushActor;
 
@@ -67,7 +56,7 @@ describe('TenantActor', () => {
     expect(key).toMatch(new RegExp(`^logs/${tenant}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/[0-9A-Z]{26}\\.ndjson\\.gz$`));
     const object = await env.ARCHIVE.get(key);
     // gzip NDJSON: a header line naming the columns, then one array per row.
-    const [header, ...lines] = (await gunzipText(await object!.arrayBuffer()))
+    const [header, ...lines] = (await gunzipMembers(await object!.arrayBuffer()))
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));

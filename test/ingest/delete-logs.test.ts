@@ -8,7 +8,8 @@ import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { PLANS } from '../../shared/plans.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
-import { actorOf, clickhouse, flushTenant, gunzipText, injectFault, makeDue, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { gunzipMembers } from '../../shared/gzip.ts';
+import { actorOf, clickhouse, flushTenant, injectFault, makeDue, uniqueTenant, waitFor } from '../support/in-workerd.ts';
 
 const SHARDS = PLANS.professional.shardCount;
 
@@ -80,7 +81,7 @@ describe('DELETE /v1/logs', () => {
     // The R2 archive is not rewritten (README "Archive": erased by the bucket's lifecycle): the records stored before are still in it.
     const archived: string[] = [];
     for (const object of (await env.ARCHIVE.list({ prefix: `logs/${tenant}/` })).objects) {
-      archived.push(await gunzipText(await (await env.ARCHIVE.get(object.key))!.arrayBuffer()));
+      archived.push(await gunzipMembers(await (await env.ARCHIVE.get(object.key))!.arrayBuffer()));
     }
     expect(archived.join('')).toContain('secret stored 1');
     expect(archived.join('')).not.toContain('secret buffered 1'); // erased before it was ever flushed

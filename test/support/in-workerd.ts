@@ -9,7 +9,7 @@ import { PLANS } from '../../shared/plans.ts';
 import { shardName } from '../../shared/sharding.ts';
 import { ingestPolicy } from '../../shared/rate-limit-headers.ts';
 import { newBatchId } from '../../shared/ids.ts';
-import { gunzip, gunzipMembers } from '../../shared/gzip.ts';
+import { gunzip } from '../../shared/gzip.ts';
 import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
 import { TEST_FLUSH, TEST_TENANT } from './constants.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
@@ -120,11 +120,6 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => bo
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** An archive object's text: a stream of gzip members (shared/gzip.ts). */
-export async function gunzipText(data: ArrayBuffer): Promise<string> {
-  return gunzipMembers(data);
 }
 
 /**

@@ -39,7 +39,8 @@ interface Copy {
   templates: number;
   /** Null when the actor has more templates than an isolate may hold: its rows go to it unlabelled. */
   miner: PatternMiner | null;
-  fetchedAt: number;
+  /** When this copy was last asked for again (or fetched): a failed refresh waits REFRESH_MS too. */
+  askedAt: number;
   refreshing: Promise<void> | null;
 }
 
@@ -70,7 +71,8 @@ export class PatternSnapshots {
   seen(name: string, actor: DurableObjectStub<TenantActor>, version: string | undefined, now = Date.now()): Promise<void> | null {
     const copy = this.#copies.get(name);
     if (!copy || version === undefined || version === copy.version) return null;
-    if (copy.refreshing || now - copy.fetchedAt < REFRESH_MS) return null;
+    if (copy.refreshing || now - copy.askedAt < REFRESH_MS) return null;
+    copy.askedAt = now;
     copy.refreshing = fetchSnapshot(actor)
       .then((snapshot) => {
         if (snapshot) this.#store(name, snapshot);
@@ -99,7 +101,7 @@ export class PatternSnapshots {
       version: snapshot.version,
       templates: fits ? snapshot.templates.length : 0,
       miner: fits ? PatternMiner.restore(snapshot.templates) : null,
-      fetchedAt: Date.now(),
+      askedAt: Date.now(),
       refreshing: null,
     };
     this.#copies.set(name, copy);
