@@ -109,7 +109,7 @@ try {
   for (let i = 0; i < REPEAT; i++) floor.push((await timed(`${stack.url}/v1/logs`, 'nlk_not_a_key')).ms);
   floor.sort((a, b) => a - b);
   console.log(
-    `\n  path floor (401 from the query worker, through wrangler dev and the gateway): p50 ${percentile(floor, 50).toFixed(1)} ms, p95 ${percentile(floor, 95).toFixed(1)} ms`,
+    `\n  path floor (401 from the query worker, through the gateway): p50 ${percentile(floor, 50).toFixed(1)} ms, p95 ${percentile(floor, 95).toFixed(1)} ms`,
   );
   console.log('\n  case                          uncached p50 / p95 ms        cached p50 / p95 ms');
   for (const [name, path, open, closed] of cases) {

@@ -35,9 +35,9 @@ function label(pid: number): string {
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
   if (pid === process.pid) return 'load generator (bench, node)';
   if (cmdline.includes('scripts/start.ts')) return 'npm start: embedded ClickHouse (node, chDB)';
+  if (cmdline.includes('scripts/workers-runtime.ts')) return 'workers runtime (node, Miniflare)';
   if (cmdline.includes('wrangler-dist/cli.js')) return 'wrangler (node)';
-  if (cmdline.includes('workerd') && cmdline.includes('--socket-addr=entry=127.0.0.1:0')) return 'workerd: workers + TenantActor';
-  if (cmdline.includes('workerd')) return 'workerd: wrangler dev proxy';
+  if (cmdline.includes('workerd')) return 'workerd: workers + actors';
   return cmdline.split(' ')[0] ?? String(pid);
 }
 

@@ -34,7 +34,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** The ws:// address of a worker's isolate in the stack's workerd (wrangler dev runs it with an inspector on a free port). */
+/** The ws:// address of a worker's isolate in the stack's workerd (started with an inspector on NEURALLOG_INSPECTOR_PORT). */
 async function isolateUrl(name: string): Promise<string> {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n');
   const pid = ps

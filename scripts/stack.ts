@@ -1,7 +1,7 @@
 /**
  * The local stack: the embedded ClickHouse (unless CLICKHOUSE_URL points at a
- * real one) with the schema applied, and wrangler serving the gateway, ingest
- * and query workers — D1/R2/Durable Object state persisted — on one origin.
+ * real one) with the schema applied, and the gateway, ingest, query and admin
+ * workers on workerd (scripts/workers-runtime.ts) — D1/R2/Durable Object state persisted — on one origin.
  *
  * `npm start` (scripts/start.ts) and the end-to-end test both start it through
  * `startStack`, so the test exercises exactly what a newcomer runs.
@@ -17,6 +17,7 @@ import { isValidTenantId } from '../shared/config.ts';
 import { SCOPES } from '../shared/scopes.ts';
 import { migrateClickHouse } from '../migrations/clickhouse/migrate.ts';
 import { buildUi } from './build-ui.ts';
+import { READY_LINE, type WorkersRuntimeOptions } from './workers-runtime.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,7 +42,7 @@ export interface StackOptions {
   devRetentionDays?: number;
   /** Extra variables for the workers (any of shared/config.ts). */
   workerEnv?: Record<string, string>;
-  /** Where wrangler's and the workers' output goes. */
+  /** Where the runtime's and the workers' output goes. */
   onOutput?: (line: string) => void;
   /** How long to wait for /healthz (ms). */
   readyTimeoutMs?: number;
@@ -58,7 +59,7 @@ export interface RunningStack {
   sessionSecret: string;
   stop(): Promise<void>;
   /**
-   * `kill -9` of the workers' runtime (wrangler and workerd under it), as a crash: nothing is
+   * `kill -9` of the workers' runtime (its Node process and workerd under it), as a crash: nothing is
    * shut down in order. An embedded ClickHouse stops too; start the stack on the same data
    * directory (and ClickHouse) to see what survived.
    */
@@ -101,12 +102,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     clickhouse.url = embedded.url;
   }
 
-  let wrangler: ChildProcess | null = null;
+  let runtime: ChildProcess | null = null;
   const stop = async () => {
-    if (wrangler && wrangler.exitCode === null) {
-      const exited = new Promise((r) => wrangler!.once('exit', r));
-      wrangler.kill('SIGTERM');
-      const timer = setTimeout(() => wrangler?.kill('SIGKILL'), 10_000);
+    if (runtime && runtime.exitCode === null) {
+      const exited = new Promise((r) => runtime!.once('exit', r));
+      runtime.kill('SIGTERM');
+      const timer = setTimeout(() => runtime?.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
@@ -114,10 +115,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
 
   const crash = async () => {
-    if (wrangler && wrangler.exitCode === null) {
-      const exited = new Promise((r) => wrangler!.once('exit', r));
-      // workerd runs under wrangler: kill the whole tree, or it outlives wrangler holding the port and the state.
-      for (const pid of [...descendantsOf(wrangler.pid!), wrangler.pid!]) {
+    if (runtime && runtime.exitCode === null) {
+      const exited = new Promise((r) => runtime!.once('exit', r));
+      // workerd runs under the runtime's process: kill the whole tree, or it outlives it holding the port and the state.
+      for (const pid of [...descendantsOf(runtime.pid!), runtime.pid!]) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -131,7 +132,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
   try {
     await migrateClickHouse(clickhouse);
-    wrangler = spawnWrangler(options, dataDir, {
+    runtime = spawnWorkersRuntime(options, dataDir, {
       ...options.workerEnv,
       CLICKHOUSE_URL: clickhouse.url,
       CLICKHOUSE_USER: clickhouse.username,
@@ -146,7 +147,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
     });
     const url = `http://127.0.0.1:${options.port}`;
-    await waitForHealthy(url, wrangler, options.readyTimeoutMs ?? 90_000);
+    await waitForHealthy(url, runtime, options.readyTimeoutMs ?? 90_000);
     return {
       url,
       clickhouseUrl: clickhouse.url,
@@ -237,43 +238,28 @@ async function runWrangler(args: string[], onOutput: StackOptions['onOutput']): 
   }
 }
 
-function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
-  const args = [
-    wranglerCli(),
-    'dev',
-    '--config',
-    join(PROJECT_ROOT, 'wrangler.toml'),
-    '--config',
-    join(PROJECT_ROOT, 'workers/ingest/wrangler.toml'),
-    '--config',
-    join(PROJECT_ROOT, 'workers/query/wrangler.toml'),
-    '--config',
-    join(PROJECT_ROOT, 'workers/admin/wrangler.toml'),
-    '--persist-to',
-    join(dataDir, 'state'),
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(options.port),
-    '--inspector-port',
-    process.env.NEURALLOG_INSPECTOR_PORT ?? '0',
-    '--show-interactive-dev-session=false',
-    // The admin worker's hourly Cron Trigger (billing) never fires under wrangler dev; without this flag
-    // wrangler warns about it at every start. Locally billing is off and the job is tested by calling it.
-    '--test-scheduled',
-    '--log-level',
-    'log',
-  ];
-  const child = spawn(process.execPath, args, {
+/**
+ * The workers' runtime (scripts/workers-runtime.ts: Miniflare's API on one workerd) as a process of
+ * its own. Each worker gets the values of the vars and secrets its wrangler config declares from
+ * `workerEnv`, else the config's defaults.
+ */
+function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
+  const inspectorPort = Number(process.env.NEURALLOG_INSPECTOR_PORT ?? 0);
+  const runtimeOptions: WorkersRuntimeOptions = {
+    port: options.port,
+    stateDir: join(dataDir, 'state'),
+    env: workerEnv,
+    ...(inspectorPort > 0 ? { inspectorPort } : {}),
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/workers-runtime.ts')], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      ...workerEnv,
       ...QUIET_WRANGLER_ENV,
-      // The project's wrangler configs declare [secrets]; with it, wrangler reads the
-      // declared vars and secrets (only those) from this process environment.
-      CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
+      // Reading the wrangler configs would warn about secrets absent from this process's environment; they come in the options.
+      WRANGLER_LOG: 'error',
+      NEURALLOG_RUNTIME_OPTIONS: JSON.stringify(runtimeOptions),
     },
   });
   const output = options.onOutput ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -285,30 +271,19 @@ function spawnWrangler(options: StackOptions, dataDir: string, workerEnv: Record
       for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (!isNoise(line)) output(line);
+        if (line.trim() !== '' && !line.startsWith(READY_LINE)) output(line);
       }
     });
   }
   return child;
 }
 
-/** Lines wrangler prints that say nothing to a user of this stack. */
-function isNoise(line: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
-  const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
-  return (
-    plain.trim() === '' ||
-    /Service bindings, Durable Object bindings, and Tail consumers connect to other Wrangler/.test(plain) ||
-    /Wrangler requires at least Node\.js/.test(plain)
-  );
-}
-
-async function waitForHealthy(url: string, wrangler: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForHealthy(url: string, runtime: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
-  wrangler.once('exit', () => (exited = true));
+  runtime.once('exit', () => (exited = true));
   while (Date.now() < deadline) {
-    if (exited) throw new Error('wrangler exited before the stack became ready (see its output above)');
+    if (exited) throw new Error('the workers runtime exited before the stack became ready (see its output above)');
     try {
       const res = await fetch(`${url}/healthz`);
       await res.arrayBuffer();

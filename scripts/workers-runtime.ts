@@ -1,0 +1,116 @@
+/**
+ * The local Workers runtime: the gateway, ingest, query and admin workers (and
+ * the Durable Objects they host) on one workerd, through Miniflare's API — the
+ * library `wrangler dev` itself runs on — without `wrangler dev`'s proxy.
+ *
+ * Why not `wrangler dev`: it puts a second workerd (a proxy worker, for
+ * reloading on change) and its own Node process in front of every request,
+ * and relays every console line through the inspector; under `npm run bench`
+ * that was ~4 µs of CPU per ingested row (docs/benchmarks.md, issue 17).
+ * Here the workers' bindings come from the same wrangler configs
+ * (`unstable_getMiniflareWorkerOptions`, as Cloudflare's vitest pool reads
+ * them), the sources are bundled with esbuild the way wrangler bundles them,
+ * and the state lives where `wrangler dev --persist-to <dir>` keeps it
+ * (`<dir>/v3`), so `wrangler d1 migrations apply --local --persist-to <dir>`
+ * and this runtime share one D1. Wrangler stays the deployment tool.
+ *
+ * Run as a process of its own by scripts/stack.ts (so a crash test can kill
+ * it with workerd under it, and the embedded ClickHouse in `npm start`'s
+ * process does not share an event loop with it): options arrive as JSON in
+ * NEURALLOG_RUNTIME_OPTIONS; it prints `READY_LINE <url>` once listening.
+ */
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
+
+const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const READY_LINE = 'NEURALLOG_RUNTIME_READY';
+
+/** The workers, first the one that receives the origin's requests. */
+export const WORKER_CONFIGS = ['wrangler.toml', 'workers/ingest/wrangler.toml', 'workers/query/wrangler.toml', 'workers/admin/wrangler.toml'];
+
+export interface WorkersRuntimeOptions {
+  port: number;
+  /** As `wrangler dev --persist-to`: the state is kept under `<stateDir>/v3`. */
+  stateDir: string;
+  /** Values for the workers' declared vars and secrets (each worker gets those its config declares). */
+  env: Record<string, string>;
+  /** workerd's inspector (CPU profiles: scripts/profile-ingest.ts); none when absent. */
+  inspectorPort?: number;
+}
+
+/** One worker's Miniflare options: its config's bindings, its bundled source, its declared vars from `env`. */
+async function workerOptions(configPath: string, env: Record<string, string>): Promise<V4WorkerOptions> {
+  const path = join(PROJECT_ROOT, configPath);
+  const config = unstable_readConfig({ config: path });
+  const { workerOptions, main, define } = unstable_getMiniflareWorkerOptions(config);
+  if (!main) throw new Error(`${configPath} names no main module`);
+  const bundle = await build({
+    entryPoints: [main],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    target: 'es2024',
+    // What wrangler uses for workers without nodejs_compat: packages' worker/browser builds, no Node built-ins.
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    define: { ...define, 'process.env.NODE_ENV': '"production"' },
+    sourcemap: 'inline',
+    outfile: join(dirname(main), 'index.js'),
+    external: ['cloudflare:*'],
+    logLevel: 'silent',
+  });
+  const declared = new Set<string>([...Object.keys(config.vars ?? {}), ...(config.secrets?.required ?? [])]);
+  const bindings: Record<string, unknown> = { ...(workerOptions.bindings ?? {}) };
+  for (const [name, value] of Object.entries(env)) if (declared.has(name)) bindings[name] = value;
+  const missing = [...declared].filter((name) => bindings[name] === undefined);
+  if (missing.length > 0) throw new Error(`${configPath}: no value for ${missing.join(', ')}`);
+  return {
+    ...workerOptions,
+    name: config.name,
+    bindings: bindings as V4WorkerOptions['bindings'],
+    modulesRoot: PROJECT_ROOT,
+    modules: [{ type: 'ESModule', path: relative(PROJECT_ROOT, join(dirname(main), 'index.js')), contents: bundle.outputFiles[0]!.text }],
+  } as V4WorkerOptions;
+}
+
+/** Console output of the workers, line by line, the way wrangler prints it. */
+function printStructuredLog({ level, message }: { level: string; message: string }): void {
+  if (level === 'error' || level === 'warn') process.stderr.write(`${message}\n`);
+  else process.stdout.write(`${message}\n`);
+}
+
+export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
+  const workers = await Promise.all(WORKER_CONFIGS.map((config) => workerOptions(config, options.env)));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: '127.0.0.1',
+      port: options.port,
+      inspectorPort: options.inspectorPort,
+      resourcePersistencePath: join(options.stateDir, 'v3'),
+      log: new Log(LogLevel.WARN),
+      handleStructuredLogs: printStructuredLog,
+      logRequests: false,
+      telemetry: { enabled: false },
+      // Offline: no download of a real `request.cf` (the workers read none of it).
+      cf: false,
+      workers,
+    }),
+  );
+  const url = await mf.ready;
+  return { url, dispose: () => mf.dispose() };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const options = JSON.parse(process.env.NEURALLOG_RUNTIME_OPTIONS ?? 'null') as WorkersRuntimeOptions | null;
+  if (!options) throw new Error('NEURALLOG_RUNTIME_OPTIONS is not set (this process is started by scripts/stack.ts)');
+  const runtime = await startWorkersRuntime(options);
+  process.stdout.write(`${READY_LINE} ${runtime.url.href}\n`);
+  const stop = () => void runtime.dispose().finally(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
