@@ -137,6 +137,16 @@ export default defineConfig({
       },
       {
         test: {
+          // The client SDK (sdk/) in Node, Deno (a child process) and Chromium, against a local stand-in of the ingest.
+          name: 'sdk',
+          environment: 'node',
+          include: ['test/sdk/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'node',
           environment: 'node',
           include: ['test/node/**/*.test.ts'],
