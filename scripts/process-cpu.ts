@@ -37,6 +37,8 @@ function label(pid: number): string {
   if (cmdline.includes('scripts/start.ts')) return 'npm start: embedded ClickHouse (node, chDB)';
   if (cmdline.includes('scripts/workers-runtime.ts')) return 'workers runtime (node, Miniflare)';
   if (cmdline.includes('wrangler-dist/cli.js')) return 'wrangler (node)';
+  // NEURALLOG_ACTORS_APART=1: the Durable Objects' own workerd listens on no fixed port.
+  if (cmdline.includes('workerd') && cmdline.includes('--socket-addr=entry=127.0.0.1:0 ')) return 'workerd: actors (apart)';
   if (cmdline.includes('workerd')) return 'workerd: workers + actors';
   return cmdline.split(' ')[0] ?? String(pid);
 }

@@ -250,6 +250,7 @@ function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: 
     stateDir: join(dataDir, 'state'),
     env: workerEnv,
     ...(inspectorPort > 0 ? { inspectorPort } : {}),
+    actorsApart: process.env.NEURALLOG_ACTORS_APART === '1',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/workers-runtime.ts')], {
     cwd: PROJECT_ROOT,

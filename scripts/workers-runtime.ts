@@ -40,7 +40,17 @@ export interface WorkersRuntimeOptions {
   env: Record<string, string>;
   /** workerd's inspector (CPU profiles: scripts/profile-ingest.ts); none when absent. */
   inspectorPort?: number;
+  /**
+   * Run the Durable Objects (the tenant actors and their helpers) in a workerd process of their own,
+   * reached through Miniflare's dev registry (workerd's debug port), as in production the ingest
+   * workers and the actors never share a thread. A measurement mode (NEURALLOG_ACTORS_APART=1):
+   * the actors' state then lives under another script name than in the default mode.
+   */
+  actorsApart?: boolean;
 }
+
+/** The worker that hosts the Durable Objects when they run apart: the ingest worker's bundle under another name. */
+const ACTORS_WORKER = 'neurallog-actors';
 
 /** One worker's Miniflare options: its config's bindings, its bundled source, its declared vars from `env`. */
 async function workerOptions(configPath: string, env: Record<string, string>): Promise<V4WorkerOptions> {
@@ -84,13 +94,23 @@ function printStructuredLog({ level, message }: { level: string; message: string
   else process.stdout.write(`${message}\n`);
 }
 
-export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
-  const workers = await Promise.all(WORKER_CONFIGS.map((config) => workerOptions(config, options.env)));
-  const mf = new Miniflare(
+/** A worker whose Durable Object bindings name the actors' worker in the other workerd. */
+function withActorsElsewhere(worker: V4WorkerOptions): V4WorkerOptions {
+  const durableObjects = Object.fromEntries(
+    Object.entries(worker.durableObjects ?? {}).map(([binding, target]) => [
+      binding,
+      { ...(typeof target === 'string' ? { className: target } : target), scriptName: ACTORS_WORKER },
+    ]),
+  );
+  return { ...worker, durableObjects } as V4WorkerOptions;
+}
+
+function miniflare(options: WorkersRuntimeOptions, port: number, workers: V4WorkerOptions[], devRegistry?: string): Miniflare {
+  return new Miniflare(
     convertV4MiniflareOptions({
       host: '127.0.0.1',
-      port: options.port,
-      inspectorPort: options.inspectorPort,
+      port,
+      inspectorPort: port === options.port ? options.inspectorPort : undefined,
       resourcePersistencePath: join(options.stateDir, 'v3'),
       log: new Log(LogLevel.WARN),
       handleStructuredLogs: printStructuredLog,
@@ -98,11 +118,26 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
       telemetry: { enabled: false },
       // Offline: no download of a real `request.cf` (the workers read none of it).
       cf: false,
+      ...(devRegistry ? { unsafeDevRegistryPath: devRegistry } : {}),
       workers,
     }),
   );
-  const url = await mf.ready;
-  return { url, dispose: () => mf.dispose() };
+}
+
+export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
+  const workers = await Promise.all(WORKER_CONFIGS.map((config) => workerOptions(config, options.env)));
+  if (!options.actorsApart) {
+    const mf = miniflare(options, options.port, workers);
+    const url = await mf.ready;
+    return { url, dispose: () => mf.dispose() };
+  }
+  const devRegistry = join(options.stateDir, 'dev-registry');
+  const ingest = workers.find((w) => w.name === 'neurallog-ingest')!;
+  const actors = miniflare(options, 0, [{ ...ingest, name: ACTORS_WORKER }], devRegistry);
+  await actors.ready;
+  const front = miniflare(options, options.port, workers.map(withActorsElsewhere), devRegistry);
+  const url = await front.ready;
+  return { url, dispose: async () => void (await Promise.all([front.dispose(), actors.dispose()])) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
