@@ -182,8 +182,10 @@ export function serializeRows(rows: LogRow[], options: SerializeOptions): Serial
     const values = toValues(row);
     const service = row.ServiceName ?? '';
     const message = row.Body.length > PATTERN_MESSAGE_CHARS ? row.Body.slice(0, PATTERN_MESSAGE_CHARS) : row.Body;
-    let patternId: string | null = null;
-    if (patternOf) {
+    // A row that comes with its PatternId is sealed as it is: an encrypted record's '' (no pattern,
+    // shared/encryption-envelope.ts) is never looked up nor handed to the actor to mine.
+    let patternId: string | null = row.PatternId ?? null;
+    if (patternId === null && patternOf) {
       try {
         patternId = patternOf(service, message);
       } catch {

@@ -248,3 +248,30 @@ export const alertTargets = sqliteTable(
   },
   (t) => [uniqueIndex('alert_targets_tenant_name').on(t.tenantId, t.name)],
 );
+
+/**
+ * Public keys of a tenant's zero-knowledge encryption (docs/encryption.md):
+ * the SDK encrypts records for one of them; the private part never reaches
+ * NeuralLog. `kid` is the RFC 7638 thumbprint of the public JWK, recomputed
+ * by the server on registration, so client and server name a key alike
+ * without asking each other. Keyed by (tenant, kid): a public key is public,
+ * and another tenant registering the same one gets a row of its own. A
+ * revoked key refuses new records under it; records already stored under it
+ * stay as they are (readable with its private key).
+ */
+export const encryptionKeys = sqliteTable(
+  'encryption_keys',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** RFC 7638 SHA-256 JWK thumbprint, base64url (43 characters). */
+    kid: text('kid').notNull(),
+    name: text('name').notNull(),
+    /** The public JWK as JSON: `{kty: "EC", crv: "P-256", x, y}` (nothing else is kept). */
+    publicJwk: text('public_jwk', { mode: 'json' }).$type<{ kty: 'EC'; crv: 'P-256'; x: string; y: string }>().notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.kid] })],
+);

@@ -14,6 +14,7 @@ import { handleError, handleNotFound } from '../../shared/api-error.ts';
 import { registerBearerScheme, validationHook } from '../../shared/openapi.ts';
 import { requireAdmin } from './admin-auth.ts';
 import type { AdminApp, AdminEnv } from './env.ts';
+import { encryptionKeyRoutes } from './routes/encryption-keys.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { billingWebhookRoutes } from './routes/billing-webhook.ts';
@@ -32,6 +33,7 @@ app.use('/v1/admin/tenants/*', requireAdmin());
 app.use('/v1/admin/tenants', requireAdmin());
 app.route('/v1/admin/tenants', tenantRoutes);
 app.route('/v1/admin/tenants', keyRoutes);
+app.route('/v1/admin/tenants', encryptionKeyRoutes);
 // Sign in, read the session, sign out: the browser explorer's sessions (shared/session.ts).
 app.route('/v1/session', sessionRoutes);
 // Authenticated by Stripe's signature, not a bearer credential.

@@ -95,3 +95,33 @@ export const AuditEntry = z
     requestId: z.string().nullable(),
   })
   .openapi('AuditEntry');
+
+export const EncryptionKeyParams = TenantIdParam.extend({
+  kid: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'a key id: an RFC 7638 thumbprint, 43 base64url characters')
+    .openapi({ param: { name: 'kid', in: 'path' } }),
+});
+
+const PublicJwk = z
+  .object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string() })
+  .openapi('EncryptionPublicJwk', { description: 'An ECDH P-256 public key as a JWK (RFC 7517)' });
+
+export const EncryptionKey = z
+  .object({
+    kid: z.string().openapi({ description: "RFC 7638 SHA-256 thumbprint of the public key, base64url: the envelopes' kid" }),
+    name: z.string(),
+    publicKey: PublicJwk,
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('EncryptionKey');
+
+export const RegisterEncryptionKey = z
+  .object({
+    name: z.string().min(1).max(100),
+    publicKey: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'The public JWK (kty "EC", crv "P-256", x, y). A JWK with "d" (a private key) is refused.' }),
+  })
+  .openapi('RegisterEncryptionKey');

@@ -15,6 +15,8 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
+import { EncryptedRecords } from '../../../shared/encryption-envelope.ts';
+import { isActiveEncryptionKey } from '../encryption-keys.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
@@ -25,6 +27,20 @@ const LogRecordDoc = z
     timestamp: z.union([z.string(), z.number()]).optional().openapi({ description: 'RFC 3339, or Unix epoch in s/ms/µs/ns (also @timestamp, time, ts)' }),
     level: z.union([z.string(), z.number()]).optional().openapi({ description: 'Severity (also severity, severity_text, severity_number)' }),
     message: z.unknown().optional().openapi({ description: 'The log body (also msg, body)' }),
+    encrypted: z
+      .object({
+        protected: z.string().openapi({ description: 'base64url of the JWE protected header {alg: "ECDH-ES+A256KW", enc: "A256GCM", kid, epk, cty}' }),
+        encrypted_key: z.string(),
+        iv: z.string(),
+        ciphertext: z.string(),
+        tag: z.string(),
+        tokens: z.array(z.string()).max(128).optional().openapi({ description: 'Blind tokens: 32 lowercase hex characters each' }),
+      })
+      .optional()
+      .openapi({
+        description:
+          "Instead of message: the body and chosen attributes encrypted for one of the tenant's encryption keys (a JWE, flattened JSON serialisation; docs/encryption.md). Stored opaque as the body.",
+      }),
     service: z.string().optional(),
     trace_id: z.string().optional(),
     span_id: z.string().optional(),
@@ -70,8 +86,16 @@ logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c
 
   const batch = newBatch(principal);
   const rows: LogRow[] = new Array(records.length);
+  // Records sent encrypted (docs/encryption.md): the envelope checked and stored as the Body.
+  const encrypted = new EncryptedRecords(config.limits.maxRecordBytes);
   try {
-    for (let i = 0; i < records.length; i++) rows[i] = normalizeRecord(records[i], i, batch.context);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      rows[i] = EncryptedRecords.carries(record) ? encrypted.normalize(record as object, i, batch.context) : normalizeRecord(record, i, batch.context);
+    }
+    if (encrypted.size > 0) {
+      await encrypted.check((kid) => isActiveEncryptionKey(c.env.CONTROL_DB, principal.tenantId, kid, config.keyCacheTtlMs));
+    }
   } catch (err) {
     if (err instanceof RecordError) throw new ApiError(400, 'invalid_record', err.message, { record: err.record, field: err.field });
     throw err;
