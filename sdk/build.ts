@@ -20,12 +20,14 @@ const ENTRIES = {
   opentelemetry: 'src/adapters/opentelemetry.ts',
 };
 
-export async function buildSdk(options: { types?: boolean } = {}): Promise<void> {
-  await rm(SDK_DIST, { recursive: true, force: true });
+/** Into sdk/dist, or `outdir` (tests build their own copy: under the repository, so the adapters find their libraries). */
+export async function buildSdk(options: { types?: boolean; outdir?: string } = {}): Promise<void> {
+  const outdir = options.outdir ?? SDK_DIST;
+  await rm(outdir, { recursive: true, force: true });
   await build({
     absWorkingDir: SDK_ROOT,
     entryPoints: ENTRIES,
-    outdir: SDK_DIST,
+    outdir,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -42,13 +44,16 @@ export async function buildSdk(options: { types?: boolean } = {}): Promise<void>
 }
 
 /** The core as a browser would load it (minified, one file), and its size gzipped. */
-export async function browserBundle(): Promise<{ code: string; bytes: number; gzipBytes: number }> {
+export async function browserBundle(
+  options: { format?: 'esm' | 'iife'; globalName?: string } = {},
+): Promise<{ code: string; bytes: number; gzipBytes: number }> {
   const result = await build({
     absWorkingDir: SDK_ROOT,
     entryPoints: ['src/index.ts'],
     bundle: true,
     minify: true,
-    format: 'esm',
+    format: options.format ?? 'esm',
+    ...(options.globalName && { globalName: options.globalName }),
     platform: 'browser',
     target: 'es2022',
     write: false,

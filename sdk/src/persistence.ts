@@ -30,24 +30,34 @@ export function indexedDbStore(name: string): BatchStore | undefined {
   const idb = browser.indexedDB;
   if (!idb) return undefined;
   let db: Promise<IdbDatabase> | undefined;
+  /** The open connection, once there is one: writes start their transaction synchronously, inside a pagehide handler, before the page can go. */
+  let opened: IdbDatabase | undefined;
   const open = () => {
     db ??= new Promise<IdbDatabase>((resolve, reject) => {
       const request = idb.open(name, 1);
       request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'key' });
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        opened = request.result;
+        resolve(request.result);
+      };
       request.onerror = () => reject(request.error);
     });
     return db;
   };
   const write = (work: (store: IdbObjectStore) => void) => {
-    open()
-      .then((database) => {
-        const tx = database.transaction(STORE, 'readwrite');
-        work(tx.objectStore(STORE));
-        tx.commit?.();
-      })
-      .catch(() => undefined);
+    const run = (database: IdbDatabase) => {
+      const tx = database.transaction(STORE, 'readwrite');
+      work(tx.objectStore(STORE));
+      tx.commit?.();
+    };
+    try {
+      if (opened) run(opened);
+      else open().then(run, () => undefined);
+    } catch {
+      // a closing page or a full disk: the batch is still sent, just not kept
+    }
   };
+  void open().catch(() => undefined);
   return {
     save: (batches) =>
       write((store) => {

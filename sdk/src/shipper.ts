@@ -263,6 +263,11 @@ export class Shipper {
       const batch = this.nextBatch();
       if (!batch) return;
       this.inFlight.add(batch);
+      // Kept from the moment it is cut, so a page that goes away without warning loses no batch it had started.
+      if (this.store && !batch.persisted) {
+        batch.persisted = true;
+        this.store.save([{ key: batch.key, lines: batch.lines, bytes: batch.bytes, savedAt: Date.now() }]);
+      }
       await this.ship(batch, false);
     }
   }

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
 export type Scripted =
-  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { status: number; headers?: Record<string, string>; body?: unknown /** The answer waits this long (a 2xx: after storing). */; delayMs?: number }
   /** The request is read (and its batch stored), then the connection is destroyed without an answer. */
   | { drop: 'after-storing' }
   /** The connection is destroyed before the body is read: nothing stored. */
@@ -130,6 +130,7 @@ export async function startIngestStandIn(): Promise<IngestStandIn> {
     if (next && 'status' in next) {
       received.answered = next.status;
       if (next.status >= 200 && next.status < 300) store();
+      if (next.delayMs) await new Promise((r) => setTimeout(r, next.delayMs));
       res.writeHead(next.status, { 'content-type': 'application/json', ...next.headers }).end(JSON.stringify(next.body ?? {}));
       return;
     }
