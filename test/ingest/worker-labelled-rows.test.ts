@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { TEST_API_KEY, TEST_TENANT } from '../support/constants.ts';
 import { AliasGraph, aliasesQuery } from '../../shared/patterns/aliases.ts';
-import { clickhouse, flushActor, storedRowsOfBatch } from '../support/in-workerd.ts';
+import { provisionKey, provisionTenant } from '../support/control-plane.ts';
+import { actorOf, clickhouse, flushActor, storedRowsOfBatch, uniqueTenant } from '../support/in-workerd.ts';
 
 function aliasesQueryOf(tenant: string) {
   const { query, params } = aliasesQuery(tenant);
@@ -23,11 +24,11 @@ function devActor(): DurableObjectStub<TenantActor> {
   return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(TEST_TENANT));
 }
 
-async function post(records: unknown[]): Promise<string> {
+async function post(records: unknown[], key = TEST_API_KEY): Promise<string> {
   const res = await exports.default.fetch(
     new Request('https://neurallog.test/v1/logs', {
       method: 'POST',
-      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify(records),
     }),
   );
@@ -36,8 +37,8 @@ async function post(records: unknown[]): Promise<string> {
 }
 
 /** The kinds of the batch's buffered chunks: 'blob' (sealed by the worker) or 'text' (labelled by the actor). */
-async function chunkKinds(batchId: string): Promise<string[]> {
-  return runInDurableObject(devActor(), (_instance, state) =>
+async function chunkKinds(batchId: string, actor = devActor()): Promise<string[]> {
+  return runInDurableObject(actor, (_instance, state) =>
     state.storage.sql
       .exec<{ kind: string }>('SELECT typeof(data) AS kind FROM buffered_chunks WHERE batch_id = ? ORDER BY seq', batchId)
       .toArray()
@@ -90,5 +91,45 @@ describe('rows labelled by the ingest worker', () => {
     same('order 1050 paid in 350 ms', 'order 1000 paid in 0 ms');
     same('cache warmed', 'cache warmed');
     expect(idOf(rows, 'cache warmed')).toBe(idOf(firstRows, 'cache warmed'));
+  });
+  it('erases records inside a sealed chunk (DELETE /v1/logs before the flush): the rest of the chunk is stored, the erased never', async () => {
+    // A tenant of its own with one actor, so the erasure touches nothing another test sent.
+    const tenant = uniqueTenant('sealed-erase');
+    await provisionTenant(tenant, { plan: 'starter' });
+    const writer = await provisionKey(tenant, ['logs:write']);
+    const admin = await provisionKey(tenant, ['admin']);
+    const actor = actorOf(tenant);
+    const batch = (i: number) => [
+      { message: `user u${i} logged in from 10.0.0.${i}`, service: 'api' },
+      { message: `card ${4000 + i} charged by mistake`, service: 'api' },
+    ];
+    await post([0, 1, 2].flatMap(batch), writer); // the actor learns both shapes
+    let sealed: string | null = null;
+    const deadline = Date.now() + 10_000;
+    for (let n = 0; sealed === null && Date.now() < deadline; n++) {
+      const id = await post(batch(10 + n), writer);
+      if ((await chunkKinds(id, actor)).includes('blob')) sealed = id;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(sealed, 'the worker never sealed a batch').not.toBeNull();
+    const sealedRows = await storedRowsOfBatch(sealed!, tenant);
+    const sealedCard = String(sealedRows.find((r) => String(r.Body).startsWith('card '))!.Body);
+    const sealedLogin = String(sealedRows.find((r) => String(r.Body).startsWith('user '))!.Body);
+
+    const range = new URLSearchParams({ from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), q: 'mistake' });
+    const res = await exports.default.fetch(
+      new Request(`https://neurallog.test/v1/logs?${range}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }),
+    );
+    expect(res.status).toBe(200);
+    const erased = await res.json<{ buffered: number }>();
+    expect(erased.buffered).toBeGreaterThanOrEqual(1);
+
+    await flushActor(actor);
+    const rs = await clickhouse.query({ query: 'SELECT Body FROM logs WHERE TenantId = {t:String}', query_params: { t: tenant }, format: 'JSONEachRow' });
+    const bodies = (await rs.json<{ Body: string }>()).map((r) => r.Body);
+    expect(bodies).toContain(sealedLogin);
+    expect(bodies).not.toContain(sealedCard);
+    expect(bodies.filter((b) => b.includes('mistake'))).toEqual([]);
+    expect(bodies.filter((b) => b.startsWith('user '))).toHaveLength(bodies.length);
   });
 });

@@ -123,11 +123,11 @@ export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => bo
 }
 
 /**
- * The rows a request stored for the dev tenant, as column → value objects:
- * from the actor's buffer, or from ClickHouse once a flush has moved them.
+ * The rows a request stored for a tenant (the dev tenant unless named; its first shard), as column →
+ * value objects: from the actor's buffer, or from ClickHouse once a flush has moved them.
  */
-export async function storedRowsOfBatch(batchId: string): Promise<Record<string, unknown>[]> {
-  const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(TEST_TENANT));
+export async function storedRowsOfBatch(batchId: string, tenant = TEST_TENANT): Promise<Record<string, unknown>[]> {
+  const actor = actorOf(tenant);
   const chunks = await runInDurableObject(actor, (_instance, state) =>
     state.storage.sql.exec<{ data: string | ArrayBuffer }>('SELECT data FROM buffered_chunks WHERE batch_id = ? ORDER BY rowid', batchId).toArray(),
   );
@@ -140,7 +140,7 @@ export async function storedRowsOfBatch(batchId: string): Promise<Record<string,
   }
   const rs = await clickhouse.query({
     query: `SELECT ${LOG_COLUMNS.join(', ')} FROM logs WHERE TenantId = {t:String} AND startsWith(LogId, {b:String}) ORDER BY LogId`,
-    query_params: { t: TEST_TENANT, b: `${batchId}-` },
+    query_params: { t: tenant, b: `${batchId}-` },
     format: 'JSONEachRow',
   });
   return rs.json();
