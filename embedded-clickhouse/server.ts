@@ -45,6 +45,9 @@ const RAW_INSERT_FORMATS = new Set([
   'TabSeparatedWithNames',
 ]);
 
+/** Binary input formats: chDB's buffer insert refuses them, and as statement text they cannot work. */
+const BINARY_INSERT_FORMATS = /^(RowBinary\w*|Native|Parquet|Arrow|ArrowStream|ORC|Avro|Protobuf\w*|MsgPack|CapnProto|BSONEachRow|Npy|RawBLOB)$/;
+
 export interface EmbeddedClickHouseOptions {
   /** Directory for the engine's data (created if missing). */
   dataPath: string;
@@ -113,6 +116,15 @@ export async function startEmbeddedClickHouse(options: EmbeddedClickHouseOptions
    */
   async function rawInsert(req: ParsedClickHouseRequest): Promise<QueryOutcome | null> {
     const insert = req.data ? matchSimpleInsert(req.sql) : matchSimpleInsert(req.sql.slice(0, 4096));
+    if (insert && BINARY_INSERT_FORMATS.test(insert.format)) {
+      // Other formats reach the engine as text inside the statement (fine for Values, TSKV…), and binary
+      // rows then fail as a parse error deep in them. Say what this endpoint takes instead.
+      throw new ClickHouseHttpError(
+        ErrorCode.NOT_IMPLEMENTED,
+        'NOT_IMPLEMENTED',
+        `the embedded ClickHouse endpoint takes INSERT rows only in ${[...RAW_INSERT_FORMATS].join(', ')}; ${insert.format} needs a ClickHouse server (set CLICKHOUSE_URL)`,
+      );
+    }
     if (!insert || !RAW_INSERT_FORMATS.has(insert.format) || req.readonly || req.params.size > 0) return null;
     const started = process.hrtime.bigint();
     const data = req.data ?? req.body.subarray(insert.dataOffset);

@@ -126,6 +126,22 @@ describe('embedded ClickHouse HTTP interface', () => {
     expect(missing.headers.get('x-clickhouse-exception-code')).toBe('60');
   });
 
+  it('refuses INSERT data in a binary format by name (chDB takes text formats only), and still takes Values in the statement', async () => {
+    const rowBinary = new Uint8Array([1, 0, 0, 0, 1, 0x61]); // (id UInt32 1, name String 'a')
+    const res = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO t.events (id, name) FORMAT RowBinary')}`, {
+      method: 'POST',
+      headers: { 'X-ClickHouse-Key': PASSWORD },
+      body: rowBinary,
+    });
+    expect(res.status).toBe(501);
+    expect(res.headers.get('x-clickhouse-exception-code')).toBe('48');
+    expect(await res.text()).toMatch(/takes INSERT rows only in JSONEachRow, .*; RowBinary needs a ClickHouse server \(set CLICKHOUSE_URL\).*\(NOT_IMPLEMENTED\)/s);
+
+    await client.command({ query: "INSERT INTO t.events (id, name) FORMAT Values (250, 'values-row')" });
+    const rs = await client.query({ query: 'SELECT name FROM t.events WHERE id = 250', format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ name: 'values-row' }]);
+  });
+
   it('requires the password (basic auth or X-ClickHouse-User/Key)', async () => {
     const wrong = createClient({ url: server.url, password: 'nope', log: { level: 127 as never } });
     await expect(wrong.query({ query: 'SELECT 1' })).rejects.toMatchObject({ code: '516', type: 'AUTHENTICATION_FAILED' });
