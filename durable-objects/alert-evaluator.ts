@@ -36,7 +36,8 @@ import {
   readBatch,
   verdictOf,
 } from '../shared/alerts/evaluation-query.ts';
-import { AlertRuleDefinition, anomalyServices, describeCondition, parseDuration, renderMessage } from '../shared/alerts/rule.ts';
+import { describeCondition } from '../shared/alerts/condition.ts';
+import { AlertRuleDefinition, anomalyServices, parseDuration, renderMessage } from '../shared/alerts/rule.ts';
 import type { Anomaly } from '../shared/analytics/anomalies.ts';
 import { anomalyInterval, findAnomalies, type RunQuery } from '../shared/analytics/find-anomalies.ts';
 import { instantFromMillis } from '../shared/timestamp.ts';

@@ -11,6 +11,7 @@
  * shortest interval (shared/plans.ts): evaluation cost is per rule and interval.
  */
 import { z } from '@hono/zod-openapi';
+import { ANOMALY_KINDS, type AlertCondition as AlertConditionShape, COMPARISONS } from './condition.ts';
 import { ApiError } from '../api-error.ts';
 import type { Plan } from '../plans.ts';
 import { resolveField } from '../query-language/fields.ts';
@@ -52,7 +53,7 @@ export const MAX_MESSAGE_CHARS = 2_000;
 export const LABEL_NAME = /^(?!__)[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 
 const Duration = z.string().max(16).openapi({ description: 'A duration: `30s`, `5m`, `1h`, `1d`', example: '5m' });
-const Comparison = z.enum(['>', '>=', '<', '<=']);
+const Comparison = z.enum(COMPARISONS);
 
 export const AlertCondition = z
   .discriminatedUnion('kind', [
@@ -86,12 +87,7 @@ export const AlertCondition = z
     z
       .object({
         kind: z.literal('anomaly'),
-        kinds: z
-          .array(z.enum(['volume', 'new_pattern', 'error_ratio', 'silence']))
-          .min(1)
-          .max(4)
-          .optional()
-          .openapi({ description: 'Which findings of /v1/anomalies fire it (default: all)' }),
+        kinds: z.array(z.enum(ANOMALY_KINDS)).min(1).max(4).optional().openapi({ description: 'Which findings of /v1/anomalies fire it (default: all)' }),
       })
       .strict()
       .openapi({ description: "The anomaly detector's findings for the rule's scope (docs/analytics.md)" }),
@@ -129,6 +125,9 @@ export const AlertRuleDefinition = z
 
 export type AlertRuleDefinition = z.infer<typeof AlertRuleDefinition>;
 export type AlertConditionValue = z.infer<typeof AlertCondition>;
+// The schema and shared/alerts/condition.ts's types (which the explorer uses) describe the same values.
+const _sameShape: (value: AlertConditionValue) => AlertConditionShape = (value) => value;
+void _sameShape;
 
 /** The durations of a rule, checked, in seconds. */
 export interface RuleTiming {
@@ -209,20 +208,6 @@ function duration(field: string, text: string, zeroAllowed = false): number {
 
 function invalid(field: string, reason: string): never {
   throw new ApiError(400, 'invalid_request', `${field}: ${reason}`, { field });
-}
-
-/** The condition in words, for messages: `> 100 in 5m`, `< 5 in 10m`, `> 5 % in 10m`. */
-export function describeCondition(condition: AlertConditionValue): string {
-  switch (condition.kind) {
-    case 'threshold':
-      return `${condition.op} ${condition.value} in ${condition.window}`;
-    case 'ratio':
-      return `${condition.op} ${+(condition.value * 100).toFixed(4)} % in ${condition.window}`;
-    case 'absence':
-      return `< ${condition.below} in ${condition.window}`;
-    case 'anomaly':
-      return `anomaly (${(condition.kinds ?? ['volume', 'new_pattern', 'error_ratio', 'silence']).join(', ')})`;
-  }
 }
 
 /**

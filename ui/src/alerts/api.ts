@@ -5,12 +5,14 @@
  * sends (shared/alerts/rule.ts, AlertRuleDefinition). Reading needs
  * `alerts:read`; changing needs `alerts:write` or `admin`.
  */
+import type { AlertCondition } from '../../../shared/alerts/condition.ts';
 import { json, query, request } from '../api.ts';
+
+// The condition's shapes and words are the API's own (dependency-free, so the bundle takes only them).
+export { ANOMALY_KINDS, type AlertCondition, type AnomalyKind, type Comparison, describeCondition } from '../../../shared/alerts/condition.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved' | 'inactive';
 export type Severity = 'critical' | 'warning' | 'info';
-export type Comparison = '>' | '>=' | '<' | '<=';
-export type AnomalyKind = 'volume' | 'new_pattern' | 'error_ratio' | 'silence';
 
 export interface CurrentAlert {
   ruleId: string;
@@ -58,12 +60,6 @@ export interface HistoryPage {
   next: number | null;
 }
 
-export type AlertCondition =
-  | { kind: 'threshold'; op: Comparison; value: number; window: string }
-  | { kind: 'ratio'; denominator: string; op: Comparison; value: number; window: string }
-  | { kind: 'absence'; below: number; window: string }
-  | { kind: 'anomaly'; kinds?: AnomalyKind[] };
-
 export interface AlertRuleDefinition {
   name: string;
   query: string;
@@ -100,8 +96,6 @@ export interface TestDelivery {
   detail: string;
 }
 
-export const ANOMALY_KINDS: readonly AnomalyKind[] = ['volume', 'new_pattern', 'error_ratio', 'silence'];
-
 const RULES = '/v1/alerts/rules';
 const rulePath = (id: string) => `${RULES}/${encodeURIComponent(id)}`;
 
@@ -118,20 +112,6 @@ export const deleteRule = async (id: string): Promise<void> => {
 /** `until` null unmutes. */
 export const muteRule = (id: string, until: string | null) => json<AlertRule>(`${rulePath(id)}/mute`, { method: 'POST', body: JSON.stringify({ until }) });
 export const testRule = (id: string) => json<{ deliveries: TestDelivery[] }>(`${rulePath(id)}/test`, { method: 'POST' }).then((a) => a.deliveries);
-
-/** The condition in words, as the API's messages write it (shared/alerts/rule.ts describeCondition): `> 100 in 5m`. */
-export function describeCondition(condition: AlertCondition): string {
-  switch (condition.kind) {
-    case 'threshold':
-      return `${condition.op} ${condition.value} in ${condition.window}`;
-    case 'ratio':
-      return `${condition.op} ${+(condition.value * 100).toFixed(4)} % in ${condition.window}`;
-    case 'absence':
-      return `< ${condition.below} in ${condition.window}`;
-    case 'anomaly':
-      return `anomaly (${(condition.kinds ?? ANOMALY_KINDS).join(', ')})`;
-  }
-}
 
 /** `YYYY-MM-DD HH:MM:SS` (UTC, as the other pages show times). */
 export function utc(iso: string | null): string {
