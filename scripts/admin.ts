@@ -5,10 +5,8 @@
  * keeps in .neurallog/platform-admin-token), or with a tenant-admin credential
  * in NEURALLOG_ADMIN_CREDENTIAL. Prints the API's JSON; a new key appears once.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROJECT_ROOT } from './stack.ts';
+import { callAdmin } from './admin-client.ts';
 
 const USAGE = `usage: npm run admin -- <command>
 
@@ -26,28 +24,7 @@ const USAGE = `usage: npm run admin -- <command>
 
 scopes: logs:write, logs:read, analytics:read, admin, billing:read`;
 
-function credential(): string {
-  const given = process.env.NEURALLOG_ADMIN_CREDENTIAL ?? process.env.NEURALLOG_PLATFORM_ADMIN_TOKEN;
-  if (given) return given;
-  const dir = process.env.NEURALLOG_DATA_DIR ?? join(PROJECT_ROOT, '.neurallog');
-  try {
-    return readFileSync(join(dir, 'platform-admin-token'), 'utf8').trim();
-  } catch {
-    throw new Error('no credential: set NEURALLOG_PLATFORM_ADMIN_TOKEN (or NEURALLOG_ADMIN_CREDENTIAL), or run `npm start` first');
-  }
-}
-
-async function call(method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = process.env.NEURALLOG_URL ?? 'http://127.0.0.1:8787';
-  const res = await fetch(`${base}/v1/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${credential()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => ({ error: 'bad_response', message: `HTTP ${res.status}` }));
-  if (!res.ok) throw new Error(JSON.stringify(json));
-  return json;
-}
+const call = callAdmin;
 
 async function main(argv: string[]): Promise<unknown> {
   const { positionals, values } = parseArgs({

@@ -18,6 +18,7 @@ const ENTRIES = {
   pino: 'src/adapters/pino.ts',
   winston: 'src/adapters/winston.ts',
   opentelemetry: 'src/adapters/opentelemetry.ts',
+  encryption: 'src/encryption/index.ts',
 };
 
 /** Into sdk/dist, or `outdir` (tests build their own copy: under the repository, so the adapters find their libraries). */
@@ -33,7 +34,7 @@ export async function buildSdk(options: { types?: boolean; outdir?: string } = {
     format: 'esm',
     platform: 'neutral',
     target: 'es2022',
-    external: ['pino-abstract-transport', 'winston-transport', '@opentelemetry/*'],
+    external: ['pino-abstract-transport', 'winston-transport', '@opentelemetry/*', '@noble/hashes/*'],
     logLevel: 'warning',
   });
   if (options.types !== false) {

@@ -14,7 +14,7 @@ import { decodeUtf8, toBase64url, utf8 } from './base64url.ts';
 import { BlindTokenizer } from './blind-tokens.ts';
 import { DecryptionError, type Envelope, keyId, Opener, type P256PublicJwk, publicJwkOf, readProtectedHeader, SealingBatch } from './jwe.ts';
 
-export { attributeTerm, BlindTokenizer, wordsOf } from './blind-tokens.ts';
+export { attributeTerm, BlindTokenizer, WORD_SEPARATORS, wordsOf } from './blind-tokens.ts';
 export { ALG, CTY, DecryptionError, ENC, type Envelope, keyId, type P256PublicJwk } from './jwe.ts';
 
 export interface EncryptionOptions {
@@ -22,7 +22,10 @@ export interface EncryptionOptions {
   publicKey: JsonWebKey;
   /** The search secret kept with the private key: blind tokens are made with a key derived from it. Without it, no tokens (encrypted text is not searchable). */
   searchSecret?: string;
-  /** Top-level attribute names to encrypt with the body, or 'all' (the default): the others stay clear and searchable as usual. */
+  /**
+   * Top-level attribute names to encrypt with the body, or 'all' (the default): the others stay clear and
+   * searchable as usual. `error` (where the logger puts an Error: its message again, and its stack) is always encrypted.
+   */
   encryptAttributes?: readonly string[] | 'all';
   /** Blind tokens per record at most (default 64; the ingest takes 128): attributes first, then the body's words in order. */
   maxTokens?: number;
@@ -56,7 +59,7 @@ export async function createEncryption(options: EncryptionOptions): Promise<Encr
   const tokenizer = options.searchSecret === undefined ? null : await BlindTokenizer.fromSecret(options.searchSecret);
   const chosen = options.encryptAttributes ?? 'all';
   const encryptAll = chosen === 'all';
-  const encryptNames = new Set(encryptAll ? [] : chosen);
+  const encryptNames = new Set(encryptAll ? [] : [...chosen, 'error']);
   const maxTokens = options.maxTokens ?? 64;
   const batchRecords = options.batchRecords ?? 1_000;
   const batchMaxAgeMs = options.batchMaxAgeMs ?? 60_000;

@@ -1,0 +1,190 @@
+/**
+ * @neurallog/sdk/encryption in Node: the envelope is a standard JWE (jose
+ * decrypts ours, ours decrypts jose's), tampering is detected (GCM, AES-KW),
+ * a wrong key is named, blind tokens are normalised as the search splits
+ * words, and the logger's transform hook sends no plaintext.
+ */
+import { calculateJwkThumbprint, FlattenedEncrypt, flattenedDecrypt, importJWK } from 'jose';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SEPARATORS, tokensOf } from '../../shared/query-language/fields.ts';
+import { createLogger } from '../../sdk/src/index.ts';
+import {
+  BlindTokenizer,
+  createEncryption,
+  DecryptionError,
+  Decryptor,
+  decrypt,
+  type EncryptedLogRecord,
+  generateEncryptionKey,
+  WORD_SEPARATORS,
+  wordsOf,
+} from '../../sdk/src/encryption/index.ts';
+import type { LogRecord } from '../../sdk/src/record.ts';
+
+const record = (message: string, attributes?: Record<string, unknown>): LogRecord => ({
+  timestamp: '2026-11-30T06:00:00.000Z',
+  level: 'error',
+  message,
+  ...(attributes && { attributes }),
+});
+
+async function rejection(promise: Promise<unknown>): Promise<DecryptionError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DecryptionError);
+  return err as DecryptionError;
+}
+
+describe('the envelope', () => {
+  it('is a JWE jose decrypts with the private key (flattened JSON, ECDH-ES+A256KW, A256GCM), in both content-key modes', async () => {
+    const key = await generateEncryptionKey();
+    expect(key.kid).toBe(await calculateJwkThumbprint(key.publicKey));
+    const privateKey = await importJWK(key.privateKey, 'ECDH-ES+A256KW');
+    for (const contentKeyPerRecord of [false, true]) {
+      const encryption = await createEncryption({ publicKey: key.publicKey, contentKeyPerRecord, encryptAttributes: ['card'] });
+      const sealed = await encryption.encryptRecord(record('card 4242 declined', { card: '4242', region: 'eu' }));
+      expect(sealed).not.toHaveProperty('message');
+      expect(sealed.attributes).toEqual({ region: 'eu' });
+      const jwe = await flattenedDecrypt(sealed.encrypted, privateKey);
+      expect(jwe.protectedHeader).toMatchObject({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', kid: key.kid, epk: { kty: 'EC', crv: 'P-256' } });
+      expect(JSON.parse(new TextDecoder().decode(jwe.plaintext))).toEqual({ message: 'card 4242 declined', attributes: { card: '4242' } });
+    }
+  });
+
+  it('shares the ephemeral key (and by default the content key) within a batch, with a fresh IV per record', async () => {
+    const key = await generateEncryptionKey();
+    const shared = await createEncryption({ publicKey: key.publicKey, batchRecords: 3 });
+    const envelopes = [];
+    for (let i = 0; i < 5; i++) envelopes.push((await shared.encryptRecord(record(`r${i}`))).encrypted);
+    expect(new Set(envelopes.slice(0, 3).map((e) => e.protected)).size).toBe(1);
+    expect(envelopes[3]!.protected).not.toBe(envelopes[0]!.protected); // a new batch: a new ephemeral key
+    expect(new Set(envelopes.slice(0, 3).map((e) => e.encrypted_key)).size).toBe(1);
+    expect(new Set(envelopes.map((e) => e.iv)).size).toBe(5);
+    const perRecord = await createEncryption({ publicKey: key.publicKey, contentKeyPerRecord: true });
+    const keys = [];
+    for (let i = 0; i < 3; i++) keys.push((await perRecord.encryptRecord(record(`r${i}`))).encrypted.encrypted_key);
+    expect(new Set(keys).size).toBe(3);
+  });
+
+  it("decrypts what another JOSE library made for the tenant's key", async () => {
+    const key = await generateEncryptionKey();
+    const jwe = await new FlattenedEncrypt(new TextEncoder().encode(JSON.stringify({ message: 'from jose', attributes: { a: 1 } })))
+      .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', kid: key.kid })
+      .encrypt(await importJWK(key.publicKey, 'ECDH-ES+A256KW'));
+    expect(await decrypt({ encrypted: jwe }, key.privateKey)).toEqual({ kid: key.kid, message: 'from jose', attributes: { a: 1 } });
+  });
+
+  it('decrypts records as search returns them (the envelope is the body), with several keys after a rotation', async () => {
+    const old = await generateEncryptionKey();
+    const current = await generateEncryptionKey();
+    const a = await (await createEncryption({ publicKey: old.publicKey })).encryptRecord(record('before rotation'));
+    const b = await (await createEncryption({ publicKey: current.publicKey })).encryptRecord(record('after rotation', { user: 'bob' }));
+    const asSearched = (r: EncryptedLogRecord) => ({ id: 'x', body: JSON.stringify(r.encrypted), attributes: {} });
+    const decryptor = await Decryptor.create([old.privateKey, current.privateKey]);
+    expect(await decryptor.decrypt(asSearched(a))).toMatchObject({ kid: old.kid, message: 'before rotation' });
+    expect(await decryptor.decrypt(asSearched(b))).toMatchObject({ kid: current.kid, message: 'after rotation', attributes: { user: 'bob' } });
+    expect((await rejection(decryptor.decrypt({ body: 'a clear record' }))).code).toBe('not_encrypted');
+  });
+
+  it('names the key a record needs when decrypted with another one', async () => {
+    const right = await generateEncryptionKey();
+    const wrong = await generateEncryptionKey();
+    const sealed = await (await createEncryption({ publicKey: right.publicKey })).encryptRecord(record('secret'));
+    const err = await rejection(decrypt(sealed, wrong.privateKey));
+    expect(err.code).toBe('wrong_key');
+    expect(err.message).toContain(right.kid);
+    expect(err.message).toContain(wrong.kid);
+  });
+
+  it('detects tampering: ciphertext, tag, IV, wrapped key (GCM and AES-KW integrity)', async () => {
+    const key = await generateEncryptionKey();
+    const sealed = await (await createEncryption({ publicKey: key.publicKey })).encryptRecord(record('transfer 100 EUR to alice'));
+    const flip = (text: string, at = 2) => text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
+    for (const member of ['ciphertext', 'tag', 'iv', 'encrypted_key'] as const) {
+      const tampered = { ...sealed, encrypted: { ...sealed.encrypted, [member]: flip(sealed.encrypted[member]) } };
+      const err = await rejection(decrypt(tampered, key.privateKey));
+      expect({ member, code: err.code }).toEqual({ member, code: 'tampered' });
+      await expect(flattenedDecrypt(tampered.encrypted, await importJWK(key.privateKey, 'ECDH-ES+A256KW'))).rejects.toThrow();
+    }
+  });
+
+  it('refuses a private key where the public key belongs', async () => {
+    const key = await generateEncryptionKey();
+    await expect(createEncryption({ publicKey: key.privateKey })).rejects.toThrow(/private key/);
+  });
+});
+
+describe('blind tokens', () => {
+  it("split words as the search does (shared/query-language's separators), lower-cased", () => {
+    expect(WORD_SEPARATORS.source).toBe(SEPARATORS.source);
+    fc.assert(
+      fc.property(fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)) }), (text) => {
+        expect(wordsOf(text)).toEqual(tokensOf(text));
+      }),
+    );
+    expect(wordsOf('Payment DECLINED: card=4242, user@Example.com')).toEqual(['payment', 'declined', 'card', '4242', 'user', 'example', 'com']);
+    expect(wordsOf('Müller ÄRGER')).toEqual(['müller', 'ärger']); // beyond ASCII, lower-cased too (the search's own index does not)
+  });
+
+  it('are the same for the same word under the same secret, 32 hex characters, distinct under another secret', async () => {
+    const a = await generateEncryptionKey();
+    const b = await generateEncryptionKey();
+    const ta = await BlindTokenizer.fromSecret(a.searchSecret);
+    const ta2 = await BlindTokenizer.fromSecret(a.searchSecret);
+    const tb = await BlindTokenizer.fromSecret(b.searchSecret);
+    expect(ta.token('declined')).toMatch(/^[0-9a-f]{32}$/);
+    expect(ta2.token('declined')).toBe(ta.token('declined'));
+    expect(tb.token('declined')).not.toBe(ta.token('declined'));
+    expect(ta.queryTokens('Declined')).toEqual([ta.token('declined')]);
+    expect(ta.queryTokens('user=alice')).toEqual([ta.token('user=alice')]);
+    await expect(BlindTokenizer.fromSecret('c2hvcnQ')).rejects.toThrow(/16 bytes/);
+  });
+
+  it('are deduplicated and capped per record, encrypted attributes first; none without a search secret', async () => {
+    const key = await generateEncryptionKey();
+    const encryption = await createEncryption({ publicKey: key.publicKey, searchSecret: key.searchSecret, maxTokens: 4 });
+    const sealed = await encryption.encryptRecord(record('retry retry RETRY failed after timeout', { user: 'alice' }));
+    expect(sealed.encrypted.tokens).toEqual([...encryption.searchTokens('user=alice'), ...encryption.searchTokens('retry failed after')]);
+    const many = await encryption.encryptRecord(record('a b c d e f g'));
+    expect(many.encrypted.tokens).toHaveLength(4);
+    const none = await (await createEncryption({ publicKey: key.publicKey })).encryptRecord(record('words'));
+    expect(none.encrypted.tokens).toBeUndefined();
+  });
+});
+
+describe('the logger with encryption as its transform', () => {
+  it('sends envelopes, never the plaintext, and they decrypt to what was logged', async () => {
+    const key = await generateEncryptionKey();
+    const encryption = await createEncryption({ publicKey: key.publicKey, searchSecret: key.searchSecret, encryptAttributes: ['email'] });
+    const bodies: string[] = [];
+    const fetchStub = async (_url: RequestInfo | URL, init?: RequestInit) => {
+      bodies.push(await new Response(init!.body).text());
+      return new Response(JSON.stringify({ accepted: 1, batchId: 'x' }), { status: 202 });
+    };
+    const log = createLogger({
+      endpoint: 'https://logs.test',
+      apiKey: 'k',
+      compression: 'none',
+      transform: encryption.transform,
+      fetch: fetchStub as typeof fetch,
+    });
+    log.warn('password reset for carol', { email: 'carol@example.com', region: 'eu' });
+    log.error(new Error('vault sealed'));
+    expect(await log.flush()).toBe(true);
+    const sent = bodies.join('\n');
+    expect(sent).not.toMatch(/carol|password|vault/);
+    const records = sent
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(records[0]).toMatchObject({ level: 'warn', attributes: { region: 'eu' }, encrypted: { tokens: expect.any(Array) } });
+    const decryptor = await Decryptor.create([key.privateKey]);
+    expect(await decryptor.decrypt(records[0])).toMatchObject({ message: 'password reset for carol', attributes: { email: 'carol@example.com' } });
+    // An Error's attribute (its message again, and its stack) is encrypted even when not listed.
+    expect(records[1]).not.toHaveProperty('attributes');
+    expect(await decryptor.decrypt(records[1])).toMatchObject({ message: 'vault sealed', attributes: { error: { name: 'Error', message: 'vault sealed' } } });
+  });
+});
