@@ -8,7 +8,7 @@ import { browser } from './browser-globals.ts';
 import { type Level, LEVELS, levelRank } from './levels.ts';
 import { DEFAULTS, type LoggerOptions, type ShipperStats } from './options.ts';
 import { indexedDbStore } from './persistence.ts';
-import { type Attributes, type LogRecord, serializeError, toJsonSafe } from './record.ts';
+import { assignSafe, type Attributes, type LogRecord, serializeError, toJsonSafe } from './record.ts';
 import { canGzip, Shipper } from './shipper.ts';
 
 /** What adapters hand to the logger: a record from another library, with its own time and level. */
@@ -69,17 +69,19 @@ export function createLogger(options: LoggerOptions): Logger {
   const minRank = levelRank(options.level ?? DEFAULTS.level);
   const resource = options.resource ? (toJsonSafe(options.resource) as Attributes) : undefined;
 
+  /** `bound`: the logger's attributes, already JSON-safe (made so once, when the child is created). */
   const make = (service: string | undefined, bound: Attributes): Logger => {
+    const hasBound = Object.keys(bound).length > 0;
     const write = (input: LogInput) => {
       try {
         if (levelRank(input.level) < minRank) return;
-        const attributes = { ...bound, ...input.attributes };
         const record: LogRecord = { timestamp: timestampOf(input.timestamp), level: input.level, message: input.message };
         const recordService = input.service ?? service;
         if (recordService !== undefined) record.service = recordService;
         if (input.trace_id) record.trace_id = input.trace_id;
         if (input.span_id) record.span_id = input.span_id;
-        if (Object.keys(attributes).length > 0) record.attributes = toJsonSafe(attributes) as Attributes;
+        const attributes = input.attributes ? mergeAttributes(bound, hasBound, input.attributes) : hasBound ? bound : undefined;
+        if (attributes && Object.keys(attributes).length > 0) record.attributes = attributes;
         const recordResource = input.resource ? (toJsonSafe(input.resource) as Attributes) : resource;
         if (recordResource) record.resource = recordResource;
         shipper.accept(record);
@@ -97,14 +99,16 @@ export function createLogger(options: LoggerOptions): Logger {
           const { name, message: what } = serializeError(message);
           text = what || name;
         } else text = typeof message === 'string' ? message : String(message);
-        const { trace_id, span_id, ...rest } = attrs ?? {};
-        write({
-          level,
-          message: text,
-          attributes: rest,
-          ...(typeof trace_id === 'string' && { trace_id }),
-          ...(typeof span_id === 'string' && { span_id }),
-        });
+        if (attrs && (Object.hasOwn(attrs, 'trace_id') || Object.hasOwn(attrs, 'span_id'))) {
+          const { trace_id, span_id, ...rest } = attrs;
+          write({
+            level,
+            message: text,
+            attributes: rest,
+            ...(typeof trace_id === 'string' && { trace_id }),
+            ...(typeof span_id === 'string' && { span_id }),
+          });
+        } else write(attrs ? { level, message: text, attributes: attrs } : { level, message: text });
       } catch {
         // never into the application
       }
@@ -118,7 +122,7 @@ export function createLogger(options: LoggerOptions): Logger {
       fatal: (m, a) => log('fatal', m, a),
       log: (level, m, a) => log(level, m, a),
       write,
-      child: (attributes, childOptions) => make(childOptions?.service ?? service, { ...bound, ...attributes }),
+      child: (attributes, childOptions) => make(childOptions?.service ?? service, assignSafe({ ...bound }, attributes ?? {})),
       isLevelEnabled: (level) => levelRank(level) >= minRank,
       flush: async (o) => {
         try {
@@ -139,7 +143,7 @@ export function createLogger(options: LoggerOptions): Logger {
     };
     return logger;
   };
-  return make(options.service, options.attributes ?? {});
+  return make(options.service, assignSafe({}, options.attributes ?? {}));
 }
 
 /** `<origin>/v1/logs`, unless the endpoint already names it. */
@@ -148,8 +152,42 @@ export function logsUrl(endpoint: string): string {
   return trimmed.endsWith('/v1/logs') ? trimmed : `${trimmed}/v1/logs`;
 }
 
+/**
+ * The bound attributes (already JSON-safe) and a call's. Object spread defines properties (a "__proto__"
+ * key stays data) and keeps V8's fast objects; only values that are not plain JSON are rewritten. A
+ * throwing getter makes spread throw: then the careful copy.
+ */
+function mergeAttributes(bound: Attributes, hasBound: boolean, attributes: Attributes): Attributes {
+  let merged: Attributes;
+  try {
+    merged = hasBound ? { ...bound, ...attributes } : { ...attributes };
+  } catch {
+    return assignSafe(hasBound ? { ...bound } : {}, attributes);
+  }
+  for (const key of Object.keys(merged)) {
+    const value = merged[key];
+    const type = typeof value;
+    if (type === 'string' || type === 'boolean' || value === null || (type === 'number' && Number.isFinite(value))) continue;
+    const safe = toJsonSafe(value);
+    if (safe === undefined) delete merged[key];
+    else Object.defineProperty(merged, key, { value: safe, enumerable: true, writable: true, configurable: true });
+  }
+  return merged;
+}
+
+let lastMillis = -1;
+let lastIso = '';
+
 function timestampOf(value: Date | number | string | undefined): string {
-  if (value === undefined) return new Date().toISOString();
+  if (value === undefined) {
+    // toISOString is a visible share of a log() call: once per millisecond is enough.
+    const now = Date.now();
+    if (now !== lastMillis) {
+      lastMillis = now;
+      lastIso = new Date(now).toISOString();
+    }
+    return lastIso;
+  }
   if (typeof value === 'string') return value;
   const date = typeof value === 'number' ? new Date(value) : value;
   return Number.isNaN(date.getTime()) ? new Date().toISOString() : date.toISOString();

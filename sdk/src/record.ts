@@ -43,15 +43,14 @@ export interface SerializedError {
  */
 export function serializeError(err: Error, depth = 0, ancestors: WeakSet<object> = new WeakSet()): SerializedError {
   ancestors.add(err);
-  // Null prototype: property names come from the error object, and "__proto__" must stay data.
-  const out = Object.create(null) as SerializedError;
+  const out = {} as SerializedError;
   out.name = safeString(() => err.name) || 'Error';
   out.message = safeString(() => err.message);
   const stack = safeString(() => err.stack);
   if (stack) out.stack = stack;
   for (const key of safeKeys(err)) {
     if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
-    out[key] = toJsonSafe(readProperty(err, key), depth + 1, ancestors);
+    setOwn(out, key, toJsonSafe(readProperty(err, key), depth + 1, ancestors));
   }
   const cause = readProperty(err, 'cause');
   if (cause !== undefined) {
@@ -102,15 +101,28 @@ export function toJsonSafe(value: unknown, depth = 0, ancestors: WeakSet<object>
         return '[Unserializable]';
       }
     }
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const key of safeKeys(object)) {
-      const item = toJsonSafe(readProperty(object, key), depth + 1, ancestors);
-      if (item !== undefined) out[key] = item;
-    }
-    return out;
+    return assignSafe({}, object, depth + 1, ancestors);
   } finally {
     ancestors.delete(object);
   }
+}
+
+/**
+ * Copies `source`'s properties into `target`, made JSON-safe. Property names come from the application's
+ * objects: "__proto__" is defined as data, never assigned (which would set the prototype). Plain objects,
+ * not null-prototype ones: JSON.stringify is markedly faster on them.
+ */
+export function assignSafe(target: Record<string, unknown>, source: object, depth = 0, ancestors: WeakSet<object> = new WeakSet()): Record<string, unknown> {
+  for (const key of safeKeys(source)) {
+    const item = toJsonSafe(readProperty(source, key), depth, ancestors);
+    if (item !== undefined) setOwn(target, key, item);
+  }
+  return target;
+}
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 function safeKeys(object: object): string[] {
@@ -139,8 +151,11 @@ function safeString(read: () => unknown): string {
   }
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Bytes of a string in UTF-8, without encoding it. */
 export function utf8Length(text: string): number {
+  if (ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
