@@ -82,7 +82,7 @@ function report(r: Run): void {
 }
 
 const sink = await startSink();
-console.log(`@neurallog/sdk, one Node ${process.version} process; ${RECORDS} records of ~190 bytes; batches of 1,000`);
+console.log(`@neurallog/sdk, one Node ${process.version} process; ${RECORDS} records of ~280 bytes (NDJSON); batches of 1,000`);
 for (const compression of ['gzip', 'none'] as const) {
   const before = await sink.counts();
   const r = await run(`local sink, ${compression}`, sink.url, 'nlk_bench', compression);
@@ -94,7 +94,7 @@ await sink.stop();
 
 if (WITH_STACK) {
   const dataDir = await mkdtemp(join(tmpdir(), 'neurallog-bench-sdk-'));
-  const stack = await startStack({ port: await freePort(), dataDir, embeddedClickHousePort: await freePort() });
+  const stack = await startStack({ port: await freePort(), dataDir, embeddedClickHousePort: await freePort(), onOutput: () => undefined });
   try {
     report(await run('the stack (dev tenant, enterprise), gzip', stack.url, stack.devApiKey, 'gzip'));
   } finally {
