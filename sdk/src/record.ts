@@ -151,11 +151,11 @@ function safeString(read: () => unknown): string {
   }
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Bytes of a string in UTF-8, without encoding it. */
 export function utf8Length(text: string): number {
-  if (ASCII.test(text)) return text.length;
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
