@@ -143,6 +143,23 @@ describe('blind tokens', () => {
     await expect(BlindTokenizer.fromSecret('c2hvcnQ')).rejects.toThrow(/16 bytes/);
   });
 
+  it('are HMAC-SHA-256 under the HKDF-SHA-256 of the search secret, cut to 128 bits (checked against WebCrypto, word after word)', async () => {
+    const key = await generateEncryptionKey();
+    const tokenizer = await BlindTokenizer.fromSecret(key.searchSecret);
+    const secret = Buffer.from(key.searchSecret, 'base64url');
+    const ikm = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
+    const bits = await crypto.subtle.deriveBits(
+      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: new TextEncoder().encode('neurallog blind tokens v1') },
+      ikm,
+      256,
+    );
+    const hmacKey = await crypto.subtle.importKey('raw', bits, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    for (const term of ['declined', 'a', 'user=alice', 'x'.repeat(200), 'müller', 'declined']) {
+      const mac = new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(term)));
+      expect(tokenizer.token(term)).toBe(Buffer.from(mac.subarray(0, 16)).toString('hex'));
+    }
+  });
+
   it('are deduplicated and capped per record, encrypted attributes first; none without a search secret', async () => {
     const key = await generateEncryptionKey();
     const encryption = await createEncryption({ publicKey: key.publicKey, searchSecret: key.searchSecret, maxTokens: 4 });

@@ -1,9 +1,25 @@
 /** base64url without padding (RFC 4648 §5), as JOSE writes it. */
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Two base64url characters per 12 bits: one table look-up per 1.5 bytes (measured faster than btoa and three replaces, per record). */
+const PAIRS = Array.from({ length: 4096 }, (_, i) => ALPHABET[i >> 6]! + ALPHABET[i & 63]!);
+
 export function toBase64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  let out = '';
+  const whole = bytes.length - (bytes.length % 3);
+  for (let i = 0; i < whole; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += PAIRS[n >> 12]! + PAIRS[n & 4095]!;
+  }
+  const rest = bytes.length - whole;
+  if (rest === 1) {
+    const n = bytes[whole]! << 4;
+    out += PAIRS[n]!;
+  } else if (rest === 2) {
+    const n = (bytes[whole]! << 10) | (bytes[whole + 1]! << 2);
+    out += PAIRS[n >> 6]! + ALPHABET[n & 63]!;
+  }
+  return out;
 }
 
 /** Throws on anything that is not base64url. */

@@ -11,7 +11,7 @@
  * computed once: a WebCrypto `sign` per word cost about 4× as much in Node
  * (an asynchronous call each; docs/benchmarks.md), and a record has many words.
  */
-import { hmac } from '@noble/hashes/hmac.js';
+import { _HMAC } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromBase64url, utf8 } from './base64url.ts';
 
@@ -21,7 +21,7 @@ export const WORD_SEPARATORS = /[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]+/;
 
 /** HKDF info of the token key: changing it changes every token. */
 const TOKEN_KEY_INFO = 'neurallog blind tokens v1';
-/** Distinct words whose tokens a tokenizer remembers (the cache is emptied when full). */
+/** Terms whose tokens a tokenizer remembers, per generation (the plaintext words stay in the client's memory, as the records do). */
 const CACHE_ENTRIES = 8192;
 
 /** The words a text is searched by: split as the search splits, lower-cased (Unicode), NFC. */
@@ -38,14 +38,19 @@ export function attributeTerm(name: string, value: unknown): string {
   return `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
 }
 
-type Keyed = ReturnType<typeof hmac.create>;
+/** The HMAC with its key absorbed (both pads hashed once). */
+type Keyed = _HMAC<ReturnType<typeof sha256.create>>;
 
 export class BlindTokenizer {
   readonly #keyed: Keyed;
-  readonly #cache = new Map<string, string>();
+  /** Two generations, so values seen once (ids, counters) do not flush the frequent words out: a hit in the old one is kept. */
+  #cache = new Map<string, string>();
+  #previous = new Map<string, string>();
+  #scratch: Keyed | undefined;
+  readonly #digest = new Uint8Array(32);
 
   private constructor(key: Uint8Array) {
-    this.#keyed = hmac.create(sha256, key);
+    this.#keyed = new _HMAC(sha256, key);
   }
 
   /** From the search secret (base64url, ≥ 16 bytes; generateEncryptionKey makes 32): the token key by HKDF-SHA-256. */
@@ -66,14 +71,29 @@ export class BlindTokenizer {
   token(term: string): string {
     const hit = this.#cache.get(term);
     if (hit !== undefined) return hit;
-    const mac = this.#keyed.clone();
+    const old = this.#previous.get(term);
+    if (old !== undefined) {
+      this.#remember(term, old);
+      return old;
+    }
+    // The keyed state copied into one reused instance, the digest into one reused buffer: no allocation per word.
+    const mac = this.#keyed._cloneInto(this.#scratch);
+    this.#scratch = mac;
     mac.update(utf8.encode(term));
-    const digest = mac.digest();
+    mac.digestInto(this.#digest);
+    const digest = this.#digest;
     let hex = '';
     for (let i = 0; i < 16; i++) hex += HEX[digest[i]!];
-    if (this.#cache.size >= CACHE_ENTRIES) this.#cache.clear();
-    this.#cache.set(term, hex);
+    this.#remember(term, hex);
     return hex;
+  }
+
+  #remember(term: string, token: string): void {
+    if (this.#cache.size >= CACHE_ENTRIES) {
+      this.#previous = this.#cache;
+      this.#cache = new Map();
+    }
+    this.#cache.set(term, token);
   }
 
   /** A record's tokens: its encrypted attributes' `name=value` first, then its body's words; deduplicated, at most `max`. */
