@@ -135,7 +135,9 @@ describe('embedded ClickHouse HTTP interface', () => {
     });
     expect(res.status).toBe(501);
     expect(res.headers.get('x-clickhouse-exception-code')).toBe('48');
-    expect(await res.text()).toMatch(/takes INSERT rows only in JSONEachRow, .*; RowBinary needs a ClickHouse server \(set CLICKHOUSE_URL\).*\(NOT_IMPLEMENTED\)/s);
+    expect(await res.text()).toMatch(
+      /takes INSERT rows only in JSONEachRow, .*; RowBinary needs a ClickHouse server \(set CLICKHOUSE_URL\).*\(NOT_IMPLEMENTED\)/s,
+    );
 
     await client.command({ query: "INSERT INTO t.events (id, name) FORMAT Values (250, 'values-row')" });
     const rs = await client.query({ query: 'SELECT name FROM t.events WHERE id = 250', format: 'JSONEachRow' });
