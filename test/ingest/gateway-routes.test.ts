@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import gateway from '../../workers/gateway/index.ts';
 import { allowedMethods, resolveUpstream } from '../../workers/gateway/routes.ts';
 
 describe('gateway route table', () => {
@@ -18,5 +19,48 @@ describe('gateway route table', () => {
     expect(resolveUpstream('POST', '/loki/api/v1/push')).toBe('INGEST');
     expect(resolveUpstream('POST', '/v1/syslog')).toBe('INGEST');
     expect(resolveUpstream('GET', '/v1/logsx')).toBeNull();
+  });
+});
+
+describe('gateway CORS', () => {
+  // Upstreams that answer 200: what is checked here is the gateway's own headers.
+  const upstream = { fetch: async () => Response.json({}) } as unknown as Fetcher;
+  const env = { INGEST: upstream, QUERY: upstream, ADMIN: upstream };
+  const call = (method: string, path: string, headers: Record<string, string>) =>
+    gateway.fetch(new Request(`https://neurallog.test${path}`, { method, headers }), env, {
+      waitUntil() {},
+      passThroughOnException() {},
+      props: {},
+    } as unknown as ExecutionContext);
+
+  it('lets a page of any origin POST logs with its key (preflight), and nothing else', async () => {
+    const preflight = await call('OPTIONS', '/v1/logs', {
+      origin: 'https://shop.example',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization,content-type,content-encoding,idempotency-key',
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'content-encoding', 'idempotency-key']),
+    );
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+    const post = await call('POST', '/otlp/v1/logs', { origin: 'https://shop.example' });
+    expect(post.headers.get('access-control-allow-origin')).toBe('*');
+    expect(post.headers.get('access-control-expose-headers')).toContain('RateLimit-Policy');
+  });
+
+  it("keeps the explorer's paths same-origin: no CORS headers on them", async () => {
+    for (const [method, path] of [
+      ['OPTIONS', '/v1/session'],
+      ['POST', '/v1/session'],
+      ['GET', '/v1/logs/histogram'],
+      ['GET', '/v1/saved-searches'],
+      ['POST', '/v1/admin/tenants'],
+    ] as const) {
+      const res = await call(method, path, { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+      expect(res.headers.get('access-control-allow-origin'), `${method} ${path}`).toBeNull();
+    }
   });
 });

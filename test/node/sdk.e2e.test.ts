@@ -8,12 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { browserBundle } from '../../sdk/build.ts';
 import { createLogger, type DropEvent } from '../../sdk/src/index.ts';
 import { freePort } from '../../scripts/ports.ts';
@@ -108,7 +110,7 @@ describe('the SDK against the stack', () => {
     });
     try {
       const context = await browser.newContext();
-      // The page is served from the stack's origin (the ingest sends no CORS headers, so a page elsewhere could not post).
+      // The page is served from the stack's origin (a page elsewhere: the next test).
       const bundle = (await browserBundle()).code;
       await context.route(`${stack.url}/sdk-e2e/**`, (route) =>
         route.fulfill(
@@ -158,6 +160,68 @@ describe('the SDK against the stack', () => {
       await browser.close();
     }
   });
+
+  it.skipIf(!haveChromium)(
+    'ships from a page of another origin (CORS: the preflight allows POST with the key and the SDK reads the RateLimit headers)',
+    async () => {
+      const marker = `sdkcors${Date.now().toString(36)}`;
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      });
+      try {
+        const context = await browser.newContext();
+        // The shop's own origin: a server of its own on another port (a real one — a page the browser thinks public
+        // could not reach a loopback endpoint at all, by Private Network Access, whatever CORS says).
+        const bundle = (await browserBundle()).code;
+        const server = createServer((req, res) => {
+          const js = req.url === '/sdk.js';
+          res.writeHead(200, { 'content-type': js ? 'text/javascript' : 'text/html' });
+          res.end(
+            js
+              ? bundle
+              : '<!doctype html><html lang="en"><title>shop</title><script type="module">import * as sdk from "/sdk.js"; window.sdk = sdk;</script></html>',
+          );
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const shop = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+        const page = await context.newPage();
+        await page.goto(`${shop}/index.html`);
+        await page.waitForFunction(() => (window as any).sdk);
+        const result = await page.evaluate(
+          async ([endpoint, key, tag]) => {
+            const drops: string[] = [];
+            const log = (window as any).sdk.createLogger({
+              endpoint,
+              apiKey: key,
+              service: 'shop-cors',
+              retry: { baseDelayMs: 50, maxAttempts: 3 },
+              onDrop: (d: { reason: string; message?: string }) => drops.push(`${d.reason}: ${d.message ?? ''}`),
+            });
+            for (let i = 0; i < 20; i++) log.info(`${tag} basket ${i} updated`);
+            await log.flush();
+            // What the page can read of an answer across origins: the exposed headers.
+            const probe = await fetch(`${endpoint}/v1/logs`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `${tag}-probe` },
+              body: JSON.stringify([{ message: `${tag} probe` }]),
+            });
+            return { origin: location.origin, stats: log.stats(), drops, rateLimit: probe.headers.get('ratelimit'), status: probe.status };
+          },
+          [stack.url, stack.devApiKey, marker] as const,
+        );
+        expect(result.origin).toBe(shop);
+        expect(result.drops).toEqual([]);
+        expect(result.stats).toMatchObject({ logged: 20, acknowledged: 20, dropped: 0 });
+        expect(result.status).toBe(202);
+        expect(result.rateLimit).toMatch(/r=\d+/);
+        expect(await countStored('dev', marker, 21)).toEqual({ rows: 21, distinct: 21 });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   it('smooths a burst larger than a Starter tenant’s rate: no record lost, none dropped, the rate the bound', async () => {
     const env = { ...process.env, NEURALLOG_URL: stack.url, NEURALLOG_PLATFORM_ADMIN_TOKEN: stack.platformAdminToken };

@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts';
+import { BROWSER_WRITE_PATHS, browserWriteCors } from './cors.ts';
 import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
 import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
 
@@ -53,6 +54,9 @@ app.get('/openapi.json', async (c) => {
   );
   return c.json(mergeOpenApi(docs));
 });
+
+// Before the forwarding below: a preflight (OPTIONS) is answered here, and the answers get the CORS headers.
+for (const path of BROWSER_WRITE_PATHS) app.use(path, browserWriteCors);
 
 app.all('*', async (c, next) => {
   const pathname = new URL(c.req.url).pathname;
