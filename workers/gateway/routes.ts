@@ -44,6 +44,8 @@ export const ROUTES: readonly Route[] = [
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },
   { methods: ['POST'], path: '/loki/api/v1/push', upstream: 'INGEST' },
+  // Loki's read API (Grafana's Loki data source): queries, labels, series, volume, patterns.
+  { methods: ['GET', 'POST'], path: '/loki/api/v1/', upstream: 'QUERY' },
   { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST' },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
 ];

@@ -19,6 +19,7 @@ import { savedSearchRoutes } from './routes/saved-searches.ts';
 import { patternsDoc, patternsRoutes } from './routes/patterns.ts';
 import { mcpRoutes } from './mcp.ts';
 import { anomaliesDoc, anomaliesRoutes } from './routes/anomalies.ts';
+import { lokiQueryRoutes } from './routes/loki.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
 import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
 
@@ -41,6 +42,8 @@ app.route('/v1/logs', logsRoutes);
 app.route('/v1/saved-searches', savedSearchRoutes);
 app.route('/v1/patterns', patternsRoutes);
 app.route('/v1/anomalies', anomaliesRoutes);
+// Loki's read API, for Grafana's Loki data source (docs/grafana.md).
+app.route('/loki', lokiQueryRoutes);
 // The MCP server's tools call the routes above, inside this worker, with the agent's credential.
 app.route(
   '/mcp',
