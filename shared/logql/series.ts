@@ -147,7 +147,13 @@ export function vectorAggregate(node: VectorAggregation, input: Value, steps: nu
     for (const g of groups.values()) {
       for (let step = 0; step < steps; step++) {
         const present = g.members.filter((s) => s.points.has(step));
-        present.sort((a, b) => (node.op === 'topk' ? b.points.get(step)! - a.points.get(step)! : a.points.get(step)! - b.points.get(step)!));
+        // Ties go to the smaller label set, so the answer does not depend on the order series arrived in.
+        present.sort((a, b) => {
+          const d = node.op === 'topk' ? b.points.get(step)! - a.points.get(step)! : a.points.get(step)! - b.points.get(step)!;
+          if (d !== 0) return d;
+          const [x, y] = [labelsKey(a.labels), labelsKey(b.labels)];
+          return x < y ? -1 : x > y ? 1 : 0;
+        });
         for (const s of present.slice(0, k)) {
           let points = kept.get(s);
           if (!points) {
