@@ -125,6 +125,8 @@ describe('admin API', () => {
       '/v1/admin/tenants',
       '/v1/admin/tenants/{tenantId}',
       '/v1/admin/tenants/{tenantId}/audit',
+      '/v1/admin/tenants/{tenantId}/encryption-keys',
+      '/v1/admin/tenants/{tenantId}/encryption-keys/{kid}',
       '/v1/admin/tenants/{tenantId}/keys',
       '/v1/admin/tenants/{tenantId}/keys/{keyId}',
       '/v1/session',
