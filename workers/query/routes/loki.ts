@@ -10,17 +10,15 @@
  */
 import { ClickHouseError } from '@clickhouse/client-web';
 import { type Context, Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
 import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { loadConfig } from '../../../shared/config.ts';
-import { logEvent } from '../../../shared/logger.ts';
 import { type LabelMatcher, type LogqlExpr, LogqlError, type LogQuery } from '../../../shared/logql/ast.ts';
 import { isReservedLabel, labelNameOf, labelsKey, labelsObject, streamLabels } from '../../../shared/logql/labels.ts';
 import { LABEL_NAME_RE, parseDurationNs, parseLogql } from '../../../shared/logql/parse.ts';
+import { lokiErrorResponse } from '../../../shared/logql/loki-error.ts';
 import { formatSample, type Value } from '../../../shared/logql/series.ts';
+import { parseLokiTime } from '../../../shared/logql/time.ts';
 import { entryLabelSql, SqlParams, selectionSql, selectorSql, streamLabelSql } from '../../../shared/logql/sql.ts';
 import type { QueryApp } from '../env.ts';
 import { nsToClickHouse, runLogQuery, runMetric } from '../loki/engine.ts';
@@ -39,29 +37,12 @@ const LOKI_VERSION = '3.4.0-neurallog';
 
 export const lokiQueryRoutes = new Hono<QueryApp>();
 
-/** Loki's error shape; a 5xx is logged and its details stay here. */
+/** Loki's error shape (shared/logql/loki-error.ts); RE2's refusal of a regular expression is a 400 too. */
 lokiQueryRoutes.onError(function lokiError(err, c) {
-  let status: ContentfulStatusCode = 500;
-  let message = 'internal error; the request id identifies it in our logs';
-  const headers: Record<string, string> = {};
-  if (err instanceof LogqlError) {
-    status = 400;
-    message = err.message;
-  } else if (err instanceof ApiError) {
-    status = err.status;
-    message = err.message;
-    Object.assign(headers, err.headers);
-  } else if (err instanceof ClickHouseError && err.code === '427') {
-    status = 400; // RE2 refused a regular expression (too large, or not RE2)
-    message = `invalid regular expression: ${err.message.split('\n')[0]!.slice(0, 300)}`;
-  } else if (err instanceof HTTPException) {
-    status = err.status as ContentfulStatusCode;
-    message = err.message || 'bad request';
+  if (err instanceof ClickHouseError && err.code === '427') {
+    return lokiErrorResponse(c, err, { status: 400, message: `invalid regular expression: ${err.message.split('\n')[0]!.slice(0, 300)}`, headers: {} });
   }
-  if (status >= 500) {
-    logEvent('error', 'request.failed', { requestId: c.get('requestId'), path: new URL(c.req.url).pathname, error: err.message, stack: err.stack });
-  }
-  return c.json({ status: 'error', code: status, message }, status, headers);
+  return lokiErrorResponse(c, err);
 });
 
 lokiQueryRoutes.use('/api/v1/*', requirePrincipal('logs:read'));
@@ -82,21 +63,6 @@ async function params(c: Context<QueryApp>): Promise<URLSearchParams> {
 
 function bad(message: string): LogqlError {
   return new LogqlError(message);
-}
-
-/** A Loki timestamp: nanoseconds since the epoch, float seconds, or RFC 3339. */
-export function parseLokiTime(name: string, text: string): bigint {
-  const t = text.trim();
-  if (/^-?\d+$/.test(t)) return BigInt(t);
-  if (/^-?\d+\.\d*$/.test(t)) {
-    const [whole, frac = ''] = t.split('.');
-    const ns = BigInt(whole!) * NS_PER_S + BigInt(`${frac}000000000`.slice(0, 9)) * (t.startsWith('-') ? -1n : 1n);
-    return ns;
-  }
-  const ms = Date.parse(t);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(t) || Number.isNaN(ms)) throw bad(`invalid ${name}: "${t.slice(0, 40)}" is not a nanosecond epoch, seconds or RFC 3339 time`);
-  const frac = /\.(\d+)/.exec(t)?.[1] ?? '';
-  return BigInt(Math.floor(ms / 1000)) * NS_PER_S + BigInt(`${frac}000000000`.slice(0, 9));
 }
 
 /** A step: a duration (15s, 1m, 15000ms) or float seconds. */
