@@ -17,6 +17,9 @@ describe('gateway route table', () => {
     expect(resolveUpstream('GET', '/v1/tail')).toBe('INGEST'); // served by the actors' TailHub
     expect(resolveUpstream('POST', '/otlp/v1/logs')).toBe('INGEST');
     expect(resolveUpstream('POST', '/loki/api/v1/push')).toBe('INGEST');
+    expect(resolveUpstream('GET', '/loki/api/v1/tail')).toBe('INGEST'); // Loki's live tail: the actors' TailHub
+    expect(resolveUpstream('GET', '/loki/api/v1/query_range')).toBe('QUERY');
+    expect(resolveUpstream('GET', '/loki/api/v1/tailx')).toBe('QUERY');
     expect(resolveUpstream('POST', '/v1/syslog')).toBe('INGEST');
     expect(resolveUpstream('GET', '/v1/logsx')).toBeNull();
   });

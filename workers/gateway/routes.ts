@@ -44,6 +44,8 @@ export const ROUTES: readonly Route[] = [
   { methods: '*', path: '/es/', upstream: 'INGEST' },
   { methods: ['POST'], path: '/otlp/v1/logs', upstream: 'INGEST' },
   { methods: ['POST'], path: '/loki/api/v1/push', upstream: 'INGEST' },
+  // Loki's live tail is served by the tenant's TailHub, which the ingest worker hosts: before the read API's prefix.
+  { methods: ['GET'], path: '/loki/api/v1/tail', upstream: 'INGEST' },
   // Loki's read API (Grafana's Loki data source): queries, labels, series, volume, patterns.
   { methods: ['GET', 'POST'], path: '/loki/api/v1/', upstream: 'QUERY' },
   { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST' },

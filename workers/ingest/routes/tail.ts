@@ -12,7 +12,7 @@
  * handshake's Origin must be this origin (403 `origin_refused`).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { BEARER_SECURITY, errorResponses } from '../../../shared/openapi.ts';
 import { ApiError } from '../../../shared/api-error.ts';
 import { requirePrincipal } from '../../../shared/auth.ts';
@@ -47,22 +47,34 @@ tailRoutes.get('/', requirePrincipal('logs:read'), async (c) => {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     throw new ApiError(426, 'upgrade_required', 'live tail is a WebSocket: connect with Upgrade: websocket', {}, { Upgrade: 'websocket' });
   }
-  const { tenantId, plan, session } = c.get('principal');
-  // WebSockets have no CORS: a page of another site could open one and the
-  // browser would attach cookies. SameSite=Strict already keeps ours off
-  // other sites' handshakes; a socket opened with the session cookie must
-  // also come from this origin's own pages (cross-site WebSocket hijacking).
-  if (session !== null) {
-    const origin = c.req.header('origin') ?? null;
-    if (origin !== new URL(c.req.url).origin) {
-      throw new ApiError(403, 'origin_refused', "a live tail opened with the session cookie must come from this origin's pages", { origin });
-    }
-  }
+  checkSocketOrigin(c);
+  const { tenantId } = c.get('principal');
   query = await withPatternFamilies(c.env, tenantId, query, { required: false });
+  return openTailSocket(c, { query: JSON.stringify(query) });
+});
+
+/**
+ * WebSockets have no CORS: a page of another site could open one and the
+ * browser would attach cookies. SameSite=Strict already keeps ours off other
+ * sites' handshakes; a socket opened with the session cookie must also come
+ * from this origin's own pages (cross-site WebSocket hijacking).
+ */
+export function checkSocketOrigin(c: Context<IngestApp>): void {
+  if (c.get('principal').session === null) return;
+  const origin = c.req.header('origin') ?? null;
+  if (origin !== new URL(c.req.url).origin) {
+    throw new ApiError(403, 'origin_refused', "a live tail opened with the session cookie must come from this origin's pages", { origin });
+  }
+}
+
+/** Hands the upgrade to the caller's tenant's TailHub: `query` (the query language, JSON) or `logql` (Loki's tail). */
+export function openTailSocket(c: Context<IngestApp>, socket: { query: string } | { logql: string }): Promise<Response> {
+  const { tenantId, plan } = c.get('principal');
   const hub = c.env.TAIL_HUB.get(c.env.TAIL_HUB.idFromName(tenantId));
   const url = new URL('https://tail-hub.internal/');
   url.searchParams.set('tenant', tenantId);
   url.searchParams.set('shards', String(plan.shardCount));
-  url.searchParams.set('query', JSON.stringify(query));
+  if ('logql' in socket) url.searchParams.set('logql', socket.logql);
+  else url.searchParams.set('query', socket.query);
   return hub.fetch(new Request(url, { headers: { Upgrade: 'websocket' } }));
-});
+}
