@@ -84,6 +84,8 @@ export class Shipper {
   private readonly waiters: { target: number; resolve: (settled: boolean) => void }[] = [];
   /** Records between log() and the queue: the transform hook's work, a restore from IndexedDB. */
   private intake: Promise<void> = Promise.resolve();
+  /** Records waiting for (or in) the transform hook: bounded like the queue, or a hook slower than the logging grows it without end. */
+  private transforming = 0;
   private closed = false;
   private deadline: number | undefined;
   private pendingQueueFull = 0;
@@ -113,6 +115,12 @@ export class Shipper {
       this.enqueue(record);
       return;
     }
+    // The records already waiting are older, and in a chain that cannot give one back: this one goes, whatever the policy.
+    if (this.transforming + this.queueLength() >= this.config.maxQueueRecords) {
+      this.queueFull(1);
+      return;
+    }
+    this.transforming++;
     this.intake = this.intake.then(async () => {
       let out: LogRecord | null;
       try {
@@ -120,6 +128,8 @@ export class Shipper {
       } catch (err) {
         this.report({ reason: 'transform_failed', records: 1, message: `the transform hook failed: ${describe(err)}` });
         return;
+      } finally {
+        this.transforming--;
       }
       if (out) this.enqueue(out);
     });
@@ -477,7 +487,7 @@ export class Shipper {
     let inFlight = 0;
     for (const b of this.inFlight) inFlight += b.records;
     for (const b of this.ready) inFlight += b.records;
-    return { ...this.counters, queued: this.queueLength(), inFlight, droppedByReason: { ...this.droppedByReason } };
+    return { ...this.counters, queued: this.queueLength() + this.transforming, inFlight, droppedByReason: { ...this.droppedByReason } };
   }
 
   private report(event: DropEvent): void {

@@ -335,4 +335,19 @@ describe('the transform hook (the seam for client-side encryption)', () => {
     ]);
     expect(log.stats().dropped).toBe(0);
   });
+
+  it('bounds the records waiting for a slow transform by maxQueueRecords, and reports the rest as queue_full at once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const drops: DropEvent[] = [];
+    const log = logger({ maxQueueRecords: 10, transform: async (record) => (await gate, record) }, drops);
+    for (let i = 0; i < 100; i++) log.info(`r${i}`);
+    await new Promise((r) => setTimeout(r, 0));
+    // While the hook has not answered once: ten wait, ninety were refused (not held in memory).
+    expect(log.stats()).toMatchObject({ logged: 100, queued: 10, dropped: 90 });
+    expect(drops.reduce((n, d) => n + (d.reason === 'queue_full' ? d.records : 0), 0)).toBe(90);
+    release();
+    expect(await log.flush()).toBe(true);
+    expect(messages()).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
+  });
 });
