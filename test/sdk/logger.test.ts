@@ -340,7 +340,16 @@ describe('the transform hook (the seam for client-side encryption)', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const drops: DropEvent[] = [];
-    const log = logger({ maxQueueRecords: 10, transform: async (record) => (await gate, record) }, drops);
+    const log = logger(
+      {
+        maxQueueRecords: 10,
+        transform: async (record) => {
+          await gate;
+          return record;
+        },
+      },
+      drops,
+    );
     for (let i = 0; i < 100; i++) log.info(`r${i}`);
     await new Promise((r) => setTimeout(r, 0));
     // While the hook has not answered once: ten wait, ninety were refused (not held in memory).
