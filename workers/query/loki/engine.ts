@@ -14,9 +14,20 @@
  * over an additive range function asks for it, or the range aggregation has
  * its own `by` — by those labels alone, in SQL: `sum by (level)
  * (count_over_time(…))` reads no map at all.
+ *
+ * Counts the per-minute summary holds (summaryPlan): a count_over_time or
+ * rate grouped by level and/or service, selected by level and/or service
+ * only, with no filter, over windows whose edges are whole minutes (the
+ * range, the step and the start) — Grafana's volume histogram — are read from
+ * the table's per-minute projection (ClickHouse migration 0004), as the
+ * native histogram's are, instead of the rows. Windows are (t − range, t], a
+ * minute's counts [m, m + 1 min): the records exactly on a minute, which
+ * belong to the window ending there, are counted from the rows (a second
+ * read, of the rows on a whole minute only) and moved, so the answer is the
+ * rows' to the record.
  */
 import type { Context } from 'hono';
-import type { LogQuery, MetricExpr, RangeAggregation } from '../../../shared/logql/ast.ts';
+import type { LabelMatcher, LogQuery, MetricExpr, RangeAggregation } from '../../../shared/logql/ast.ts';
 import { applyFormatting, type EvalRow, type StepGrid, type Stream, toStreams } from '../../../shared/logql/evaluate.ts';
 import { entryLabels, labelsKey } from '../../../shared/logql/labels.ts';
 import {
@@ -30,7 +41,7 @@ import {
   vectorAggregate,
   type WindowAggregate,
 } from '../../../shared/logql/series.ts';
-import { checkRangeStages, entryLabelSql, hasFormatting, selectionSql, SqlParams, unwrapSql } from '../../../shared/logql/sql.ts';
+import { checkRangeStages, entryLabelSql, hasFormatting, selectionSql, selectorSql, SqlParams, unwrapSql } from '../../../shared/logql/sql.ts';
 import { LOGS_TABLE } from '../../../shared/clickhouse.ts';
 import { formatClickHouseTime } from '../../../shared/timestamp.ts';
 import type { QueryApp } from '../env.ts';
@@ -152,7 +163,8 @@ export function compileRange(tenantId: string, node: RangeAggregation, grid: Ste
     inner.push('ServiceName AS sn', 'least(intDiv(SeverityNumber + 3, 4), 6) AS lvl', 'ResourceAttributes AS ra', 'LogAttributes AS la');
     groupNames.push('sn', 'lvl', 'ra', 'la');
   }
-  const aggregates = ['count() AS n', 'sum(len) AS bytes'];
+  // Body is the widest column: read only by the functions of bytes.
+  const aggregates = ['count() AS n', node.fn === 'bytes_over_time' || node.fn === 'bytes_rate' ? 'sum(len) AS bytes' : '0 AS bytes'];
   let outerWhere = '';
   if (node.unwrap) {
     inner.push(`${unwrapSql(node.unwrap, sqlParams)} AS v`);
@@ -176,15 +188,129 @@ const SUMMABLE = new Set(['count_over_time', 'rate', 'bytes_over_time', 'bytes_r
 function pushdown(node: MetricExpr): { range: RangeAggregation; grouping: string[] } | null {
   if (node.kind !== 'vector_agg' || node.expr.kind !== 'range') return null;
   const range = node.expr;
-  if (range.grouping || hasFormatting(range.stages) || !node.grouping || node.grouping.without) return null;
+  if (range.grouping || hasFormatting(range.stages) || node.grouping?.without) return null;
   const fits =
     (node.op === 'sum' && SUMMABLE.has(range.fn)) || (node.op === 'min' && range.fn === 'min_over_time') || (node.op === 'max' && range.fn === 'max_over_time');
-  return fits ? { range, grouping: node.grouping.labels } : null;
+  // No `by`: one group of everything (`sum(count_over_time(…))`, the alert rule's shape).
+  return fits ? { range, grouping: node.grouping?.labels ?? [] } : null;
+}
+
+const MINUTE_NS = 60_000_000_000n;
+/** The labels the per-minute summary keeps (service, level), as selector and grouping names. */
+const SUMMARY_LABELS = new Set(['service_name', 'service', 'detected_level', 'level']);
+/** Minutes of counts one summary read may lay out per series; past it, rows. */
+const MAX_SUMMARY_MINUTES = 200_000;
+
+/** The range aggregation's windows, read from the per-minute summary (see above), or null when only rows answer it exactly. */
+export function summaryPlan(node: RangeAggregation, grid: StepGrid, grouping: SqlGrouping): { grouping: string[]; minutes: number } | null {
+  if (node.fn !== 'count_over_time' && node.fn !== 'rate') return null;
+  // A parser (| json, | logfmt) changes nothing here: our attributes are parsed already.
+  if (node.unwrap || !node.stages.every((s) => s.type === 'parser')) return null;
+  if (!node.selector.every((m: LabelMatcher) => SUMMARY_LABELS.has(m.name))) return null;
+  if (grouping === null || !grouping.every((g) => SUMMARY_LABELS.has(g))) return null;
+  if (node.rangeNs % MINUTE_NS !== 0n || grid.startNs % MINUTE_NS !== 0n || (grid.steps > 1 && grid.stepNs % MINUTE_NS !== 0n)) return null;
+  if (grid.startNs - node.rangeNs < 0n) return null;
+  const minutes = Number((node.rangeNs + BigInt(grid.steps - 1) * grid.stepNs) / MINUTE_NS) + 1;
+  return minutes <= MAX_SUMMARY_MINUTES ? { grouping, minutes } : null;
+}
+
+/**
+ * The summary's SQL: counts per minute [m, m + 1 min) from the projection —
+ * only its columns (tenant, service, minute, severity) in WHERE and GROUP BY —
+ * then, from the rows, the counts of records exactly on a minute (`exact`).
+ * Minutes are unix seconds.
+ */
+export function compileRangeSummary(tenantId: string, node: RangeAggregation, grid: StepGrid, grouping: string[]) {
+  const firstNs = grid.startNs - node.rangeNs;
+  const lastNs = grid.startNs + BigInt(grid.steps - 1) * grid.stepNs;
+  const sqlParams = new SqlParams();
+  const selector = selectorSql(node.selector, sqlParams);
+  const groups = grouping.map((name, i) => `${groupLabelSql(name, sqlParams)} AS g${i}`);
+  const keys = ['m', ...grouping.map((_, i) => `g${i}`)].join(', ');
+  const params: Record<string, string | number> = { ...sqlParams.values, tenant: tenantId, first: Number(firstNs / NS_PER_S), last: Number(lastNs / NS_PER_S) };
+  const minute = 'toStartOfMinute(TimestampTime)';
+  const select = (m: string) => `SELECT toUnixTimestamp(${m}) AS m, ${[...groups, 'count() AS n'].join(', ')} FROM ${LOGS_TABLE}`;
+  // Floors: the minutes whose records fall in some window once the exact ones are moved, [first, last − 1 min].
+  const perMinute =
+    `${select(minute)} WHERE ${['TenantId = {tenant:String}', `${minute} >= toDateTime({first:UInt32})`, `${minute} < toDateTime({last:UInt32})`, ...selector].join(' AND ')} ` +
+    `GROUP BY ${keys}`;
+  const exact = `${select('TimestampTime')} WHERE ${[
+    'TenantId = {tenant:String}',
+    'TimestampTime >= toDateTime({first:UInt32})',
+    'TimestampTime <= toDateTime({last:UInt32})',
+    'toSecond(TimestampTime) = 0',
+    'toUnixTimestamp64Nano(Timestamp) % 60000000000 = 0',
+    ...selector,
+  ].join(' AND ')} GROUP BY ${keys}`;
+  return { perMinute, exact, params };
+}
+
+interface SummaryRow {
+  m: number | string;
+  n: number | string;
+  [group: `g${number}`]: string;
+}
+
+async function summaryValue(c: Context<QueryApp>, tenantId: string, node: RangeAggregation, grid: StepGrid, plan: { grouping: string[]; minutes: number }) {
+  const { perMinute, exact, params } = compileRangeSummary(tenantId, node, grid, plan.grouping);
+  // The exact records first: one inserted between the two reads is then at worst counted a minute early, never below zero.
+  const onTheMinute = await runQuery<SummaryRow>(c, exact, params);
+  const perMinuteRows = await runQuery<SummaryRow>(c, perMinute, params);
+  const first = Number((grid.startNs - node.rangeNs) / NS_PER_S);
+  // Per series, the count of each window-minute e, the records in (e − 1 min, e], indexed from `first`.
+  const series = new Map<string, { labels: Map<string, string>; counts: Float64Array }>();
+  const add = (row: SummaryRow, index: number, sign: number) => {
+    if (index < 0 || index >= plan.minutes) return;
+    const labels = new Map<string, string>();
+    plan.grouping.forEach((name, i) => {
+      const v = row[`g${i}`];
+      if (v !== undefined && v !== '') labels.set(name, v);
+    });
+    const key = labelsKey(labels);
+    let s = series.get(key);
+    if (!s) {
+      s = { labels, counts: new Float64Array(plan.minutes) };
+      series.set(key, s);
+      checkSeriesCount(series.size);
+    }
+    s.counts[index]! += sign * Number(row.n);
+  };
+  for (const row of perMinuteRows) {
+    const index = (Number(row.m) - first) / 60;
+    add(row, index + 1, 1); // a minute's records end in the next window-minute…
+  }
+  for (const row of onTheMinute) {
+    const index = (Number(row.m) - first) / 60;
+    add(row, index + 1, -1); // …but those exactly on it end there
+    add(row, index, 1);
+  }
+  const rangeMinutes = Number(node.rangeNs / MINUTE_NS);
+  const stepMinutes = Number(grid.stepNs / MINUTE_NS);
+  const groups = new Map<string, { labels: Map<string, string>; windows: Map<number, WindowAggregate> }>();
+  for (const [key, s] of series) {
+    // Window k is (t − range, t], t = start + k·step: the window-minutes first + (k·step + 1 … k·step + range).
+    const prefix = new Float64Array(plan.minutes + 1);
+    for (let i = 0; i < plan.minutes; i++) prefix[i + 1] = prefix[i]! + s.counts[i]!;
+    const windows = new Map<number, WindowAggregate>();
+    for (let k = 0; k < grid.steps; k++) {
+      const lo = k * stepMinutes + 1;
+      const n = prefix[Math.min(plan.minutes, lo + rangeMinutes)]! - prefix[Math.min(plan.minutes, lo)]!;
+      if (n > 0) {
+        const w = emptyAggregate(false);
+        mergeAggregate(w, { n, bytes: 0, sum: 0, min: 0, max: 0 });
+        windows.set(k, w);
+      }
+    }
+    if (windows.size > 0) groups.set(key, { labels: s.labels, windows });
+  }
+  return { type: 'vector' as const, series: rangeSeries(node, groups, grid.steps) };
 }
 
 async function rangeValue(c: Context<QueryApp>, tenantId: string, node: RangeAggregation, grid: StepGrid, grouping: SqlGrouping): Promise<Value> {
   checkRangeStages(node);
   const sqlGrouping = grouping ?? (node.grouping && !node.grouping.without ? node.grouping.labels : null);
+  const plan = summaryPlan(node, grid, sqlGrouping);
+  if (plan) return summaryValue(c, tenantId, node, grid, plan);
   const { sql, params } = compileRange(tenantId, node, grid, sqlGrouping);
   const rows = await runQuery<RangeRow>(c, sql, params);
   const keepValues = node.fn === 'quantile_over_time';
