@@ -89,6 +89,20 @@ describe('the envelope', () => {
     expect((await rejection(decryptor.decrypt({ body: 'a clear record' }))).code).toBe('not_encrypted');
   });
 
+  it('adds keys to a decryptor without changing it (a key loaded later in a page)', async () => {
+    const first = await generateEncryptionKey();
+    const second = await generateEncryptionKey();
+    const sealed = await (await createEncryption({ publicKey: second.publicKey })).encryptRecord(record('after the second key'));
+    const empty = await Decryptor.create([]);
+    const one = await empty.withKeys([first.privateKey]);
+    const both = await one.withKeys([second.privateKey, first.privateKey]);
+    expect(empty.kids).toEqual([]);
+    expect(one.kids).toEqual([first.kid]);
+    expect(both.kids.sort()).toEqual([first.kid, second.kid].sort());
+    expect((await rejection(one.decrypt(sealed))).code).toBe('wrong_key');
+    expect(await both.decrypt(sealed)).toMatchObject({ kid: second.kid, message: 'after the second key' });
+  });
+
   it('names the key a record needs when decrypted with another one', async () => {
     const right = await generateEncryptionKey();
     const wrong = await generateEncryptionKey();

@@ -181,6 +181,15 @@ export class Decryptor {
     return new Decryptor(openers);
   }
 
+  /**
+   * This decryptor's keys and more (a key loaded after others, in a page that decrypts as keys arrive): a new
+   * Decryptor, this one unchanged. A key already held is kept, not imported again.
+   */
+  async withKeys(privateKeys: readonly JsonWebKey[]): Promise<Decryptor> {
+    const added = await Decryptor.create(privateKeys);
+    return new Decryptor(new Map([...added.openers, ...this.openers]));
+  }
+
   /** The key ids this decryptor holds. */
   get kids(): string[] {
     return [...this.openers.keys()];
