@@ -239,6 +239,8 @@ describe('cluster rendering of the migrations', () => {
       "ALTER TABLE logs_local ON CLUSTER 'nl' MATERIALIZE PROJECTION per_minute",
       "ALTER TABLE logs_local ON CLUSTER 'nl' ADD COLUMN IF NOT EXISTS PatternId LowCardinality(String) DEFAULT '' CODEC(ZSTD(1))",
       "ALTER TABLE logs ON CLUSTER 'nl' ADD COLUMN IF NOT EXISTS PatternId LowCardinality(String) DEFAULT '' CODEC(ZSTD(1))",
+      "ALTER TABLE logs_local ON CLUSTER 'nl' ADD PROJECTION IF NOT EXISTS per_minute_edge",
+      "ALTER TABLE logs_local ON CLUSTER 'nl' MATERIALIZE PROJECTION per_minute_edge",
     ]);
   });
 

@@ -21,10 +21,9 @@
  * range, the step and the start) — Grafana's volume histogram — are read from
  * the table's per-minute projection (ClickHouse migration 0004), as the
  * native histogram's are, instead of the rows. Windows are (t − range, t], a
- * minute's counts [m, m + 1 min): the records exactly on a minute, which
- * belong to the window ending there, are counted from the rows (a second
- * read, of the rows on a whole minute only) and moved, so the answer is the
- * rows' to the record.
+ * minute's counts [m, m + 1 min): the projection (ClickHouse migration 0006)
+ * counts the records exactly on a minute apart, and those are moved to the
+ * window ending there, so the answer is the rows' to the record.
  */
 import type { Context } from 'hono';
 import type { LabelMatcher, LogQuery, MetricExpr, RangeAggregation } from '../../../shared/logql/ast.ts';
@@ -215,10 +214,10 @@ export function summaryPlan(node: RangeAggregation, grid: StepGrid, grouping: Sq
 }
 
 /**
- * The summary's SQL: counts per minute [m, m + 1 min) from the projection —
- * only its columns (tenant, service, minute, severity) in WHERE and GROUP BY —
- * then, from the rows, the counts of records exactly on a minute (`exact`).
- * Minutes are unix seconds.
+ * The summary's SQL: per minute [m, m + 1 min) and series, the count of the
+ * records exactly on m (`edge`) and of the others — only the columns of the
+ * per-minute projection (ClickHouse migration 0006) in WHERE and GROUP BY, so
+ * ClickHouse answers it from the projection. Minutes are unix seconds.
  */
 export function compileRangeSummary(tenantId: string, node: RangeAggregation, grid: StepGrid, grouping: string[]) {
   const firstNs = grid.startNs - node.rangeNs;
@@ -226,41 +225,36 @@ export function compileRangeSummary(tenantId: string, node: RangeAggregation, gr
   const sqlParams = new SqlParams();
   const selector = selectorSql(node.selector, sqlParams);
   const groups = grouping.map((name, i) => `${groupLabelSql(name, sqlParams)} AS g${i}`);
-  const keys = ['m', ...grouping.map((_, i) => `g${i}`)].join(', ');
+  const keys = ['m', 'edge', ...grouping.map((_, i) => `g${i}`)].join(', ');
   const params: Record<string, string | number> = { ...sqlParams.values, tenant: tenantId, first: Number(firstNs / NS_PER_S), last: Number(lastNs / NS_PER_S) };
   const minute = 'toStartOfMinute(TimestampTime)';
-  const select = (m: string) => `SELECT toUnixTimestamp(${m}) AS m, ${[...groups, 'count() AS n'].join(', ')} FROM ${LOGS_TABLE}`;
-  // Floors: the minutes whose records fall in some window once the exact ones are moved, [first, last − 1 min].
-  const perMinute =
-    `${select(minute)} WHERE ${['TenantId = {tenant:String}', `${minute} >= toDateTime({first:UInt32})`, `${minute} < toDateTime({last:UInt32})`, ...selector].join(' AND ')} ` +
-    `GROUP BY ${keys}`;
-  const exact = `${select('TimestampTime')} WHERE ${[
-    'TenantId = {tenant:String}',
-    'TimestampTime >= toDateTime({first:UInt32})',
-    'TimestampTime <= toDateTime({last:UInt32})',
-    'toSecond(TimestampTime) = 0',
-    'toUnixTimestamp64Nano(Timestamp) % 60000000000 = 0',
-    ...selector,
-  ].join(' AND ')} GROUP BY ${keys}`;
-  return { perMinute, exact, params };
+  const where = ['TenantId = {tenant:String}', `${minute} >= toDateTime({first:UInt32})`, `${minute} <= toDateTime({last:UInt32})`, ...selector];
+  return {
+    sql:
+      `SELECT toUnixTimestamp(${minute}) AS m, toUnixTimestamp64Nano(Timestamp) % 60000000000 = 0 AS edge, ${[...groups, 'count() AS n'].join(', ')} ` +
+      `FROM ${LOGS_TABLE} WHERE ${where.join(' AND ')} GROUP BY ${keys}`,
+    params,
+  };
 }
 
 interface SummaryRow {
   m: number | string;
+  edge: number | string | boolean;
   n: number | string;
   [group: `g${number}`]: string;
 }
 
 async function summaryValue(c: Context<QueryApp>, tenantId: string, node: RangeAggregation, grid: StepGrid, plan: { grouping: string[]; minutes: number }) {
-  const { perMinute, exact, params } = compileRangeSummary(tenantId, node, grid, plan.grouping);
-  // The exact records first: one inserted between the two reads is then at worst counted a minute early, never below zero.
-  const onTheMinute = await runQuery<SummaryRow>(c, exact, params);
-  const perMinuteRows = await runQuery<SummaryRow>(c, perMinute, params);
+  const { sql, params } = compileRangeSummary(tenantId, node, grid, plan.grouping);
+  const rows = await runQuery<SummaryRow>(c, sql, params);
   const first = Number((grid.startNs - node.rangeNs) / NS_PER_S);
-  // Per series, the count of each window-minute e, the records in (e − 1 min, e], indexed from `first`.
+  // Per series, the count of each window-minute e — the records in (e − 1 min, e] — indexed from `first`.
   const series = new Map<string, { labels: Map<string, string>; counts: Float64Array }>();
-  const add = (row: SummaryRow, index: number, sign: number) => {
-    if (index < 0 || index >= plan.minutes) return;
+  for (const row of rows) {
+    // A minute's records end in the next window-minute, those exactly on it in its own.
+    const onTheMinute = row.edge === true || Number(row.edge) === 1;
+    const index = (Number(row.m) - first) / 60 + (onTheMinute ? 0 : 1);
+    if (index < 0 || index >= plan.minutes) continue;
     const labels = new Map<string, string>();
     plan.grouping.forEach((name, i) => {
       const v = row[`g${i}`];
@@ -273,16 +267,7 @@ async function summaryValue(c: Context<QueryApp>, tenantId: string, node: RangeA
       series.set(key, s);
       checkSeriesCount(series.size);
     }
-    s.counts[index]! += sign * Number(row.n);
-  };
-  for (const row of perMinuteRows) {
-    const index = (Number(row.m) - first) / 60;
-    add(row, index + 1, 1); // a minute's records end in the next window-minute…
-  }
-  for (const row of onTheMinute) {
-    const index = (Number(row.m) - first) / 60;
-    add(row, index + 1, -1); // …but those exactly on it end there
-    add(row, index, 1);
+    s.counts[index]! += Number(row.n);
   }
   const rangeMinutes = Number(node.rangeNs / MINUTE_NS);
   const stepMinutes = Number(grid.stepNs / MINUTE_NS);
