@@ -367,7 +367,7 @@ describe('cluster rendering against the engine (chDB with macros, a one-shard cl
         }
         await chdb(forChdb(sql, { plain: false }));
       }
-      expect(skipped).toHaveLength(7);
+      expect(skipped).toHaveLength(9);
 
       const tables = await rows<{ name: string; engine: string }>(`SELECT name, engine FROM system.tables WHERE database = '${database}' ORDER BY name`);
       expect(tables).toEqual([
@@ -484,6 +484,7 @@ describe('cluster rendering against the engine (chDB with macros, a one-shard cl
         '0003_service_in_sort_key.sql',
         '0004_histogram_projection.sql',
         '0005_patterns.sql',
+        '0006_minute_edge_projection.sql',
       ]);
       expect(await count('logs')).toBe(5000);
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);

@@ -210,6 +210,7 @@ describe('embedded ClickHouse HTTP interface', () => {
       '0003_service_in_sort_key.sql',
       '0004_histogram_projection.sql',
       '0005_patterns.sql',
+      '0006_minute_edge_projection.sql',
     ]);
     expect((await migrateClickHouse(conn)).applied).toEqual([]);
     const ddl = await (await client.query({ query: 'SHOW CREATE TABLE nl_schema_test.logs', format: 'TabSeparatedRaw' })).text();
@@ -223,8 +224,9 @@ describe('embedded ClickHouse HTTP interface', () => {
     const versions = await (
       await client.query({ query: 'SELECT version FROM nl_schema_test.schema_migrations ORDER BY version', format: 'JSONEachRow' })
     ).json();
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
-    expect(ddl).toMatch(/PROJECTION per_minute/);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+    expect(ddl).toMatch(/PROJECTION per_minute\b/);
+    expect(ddl).toMatch(/PROJECTION per_minute_edge/);
   });
 
   it('rebuilds the table with the new sort key keeping every row exactly once, resuming after a run that died part-way', async () => {
@@ -255,7 +257,12 @@ describe('embedded ClickHouse HTTP interface', () => {
       expect(partial).toBeGreaterThan(0);
       expect(partial).toBeLessThan(5000);
 
-      expect((await migrateClickHouse(conn)).applied).toEqual(['0003_service_in_sort_key.sql', '0004_histogram_projection.sql', '0005_patterns.sql']);
+      expect((await migrateClickHouse(conn)).applied).toEqual([
+        '0003_service_in_sort_key.sql',
+        '0004_histogram_projection.sql',
+        '0005_patterns.sql',
+        '0006_minute_edge_projection.sql',
+      ]);
       expect(await count('logs')).toBe(5000);
       expect(await count('(SELECT DISTINCT LogId FROM logs)')).toBe(5000);
       const tables = await (
