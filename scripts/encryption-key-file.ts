@@ -1,16 +1,9 @@
 /** The key file `npm run encryption-key -- create` writes (mode 0600) and `npm run decrypt` reads. */
 import { readFileSync } from 'node:fs';
+import type { KeyFile } from '../sdk/src/encryption/key-file.ts';
 
-/** What `create` writes: everything needed to send (publicKey, searchSecret) and to read (privateKey). */
-export interface KeyFile {
-  kid: string;
-  name: string;
-  tenant: string;
-  createdAt: string;
-  publicKey: JsonWebKey;
-  privateKey: JsonWebKey;
-  searchSecret: string;
-}
+/** The format is the SDK's (sdk/src/encryption/key-file.ts), shared with the explorer, which makes key files too. */
+export type { KeyFile };
 
 export function readKeyFile(path: string): KeyFile {
   const file = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BlindTokenizer, generateEncryptionKey } from '../sdk/src/encryption/index.ts';
+import { BlindTokenizer, generateEncryptionKey, keyFileOf, keyFileText } from '../sdk/src/encryption/index.ts';
 import { callAdmin } from './admin-client.ts';
 import { type KeyFile, readKeyFile } from './encryption-key-file.ts';
 
@@ -40,9 +40,9 @@ async function main(argv: string[]): Promise<unknown> {
       const name = need(values.name, '--name');
       const out = need(values.out, '--out');
       const key = await generateEncryptionKey();
-      const file: KeyFile = { ...key, name, tenant, createdAt: new Date().toISOString() };
+      const file = keyFileOf(key, name, tenant);
       // Written before registering, never over an existing file: a private key is not lost to a failed request.
-      writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      writeFileSync(out, keyFileText(file), { mode: 0o600, flag: 'wx' });
       try {
         const registered = await register(file);
         console.error(`${out}: the private key and the search secret (mode 0600). Keep it safe: NeuralLog cannot decrypt or recover anything without it.`);

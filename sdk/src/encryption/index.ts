@@ -16,6 +16,7 @@ import { DecryptionError, type Envelope, keyId, Opener, type P256PublicJwk, publ
 
 export { attributeTerm, BlindTokenizer, WORD_SEPARATORS, wordsOf } from './blind-tokens.ts';
 export { ALG, CTY, DecryptionError, ENC, type Envelope, keyId, type P256PublicJwk } from './jwe.ts';
+export { type KeyFile, keyFileOf, keyFileText } from './key-file.ts';
 
 export interface EncryptionOptions {
   /** The tenant's public key (a P-256 JWK), registered with NeuralLog (`npm run encryption-key -- create`). */
