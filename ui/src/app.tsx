@@ -6,7 +6,9 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useErrorBoundary } from 'preact/hooks';
 import { whenUnauthenticated } from './api.ts';
+import { KeysIndicator } from './encryption/key-panel.tsx';
 import { auditPage } from './pages/audit.tsx';
+import { encryptionPage } from './pages/encryption.tsx';
 import { explorePage } from './pages/explore.tsx';
 import { keysPage } from './pages/keys.tsx';
 import type { Page } from './pages/page.ts';
@@ -45,7 +47,7 @@ function Guard({ children }: { children: ComponentChildren }) {
 }
 
 /** Every page of the app, in navigation order: adding one is adding it here. */
-export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, alertsPage, keysPage, usagePage, auditPage];
+export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, alertsPage, encryptionPage, keysPage, usagePage, auditPage];
 
 whenUnauthenticated(sessionLost);
 
@@ -81,6 +83,7 @@ export function App() {
             </a>
           ))}
         </nav>
+        <KeysIndicator />
         <span class="tenant" title="Tenant">
           {current.tenant.name ?? current.tenant.id}
         </span>

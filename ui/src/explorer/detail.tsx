@@ -7,6 +7,8 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiFailure } from '../api.ts';
+import { BodyDetail, BodyText } from '../encryption/body.tsx';
+import { decryptionOf } from '../encryption/decrypted.ts';
 import { context, levelOf, logs, type LogView } from './data.ts';
 import { addToQuery, runQuery, search, selectRow, term } from './search-state.ts';
 
@@ -78,6 +80,7 @@ export function Detail() {
 
   if (id === null) return null;
   const log = loaded ?? around?.log;
+  const decryption = log ? decryptionOf(log) : null;
   return (
     <aside class="detail" aria-label="Record" data-testid="detail">
       <header>
@@ -99,7 +102,16 @@ export function Detail() {
               <FieldRow name="timestamp" value={log.timestamp} field={null} />
               <FieldRow name="level" value={log.severityText || levelOf(log.severityNumber)} field={log.severityNumber > 0 ? 'level' : null} />
               <FieldRow name="service" value={log.service} field="service" />
-              <FieldRow name="body" value={log.body} field={null} />
+              {decryption?.state === 'clear' ? (
+                <FieldRow name="body" value={log.body} field={null} />
+              ) : (
+                <tr>
+                  <th scope="row">body</th>
+                  <td colSpan={2}>
+                    <BodyDetail decryption={decryption!} body={log.body} />
+                  </td>
+                </tr>
+              )}
               {log.traceId && <FieldRow name="trace_id" value={log.traceId} field="trace_id" />}
               {log.spanId && <FieldRow name="span_id" value={log.spanId} field="span_id" />}
               {log.patternId && <FieldRow name="pattern" value={log.patternId} field="pattern" />}
@@ -107,6 +119,11 @@ export function Detail() {
               {Object.entries(log.attributes).map(([k, v]) => (
                 <FieldRow key={`a.${k}`} name={`attr.${k}`} value={v} field={`attr.${k}`} />
               ))}
+              {decryption?.state === 'decrypted' &&
+                Object.entries(decryption.attributes).map(([k, v]) => (
+                  // Decrypted here: the server cannot filter on it (blind search can, by exact value).
+                  <FieldRow key={`d.${k}`} name={`attr.${k} (decrypted)`} value={v} field={null} />
+                ))}
               {Object.entries(log.resource).map(([k, v]) => (
                 <FieldRow key={`r.${k}`} name={`resource.${k}`} value={v} field={`resource.${k}`} />
               ))}
@@ -128,7 +145,7 @@ export function Detail() {
             </p>
           )}
           <details>
-            <summary>JSON</summary>
+            <summary>{decryption?.state === 'clear' ? 'JSON' : 'JSON as stored (the envelope)'}</summary>
             <button type="button" onClick={() => copy(JSON.stringify(log, null, 2))}>
               Copy JSON
             </button>
@@ -146,7 +163,8 @@ export function Detail() {
               {[...around.before, around.log, ...around.after].map((line) => (
                 <li key={line.id} class={line.id === log.id ? 'current' : ''}>
                   <span class="col-time">{line.timestamp.slice(11, 23)}</span>{' '}
-                  <span class={`badge level-${levelOf(line.severityNumber)}`}>{line.severityText || levelOf(line.severityNumber)}</span> {line.body}
+                  <span class={`badge level-${levelOf(line.severityNumber)}`}>{line.severityText || levelOf(line.severityNumber)}</span>{' '}
+                  <BodyText record={line} matcher={null} />
                 </li>
               ))}
             </ol>

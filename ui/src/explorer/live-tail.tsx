@@ -6,8 +6,10 @@
  * are shown; a lost connection reconnects with backoff.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { typedQuery } from '../encryption/blind-state.ts';
+import { BodyText } from '../encryption/body.tsx';
 import { levelOf, type LogView } from './data.ts';
-import { Highlighted, matcherOf } from './highlight.tsx';
+import { matcherOf } from './highlight.tsx';
 import { search, selectRow } from './search-state.ts';
 
 const MAX_LIVE_ROWS = 2000;
@@ -29,7 +31,7 @@ export function LiveTail() {
   const [error, setError] = useState<string | null>(null);
   const pausedRef = useRef(false);
   const pending = useRef<LogView[]>([]);
-  const matcher = matcherOf(q);
+  const matcher = matcherOf(typedQuery(q));
 
   useEffect(() => {
     let socket: WebSocket | null = null;
@@ -132,7 +134,7 @@ export function LiveTail() {
               </span>
               <span class="col-service">{log.service}</span>
               <span class="col-body">
-                <Highlighted text={log.body} matcher={matcher} />
+                <BodyText record={log} matcher={matcher} />
               </span>
             </button>
           </li>

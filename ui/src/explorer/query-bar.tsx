@@ -11,6 +11,8 @@ import { EditorState, Prec, StateEffect, StateField, type Extension } from '@cod
 import { Decoration, type DecorationSet, EditorView, keymap, placeholder } from '@codemirror/view';
 import { useEffect, useRef } from 'preact/hooks';
 import { ApiFailure } from '../api.ts';
+import { BlindQueryError, blindError, blindMode, isBlindQuery, typedQuery } from '../encryption/blind-state.ts';
+import { canSearchBlind, tokenizers } from '../encryption/keyring.ts';
 import { fieldValues, fields, logsError } from './data.ts';
 import { queryHighlighting, queryLanguage } from './query-language.ts';
 import { runQuery, search } from './search-state.ts';
@@ -108,7 +110,32 @@ async function complete(context: CompletionContext): Promise<CompletionResult | 
   };
 }
 
-function extensions(onSubmit: (q: string) => void): Extension[] {
+/**
+ * Searches what was typed: as it is, or — Blind search on — as the blind
+ * tokens of its words (encryption/blind-query.ts), the words kept out of the
+ * URL, the recent queries and every request.
+ */
+async function submitQuery(text: string): Promise<void> {
+  if (blindMode.peek() && canSearchBlind.peek()) {
+    const clear = new Set([...(fields.peek()?.builtin ?? []), ...(fields.peek()?.fields.map((f) => f.name) ?? [])]);
+    try {
+      // The parser comes with the first blind search (a chunk of its own): most sessions never make one.
+      const { blindQuery } = await import('../encryption/blind-query.ts');
+      const sent = blindQuery(text, tokenizers.peek(), clear);
+      blindError.value = null;
+      runQuery(sent);
+    } catch (err) {
+      if (!(err instanceof BlindQueryError)) throw err;
+      blindError.value = err.message;
+    }
+    return;
+  }
+  blindError.value = null;
+  remember(text);
+  runQuery(text);
+}
+
+function extensions(onSubmit: (q: string) => unknown): Extension[] {
   return [
     queryLanguage,
     queryHighlighting,
@@ -140,11 +167,10 @@ export function QueryBar() {
   const view = useRef<EditorView | null>(null);
 
   useEffect(() => {
-    const submit = (q: string) => {
-      remember(q);
-      runQuery(q);
-    };
-    const editor = new EditorView({ parent: host.current!, state: EditorState.create({ doc: search.peek().q, extensions: extensions(submit) }) });
+    const editor = new EditorView({
+      parent: host.current!,
+      state: EditorState.create({ doc: typedQuery(search.peek().q), extensions: extensions(submitQuery) }),
+    });
     view.current = editor;
     const focusOnSlash = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
@@ -159,12 +185,13 @@ export function QueryBar() {
     };
   }, []);
 
-  // The URL moved (back/forward, a facet clicked): the bar follows.
+  // The URL moved (back/forward, a facet clicked): the bar follows — with the words typed, for a blind search made here.
   const q = search.value.q;
+  const shown = typedQuery(q);
   useEffect(() => {
     const editor = view.current;
-    if (editor && editor.state.doc.toString() !== q) editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: q } });
-  }, [q]);
+    if (editor && editor.state.doc.toString() !== shown) editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: shown } });
+  }, [shown]);
 
   // The API's syntax error, marked where it says.
   const error = logsError.value;
@@ -185,17 +212,19 @@ export function QueryBar() {
   return (
     <div class="query-bar">
       <div ref={host} class="query-editor" />
-      <button
-        type="button"
-        class="primary"
-        onClick={() => {
-          const text = view.current?.state.doc.toString() ?? '';
-          remember(text);
-          runQuery(text);
-        }}
-      >
+      <button type="button" class="primary" onClick={() => void submitQuery(view.current?.state.doc.toString() ?? '')}>
         Search
       </button>
+      {blindError.value && (
+        <p class="query-error" role="alert" data-testid="blind-error">
+          {blindError.value}
+        </p>
+      )}
+      {isBlindQuery(q) && (
+        <p class="blind-sent" data-testid="blind-sent">
+          Blind search — sent as: <code>{q}</code>
+        </p>
+      )}
       {syntax && (
         <p class="query-error" role="alert" data-testid="query-error">
           {typeof syntax.details.position === 'number' ? `At ${(syntax.details.position as number) + 1}: ` : ''}

@@ -7,19 +7,24 @@
  */
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
+import { BodyText } from '../encryption/body.tsx';
+import { type Decryption, decryptionOf } from '../encryption/decrypted.ts';
+import { typedQuery } from '../encryption/blind-state.ts';
 import { isAnsweredPage, loading, loadingMore, loadMore, logs, logsError, levelOf, MAX_LOADED_ROWS, nextCursor, type LogView } from './data.ts';
-import { Highlighted, matcherOf } from './highlight.tsx';
+import { matcherOf } from './highlight.tsx';
 import { search, selectRow } from './search-state.ts';
 
 export const ROW_HEIGHT = 28;
 
-export function attributeOf(log: LogView, column: string): string {
+export function attributeOf(log: LogView, column: string, decryption: Decryption = { state: 'clear' }): string {
   if (column.startsWith('resource.')) {
     const key = column.slice(9);
     return Object.hasOwn(log.resource, key) ? log.resource[key]! : '';
   }
   const key = column.startsWith('attr.') ? column.slice(5) : column;
-  return Object.hasOwn(log.attributes, key) ? log.attributes[key]! : '';
+  if (Object.hasOwn(log.attributes, key)) return log.attributes[key]!;
+  // An encrypted attribute, decrypted in this browser.
+  return decryption.state === 'decrypted' && Object.hasOwn(decryption.attributes, key) ? decryption.attributes[key]! : '';
 }
 
 export function Results() {
@@ -33,7 +38,8 @@ export function Results() {
   focusedRef.current = focused;
   const rows = logs.value;
   const s = search.value;
-  const matcher = useMemo(() => matcherOf(s.q), [s.q]);
+  // A blind search's tokens mark nothing: the words typed do, in the decrypted messages.
+  const matcher = useMemo(() => matcherOf(typedQuery(s.q)), [s.q]);
 
   const virtualizer = useMemo(
     () =>
@@ -122,6 +128,7 @@ export function Results() {
           {items.map((item) => {
             const log = rows[item.index]!;
             const level = levelOf(log.severityNumber);
+            const decryption = s.columns.length > 0 ? decryptionOf(log) : undefined;
             return (
               <div
                 key={log.id}
@@ -148,11 +155,11 @@ export function Results() {
                 <span class="col-service">{log.service}</span>
                 {s.columns.map((c) => (
                   <span class="col-attr" key={c}>
-                    {attributeOf(log, c)}
+                    {attributeOf(log, c, decryption)}
                   </span>
                 ))}
                 <span class="col-body">
-                  <Highlighted text={log.body} matcher={matcher} />
+                  <BodyText record={log} matcher={matcher} />
                 </span>
               </div>
             );

@@ -1,5 +1,7 @@
 /** The explorer: query, time, histogram, fields, results or live tail, and the record opened. */
 import { useEffect } from 'preact/hooks';
+import { blindError, blindMode } from '../encryption/blind-state.ts';
+import { canSearchBlind } from '../encryption/keyring.ts';
 import { followSearch } from '../explorer/data.ts';
 import { Detail } from '../explorer/detail.tsx';
 import { FieldsSidebar } from '../explorer/fields-sidebar.tsx';
@@ -32,6 +34,22 @@ function Explore() {
           />{' '}
           Live
         </label>
+        {canSearchBlind.value && (
+          <label class="live-toggle" title="Search encrypted records: the words typed are sent as their blind tokens (exact words only)">
+            <input
+              type="checkbox"
+              role="switch"
+              aria-checked={blindMode.value}
+              checked={blindMode.value}
+              data-testid="blind-toggle"
+              onChange={(e) => {
+                blindMode.value = (e.currentTarget as HTMLInputElement).checked;
+                blindError.value = null;
+              }}
+            />{' '}
+            Blind search
+          </label>
+        )}
       </div>
       {!s.live && <HistogramChart />}
       <div class="explorer-main">
