@@ -13,3 +13,10 @@ ALTER TABLE logs ADD PROJECTION IF NOT EXISTS per_minute_edge
 );
 
 ALTER TABLE logs MATERIALIZE PROJECTION per_minute_edge;
+
+-- Its keys hold 0004's per_minute keys (tenant, service, minute, severity): the
+-- explorer's histogram (workers/query/routes/histogram.ts) is answered from
+-- this one too, re-aggregated over the flag. Two aggregate projections would
+-- cost every insert twice (each is built per part: ~15 ms of engine CPU per
+-- insert, docs/benchmarks.md "the engine"), so per_minute goes.
+ALTER TABLE logs DROP PROJECTION IF EXISTS per_minute;

@@ -19,9 +19,9 @@
  * rate grouped by level and/or service, selected by level and/or service
  * only, with no filter, over windows whose edges are whole minutes (the
  * range, the step and the start) — Grafana's volume histogram — are read from
- * the table's per-minute projection (ClickHouse migration 0004), as the
- * native histogram's are, instead of the rows. Windows are (t − range, t], a
- * minute's counts [m, m + 1 min): the projection (ClickHouse migration 0006)
+ * the table's per-minute projection (ClickHouse migration 0006, which the
+ * native histogram reads too), instead of the rows. Windows are (t − range, t], a
+ * minute's counts [m, m + 1 min): the projection
  * counts the records exactly on a minute apart, and those are moved to the
  * window ending there, so the answer is the rows' to the record.
  */

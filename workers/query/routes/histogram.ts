@@ -115,7 +115,7 @@ function perRowSql(tenantId: string, scope: SearchScope, interval: number): Comp
  * minute, severity) in WHERE and GROUP BY, so ClickHouse can answer from it.
  * The level and service filters of the scope are projection columns too.
  */
-function perMinuteSql(tenantId: string, scope: SearchScope, interval: number): CompiledQuery {
+export function perMinuteSql(tenantId: string, scope: SearchScope, interval: number): CompiledQuery {
   const { filters, params } = compileScope(tenantId, scope);
   const minute = 'toStartOfMinute(TimestampTime)';
   const where = [
