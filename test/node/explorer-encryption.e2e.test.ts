@@ -295,13 +295,22 @@ describe.skipIf(!haveChromium)('zero-knowledge encryption in the explorer, in Ch
     await readerContext.close();
   });
 
-  it('forgets the keys on reload (the page says so)', async () => {
+  it('forgets the keys on reload (the page says so) and on signing out', async () => {
     expect(await shown(page.locator('body'))).toContain('Reloading the page forgets it');
     await page.goto('/?q=service%3Abilling&range=1h');
     await expect.poll(rowTexts).toHaveLength(6);
     expect(await page.getByTestId('keys-indicator').count()).toBe(0);
     await expect.poll(async () => (await rowTexts()).every((t) => t.includes('encrypted — load key'))).toBe(true);
     expect(await shown(page.locator('body'))).not.toContain(SECRET_WORD);
+
+    // Signing out (no reload: the same page) forgets them too.
+    await loadKeyFiles(keyPath);
+    await page.getByTestId('keys-indicator').waitFor();
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('credential').fill(stack.devApiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('query-input').waitFor();
+    expect(await page.getByTestId('keys-indicator').count()).toBe(0);
   });
 
   it('sent no private key, search secret or blind-searched word in any request', () => {

@@ -3,10 +3,12 @@
  * pages the session's scopes allow) and the page of the URL. An expired or
  * revoked session returns to sign-in, and to the same URL afterwards.
  */
+import { effect } from '@preact/signals';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useErrorBoundary } from 'preact/hooks';
 import { whenUnauthenticated } from './api.ts';
 import { KeysIndicator } from './encryption/key-panel.tsx';
+import { forgetKeys } from './encryption/keyring.ts';
 import { auditPage } from './pages/audit.tsx';
 import { encryptionPage } from './pages/encryption.tsx';
 import { explorePage } from './pages/explore.tsx';
@@ -50,6 +52,11 @@ function Guard({ children }: { children: ComponentChildren }) {
 export const PAGES: readonly Page[] = [explorePage, patternsPage, anomaliesPage, alertsPage, encryptionPage, keysPage, usagePage, auditPage];
 
 whenUnauthenticated(sessionLost);
+
+// Keys loaded into the page are the signed-in person's: signing out, or a session that ends, forgets them.
+effect(() => {
+  if (session.value === null) forgetKeys();
+});
 
 export function App() {
   useEffect(() => {
