@@ -168,8 +168,14 @@ describe.skipIf(!haveChromium)('zero-knowledge encryption in the explorer, in Ch
     await page.keyboard.press('Escape');
   });
 
-  it('with another key loaded, names the key each record needs; "forget keys" drops it', async () => {
-    await loadKeyFiles(otherPath);
+  it('with another key loaded (pasted), names the key each record needs; "forget keys" drops it', async () => {
+    await page.getByRole('link', { name: 'Encryption' }).click();
+    await page.getByText('Or paste the key file').click();
+    await page.getByTestId('key-paste').fill(keyFileText(other));
+    await page.getByRole('button', { name: 'Load the pasted key' }).click();
+    await expect.poll(() => shown(page.getByTestId('key-status'))).toContain(other.kid);
+    expect(await page.getByTestId('key-paste').inputValue()).toBe(''); // the key's text does not stay in the form
+    await page.goBack();
     await expect.poll(() => shown(page.getByTestId('keys-indicator'))).toContain(other.kid.slice(0, 10));
     await expect.poll(async () => (await page.getByTestId('decrypt-error').allInnerTexts()).length).toBe(6);
     for (const error of await page.getByTestId('decrypt-error').allInnerTexts()) {
