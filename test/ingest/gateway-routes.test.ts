@@ -67,3 +67,49 @@ describe('gateway CORS', () => {
     }
   });
 });
+
+describe('gateway security headers', () => {
+  // Upstreams answering as a careless server would: a banner, no nosniff; one of them HTML.
+  const upstream = {
+    fetch: async (req: Request) =>
+      new URL(req.url).pathname === '/v1/admin/page'
+        ? new Response('<p>hi</p>', { headers: { 'content-type': 'text/html; charset=utf-8', server: 'workerd', 'x-powered-by': 'x' } })
+        : Response.json({ ok: true }, { headers: { server: 'workerd', 'x-powered-by': 'x' } }),
+  } as unknown as Fetcher;
+  const env = { INGEST: upstream, QUERY: upstream, ADMIN: upstream };
+  const call = (url: string, init: RequestInit = {}) =>
+    gateway.fetch(new Request(url, init), env, { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext);
+
+  it('puts nosniff on every answer, HSTS over https only, no banner, and a CSP on HTML only', async () => {
+    const answers = {
+      forwarded: await call('https://neurallog.test/v1/logs?q=x'),
+      cors: await call('https://neurallog.test/v1/logs', { method: 'POST', headers: { origin: 'https://shop.example' } }),
+      preflight: await call('https://neurallog.test/v1/logs', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+      }),
+      notFound: await call('https://neurallog.test/v1/nothing-here'),
+      methodNotAllowed: await call('https://neurallog.test/v1/logs', { method: 'PUT' }),
+      health: await call('https://neurallog.test/healthz'),
+    };
+    for (const [name, res] of Object.entries(answers)) {
+      expect(res.headers.get('x-content-type-options'), name).toBe('nosniff');
+      expect(res.headers.get('strict-transport-security'), name).toMatch(/^max-age=\d{8,}/);
+      expect(res.headers.get('server'), name).toBeNull();
+      expect(res.headers.get('x-powered-by'), name).toBeNull();
+      expect(res.headers.get('content-security-policy'), name).toBeNull(); // JSON: no CSP
+    }
+    // CORS still answers on the browser write paths.
+    expect(answers.cors.headers.get('access-control-allow-origin')).toBe('*');
+    expect(answers.preflight.headers.get('access-control-allow-methods')).toBe('POST');
+
+    const html = await call('https://neurallog.test/v1/admin/page');
+    expect(html.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(html.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(html.headers.get('x-content-type-options')).toBe('nosniff');
+
+    const local = await call('http://127.0.0.1:8787/v1/logs?q=x');
+    expect(local.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(local.headers.get('strict-transport-security')).toBeNull();
+  });
+});

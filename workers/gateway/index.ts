@@ -9,6 +9,7 @@ import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts
 import { BROWSER_WRITE_PATHS, browserWriteCors } from './cors.ts';
 import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
 import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
+import { securityHeaders } from './security-headers.ts';
 
 export interface GatewayEnv {
   INGEST: Fetcher;
@@ -19,6 +20,8 @@ export interface GatewayEnv {
 const UPSTREAMS = ['INGEST', 'QUERY', 'ADMIN'] as const;
 
 const app = new Hono<{ Bindings: GatewayEnv }>();
+// First, so every answer gets them: the gateway's own, its errors, and the workers' it forwards.
+app.use(securityHeaders());
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
