@@ -44,13 +44,13 @@ export async function buildSdk(options: { types?: boolean; outdir?: string } = {
   }
 }
 
-/** The core as a browser would load it (minified, one file), and its size gzipped. */
+/** The core (or another entry point, e.g. `encryption`) as a browser would load it (minified, one file), and its size gzipped. */
 export async function browserBundle(
-  options: { format?: 'esm' | 'iife'; globalName?: string } = {},
+  options: { entry?: keyof typeof ENTRIES; format?: 'esm' | 'iife'; globalName?: string } = {},
 ): Promise<{ code: string; bytes: number; gzipBytes: number }> {
   const result = await build({
     absWorkingDir: SDK_ROOT,
-    entryPoints: ['src/index.ts'],
+    entryPoints: [ENTRIES[options.entry ?? 'index']],
     bundle: true,
     minify: true,
     format: options.format ?? 'esm',
