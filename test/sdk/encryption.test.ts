@@ -69,6 +69,20 @@ describe('the envelope', () => {
     expect(new Set(keys).size).toBe(3);
   });
 
+  it('seals no more than batchRecords records under one batch when records are sealed at once (as the shipper overlaps them)', async () => {
+    const key = await generateEncryptionKey();
+    const encryption = await createEncryption({ publicKey: key.publicKey, batchRecords: 3 });
+    // All forty wait for the first batch's keys: only three may use them, the others the batches after it.
+    const sealed = await Promise.all(Array.from({ length: 40 }, (_, i) => encryption.encryptRecord(record(`r${i}`))));
+    const perBatch = new Map<string, number>();
+    for (const { encrypted } of sealed) perBatch.set(encrypted.protected, (perBatch.get(encrypted.protected) ?? 0) + 1);
+    expect(Math.max(...perBatch.values())).toBe(3);
+    expect(perBatch.size).toBeGreaterThanOrEqual(14);
+    expect(new Set(sealed.map((r) => r.encrypted.iv)).size).toBe(40);
+    const decryptor = await Decryptor.create([key.privateKey]);
+    expect((await decryptor.decrypt(sealed[39]!)).message).toBe('r39');
+  });
+
   it("decrypts what another JOSE library made for the tenant's key", async () => {
     const key = await generateEncryptionKey();
     const jwe = await new FlattenedEncrypt(new TextEncoder().encode(JSON.stringify({ message: 'from jose', attributes: { a: 1 } })))

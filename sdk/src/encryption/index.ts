@@ -62,14 +62,17 @@ export async function createEncryption(options: EncryptionOptions): Promise<Encr
   const encryptAll = chosen === 'all';
   const encryptNames = new Set(encryptAll ? [] : [...chosen, 'error']);
   const maxTokens = options.maxTokens ?? 64;
-  const batchRecords = options.batchRecords ?? 1_000;
+  const batchRecords = Math.max(1, options.batchRecords ?? 1_000);
   const batchMaxAgeMs = options.batchMaxAgeMs ?? 60_000;
   const perRecord = options.contentKeyPerRecord === true;
   let batch: Promise<SealingBatch> | undefined;
   let current: SealingBatch | undefined;
 
+  const usable = (sealer: SealingBatch | undefined): sealer is SealingBatch =>
+    sealer !== undefined && sealer.records < batchRecords && Date.now() - sealer.startedAt < batchMaxAgeMs;
+
   const sealingBatch = (): Promise<SealingBatch> => {
-    if (current && current.records < batchRecords && Date.now() - current.startedAt < batchMaxAgeMs) return Promise.resolve(current);
+    if (usable(current)) return Promise.resolve(current);
     if (!batch || current) {
       current = undefined;
       batch = SealingBatch.open(recipient, kid, perRecord).then(
@@ -87,7 +90,6 @@ export async function createEncryption(options: EncryptionOptions): Promise<Encr
   };
 
   const encryptRecord = async (record: LogRecord): Promise<EncryptedLogRecord> => {
-    const sealer = current && current.records < batchRecords && Date.now() - current.startedAt < batchMaxAgeMs ? current : await sealingBatch();
     // Null prototype: attribute names are the application's, and "__proto__" must stay data.
     let secret: Attributes | undefined;
     let clear: Attributes | undefined;
@@ -103,6 +105,10 @@ export async function createEncryption(options: EncryptionOptions): Promise<Encr
       }
     }
     const plaintext = utf8.encode(JSON.stringify({ message: record.message, attributes: secret ?? {} }));
+    // Records sealed at once (the shipper overlaps them) may all wait for the same new batch: those past its
+    // batchRecords wait for the next one, so no batch's keys seal more than batchRecords records.
+    let sealer = usable(current) ? current : await sealingBatch();
+    while (sealer.records >= batchRecords) sealer = await sealingBatch();
     const envelope = await sealer.seal(plaintext);
     if (tokenizer) envelope.tokens = tokenizer.recordTokens(record.message, secret, maxTokens);
     const { message: _, attributes: __, ...rest } = record;
