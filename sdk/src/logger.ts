@@ -62,6 +62,7 @@ export function createLogger(options: LoggerOptions): Logger {
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     ...(options.onDrop && { onDrop: options.onDrop }),
     ...(options.transform && { transform: options.transform }),
+    transformConcurrency: Math.max(1, Math.floor(options.transformConcurrency ?? DEFAULTS.transformConcurrency)),
     // Bound: a bare `fetch` reference called as a method of another object throws "Illegal invocation" in browsers.
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
   });

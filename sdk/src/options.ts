@@ -4,10 +4,13 @@ import type { Level } from './levels.ts';
 import type { Attributes, LogRecord } from './record.ts';
 
 /**
- * A per-record hook, applied in order to every record before it is queued;
- * it may be async. Return the record to send (changed or not), or null to
- * discard it (not counted as a drop). A hook that throws or rejects drops the
- * record, reported with reason `transform_failed`.
+ * A per-record hook, applied to every record before it is queued; it may be
+ * async. Return the record to send (changed or not), or null to discard it
+ * (not counted as a drop). A hook that throws or rejects drops the record,
+ * reported with reason `transform_failed`. Calls start in the order records
+ * were logged and up to `transformConcurrency` (16) run at once — an async
+ * hook's calls overlap — and records are queued in the order they were logged
+ * whatever order the calls finish in.
  *
  * This is the seam client-side (zero-knowledge) encryption will plug into
  * (issue 18, designed separately): a transform that replaces the body and
@@ -65,6 +68,12 @@ export interface LoggerOptions {
   onDrop?: (event: DropEvent) => void;
   /** The per-record hook (see RecordTransform): the seam for client-side encryption. */
   transform?: RecordTransform;
+  /**
+   * Calls of `transform` running at once (default 16; 1 awaits each before the next). Overlapping them is what
+   * makes WebCrypto affordable per record: each call's dispatch to the runtime's crypto threads overlaps the
+   * others' (docs/benchmarks.md, "Client-side encryption"). Records are queued in logging order either way.
+   */
+  transformConcurrency?: number;
   /** The fetch to send with (default globalThis.fetch): a service binding's fetch in Workers, a test's stand-in. */
   fetch?: typeof fetch;
   /** Browsers only: send what is queued with `fetch(…, {keepalive: true})` when the page is hidden (default true). */
@@ -104,6 +113,7 @@ export const DEFAULTS = {
   maxBatchBytes: 1024 * 1024,
   flushIntervalMs: 1_000,
   maxQueueRecords: 10_000,
+  transformConcurrency: 16,
   maxQueueBytes: 8 * 1024 * 1024,
   dropPolicy: 'drop-oldest' as const,
   maxRecordBytes: 256 * 1024,

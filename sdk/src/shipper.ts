@@ -31,6 +31,8 @@ export interface ShipperConfig {
   requestTimeoutMs: number;
   onDrop?: (event: DropEvent) => void;
   transform?: RecordTransform;
+  /** Calls of `transform` running at once (≥ 1). */
+  transformConcurrency: number;
   fetch: typeof fetch;
 }
 
@@ -86,6 +88,9 @@ export class Shipper {
   private intake: Promise<void> = Promise.resolve();
   /** Records waiting for (or in) the transform hook: bounded like the queue, or a hook slower than the logging grows it without end. */
   private transforming = 0;
+  /** Transform calls running, and those waiting for one of them to settle (first logged, first started). */
+  private transformsRunning = 0;
+  private readonly transformsWaiting: (() => void)[] = [];
   private closed = false;
   private deadline: number | undefined;
   private pendingQueueFull = 0;
@@ -121,10 +126,15 @@ export class Shipper {
       return;
     }
     this.transforming++;
+    // The call starts now, or when one of the running calls settles (overlapping theirs); the record is queued after the
+    // ones logged before it, whichever call finishes first.
+    const output = this.startTransform(transform, record);
+    // Handled below, when the records before it are queued: until then a rejection must not count as unhandled.
+    output.catch(() => {});
     this.intake = this.intake.then(async () => {
       let out: LogRecord | null;
       try {
-        out = await transform(record);
+        out = await output;
       } catch (err) {
         this.report({ reason: 'transform_failed', records: 1, message: `the transform hook failed: ${describe(err)}` });
         return;
@@ -132,6 +142,30 @@ export class Shipper {
         this.transforming--;
       }
       if (out) this.enqueue(out);
+    });
+  }
+
+  private startTransform(transform: RecordTransform, record: LogRecord): Promise<LogRecord | null> {
+    return new Promise((resolve, reject) => {
+      const run = () => {
+        this.transformsRunning++;
+        const settled = () => {
+          this.transformsRunning--;
+          this.transformsWaiting.shift()?.();
+        };
+        (async () => transform(record))().then(
+          (out) => {
+            settled();
+            resolve(out);
+          },
+          (err: unknown) => {
+            settled();
+            reject(err);
+          },
+        );
+      };
+      if (this.transformsRunning < this.config.transformConcurrency) run();
+      else this.transformsWaiting.push(run);
     });
   }
 

@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type DropEvent, type LoggerOptions } from '../../sdk/src/index.ts';
 import { type IngestStandIn, startIngestStandIn } from '../support/ingest-stand-in.ts';
+import type { LogRecord } from '../../sdk/src/record.ts';
 
 let ingest: IngestStandIn;
 const KEY = 'nlk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBCCCCCC';
@@ -334,6 +335,45 @@ describe('the transform hook (the seam for client-side encryption)', () => {
       ['fast', true],
     ]);
     expect(log.stats().dropped).toBe(0);
+  });
+
+  it('overlaps up to transformConcurrency calls, starting them in logging order, and queues records in logging order', async () => {
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const transform = async (record: LogRecord) => {
+      started.push(record.message);
+      most = Math.max(most, ++running);
+      // Later records finish first: the order they are queued in must not follow.
+      await new Promise((r) => setTimeout(r, 40 - Number(record.message.slice(1))));
+      running--;
+      return record;
+    };
+    const log = logger({ transform, transformConcurrency: 4 });
+    for (let i = 0; i < 20; i++) log.info(`r${i}`);
+    expect(await log.flush()).toBe(true);
+    const order = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    expect(started).toEqual(order);
+    expect(most).toBe(4);
+    expect(messages()).toEqual(order);
+  });
+
+  it('awaits each call before the next with transformConcurrency: 1', async () => {
+    let running = 0;
+    let most = 0;
+    const log = logger({
+      transformConcurrency: 1,
+      transform: async (record) => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 1));
+        running--;
+        return record;
+      },
+    });
+    for (let i = 0; i < 10; i++) log.info(`r${i}`);
+    expect(await log.flush()).toBe(true);
+    expect(most).toBe(1);
+    expect(messages()).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
   });
 
   it('bounds the records waiting for a slow transform by maxQueueRecords, and reports the rest as queue_full at once', async () => {
