@@ -11,6 +11,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { boundedBody, JSON_BODY_MAX_BYTES, LARGE_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import { registerBearerScheme, validationHook } from '../../shared/openapi.ts';
 import { requireAdmin } from './admin-auth.ts';
 import type { AdminApp, AdminEnv } from './env.ts';
@@ -29,6 +30,10 @@ app.notFound(handleNotFound);
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'admin' }));
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog admin API', version: '1' } });
 
+// Every body is bounded before a route reads it (shared/body-limit.ts).
+app.use('/v1/admin/*', boundedBody(JSON_BODY_MAX_BYTES));
+app.use('/v1/session/*', boundedBody(JSON_BODY_MAX_BYTES));
+app.use('/v1/billing/webhook/*', boundedBody(LARGE_BODY_MAX_BYTES));
 app.use('/v1/admin/tenants/*', requireAdmin());
 app.use('/v1/admin/tenants', requireAdmin());
 app.route('/v1/admin/tenants', tenantRoutes);

@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { boundedBody, JSON_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import type { IngestApp } from './env.ts';
 import { elasticsearchRoutes } from './routes/elasticsearch.ts';
 import { limitsDoc, limitsRoutes } from './routes/limits.ts';
@@ -36,6 +37,9 @@ app.onError(handleError);
 app.notFound(handleNotFound);
 
 app.get('/healthz', (c) => c.json({ status: 'ok', component: 'ingest' }));
+// The alerting API's JSON bodies are bounded before a route reads them; the log paths bound theirs
+// while reading, counted after decompression (request-body.ts).
+app.use('/v1/alerts/*', boundedBody(JSON_BODY_MAX_BYTES));
 app.route('/v1/logs', logsRoutes);
 app.route('/v1/logs', deleteLogsRoutes);
 app.route('/v1/limits', limitsRoutes);

@@ -7,6 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 export { QueryGate } from '../../durable-objects/query-gate.ts';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { boundedBody, JSON_BODY_MAX_BYTES, LARGE_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
 import type { QueryApp } from './env.ts';
@@ -34,6 +35,10 @@ app.get('/healthz', async (c) => {
   if (!ping.success) return c.json({ status: 'unavailable', component: 'query', reason: 'clickhouse unreachable' }, 503);
   return c.json({ status: 'ok', component: 'query' });
 });
+// Every body is bounded before a route reads it (shared/body-limit.ts); the search routes take none.
+app.use('/v1/saved-searches/*', boundedBody(JSON_BODY_MAX_BYTES));
+app.use('/mcp/*', boundedBody(LARGE_BODY_MAX_BYTES));
+app.use('/loki/*', boundedBody(LARGE_BODY_MAX_BYTES));
 app.route('/v1/logs/histogram', histogramRoutes);
 app.route('/v1/logs/fields', fieldsRoutes);
 app.route('/v1/logs/context', contextRoutes);
