@@ -31,7 +31,11 @@ export const DEFAULT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export function parseScope(query: URLSearchParams, now = Date.now()): SearchScope {
   const to = query.get('to') ? parseTime('to', query.get('to')!, now) : instantFromMillis(now);
-  const from = query.get('from') ? parseTime('from', query.get('from')!, now) : instantFromMillis(to.seconds * 1000 + to.nanos / 1e6 - DEFAULT_WINDOW_MS);
+  // The default window never starts before the epoch: a `to` in 1970's first day would otherwise make
+  // a negative start that ClickHouse refuses as a UInt32 (a 500, found by test/node/security.e2e.test.ts).
+  const from = query.get('from')
+    ? parseTime('from', query.get('from')!, now)
+    : instantFromMillis(Math.max(0, to.seconds * 1000 + to.nanos / 1e6 - DEFAULT_WINDOW_MS));
   if (from.seconds > to.seconds || (from.seconds === to.seconds && from.nanos >= to.nanos)) {
     throw invalid('from', 'must be earlier than to');
   }

@@ -92,7 +92,8 @@ export async function findAnomalies(run: RunQuery, graph: AliasGraph, scope: Ano
   const first = Math.floor(scope.from.seconds / interval) * interval;
   const count = Math.ceil((scope.to.seconds - first) / interval) || 1;
   const starts = Array.from({ length: count }, (_, i) => first + i * interval);
-  const lookback = first - BASELINE_DAYS * 86_400;
+  // Never before the epoch: a range in 1970's first week would otherwise send ClickHouse a negative UInt32 (a 500).
+  const lookback = Math.max(0, first - BASELINE_DAYS * 86_400);
   const params = {
     tenant: scope.tenantId,
     lookback,
