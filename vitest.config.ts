@@ -51,6 +51,10 @@ export default defineConfig({
     // end-to-end file's time is waiting (a stack starting, alerts evaluating, flushes), so a second
     // file uses what the first leaves idle — npm test took 14.4 min serialised on this machine.
     maxWorkers: 2,
+    // A test checks an outcome, not a speed (speeds are benchmarks): 30 s, not vitest's 5 s, for the
+    // tests in workerd, whose real ClickHouse work (an erasure's mutation) can take seconds while an
+    // end-to-end file runs beside them. The sdk and node projects set their own.
+    testTimeout: 30_000,
     // The workers' structured info logs are noise in test output; warnings and errors stay.
     onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure') && !log.includes('billing.webhook_refused'),
     projects: [
