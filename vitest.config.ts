@@ -45,16 +45,17 @@ process.env.NEURALLOG_SESSION_SECRET ??= TEST_SESSION_SECRET;
 process.env.STRIPE_SECRET_KEY ??= 'disabled';
 process.env.STRIPE_WEBHOOK_SECRET ??= 'disabled';
 
+// A test checks an outcome, not a speed (speeds are benchmarks): 30 s, not vitest's 5 s, for the tests
+// in workerd, whose real ClickHouse work (an erasure's mutation) can take seconds while an end-to-end
+// file runs beside them. (Inline projects do not inherit the root's test options: each sets it.)
+const WORKERD_TEST_TIMEOUT_MS = 30_000;
+
 export default defineConfig({
   test: {
     // Two test files at a time, whatever the core count (the default on 2 cores is 1): most of an
     // end-to-end file's time is waiting (a stack starting, alerts evaluating, flushes), so a second
     // file uses what the first leaves idle — npm test took 14.4 min serialised on this machine.
     maxWorkers: 2,
-    // A test checks an outcome, not a speed (speeds are benchmarks): 30 s, not vitest's 5 s, for the
-    // tests in workerd, whose real ClickHouse work (an erasure's mutation) can take seconds while an
-    // end-to-end file runs beside them. The sdk and node projects set their own.
-    testTimeout: 30_000,
     // The workers' structured info logs are noise in test output; warnings and errors stay.
     onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure') && !log.includes('billing.webhook_refused'),
     projects: [
@@ -86,6 +87,7 @@ export default defineConfig({
         ],
         test: {
           name: 'ingest',
+          testTimeout: WORKERD_TEST_TIMEOUT_MS,
           include: ['test/ingest/**/*.test.ts', 'test/durable-objects/**/*.test.ts', 'test/shared/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/control-plane-setup.ts'],
@@ -108,6 +110,7 @@ export default defineConfig({
         ],
         test: {
           name: 'query',
+          testTimeout: WORKERD_TEST_TIMEOUT_MS,
           include: ['test/query/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/control-plane-setup.ts'],
@@ -138,6 +141,7 @@ export default defineConfig({
         ],
         test: {
           name: 'admin',
+          testTimeout: WORKERD_TEST_TIMEOUT_MS,
           include: ['test/admin/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/control-plane-setup.ts'],
