@@ -113,3 +113,37 @@ describe('gateway security headers', () => {
     expect(local.headers.get('strict-transport-security')).toBeNull();
   });
 });
+
+describe('gateway request limits', () => {
+  // An upstream that counts what reaches it: a refused request must not be forwarded.
+  let forwarded = 0;
+  const upstream = {
+    fetch: async () => {
+      forwarded++;
+      return Response.json({ ok: true });
+    },
+  } as unknown as Fetcher;
+  const env = { INGEST: upstream, QUERY: upstream, ADMIN: upstream };
+  const call = (url: string, init: RequestInit = {}) =>
+    gateway.fetch(new Request(url, init), env, { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext);
+
+  it("refuses production's oversized URLs (414) and headers (431) as JSON, before forwarding", async () => {
+    forwarded = 0;
+    const longUrl = await call(`https://neurallog.test/v1/logs?q=${'a'.repeat(17 * 1024)}`);
+    expect(longUrl.status).toBe(414);
+    expect(await longUrl.json()).toMatchObject({ error: 'uri_too_long', limitBytes: 16 * 1024 });
+    // 140 KB over several headers: each is fine alone, the total is not.
+    const headers = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`x-filler-${i}`, 'b'.repeat(10_000)]));
+    const bigHeaders = await call('https://neurallog.test/v1/logs?q=x', { headers });
+    expect(bigHeaders.status).toBe(431);
+    expect(await bigHeaders.json()).toMatchObject({ error: 'request_headers_too_large', limitBytes: 128 * 1024 });
+    expect(bigHeaders.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(forwarded).toBe(0);
+    // Just under both bounds: forwarded.
+    const fine = await call(`https://neurallog.test/v1/logs?q=${'a'.repeat(15 * 1024)}`, {
+      headers: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`x-filler-${i}`, 'b'.repeat(10_000)])),
+    });
+    expect(fine.status).toBe(200);
+    expect(forwarded).toBe(1);
+  });
+});

@@ -8,6 +8,7 @@ import { requestId } from 'hono/request-id';
 import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts';
 import { BROWSER_WRITE_PATHS, browserWriteCors } from './cors.ts';
 import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
+import { requestLimits } from './request-limits.ts';
 import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -23,6 +24,7 @@ const app = new Hono<{ Bindings: GatewayEnv }>();
 // First, so every answer gets them: the gateway's own, its errors, and the workers' it forwards.
 app.use(securityHeaders());
 app.use(requestId());
+app.use(requestLimits());
 app.onError(handleError);
 app.notFound(handleNotFound);
 
