@@ -23,7 +23,7 @@ import { alertRuleRoutes } from './routes/alert-rules.ts';
 import { alertTargetRoutes } from './routes/alert-targets.ts';
 import { alertsRoutes } from './routes/alerts.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
-import { lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
+import { esDocs, lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
 export { AlertEvaluator } from '../../durable-objects/alert-evaluator.ts';
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
@@ -56,7 +56,8 @@ app.route('/v1/alerts/targets', alertTargetRoutes);
 app.route('/v1/alerts', alertsRoutes);
 app.openAPIRegistry.registerPath(postLogsDoc);
 app.openAPIRegistry.registerPath(limitsDoc);
-for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc, deleteLogsDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [otlpLogsDoc, lokiPushDoc, syslogDoc, tailDoc, usageDoc, deadLettersDoc, deadLetterDoc, deleteLogsDoc, ...esDocs])
+  app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog ingest', version: '1' } });
 

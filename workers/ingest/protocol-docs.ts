@@ -67,3 +67,49 @@ export const syslogDoc = createRoute({
     ...errorResponses(400, 401, 403, 413, 415, 429, 503),
   },
 });
+
+const ES_BULK = 'https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-bulk';
+const esError = z.object({ error: z.object({ type: z.string(), reason: z.string() }).passthrough(), status: z.number().int() });
+const esErrors = Object.fromEntries(
+  [400, 401, 403, 413, 429, 503].map((status) => [
+    status,
+    { description: "Elasticsearch's error shape", content: { 'application/json': { schema: esError } } },
+  ]),
+);
+const esBulkBody = { body: { required: true, content: { 'application/x-ndjson': { schema: z.string() }, 'application/json': { schema: z.string() } } } };
+const esBulkAnswer = {
+  200: {
+    description: "Elasticsearch's bulk answer: per-item results, so a shipper retries only the items that failed (429/5xx)",
+    content: { 'application/json': { schema: z.object({ took: z.number(), errors: z.boolean(), items: z.array(z.unknown()) }) } },
+  },
+};
+
+/** The Elasticsearch bulk API at /es (workers/ingest/routes/elasticsearch.ts): Fluent Bit, Vector, Logstash, Filebeat. */
+export const esDocs = [
+  createRoute({
+    method: 'get',
+    path: '/es',
+    summary: 'Elasticsearch: the version probe shippers make first (needs logs:write)',
+    description: 'Answers as Elasticsearch 8.19 does; index-template and ILM set-up calls under /es are accepted and ignored.',
+    security: BEARER_SECURITY,
+    responses: { 200: { description: 'Cluster information', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...esErrors },
+  }),
+  createRoute({
+    method: 'post',
+    path: '/es/_bulk',
+    summary: 'Elasticsearch bulk (needs logs:write)',
+    description: `${ES_BULK} — NDJSON action/document pairs (index and create), gzip accepted; the key as Basic-auth password, ApiKey or Bearer.`,
+    security: BEARER_SECURITY,
+    request: esBulkBody,
+    responses: { ...esBulkAnswer, ...esErrors },
+  }),
+  createRoute({
+    method: 'post',
+    path: '/es/{index}/_bulk',
+    summary: 'Elasticsearch bulk into a named index (needs logs:write)',
+    description: `${ES_BULK} — the index is kept as the attribute es.index.`,
+    security: BEARER_SECURITY,
+    request: { params: z.object({ index: z.string() }), ...esBulkBody },
+    responses: { ...esBulkAnswer, ...esErrors },
+  }),
+];

@@ -128,3 +128,34 @@ export const contextDoc = createRoute({
     ...errorResponses(400, 401, 403, 404, 429, 503),
   },
 });
+
+export const mcpDoc = createRoute({
+  method: 'post',
+  path: '/mcp',
+  summary: 'Model Context Protocol server for AI agents (needs logs:read)',
+  description:
+    "Streamable HTTP, stateless (https://modelcontextprotocol.io/specification/2025-06-18/basic/transports): JSON-RPC 2.0 requests (initialize, tools/list, tools/call) whose tools are this API — search, histogram, fields, context, patterns, anomalies (docs/explorer.md). Bearer credentials only. Protocol errors are JSON-RPC error objects; a refused tool call is a tool result with isError and the API's JSON.",
+  security: BEARER_SECURITY,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({
+            jsonrpc: z.literal('2.0'),
+            id: z.union([z.string(), z.number()]).optional(),
+            method: z.string(),
+            params: z.object({}).passthrough().optional(),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'A JSON-RPC response (or an event stream of them)',
+      content: { 'application/json': { schema: z.object({}).passthrough() }, 'text/event-stream': { schema: z.string() } },
+    },
+    ...errorResponses(400, 401, 403, 406, 413, 415),
+  },
+});

@@ -7,6 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 export { QueryGate } from '../../durable-objects/query-gate.ts';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { requestMetrics } from '../../shared/platform-metrics/http-middleware.ts';
 import { boundedBody, JSON_BODY_MAX_BYTES, LARGE_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -21,10 +22,13 @@ import { patternsDoc, patternsRoutes } from './routes/patterns.ts';
 import { mcpRoutes } from './mcp.ts';
 import { anomaliesDoc, anomaliesRoutes } from './routes/anomalies.ts';
 import { lokiQueryRoutes } from './routes/loki.ts';
+import { lokiReadDocs } from './loki/openapi-docs.ts';
 import { registerBearerScheme } from '../../shared/openapi.ts';
-import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc } from './endpoint-docs.ts';
+import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc, mcpDoc } from './endpoint-docs.ts';
 
 const app = new OpenAPIHono<QueryApp>();
+// First: rate, errors and latency per route pattern, whatever answers (shared/platform-metrics/).
+app.use(requestMetrics('query'));
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
@@ -57,7 +61,7 @@ app.route(
 app.openAPIRegistry.registerPath(searchLogsDoc);
 app.openAPIRegistry.registerPath(patternsDoc);
 app.openAPIRegistry.registerPath(anomaliesDoc);
-for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, exportDoc]) app.openAPIRegistry.registerPath(doc);
+for (const doc of [histogramDoc, fieldsDoc, fieldValuesDoc, contextDoc, exportDoc, mcpDoc, ...lokiReadDocs]) app.openAPIRegistry.registerPath(doc);
 registerBearerScheme(app.openAPIRegistry);
 app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'NeuralLog search', version: '1' } });
 
