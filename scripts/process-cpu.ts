@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export type CpuByCommand = Map<string, number>;
 
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -31,7 +31,7 @@ function processTree(root: number): number[] {
 }
 
 /** Label of a process: its command, refined for the stack's parts. */
-function label(pid: number): string {
+export function label(pid: number): string {
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
   if (pid === process.pid) return 'load generator (bench, node)';
   if (cmdline.includes('scripts/start.ts')) return 'npm start: embedded ClickHouse (node, chDB)';
