@@ -13,8 +13,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../embedded-clickhouse/server.ts';
 import { generateApiKey, hashApiKey, parseApiKey } from '../shared/api-keys.ts';
-import { isValidTenantId } from '../shared/config.ts';
-import { SCOPES } from '../shared/scopes.ts';
+import { CONFIG_VARIABLES, isValidTenantId } from '../shared/config.ts';
+import { PLANS, type PlanId } from '../shared/plans.ts';
+import { SCOPES, type Scope } from '../shared/scopes.ts';
 import { migrateClickHouse } from '../migrations/clickhouse/migrate.ts';
 import { buildUi } from './build-ui.ts';
 import { READY_LINE, type WorkersRuntimeOptions } from './workers-runtime.ts';
@@ -40,7 +41,7 @@ export interface StackOptions {
   /** The dev tenant's id and retention. */
   devTenant?: string;
   devRetentionDays?: number;
-  /** Extra variables for the workers (any of shared/config.ts). */
+  /** Extra variables for the workers (any of shared/config.ts). NEURALLOG_SELF_LOGS defaults to `1` here (self-logging on). */
   workerEnv?: Record<string, string>;
   /** Where the runtime's and the workers' output goes. */
   onOutput?: (line: string) => void;
@@ -55,6 +56,9 @@ export interface RunningStack {
   devApiKey: string;
   devApiKeyGenerated: boolean;
   platformAdminToken: string;
+  /** The platform tenant (self-logging: the platform's own logs) and its key (read, analytics and alerts; no write). */
+  platformTenant: string;
+  platformApiKey: string;
   /** NEURALLOG_SESSION_SECRET of every worker (signs the explorer's session cookies). */
   sessionSecret: string;
   stop(): Promise<void>;
@@ -76,7 +80,35 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const sessionSecret = await resolveSessionSecret(dataDir, options.workerEnv?.NEURALLOG_SESSION_SECRET);
   const devTenant = options.devTenant ?? 'dev';
   if (!isValidTenantId(devTenant)) throw new Error(`NEURALLOG_DEV_TENANT "${devTenant}" is not a valid tenant id (a-z, 0-9, -; at most 63)`);
-  await provisionControlPlane(dataDir, devTenant, options.devRetentionDays ?? 30, devApiKey, options.onOutput);
+  const platformTenant = options.workerEnv?.NEURALLOG_PLATFORM_TENANT ?? CONFIG_VARIABLES.NEURALLOG_PLATFORM_TENANT.default;
+  if (!isValidTenantId(platformTenant) || platformTenant === devTenant) {
+    throw new Error(`NEURALLOG_PLATFORM_TENANT "${platformTenant}" is not a valid tenant id, or is the dev tenant`);
+  }
+  const platformApiKey = (await resolveApiKeyFile(join(dataDir, 'platform-api-key'))).key;
+  await provisionControlPlane(
+    dataDir,
+    [
+      {
+        id: devTenant,
+        name: 'Development',
+        plan: 'enterprise',
+        retentionDays: options.devRetentionDays ?? 30,
+        key: devApiKey,
+        keyName: 'npm start dev key',
+        scopes: SCOPES,
+      },
+      {
+        id: platformTenant,
+        name: 'Platform (self-logs)',
+        plan: PLATFORM_TENANT_PLAN,
+        retentionDays: PLANS[PLATFORM_TENANT_PLAN].retentionDays,
+        key: platformApiKey,
+        keyName: 'npm start platform key',
+        scopes: PLATFORM_KEY_SCOPES,
+      },
+    ],
+    options.onOutput,
+  );
 
   const clickhouse = {
     url: options.clickhouseUrl ?? '',
@@ -140,6 +172,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       CLICKHOUSE_DATABASE: clickhouse.database,
       NEURALLOG_PLATFORM_ADMIN_TOKEN: platformAdminToken,
       NEURALLOG_SESSION_SECRET: sessionSecret,
+      // Self-logging is on locally unless the caller turns it off (docs/operations.md).
+      NEURALLOG_SELF_LOGS: options.workerEnv?.NEURALLOG_SELF_LOGS ?? '1',
+      NEURALLOG_PLATFORM_TENANT: platformTenant,
       // Alert targets may be local receivers (http://, loopback) unless the caller asks for production rules.
       NEURALLOG_ALERTS_ALLOW_LOOPBACK: options.workerEnv?.NEURALLOG_ALERTS_ALLOW_LOOPBACK ?? '1',
       // Billing is off locally unless the caller configures Stripe (docs/billing.md).
@@ -155,6 +190,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       devApiKey,
       devApiKeyGenerated: generated,
       platformAdminToken,
+      platformTenant,
+      platformApiKey,
       sessionSecret,
       stop,
       crash,
@@ -180,32 +217,48 @@ function descendantsOf(pid: number): number[] {
 }
 
 /**
- * The control plane in local D1: migrations applied, the dev tenant and its
- * key present. The key is stored as its SHA-256 only; any earlier dev key of
- * the tenant is revoked, so exactly the key printed at start works.
+ * The platform tenant's plan under `npm start`: an ordinary plan, so its rate, burst, quotas and
+ * retention (Starter: 1,000 records/s, bursts of 10,000, 5 GB a day, 7 days) bound what the
+ * platform's own logs can cost, as for any tenant.
  */
-async function provisionControlPlane(
-  dataDir: string,
-  tenantId: string,
-  retentionDays: number,
-  devApiKey: string,
-  onOutput: StackOptions['onOutput'],
-): Promise<void> {
-  const parsed = parseApiKey(devApiKey)!;
-  const hash = await hashApiKey(devApiKey);
-  const scopes = JSON.stringify(SCOPES);
+const PLATFORM_TENANT_PLAN = 'starter' satisfies PlanId;
+/** The platform key reads and alerts; it cannot write: only the tail worker writes platform logs. */
+const PLATFORM_KEY_SCOPES: readonly Scope[] = ['logs:read', 'analytics:read', 'alerts:read', 'alerts:write'];
+
+interface ProvisionedTenant {
+  id: string;
+  name: string;
+  plan: PlanId;
+  retentionDays: number;
+  key: string;
+  keyName: string;
+  scopes: readonly Scope[];
+}
+
+/**
+ * The control plane in local D1: migrations applied, the dev tenant and the platform tenant
+ * (self-logging) with their keys present. A key is stored as its SHA-256 only; any earlier key of
+ * the tenant by the same name is revoked, so exactly the key kept in the data directory works.
+ */
+async function provisionControlPlane(dataDir: string, tenants: ProvisionedTenant[], onOutput: StackOptions['onOutput']): Promise<void> {
   const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
-  const sql = [
-    `INSERT INTO tenants (id, name, plan_id, status, retention_days) VALUES (${q(tenantId)}, 'Development', 'enterprise', 'active', ${Math.trunc(retentionDays)})
+  const sql: string[] = [];
+  for (const tenant of tenants) {
+    const parsed = parseApiKey(tenant.key)!;
+    const hash = await hashApiKey(tenant.key);
+    sql.push(
+      `INSERT INTO tenants (id, name, plan_id, status, retention_days) VALUES (${q(tenant.id)}, ${q(tenant.name)}, ${q(tenant.plan)}, 'active', ${Math.trunc(tenant.retentionDays)})
        ON CONFLICT (id) DO UPDATE SET status = 'active', retention_days = excluded.retention_days`,
-    `UPDATE api_keys SET revoked_at = unixepoch('subsec') * 1000
-       WHERE tenant_id = ${q(tenantId)} AND name = 'npm start dev key' AND id <> ${q(parsed.keyId)} AND revoked_at IS NULL`,
-    `INSERT INTO api_keys (id, tenant_id, name, scopes, secret_hash) VALUES (${q(parsed.keyId)}, ${q(tenantId)}, 'npm start dev key', ${q(scopes)}, ${q(hash)})
+      `UPDATE api_keys SET revoked_at = unixepoch('subsec') * 1000
+       WHERE tenant_id = ${q(tenant.id)} AND name = ${q(tenant.keyName)} AND id <> ${q(parsed.keyId)} AND revoked_at IS NULL`,
+      `INSERT INTO api_keys (id, tenant_id, name, scopes, secret_hash) VALUES (${q(parsed.keyId)}, ${q(tenant.id)}, ${q(tenant.keyName)}, ${q(JSON.stringify(tenant.scopes))}, ${q(hash)})
        ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, scopes = excluded.scopes, revoked_at = NULL`,
-  ].join(';\n');
+    );
+  }
+  const sqlText = sql.join(';\n');
   const common = ['--local', '--persist-to', join(dataDir, 'state'), '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml')];
   await runWrangler(['d1', 'migrations', 'apply', 'neurallog-control', ...common], onOutput);
-  await runWrangler(['d1', 'execute', 'neurallog-control', ...common, '--command', sql], onOutput);
+  await runWrangler(['d1', 'execute', 'neurallog-control', ...common, '--command', sqlText], onOutput);
 }
 
 function wranglerCli(): string {
@@ -304,7 +357,11 @@ async function resolveDevApiKey(dataDir: string, given: string | undefined): Pro
     }
     return { key: given, generated: false };
   }
-  const file = join(dataDir, 'dev-api-key');
+  return resolveApiKeyFile(join(dataDir, 'dev-api-key'));
+}
+
+/** The API key kept in `file`, generated (mode 0600) on first start. */
+async function resolveApiKeyFile(file: string): Promise<{ key: string; generated: boolean }> {
   try {
     const key = (await readFile(file, 'utf8')).trim();
     if (parseApiKey(key)) return { key, generated: false };

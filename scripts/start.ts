@@ -42,6 +42,7 @@ NeuralLog is running.
   Dev tenant API key     ${stack.devApiKey}${stack.devApiKeyGenerated ? `  (new; kept in ${dataDir}/dev-api-key)` : ''}
 
   Admin API              ${stack.url}/v1/admin  (platform-admin token in ${dataDir}/platform-admin-token; npm run admin -- help)
+  Platform's own logs    tenant "${stack.platformTenant}", key in ${dataDir}/platform-api-key (reads, cannot write; NEURALLOG_SELF_LOGS=0 turns shipping off)
   OpenAPI                ${stack.url}/openapi.json
 
 Send a log, then find it (rows are searchable about a second later):
@@ -53,6 +54,11 @@ Send a log, then find it (rows are searchable about a second later):
 
   curl -sS "${stack.url}/v1/logs?q=connection+reset&level=error" \\
     -H "Authorization: Bearer ${stack.devApiKey}"
+
+Search the platform's own logs (every worker's and actor's; sign in to the explorer with the platform key):
+
+  curl -sS "${stack.url}/v1/logs?q=flush.done&from=now-15m" \\
+    -H "Authorization: Bearer $(cat ${dataDir}/platform-api-key)"
 
 Ctrl-C stops everything.
 `);

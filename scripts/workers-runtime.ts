@@ -22,7 +22,7 @@
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from 'miniflare';
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4ServiceDesignator, type V4WorkerOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +31,13 @@ export const READY_LINE = 'NEURALLOG_RUNTIME_READY';
 
 /** The workers, first the one that receives the origin's requests. */
 export const WORKER_CONFIGS = ['wrangler.toml', 'workers/ingest/wrangler.toml', 'workers/query/wrangler.toml', 'workers/admin/wrangler.toml'];
+
+/**
+ * The tail worker the others name in `tail_consumers` (self-logging, docs/operations.md). Run only
+ * when NEURALLOG_SELF_LOGS is 1: switched off, the producers' `tails` are dropped too, so no
+ * invocation pays for a tail event nobody ships.
+ */
+export const PLATFORM_LOGS_CONFIG = 'workers/ingest/platform-logs/wrangler.toml';
 
 export interface WorkersRuntimeOptions {
   port: number;
@@ -124,8 +131,28 @@ function miniflare(options: WorkersRuntimeOptions, port: number, workers: V4Work
   );
 }
 
+/**
+ * A producer whose tail consumers are told its name: workerd leaves a tail event's `scriptName`
+ * empty (the edge fills it in), so the local runtime passes it as the consumer's `ctx.props.producer`.
+ */
+function namingProducer(worker: V4WorkerOptions): V4WorkerOptions {
+  const tails = (worker as { tails?: V4ServiceDesignator[] }).tails;
+  if (!tails) return worker;
+  const named = tails.map((tail) => (typeof tail === 'object' && 'name' in tail ? { ...tail, props: { producer: worker.name } } : tail));
+  return { ...worker, tails: named } as V4WorkerOptions;
+}
+
+/** A producer without its tail consumers (self-logging off). */
+function withoutTails(worker: V4WorkerOptions): V4WorkerOptions {
+  const { tails: _tails, ...rest } = worker as V4WorkerOptions & { tails?: unknown };
+  return rest as V4WorkerOptions;
+}
+
 export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
-  const workers = await Promise.all(WORKER_CONFIGS.map((config) => workerOptions(config, options.env)));
+  const selfLogs = options.env.NEURALLOG_SELF_LOGS === '1';
+  const configs = selfLogs ? [...WORKER_CONFIGS, PLATFORM_LOGS_CONFIG] : WORKER_CONFIGS;
+  const built = await Promise.all(configs.map((config) => workerOptions(config, options.env)));
+  const workers = selfLogs ? built.map(namingProducer) : built.map(withoutTails);
   if (!options.actorsApart) {
     const mf = miniflare(options, options.port, workers);
     const url = await mf.ready;
@@ -133,7 +160,8 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
   }
   const devRegistry = join(options.stateDir, 'dev-registry');
   const ingest = workers.find((w) => w.name === 'neurallog-ingest')!;
-  const actors = miniflare(options, 0, [{ ...ingest, name: ACTORS_WORKER }], devRegistry);
+  // (The actors' own logs are not shipped in this measurement mode: their tail consumer runs in the other workerd.)
+  const actors = miniflare(options, 0, [{ ...withoutTails(ingest), name: ACTORS_WORKER }], devRegistry);
   await actors.ready;
   const front = miniflare(options, options.port, workers.map(withActorsElsewhere), devRegistry);
   const url = await front.ready;

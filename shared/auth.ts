@@ -197,6 +197,19 @@ async function loadTenant(db: D1Database, tenantId: string): Promise<TenantRecor
   return row ? { ...row, suspendAt: row.suspendAt?.getTime() ?? null } : null;
 }
 
+/** What writing into a tenant needs to know of it (the ingest pipeline's `submit`): its id, retention and plan. */
+export type TenantWriter = Pick<Principal, 'tenantId' | 'retentionDays' | 'plan' | 'ingestSuspendedAt'>;
+
+/**
+ * A tenant the platform itself writes into (the platform tenant of self-logging), read from D1 and
+ * cached like a key: null when it does not exist or is suspended, so nothing is written for it.
+ */
+export async function tenantWriter(tenantId: string, env: AuthBindings, now = Date.now()): Promise<TenantWriter | null> {
+  const tenant = await cached(tenantCache, tenantId, loadConfig(env).keyCacheTtlMs, now, () => loadTenant(env.CONTROL_DB, tenantId));
+  if (tenant?.status !== 'active') return null;
+  return { tenantId, retentionDays: tenant.retentionDays, plan: planOf(tenant.planId, tenant.shardCount), ingestSuspendedAt: holdSince(tenant.suspendAt, now) };
+}
+
 function noCredential(): ApiError {
   return new ApiError(
     401,

@@ -30,6 +30,16 @@ export const CONFIG_VARIABLES = {
     usedBy: 'npm start',
   },
   NEURALLOG_DEV_TENANT: { default: 'dev', doc: 'Tenant `npm start` provisions for the dev key.', usedBy: 'npm start' },
+  NEURALLOG_SELF_LOGS: {
+    default: '0',
+    doc: "`1` ships the platform's own structured logs (every worker's and Durable Object's console output, exceptions and failed invocations) into the platform tenant, through the `neurallog-platform-logs` tail worker (docs/operations.md, Self-logging). `npm start` turns it on unless set to `0`; production configs leave it off until an operator sets it.",
+    usedBy: 'platform-logs, npm start',
+  },
+  NEURALLOG_PLATFORM_TENANT: {
+    default: 'platform',
+    doc: "The tenant the platform's own logs are shipped into (an ordinary tenant: its plan's limits and retention apply). `npm start` provisions it (plan starter) with a key that reads and sets alerts but cannot write, kept in `.neurallog/platform-api-key`.",
+    usedBy: 'platform-logs, npm start',
+  },
   NEURALLOG_PLATFORM_ADMIN_TOKEN: {
     default: '',
     doc: "The platform operator's credential for the admin API (≥ 32 characters; manages every tenant). `npm start` generates one into `.neurallog/platform-admin-token` when unset.",
@@ -221,6 +231,8 @@ export interface Config {
   exportMaxRows: number;
   /** NEURALLOG_SECRETS_KEY, or null when unset: read the key through secretsKey, which falls back to the session secret. */
   secrets: { key: string | null };
+  /** Self-logging: whether the tail worker ships the platform's logs, and into which tenant. */
+  selfLogs: { enabled: boolean; tenant: string };
   /** Alerting: whether targets may be http:// and loopback URLs (local stacks and tests only). */
   alerts: {
     allowLoopback: boolean;
@@ -296,6 +308,7 @@ export function loadConfig(env: ConfigBindings): Config {
     session: { secret: checkSessionSecret(get('NEURALLOG_SESSION_SECRET'), get('NEURALLOG_JWT_SECRET')), ttlSeconds: int('NEURALLOG_SESSION_TTL_S', 60) },
     exportMaxRows: int('NEURALLOG_EXPORT_MAX_ROWS'),
     secrets: { key: checkSecretsKey(get('NEURALLOG_SECRETS_KEY'), get('NEURALLOG_JWT_SECRET')) },
+    selfLogs: { enabled: flag('NEURALLOG_SELF_LOGS'), tenant: checkTenantId('NEURALLOG_PLATFORM_TENANT', get('NEURALLOG_PLATFORM_TENANT')) },
     alerts: {
       allowLoopback: flag('NEURALLOG_ALERTS_ALLOW_LOOPBACK'),
       evaluationDelayMs: int('NEURALLOG_ALERT_EVALUATION_DELAY_S', 0) * 1000,
@@ -308,6 +321,11 @@ export function loadConfig(env: ConfigBindings): Config {
   };
   cache.set(env, config);
   return config;
+}
+
+function checkTenantId(name: ConfigVariable, id: string): string {
+  if (!isValidTenantId(id)) throw new ConfigError(`${name} is not a valid tenant id (a-z, 0-9, -; at most 63): "${id}"`);
+  return id;
 }
 
 /**

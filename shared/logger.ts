@@ -11,6 +11,11 @@ const SECRET_KEY_RE = /authorization|password|secret|api[-_]?key|token$/i;
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 let minimum: LogLevel = 'debug';
 
+/** Whether a field's name says it holds a secret (its value is then never logged). */
+export function isSecretName(key: string): boolean {
+  return SECRET_KEY_RE.test(key);
+}
+
 /** Drops events below `level` in this isolate (the tests keep warnings and errors only). */
 export function setMinimumLogLevel(level: LogLevel): void {
   minimum = level;
@@ -21,7 +26,7 @@ export function logEvent(level: LogLevel, msg: string, fields: Record<string, un
   const entry: Record<string, unknown> = { level, msg, time: new Date().toISOString() };
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    entry[key] = SECRET_KEY_RE.test(key) ? '[redacted]' : value;
+    entry[key] = isSecretName(key) ? '[redacted]' : value;
   }
   const line = JSON.stringify(entry);
   if (level === 'error') console.error(line);

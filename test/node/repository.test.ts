@@ -53,6 +53,7 @@ const WORKER_CONFIGS: Partial<Record<string, string>> = {
   ingest: 'workers/ingest/wrangler.toml',
   query: 'workers/query/wrangler.toml',
   admin: 'workers/admin/wrangler.toml',
+  'platform-logs': 'workers/ingest/platform-logs/wrangler.toml',
 };
 
 /**
@@ -105,7 +106,7 @@ describe('repository', () => {
 
   it('gives every wrangler [vars] entry the default shared/config.ts documents', async () => {
     // (The admin worker's Stripe price ids are billing's, documented in docs/billing.md.)
-    for (const path of ['workers/ingest/wrangler.toml', 'workers/query/wrangler.toml']) {
+    for (const path of ['workers/ingest/wrangler.toml', 'workers/query/wrangler.toml', 'workers/ingest/platform-logs/wrangler.toml']) {
       const vars = await wranglerVars(path);
       expect(Object.keys(vars).length).toBeGreaterThan(0);
       for (const [name, value] of Object.entries(vars)) {

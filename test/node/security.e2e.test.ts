@@ -8,7 +8,8 @@
  *   file path, and no 500 at all;
  * - bodies past each route's limit refused with 413 before they are read;
  * - secrets never reach the logs: the stack's whole output, captured from its
- *   start, holds none of the keys, tokens, cookies or secrets this file created or used.
+ *   start, holds none of the keys, tokens, cookies or secrets this file created or used,
+ *   and neither do the platform tenant's stored logs (self-logging ships that output).
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -127,6 +128,7 @@ beforeAll(async () => {
   secrets.set('dev API key', stack.devApiKey);
   secrets.set('platform admin token', stack.platformAdminToken);
   secrets.set('session secret', stack.sessionSecret);
+  secrets.set('platform API key', stack.platformApiKey);
   const created = await api('/v1/admin/tenants', {
     method: 'POST',
     token: stack.platformAdminToken,
@@ -277,6 +279,21 @@ describe('security review, on the running stack', () => {
     expect(all.length).toBeGreaterThan(0);
     const leaked = [...secrets].filter(([, value]) => all.includes(value) || all.includes(secretPart(value)));
     expect(leaked.map(([name]) => name)).toEqual([]);
+
+    // The same lines, shipped into the platform tenant (self-logging: their raw console output,
+    // exceptions and requests too), hold none of them either. Wait for this file's requests there.
+    const platformKey = stack.platformApiKey;
+    let stored = '';
+    const shippedBy = Date.now() + 60_000;
+    while (!stored.includes(`"tenant":"${tenant}"`) && Date.now() < shippedBy) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const res = await api('/v1/logs/export?format=ndjson&from=now-1h', { token: platformKey });
+      expect(res.status).toBe(200);
+      stored = await res.text();
+    }
+    expect(stored).toContain(`"tenant":"${tenant}"`);
+    const leakedToPlatform = [...secrets].filter(([, value]) => stored.includes(value) || stored.includes(secretPart(value)));
+    expect(leakedToPlatform.map(([name]) => name)).toEqual([]);
   });
 });
 

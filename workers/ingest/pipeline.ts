@@ -19,7 +19,8 @@
 import type { Context } from 'hono';
 import type { IngestOutcome, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { ApiError, type ErrorDetails } from '../../shared/api-error.ts';
-import type { Principal } from '../../shared/auth.ts';
+import type { TenantWriter } from '../../shared/auth.ts';
+import type { ConfigBindings } from '../../shared/config.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { newBatchId } from '../../shared/ids.ts';
 import type { LogRow } from '../../shared/log-record.ts';
@@ -54,7 +55,7 @@ export interface Batch {
   context: NormalizeContext;
 }
 
-export function newBatch(principal: Principal, receivedAt = Date.now()): Batch {
+export function newBatch(principal: TenantWriter, receivedAt = Date.now()): Batch {
   const batchId = newBatchId(receivedAt);
   return {
     batchId,
@@ -65,8 +66,9 @@ export function newBatch(principal: Principal, receivedAt = Date.now()): Batch {
 
 export interface Submit {
   /** For the logs: which protocol this came in by. */
-  protocol: 'logs' | 'otlp' | 'loki' | 'elasticsearch' | 'syslog';
-  principal: Principal;
+  protocol: 'logs' | 'otlp' | 'loki' | 'elasticsearch' | 'syslog' | 'self-logs';
+  /** The tenant written into: the caller's (a Principal), or the platform tenant (self-logging). */
+  principal: TenantWriter;
   requestId: string;
   batch: Batch;
   rows: LogRow[];
@@ -84,6 +86,8 @@ export interface Submit {
   refuse: 'request' | 'record';
   /** Records the protocol's decoder refused on their own before building rows (counted as `invalid_record`). */
   decoderRefused?: number;
+  /** No `ingest.accepted` line: self-logging's batches, whose line would double the platform's output for nothing. */
+  quiet?: boolean;
 }
 
 export type Submission =
@@ -119,7 +123,10 @@ export function backgroundOf(c: Context): Background {
   }
 }
 
-export async function submit(env: IngestEnv, request: Submit, background: Background): Promise<Submission> {
+/** What `submit` needs of its worker's bindings: the actors and the configuration (the ingest worker and the platform-logs tail worker both have them). */
+export type SubmitEnv = ConfigBindings & Pick<IngestEnv, 'TENANT_ACTOR'>;
+
+export async function submit(env: SubmitEnv, request: Submit, background: Background): Promise<Submission> {
   const { principal, batch, rows } = request;
   const config = loadConfig(env);
   // Chosen once, before anything: asking again must reach the same actor (its ledger knows the batch).
@@ -202,18 +209,23 @@ export async function submit(env: IngestEnv, request: Submit, background: Backgr
   // A replay the client asked for (its key); the worker's own second asking is not the client's business.
   const replayed = outcome.replayed === true && request.idempotencyKey !== undefined;
   if (replayed) headers['Idempotent-Replayed'] = 'true';
+  if (!request.quiet) logAccepted(request, outcome, refused.length);
+  return { ok: true, accepted: outcome.accepted, refused, headers, replayed };
+}
+
+function logAccepted(request: Submit, outcome: Extract<IngestOutcome, { ok: true }>, refused: number): void {
+  const { principal, batch } = request;
   logEvent('info', 'ingest.accepted', {
     requestId: request.requestId,
     protocol: request.protocol,
     tenant: principal.tenantId,
     batchId: batch.batchId,
     records: outcome.accepted,
-    refused: refused.length + (request.decoderRefused ?? 0),
+    refused: refused + (request.decoderRefused ?? 0),
     bytes: outcome.bytes,
     bufferedRows: outcome.buffered.rows,
     durationMs: Date.now() - batch.receivedAt,
   });
-  return { ok: true, accepted: outcome.accepted, refused, headers, replayed };
 }
 
 /** Refused records by usage reason (a Map: reasons are our codes, but the rule holds everywhere). */
@@ -268,7 +280,7 @@ export function actorFailure(err: unknown): 'nothing_stored' | 'ask_again' {
 
 async function handToActor(
   actor: DurableObjectStub<TenantActor>,
-  principal: Principal,
+  principal: TenantWriter,
   shard: number,
   batch: HandOff,
 ): Promise<IngestOutcome | 'nothing_stored' | 'unknown'> {
