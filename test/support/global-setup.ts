@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
-import { startFaultProxy } from './fault-proxy.ts';
+import { startFaultProxy } from '../../scripts/chaos/clickhouse-fault-proxy.ts';
 import { startIdentityProvider } from './identity-provider.ts';
 import { startStripeStandIn } from './stripe-stand-in.ts';
 
