@@ -34,7 +34,7 @@ export async function buildSdk(options: { types?: boolean; outdir?: string } = {
     format: 'esm',
     platform: 'neutral',
     target: 'es2022',
-    external: ['pino-abstract-transport', 'winston-transport', '@opentelemetry/*', '@noble/hashes/*'],
+    external: ['pino-abstract-transport', 'winston-transport', '@opentelemetry/*', '@stablelib/*'],
     logLevel: 'warning',
   });
   if (options.types !== false) {

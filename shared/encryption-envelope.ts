@@ -2,7 +2,8 @@
  * Zero-knowledge encryption, the server's side (docs/encryption.md, ADR
  * 0017): a native record (`POST /v1/logs`) may carry `encrypted` — one JWE
  * in flattened JSON serialisation (RFC 7516 §7.2.2), ECDH-ES+A256KW over
- * P-256 with A256GCM, plus the record's blind tokens — instead of `message`.
+ * P-256 with A256GCM, its `aad` binding the record's clear fields, plus the
+ * record's blind tokens — instead of `message`.
  * The server checks the envelope's shape, sizes and algorithms, and that its
  * key id is an active key of the tenant (the caller's look-up), and stores it
  * as the row's Body: compact JSON, tokens included, so full-text search finds
@@ -36,7 +37,7 @@ const B64URL_32_RE = /^[A-Za-z0-9_-]{43}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
 
-const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set(['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag', 'tokens']);
+const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set(['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag', 'aad', 'tokens']);
 const HEADER_MEMBERS: ReadonlySet<string> = new Set(['alg', 'enc', 'kid', 'epk', 'cty']);
 const EPK_MEMBERS: ReadonlySet<string> = new Set(['kty', 'crv', 'x', 'y']);
 /** The body's aliases (shared/normalize.ts): a record carries its body encrypted or in clear, not both. */
@@ -145,7 +146,7 @@ export function envelopeBody(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('encrypted', 'must be an object (a JWE in flattened JSON serialisation)');
   const envelope = value as Record<string, unknown>;
   for (const name of Object.keys(envelope)) {
-    if (!ENVELOPE_MEMBERS.has(name)) fail('encrypted', `has member "${name}"; only protected, encrypted_key, iv, ciphertext, tag and tokens are allowed`);
+    if (!ENVELOPE_MEMBERS.has(name)) fail('encrypted', `has member "${name}"; only protected, encrypted_key, iv, ciphertext, tag, aad and tokens are allowed`);
   }
   const member = (name: string, min: number, max: number): string => {
     const v = Object.hasOwn(envelope, name) ? envelope[name] : undefined;
@@ -161,6 +162,9 @@ export function envelopeBody(
   const iv = member('iv', IV_CHARS, IV_CHARS);
   const ciphertext = member('ciphertext', 1, maxRecordBytes);
   const tag = member('tag', TAG_CHARS, TAG_CHARS);
+  // The record's clear fields, bound by the client (AES-GCM authenticates them with the ciphertext): required, so
+  // no record is stored that a reader would refuse; opaque here — only a reader can check them, with the key.
+  const aad = member('aad', 1, maxRecordBytes);
   const rawTokens = Object.hasOwn(envelope, 'tokens') ? envelope.tokens : [];
   if (!Array.isArray(rawTokens)) fail('encrypted.tokens', 'must be an array of blind tokens');
   const tokens = rawTokens as unknown[];
@@ -177,7 +181,7 @@ export function envelopeBody(
   }
   // Fixed order, values already checked to need no escaping: the stored Body is the envelope and nothing else.
   const body =
-    `{"protected":"${protectedHeader}","encrypted_key":"${encryptedKey}","iv":"${iv}","ciphertext":"${ciphertext}","tag":"${tag}",` +
+    `{"protected":"${protectedHeader}","encrypted_key":"${encryptedKey}","iv":"${iv}","ciphertext":"${ciphertext}","tag":"${tag}","aad":"${aad}",` +
     `"tokens":[${(tokens as string[]).map((t) => `"${t}"`).join(',')}]}`;
   if (body.length > maxRecordBytes) fail('encrypted', `is ${body.length} bytes; the limit for a record is ${maxRecordBytes}`);
   return { body, protectedHeader, header };

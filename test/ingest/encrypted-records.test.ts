@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EncryptedRecords, envelopeBody, type EnvelopeHeader } from '../../shared/encryption-envelope.ts';
 import { RecordError } from '../../shared/normalize.ts';
-import { createEncryption, type Encryption, generateEncryptionKey } from '../../sdk/src/encryption/index.ts';
+import { createEncryption, decrypt, type Encryption, generateEncryptionKey } from '../../sdk/src/encryption/index.ts';
+import { type StoredLog, toLogView } from '../../shared/log-record.ts';
 import type { LogRecord } from '../../sdk/src/record.ts';
 import { TEST_API_KEY, TEST_KEY_CACHE_TTL_MS, TEST_LIMITS, TEST_TENANT } from '../support/constants.ts';
 import { provisionTenant } from '../support/control-plane.ts';
@@ -43,9 +44,10 @@ const record = (message: string, attributes?: Record<string, unknown>): LogRecor
 let encryption: Encryption;
 let good: Record<string, unknown>;
 let epk: Record<string, unknown>;
+let key: Awaited<ReturnType<typeof generateEncryptionKey>>;
 
 beforeAll(async () => {
-  const key = await generateEncryptionKey();
+  key = await generateEncryptionKey();
   await register(TEST_TENANT, key.kid, key.publicKey);
   encryption = await createEncryption({ publicKey: key.publicKey, searchSecret: key.searchSecret, encryptAttributes: ['user'] });
   good = (await encryption.encryptRecord(record('payment declined for card 4242', { user: 'alice', region: 'eu' }))) as unknown as Record<string, unknown>;
@@ -89,6 +91,26 @@ describe('POST /v1/logs with encrypted records', () => {
     expect(JSON.stringify(row)).not.toMatch(/declined|alice|4242/);
   });
 
+  it('stores the clear fields exactly as the SDK bound them: the row read back as search returns it decrypts, and a changed clear field is tampering', async () => {
+    const sealed = await encryption.encryptRecord({
+      timestamp: '2026-11-30T10:00:00.123+01:00',
+      level: 'warn',
+      message: 'refund for order A-17',
+      service: 'billing',
+      trace_id: 'AB'.repeat(16),
+      attributes: { user: 'bob', region: 'eu', http: { status: 402, retry: [1, 2] }, flag: true, none: null },
+      resource: { host: 'db-1', k8s: { pod: 'p-1' } },
+    });
+    const res = await post([sealed]);
+    expect(res.status).toBe(202);
+    const [row] = await storedRowsOfBatch((await res.json<{ batchId: string }>()).batchId);
+    const view = toLogView(row as unknown as StoredLog) as unknown as Record<string, unknown>;
+    expect(view).toMatchObject({ timestamp: '2026-11-30T09:00:00.123000000Z', service: 'billing', traceId: 'ab'.repeat(16) });
+    expect(await decrypt(view, key.privateKey)).toMatchObject({ message: 'refund for order A-17', attributes: { user: 'bob' } });
+    const changed = { ...view, attributes: { ...(view.attributes as object), region: 'us' } };
+    await expect(decrypt(changed, key.privateKey)).rejects.toMatchObject({ code: 'tampered' });
+  });
+
   it('keeps the blind tokens in the Body, where a search for one finds it as a word', async () => {
     const res = await post([good]);
     const { batchId } = await res.json<{ batchId: string }>();
@@ -115,7 +137,10 @@ describe('POST /v1/logs with encrypted records', () => {
     ['a token not hex', (e) => { e.tokens = ['0123456789abcdef0123456789ABCDEF']; }, 'encrypted.tokens.0'],
     ['a token too short', (e) => { e.tokens = ['00', '0123']; }, 'encrypted.tokens.0'],
     ['too many tokens', (e) => { e.tokens = Array.from({ length: 129 }, (_, i) => i.toString(16).padStart(32, '0')); }, 'encrypted.tokens'],
-    ['an unknown member', (e) => { e.aad = 'AAAA'; }, 'encrypted'],
+    ['aad missing (the clear fields unbound)', (e) => { delete e.aad; }, 'encrypted.aad'],
+    ['aad not base64url', (e) => { e.aad = 'eyJ+/='; }, 'encrypted.aad'],
+    ['aad over the record limit', (e) => { e.aad = 'A'.repeat(TEST_LIMITS.maxRecordBytes + 4); }, 'encrypted.aad'],
+    ['an unknown member', (e) => { e.unprotected = { kid: 'x' }; }, 'encrypted'],
     ['an unprotected header', (e) => { e.header = { alg: 'dir' }; }, 'encrypted'],
   ];
 
@@ -215,6 +240,7 @@ describe('envelopeBody (fuzzed)', () => {
     'iv',
     'ciphertext',
     'tag',
+    'aad',
     'tokens',
     'hasOwnProperty',
     '',

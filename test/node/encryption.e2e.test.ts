@@ -239,15 +239,19 @@ describe('zero-knowledge encryption on the running stack', () => {
     const envelope = JSON.parse(victim.body);
     envelope.ciphertext = (envelope.ciphertext[0] === 'A' ? 'B' : 'A') + envelope.ciphertext.slice(1);
     victim.body = JSON.stringify(envelope);
+    // Another whose clear field (bound to its envelope) was changed: the ciphertext is intact, the binding is not.
+    const moved = records.find((r) => r !== victim && typeof r.body === 'string' && r.body.startsWith('{"protected"'));
+    moved.service = 'elsewhere';
     const tampered = await decryptCli([keyPath], records.map((r) => JSON.stringify(r)).join('\n'));
     expect(tampered.code).toBe(1);
     expect(tampered.stderr).toContain(`record ${victim.id}: not decrypted — TAMPERED`);
+    expect(tampered.stderr).toContain(`record ${moved.id}: not decrypted — TAMPERED: the record's clear fields differ from those sealed with it (service)`);
     expect(
       tampered.stdout
         .trim()
         .split('\n')
         .filter((l) => l.includes('"decryptedWith"')),
-    ).toHaveLength(19);
+    ).toHaveLength(18);
   });
 
   it('never had the plaintext: every ClickHouse table and every file of the stack’s state hold the control word, not the secret ones', async () => {

@@ -123,11 +123,15 @@ describe.skipIf(!haveChromium)('zero-knowledge encryption in the explorer, in Ch
     for (let i = 0; i < 5; i++) log.info(`invoice ${i} paid by ${SECRET_WORD}`, { customer: SECRET_VALUE, region: 'eu' });
     expect(await log.flush()).toBe(true);
     await log.close();
-    // One more, altered after sealing (the server cannot tell: it never decrypts).
-    const sealed = await encryption.encryptRecord({ timestamp: new Date().toISOString(), level: 'warn', message: `${TAMPERED_WORD} record` });
-    const c = sealed.encrypted.ciphertext;
-    sealed.encrypted.ciphertext = (c[0] === 'A' ? 'B' : 'A') + c.slice(1);
-    await api('/v1/logs', { method: 'POST', body: JSON.stringify([{ ...sealed, service: 'billing', attributes: { region: 'eu', case: 'tampered' } }]) });
+    // One more, a clear field bound to its envelope changed after sealing (the server cannot tell: it never decrypts).
+    const sealed = await encryption.encryptRecord({
+      timestamp: new Date().toISOString(),
+      level: 'warn',
+      message: `${TAMPERED_WORD} record`,
+      service: 'billing',
+      attributes: { region: 'eu', case: 'sealed' },
+    });
+    await api('/v1/logs', { method: 'POST', body: JSON.stringify([{ ...sealed, attributes: { region: 'eu', case: 'tampered' } }]) });
     await waitForRecords('service:billing', 6);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
@@ -269,9 +273,7 @@ describe.skipIf(!haveChromium)('zero-knowledge encryption in the explorer, in Ch
     const encryption = await createEncryption({ publicKey: browserMade.publicKey, searchSecret: browserMade.searchSecret });
     await api('/v1/logs', {
       method: 'POST',
-      body: JSON.stringify([
-        { ...(await encryption.encryptRecord({ timestamp: new Date().toISOString(), level: 'info', message: `hello ${word}` })), service: 'made' },
-      ]),
+      body: JSON.stringify([await encryption.encryptRecord({ timestamp: new Date().toISOString(), level: 'info', message: `hello ${word}`, service: 'made' })]),
     });
     await waitForRecords('service:made', 1);
     const exported = await (

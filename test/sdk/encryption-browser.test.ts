@@ -48,7 +48,7 @@ afterAll(async () => {
 
 describe.skipIf(!haveChromium)('the SDK’s encryption in Chromium', () => {
   it('makes a key, seals and decrypts in the page; jose decrypts the page’s envelope', async () => {
-    // Loaded apart from the core (whose budget is 10 KB): about 7 KB gzipped, @noble/hashes included (docs/encryption.md).
+    // Loaded apart from the core (whose budget is 10 KB): about 8 KB gzipped, @stablelib/blake2s included (docs/encryption.md).
     expect(gzipSync(bundle, { level: 9 }).byteLength).toBeLessThan(10 * 1024);
     const browser = await chromium.launch({ executablePath: CHROMIUM });
     try {

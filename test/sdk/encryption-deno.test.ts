@@ -1,6 +1,6 @@
 /**
  * The SDK's encryption, unchanged, under Deno (the `deno` npm package's
- * binary; @noble/hashes from this repository's node_modules): what it seals
+ * binary; @stablelib/blake2s from this repository’s node_modules): what it seals
  * there, jose and the SDK decrypt here, and its blind tokens equal Node's.
  */
 import { execFile } from 'node:child_process';

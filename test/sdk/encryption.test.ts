@@ -1,9 +1,11 @@
 /**
  * @neurallog/sdk/encryption in Node: the envelope is a standard JWE (jose
- * decrypts ours, ours decrypts jose's), tampering is detected (GCM, AES-KW),
- * a wrong key is named, blind tokens are normalised as the search splits
- * words, and the logger's transform hook sends no plaintext.
+ * decrypts ours, ours decrypts jose's), tampering is detected (GCM, AES-KW,
+ * and the clear fields bound by its aad), a wrong key is named, blind tokens
+ * are keyed BLAKE2s-128 of words normalised as the search splits them, and the
+ * logger's transform hook sends no plaintext.
  */
+import { blake2s } from '@noble/hashes/blake2.js';
 import { calculateJwkThumbprint, FlattenedEncrypt, flattenedDecrypt, importJWK } from 'jose';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +19,8 @@ import {
   decrypt,
   type EncryptedLogRecord,
   generateEncryptionKey,
+  readClearFields,
+  TOKEN_KEY_INFO,
   WORD_SEPARATORS,
   wordsOf,
 } from '../../sdk/src/encryption/index.ts';
@@ -27,6 +31,21 @@ const record = (message: string, attributes?: Record<string, unknown>): LogRecor
   level: 'error',
   message,
   ...(attributes && { attributes }),
+});
+
+/** A sealed record as the search API returns it (shared/log-record.ts LogView): the envelope as the body, the clear fields as stored. */
+const asSearched = (r: EncryptedLogRecord) => ({
+  id: 'x',
+  timestamp: r.timestamp,
+  observedTimestamp: '2026-11-30T07:00:00.000000000Z',
+  severityText: r.level,
+  severityNumber: 17,
+  service: r.service ?? '',
+  body: JSON.stringify(r.encrypted),
+  traceId: r.trace_id ?? '',
+  spanId: r.span_id ?? '',
+  attributes: { ...r.attributes },
+  resource: { ...r.resource },
 });
 
 async function rejection(promise: Promise<unknown>): Promise<DecryptionError> {
@@ -47,10 +66,21 @@ describe('the envelope', () => {
       const encryption = await createEncryption({ publicKey: key.publicKey, contentKeyPerRecord, encryptAttributes: ['card'] });
       const sealed = await encryption.encryptRecord(record('card 4242 declined', { card: '4242', region: 'eu' }));
       expect(sealed).not.toHaveProperty('message');
-      expect(sealed.attributes).toEqual({ region: 'eu' });
+      expect({ ...sealed.attributes }).toEqual({ region: 'eu' });
       const jwe = await flattenedDecrypt(sealed.encrypted, privateKey);
       expect(jwe.protectedHeader).toMatchObject({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', kid: key.kid, epk: { kty: 'EC', crv: 'P-256' } });
       expect(JSON.parse(new TextDecoder().decode(jwe.plaintext))).toEqual({ message: 'card 4242 declined', attributes: { card: '4242' } });
+      // The clear fields, as the ingest stores them, are the JWE's additional authenticated data.
+      expect(JSON.parse(new TextDecoder().decode(jwe.additionalAuthenticatedData))).toEqual([
+        'neurallog clear fields v1',
+        '2026-11-30T06:00:00.000000000Z',
+        'error',
+        '',
+        '',
+        '',
+        [['region', 'eu']],
+        [],
+      ]);
     }
   });
 
@@ -83,12 +113,16 @@ describe('the envelope', () => {
     expect((await decryptor.decrypt(sealed[39]!)).message).toBe('r39');
   });
 
-  it("decrypts what another JOSE library made for the tenant's key", async () => {
+  it("decrypts what another JOSE library made for the tenant's key, its clear fields bound in the aad", async () => {
     const key = await generateEncryptionKey();
+    const clear = { timestamp: '2026-11-30T06:00:00.123456789Z', level: 'info', service: 'jose', attributes: { region: 'eu' } };
+    const aad = new TextEncoder().encode(readClearFields({ ...clear, encrypted: {} }));
     const jwe = await new FlattenedEncrypt(new TextEncoder().encode(JSON.stringify({ message: 'from jose', attributes: { a: 1 } })))
       .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM', kid: key.kid })
+      .setAdditionalAuthenticatedData(aad)
       .encrypt(await importJWK(key.publicKey, 'ECDH-ES+A256KW'));
-    expect(await decrypt({ encrypted: jwe }, key.privateKey)).toEqual({ kid: key.kid, message: 'from jose', attributes: { a: 1 } });
+    expect(await decrypt({ ...clear, encrypted: jwe }, key.privateKey)).toEqual({ kid: key.kid, message: 'from jose', attributes: { a: 1 } });
+    expect((await rejection(decrypt({ ...clear, service: 'other', encrypted: jwe }, key.privateKey))).code).toBe('tampered');
   });
 
   it('decrypts records as search returns them (the envelope is the body), with several keys after a rotation', async () => {
@@ -96,7 +130,6 @@ describe('the envelope', () => {
     const current = await generateEncryptionKey();
     const a = await (await createEncryption({ publicKey: old.publicKey })).encryptRecord(record('before rotation'));
     const b = await (await createEncryption({ publicKey: current.publicKey })).encryptRecord(record('after rotation', { user: 'bob' }));
-    const asSearched = (r: EncryptedLogRecord) => ({ id: 'x', body: JSON.stringify(r.encrypted), attributes: {} });
     const decryptor = await Decryptor.create([old.privateKey, current.privateKey]);
     expect(await decryptor.decrypt(asSearched(a))).toMatchObject({ kid: old.kid, message: 'before rotation' });
     expect(await decryptor.decrypt(asSearched(b))).toMatchObject({ kid: current.kid, message: 'after rotation', attributes: { user: 'bob' } });
@@ -139,6 +172,58 @@ describe('the envelope', () => {
     }
   });
 
+  it('binds the clear fields: a changed timestamp, level, service, trace id, clear attribute or resource, or an envelope moved to another record, is tampering', async () => {
+    const key = await generateEncryptionKey();
+    const encryption = await createEncryption({ publicKey: key.publicKey, encryptAttributes: ['card'] });
+    const logged: LogRecord = {
+      timestamp: '2026-11-30T07:00:00.5+01:00',
+      level: 'warn',
+      message: 'refund 100 EUR',
+      service: 'billing',
+      trace_id: 'AB'.repeat(16),
+      attributes: { card: '4242', region: 'eu', http: { status: 402 } },
+      resource: { host: 'db-1' },
+    };
+    const sealed = await encryption.encryptRecord(logged);
+    // Sent as the ingest stores them: UTC with nine digits, lower-case ids, attributes flattened to text.
+    expect(sealed).toMatchObject({ timestamp: '2026-11-30T06:00:00.500000000Z', trace_id: 'ab'.repeat(16), service: 'billing' });
+    expect({ ...sealed.attributes }).toEqual({ region: 'eu', 'http.status': '402' });
+    const view = asSearched(sealed);
+    expect(await decrypt(view, key.privateKey)).toMatchObject({ message: 'refund 100 EUR' });
+    expect(await decrypt(sealed, key.privateKey)).toMatchObject({ message: 'refund 100 EUR' });
+    const changes: [string, Record<string, unknown>][] = [
+      ['timestamp', { timestamp: '2026-11-30T06:00:01.500000000Z' }],
+      ['level', { severityText: 'info' }],
+      ['service', { service: 'checkout' }],
+      ['trace id', { traceId: 'cd'.repeat(16) }],
+      ['attributes', { attributes: { ...view.attributes, region: 'us' } }],
+      ['attributes', { attributes: { ...view.attributes, added: 'x' } }],
+      ['resource', { resource: {} }],
+    ];
+    for (const [field, change] of changes) {
+      const err = await rejection(decrypt({ ...view, ...change }, key.privateKey));
+      expect({ field, code: err.code }).toEqual({ field, code: 'tampered' });
+      expect(err.message).toContain(field);
+    }
+    // The same in the native format, as sent.
+    expect((await rejection(decrypt({ ...sealed, level: 'debug' }, key.privateKey))).code).toBe('tampered');
+    // Another record's envelope under this record's clear fields.
+    const other = await encryption.encryptRecord({ ...logged, timestamp: '2026-11-30T06:30:00Z', message: 'refund 1 EUR' });
+    expect((await rejection(decrypt({ ...view, body: JSON.stringify(other.encrypted) }, key.privateKey))).code).toBe('tampered');
+    // The aad itself changed to match, or removed: GCM's check fails.
+    const rebound = btoa(readClearFields({ ...view, service: 'checkout' }))
+      .replaceAll('+', '-')
+      .replaceAll('/', '_')
+      .replace(/=+$/, '');
+    for (const envelope of [
+      { ...sealed.encrypted, aad: rebound },
+      { ...sealed.encrypted, aad: undefined },
+    ]) {
+      const err = await rejection(decrypt({ ...view, service: 'checkout', body: JSON.stringify(envelope) }, key.privateKey));
+      expect(err.code).toBe('tampered');
+    }
+  });
+
   it('refuses a private key where the public key belongs', async () => {
     const key = await generateEncryptionKey();
     await expect(createEncryption({ publicKey: key.privateKey })).rejects.toThrow(/private key/);
@@ -171,21 +256,32 @@ describe('blind tokens', () => {
     await expect(BlindTokenizer.fromSecret('c2hvcnQ')).rejects.toThrow(/16 bytes/);
   });
 
-  it('are HMAC-SHA-256 under the HKDF-SHA-256 of the search secret, cut to 128 bits (checked against WebCrypto, word after word)', async () => {
+  it("are keyed BLAKE2s-128 under the HKDF-SHA-256 of the search secret (checked against another implementation, @noble/hashes', word after word)", async () => {
     const key = await generateEncryptionKey();
     const tokenizer = await BlindTokenizer.fromSecret(key.searchSecret);
     const secret = Buffer.from(key.searchSecret, 'base64url');
     const ikm = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
+    expect(TOKEN_KEY_INFO).toBe('neurallog blind tokens v2: keyed BLAKE2s-128');
     const bits = await crypto.subtle.deriveBits(
-      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: new TextEncoder().encode('neurallog blind tokens v1') },
+      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: new TextEncoder().encode(TOKEN_KEY_INFO) },
       ikm,
       256,
     );
-    const hmacKey = await crypto.subtle.importKey('raw', bits, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    for (const term of ['declined', 'a', 'user=alice', 'x'.repeat(200), 'müller', 'declined']) {
-      const mac = new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(term)));
-      expect(tokenizer.token(term)).toBe(Buffer.from(mac.subarray(0, 16)).toString('hex'));
+    // Words of every length around BLAKE2s's 64-byte block, non-ASCII ones (the UTF-8 path), and repeats (the cache).
+    for (const term of ['declined', 'a', 'user=alice', 'x'.repeat(63), 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(2000), 'müller', '日本語', 'declined']) {
+      const expected = Buffer.from(blake2s(new TextEncoder().encode(term), { key: new Uint8Array(bits), dkLen: 16 })).toString('hex');
+      expect(tokenizer.token(term)).toBe(expected);
     }
+  });
+
+  it('are pinned: a fixed search secret gives these tokens (a change of scheme is a change of TOKEN_KEY_INFO)', async () => {
+    const tokenizer = await BlindTokenizer.fromSecret('AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8');
+    expect([tokenizer.token('declined'), tokenizer.token('user=alice')]).toMatchInlineSnapshot(`
+      [
+        "fc92f7ee4a83de37b13beb2088ae2458",
+        "34aa2e0db4bef55426ae4e9cc4697472",
+      ]
+    `);
   });
 
   it('are deduplicated and capped per record, encrypted attributes first; none without a search secret', async () => {

@@ -1,26 +1,31 @@
 /**
  * Blind tokens: the searchable trace of encrypted text. Each normalised word
  * of an encrypted body, and each `name=value` of an encrypted attribute,
- * becomes HMAC-SHA-256 under a key derived from the tenant's search secret,
- * cut to 128 bits and written as 32 lowercase hex characters — a word of its
- * own to ClickHouse's token index, which splits on everything but letters and
- * digits. The same word always gives the same token (that is what makes it
- * searchable, and what it leaks: docs/encryption.md).
+ * becomes the keyed PRF of token-prf.ts (keyed BLAKE2s-128) under a key derived
+ * from the tenant's search secret, cut to 128 bits and written as 32
+ * lowercase hex characters — a word of its own to ClickHouse's token index,
+ * which splits on everything but letters and digits. The same word always
+ * gives the same token (that is what makes it searchable, and what it leaks:
+ * docs/encryption.md).
  *
- * HMAC per word runs in JavaScript (@noble/hashes) with the keyed state
- * computed once: a WebCrypto `sign` per word cost about 4× as much in Node
- * (an asynchronous call each; docs/benchmarks.md), and a record has many words.
+ * This class is the one place tokens are made: the SDK's transform, the
+ * explorer's blind search and `npm run encryption-key -- token` all use it.
+ * The PRF runs in JavaScript (@stablelib/blake2s), not WebCrypto: a WebCrypto call
+ * per word costs an asynchronous round trip each (about 5× the CPU in Node;
+ * docs/benchmarks.md), and a record has many words.
  */
-import { _HMAC } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { fromBase64url, utf8 } from './base64url.ts';
+import { keyedBlake2s128, TOKEN_SCHEME, type TermPrf, type TermPrfFactory } from './token-prf.ts';
 
 /** The search tokenizer's separators (shared/query-language/fields.ts SEPARATORS): every ASCII character but letters and digits. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ClickHouse's separators include the control characters.
 export const WORD_SEPARATORS = /[\x00-\x2F\x3A-\x40\x5B-\x60\x7B-\x7F]+/;
 
-/** HKDF info of the token key: changing it changes every token. */
-const TOKEN_KEY_INFO = 'neurallog blind tokens v1';
+/**
+ * HKDF info of the token key: the scheme's version and PRF. Changing it changes every token. v1 was
+ * HMAC-SHA-256 (never released: no stored token needs it).
+ */
+export const TOKEN_KEY_INFO = `neurallog blind tokens v2: ${TOKEN_SCHEME}`;
 /** Terms whose tokens a tokenizer remembers, per generation (the plaintext words stay in the client's memory, as the records do). */
 const CACHE_ENTRIES = 8192;
 
@@ -38,23 +43,29 @@ export function attributeTerm(name: string, value: unknown): string {
   return `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
 }
 
-/** The HMAC with its key absorbed (both pads hashed once). */
-type Keyed = _HMAC<ReturnType<typeof sha256.create>>;
+/** Measurement knobs (scripts/bench-encryption): another PRF, or another cache size (0: none). Not for applications. */
+export interface TokenizerTuning {
+  prf?: TermPrfFactory;
+  cacheEntries?: number;
+}
 
 export class BlindTokenizer {
-  readonly #keyed: Keyed;
-  /** Two generations, so values seen once (ids, counters) do not flush the frequent words out: a hit in the old one is kept. */
+  readonly #prf: TermPrf;
+  readonly #cacheEntries: number;
+  /** Two generations (an approximate LRU), so values seen once (ids, counters) do not flush the frequent words out: a hit in the old one is kept. */
   #cache = new Map<string, string>();
   #previous = new Map<string, string>();
-  #scratch: Keyed | undefined;
   readonly #digest = new Uint8Array(32);
+  /** The term's UTF-8 bytes, written here rather than allocated: TextEncoder.encode per term cost about as much as the PRF (docs/benchmarks.md). */
+  #bytes = new Uint8Array(256);
 
-  private constructor(key: Uint8Array) {
-    this.#keyed = new _HMAC(sha256, key);
+  private constructor(key: Uint8Array, tuning: TokenizerTuning) {
+    this.#prf = (tuning.prf ?? keyedBlake2s128)(key);
+    this.#cacheEntries = tuning.cacheEntries ?? CACHE_ENTRIES;
   }
 
   /** From the search secret (base64url, ≥ 16 bytes; generateEncryptionKey makes 32): the token key by HKDF-SHA-256. */
-  static async fromSecret(searchSecret: string): Promise<BlindTokenizer> {
+  static async fromSecret(searchSecret: string, tuning: TokenizerTuning = {}): Promise<BlindTokenizer> {
     let secret: Uint8Array<ArrayBuffer>;
     try {
       secret = fromBase64url(searchSecret);
@@ -64,11 +75,12 @@ export class BlindTokenizer {
     if (secret.length < 16) throw new TypeError('searchSecret must hold at least 16 bytes');
     const ikm = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveBits']);
     const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8.encode(TOKEN_KEY_INFO) }, ikm, 256);
-    return new BlindTokenizer(new Uint8Array(bits));
+    return new BlindTokenizer(new Uint8Array(bits), tuning);
   }
 
   /** The token of one term (a normalised word, or `name=value`). */
   token(term: string): string {
+    if (this.#cacheEntries === 0) return this.#derive(term);
     const hit = this.#cache.get(term);
     if (hit !== undefined) return hit;
     const old = this.#previous.get(term);
@@ -76,20 +88,34 @@ export class BlindTokenizer {
       this.#remember(term, old);
       return old;
     }
-    // The keyed state copied into one reused instance, the digest into one reused buffer: no allocation per word.
-    const mac = this.#keyed._cloneInto(this.#scratch);
-    this.#scratch = mac;
-    mac.update(utf8.encode(term));
-    mac.digestInto(this.#digest);
+    const token = this.#derive(term);
+    this.#remember(term, token);
+    return token;
+  }
+
+  #derive(term: string): string {
+    this.#prf(this.#utf8(term), this.#digest);
     const digest = this.#digest;
     let hex = '';
     for (let i = 0; i < 16; i++) hex += HEX[digest[i]!];
-    this.#remember(term, hex);
     return hex;
   }
 
+  /** The term's UTF-8 bytes in the reused buffer (a view valid until the next call). */
+  #utf8(term: string): Uint8Array {
+    const n = term.length;
+    if (this.#bytes.length < n * 3) this.#bytes = new Uint8Array(n * 3);
+    const bytes = this.#bytes;
+    for (let i = 0; i < n; i++) {
+      const c = term.charCodeAt(i);
+      if (c > 0x7f) return bytes.subarray(0, encoder.encodeInto(term, bytes).written);
+      bytes[i] = c;
+    }
+    return bytes.subarray(0, n);
+  }
+
   #remember(term: string, token: string): void {
-    if (this.#cache.size >= CACHE_ENTRIES) {
+    if (this.#cache.size >= this.#cacheEntries) {
       this.#previous = this.#cache;
       this.#cache = new Map();
     }
@@ -123,4 +149,5 @@ export class BlindTokenizer {
   }
 }
 
+const encoder = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -3,19 +3,22 @@
  * (docs/encryption.md): records' bodies and chosen attributes encrypted in
  * the client for the tenant's public key, with blind tokens so exact words
  * stay searchable; and decryption where the private key is. Web-standard
- * APIs only (WebCrypto), plus @noble/hashes for the per-word HMAC.
+ * APIs only (WebCrypto), plus @stablelib/blake2s for the per-word keyed PRF.
  *
  *   const encryption = await createEncryption({ publicKey, searchSecret });
  *   const log = createLogger({ endpoint, apiKey, transform: encryption.transform });
  */
 import type { RecordTransform } from '../options.ts';
 import type { Attributes, LogRecord } from '../record.ts';
-import { decodeUtf8, toBase64url, utf8 } from './base64url.ts';
+import { decodeUtf8, fromBase64url, toBase64url, utf8 } from './base64url.ts';
 import { BlindTokenizer } from './blind-tokens.ts';
+import { bindClearFields, differingFields, readClearFields } from './clear-fields.ts';
 import { DecryptionError, type Envelope, keyId, Opener, type P256PublicJwk, publicJwkOf, readProtectedHeader, SealingBatch } from './jwe.ts';
 
-export { attributeTerm, BlindTokenizer, WORD_SEPARATORS, wordsOf } from './blind-tokens.ts';
+export { attributeTerm, BlindTokenizer, TOKEN_KEY_INFO, type TokenizerTuning, WORD_SEPARATORS, wordsOf } from './blind-tokens.ts';
+export { TOKEN_SCHEME, type TermPrf, type TermPrfFactory } from './token-prf.ts';
 export { ALG, CTY, DecryptionError, ENC, type Envelope, keyId, type P256PublicJwk } from './jwe.ts';
+export { CLEAR_FIELDS_VERSION, readClearFields, storedTimestamp } from './clear-fields.ts';
 export { type KeyFile, keyFileOf, keyFileText } from './key-file.ts';
 
 export interface EncryptionOptions {
@@ -105,14 +108,15 @@ export async function createEncryption(options: EncryptionOptions): Promise<Encr
       }
     }
     const plaintext = utf8.encode(JSON.stringify({ message: record.message, attributes: secret ?? {} }));
+    // The clear fields are sent as the ingest stores them and bound to the envelope (its aad): a reader detects a change.
+    const bound = bindClearFields(record, clear);
     // Records sealed at once (the shipper overlaps them) may all wait for the same new batch: those past its
     // batchRecords wait for the next one, so no batch's keys seal more than batchRecords records.
     let sealer = usable(current) ? current : await sealingBatch();
     while (sealer.records >= batchRecords) sealer = await sealingBatch();
-    const envelope = await sealer.seal(plaintext);
+    const envelope = await sealer.seal(plaintext, bound.canonical);
     if (tokenizer) envelope.tokens = tokenizer.recordTokens(record.message, secret, maxTokens);
-    const { message: _, attributes: __, ...rest } = record;
-    return { ...rest, ...(clear && { attributes: clear }), encrypted: envelope };
+    return { ...bound.record, encrypted: envelope };
   };
 
   return {
@@ -202,7 +206,10 @@ export class Decryptor {
     return [...this.openers.keys()];
   }
 
-  /** A record's body and encrypted attributes; throws DecryptionError (`not_encrypted`, `malformed`, `wrong_key`, `tampered`). */
+  /**
+   * A record's body and encrypted attributes; throws DecryptionError (`not_encrypted`, `malformed`, `wrong_key`,
+   * `tampered` — the ciphertext, its header or key, or a clear field bound to it changed).
+   */
   async decrypt(record: ReadRecord): Promise<DecryptedRecord> {
     const envelope = envelopeOf(record);
     if (!envelope) throw new DecryptionError('not_encrypted', 'the record was not sent encrypted');
@@ -216,6 +223,21 @@ export class Decryptor {
       );
     }
     const plaintext = await opener.open(envelope, header);
+    // The aad is authentic now (GCM checked it): the clear fields read must be the ones it binds.
+    let sealedFields: string;
+    try {
+      sealedFields = decodeUtf8(fromBase64url(envelope.aad));
+    } catch {
+      throw new DecryptionError('malformed', `the record's aad is not base64url of UTF-8 text (key ${header.kid})`, header.kid);
+    }
+    const readFields = readClearFields(record);
+    if (sealedFields !== readFields) {
+      throw new DecryptionError(
+        'tampered',
+        `the record's clear fields differ from those sealed with it (${differingFields(sealedFields, readFields)}): changed, or the envelope was moved from another record (key ${header.kid})`,
+        header.kid,
+      );
+    }
     let content: { message?: unknown; attributes?: unknown };
     try {
       content = JSON.parse(decodeUtf8(plaintext));

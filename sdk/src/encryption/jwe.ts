@@ -30,7 +30,19 @@ export interface Envelope {
   iv: string;
   ciphertext: string;
   tag: string;
+  /** base64url of the record's clear fields, canonically encoded (clear-fields.ts): authenticated by AES-GCM with the ciphertext. */
+  aad: string;
   tokens?: string[];
+}
+
+/** RFC 7516 §5.1 step 14: the GCM's additional data is ASCII(protected header) '.' ASCII(aad) — both base64url, so ASCII. */
+function additionalData(protectedHeader: string, aad: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(protectedHeader.length + 1 + aad.length);
+  let at = 0;
+  for (let i = 0; i < protectedHeader.length; i++) bytes[at++] = protectedHeader.charCodeAt(i);
+  bytes[at++] = 0x2e;
+  for (let i = 0; i < aad.length; i++) bytes[at++] = aad.charCodeAt(i);
+  return bytes;
 }
 
 /** The public members of a P-256 JWK, checked (a private JWK's `d` is left out). */
@@ -95,7 +107,6 @@ export class SealingBatch {
 
   private constructor(
     private readonly protectedHeader: string,
-    private readonly aad: Uint8Array<ArrayBuffer>,
     private readonly kek: CryptoKey,
     private readonly shared: { key: CryptoKey; wrapped: string } | null,
   ) {}
@@ -108,7 +119,7 @@ export class SealingBatch {
     const header = { alg: ALG, enc: ENC, kid, epk: { kty: epk.kty, crv: epk.crv, x: epk.x, y: epk.y }, cty: CTY };
     const protectedHeader = toBase64url(utf8.encode(JSON.stringify(header)));
     const shared = contentKeyPerRecord ? null : await SealingBatch.contentKey(kek);
-    return new SealingBatch(protectedHeader, utf8.encode(protectedHeader), kek, shared);
+    return new SealingBatch(protectedHeader, kek, shared);
   }
 
   private static async contentKey(kek: CryptoKey): Promise<{ key: CryptoKey; wrapped: string }> {
@@ -118,18 +129,22 @@ export class SealingBatch {
     return { key, wrapped };
   }
 
-  /** One record's plaintext sealed: a complete JWE of its own. */
-  async seal(plaintext: Uint8Array<ArrayBuffer>): Promise<Envelope> {
+  /** One record's plaintext sealed, with `aad` (the clear fields' encoding, as text) authenticated beside it: a complete JWE of its own. */
+  async seal(plaintext: Uint8Array<ArrayBuffer>, aadText: string): Promise<Envelope> {
     this.records++;
     const content = this.shared ?? (await SealingBatch.contentKey(this.kek));
     const iv = freshIv();
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: this.aad, tagLength: 128 }, content.key, plaintext));
+    const aad = toBase64url(utf8.encode(aadText));
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: additionalData(this.protectedHeader, aad), tagLength: 128 }, content.key, plaintext),
+    );
     return {
       protected: this.protectedHeader,
       encrypted_key: content.wrapped,
       iv: toBase64url(iv),
       ciphertext: toBase64url(sealed.subarray(0, sealed.length - 16)),
       tag: toBase64url(sealed.subarray(sealed.length - 16)),
+      aad,
     };
   }
 }
@@ -180,7 +195,15 @@ export class Opener {
     private readonly privateKey: CryptoKey,
   ) {}
 
+  /** The plaintext, with the `aad` authenticated with it (the caller compares the fields it binds). */
   async open(envelope: Envelope, header: ProtectedHeader): Promise<Uint8Array> {
+    if (typeof envelope.aad !== 'string') {
+      throw new DecryptionError(
+        'tampered',
+        `the envelope has no aad: its clear fields are not bound (the SDK always binds them; removed?) (key ${header.kid})`,
+        header.kid,
+      );
+    }
     let kek = this.#keks.get(envelope.protected);
     if (!kek) {
       kek = (async () => {
@@ -201,6 +224,7 @@ export class Opener {
       sealed.set(ciphertext);
       sealed.set(tag, ciphertext.length);
       parts = { wrapped: fromBase64url(envelope.encrypted_key), iv: fromBase64url(envelope.iv), sealed };
+      if (!/^[A-Za-z0-9_-]*$/.test(envelope.aad)) throw new TypeError('aad');
     } catch {
       throw new DecryptionError('malformed', 'the envelope has a member that is not base64url', header.kid);
     }
@@ -213,12 +237,16 @@ export class Opener {
     }
     try {
       return new Uint8Array(
-        await crypto.subtle.decrypt({ name: 'AES-GCM', iv: parts.iv, additionalData: utf8.encode(envelope.protected), tagLength: 128 }, content, parts.sealed),
+        await crypto.subtle.decrypt(
+          { name: 'AES-GCM', iv: parts.iv, additionalData: additionalData(envelope.protected, envelope.aad), tagLength: 128 },
+          content,
+          parts.sealed,
+        ),
       );
     } catch {
       throw new DecryptionError(
         'tampered',
-        `the record's ciphertext, IV, tag or header was altered (AES-GCM authentication failed; key ${header.kid})`,
+        `the record's ciphertext, IV, tag, header or bound clear fields (aad) were altered (AES-GCM authentication failed; key ${header.kid})`,
         header.kid,
       );
     }

@@ -34,6 +34,10 @@ const LogRecordDoc = z
         iv: z.string(),
         ciphertext: z.string(),
         tag: z.string(),
+        aad: z.string().openapi({
+          description:
+            "base64url of the record's clear fields, canonically encoded (docs/encryption.md): authenticated with the ciphertext, so a reader detects a changed clear field",
+        }),
         tokens: z.array(z.string()).max(128).optional().openapi({ description: 'Blind tokens: 32 lowercase hex characters each' }),
       })
       .optional()
