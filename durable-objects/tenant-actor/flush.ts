@@ -44,6 +44,7 @@ import { insertRows, isDataRefusal, LOGS_TABLE } from '../../shared/clickhouse.t
 import { concatBytes, gunzip, gzip } from '../../shared/gzip.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { archiveKey, writeArchive } from './archive.ts';
+import { isRowStored } from './row-probe.ts';
 import { deadLetterKey, writeDeadLetters, type RefusedRow } from './dead-letter.ts';
 import type { ChunkData, PendingFlush } from './log-buffer.ts';
 
@@ -250,14 +251,12 @@ class RangeInserter {
     }
     this.probes++;
     try {
-      const result = await this.stores.clickhouse.query({
-        query:
-          `SELECT 1 FROM ${LOGS_TABLE} WHERE TenantId = {tenant:String} AND ServiceName = {service:String} ` +
-          "AND TimestampTime = toDateTime({ts:DateTime64(9, 'UTC')}) AND Timestamp = {ts:DateTime64(9, 'UTC')} AND LogId = {id:String} LIMIT 1",
-        query_params: { tenant: values[TENANT], service: values[SERVICE] ?? '', ts: values[TIMESTAMP], id: values[LOG_ID] },
-        format: 'JSONEachRow',
+      return await isRowStored(this.stores.clickhouse, {
+        tenant: values[TENANT],
+        service: values[SERVICE] ?? '',
+        timestamp: values[TIMESTAMP],
+        logId: values[LOG_ID],
       });
-      return (await result.json()).length > 0;
     } catch (err) {
       throw new FlushFailure(`could not check whether an earlier attempt stored the rows: ${(err as Error).message}`);
     }
