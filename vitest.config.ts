@@ -8,6 +8,7 @@
  *   that starts the stack the way `npm start` does.
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { build } from 'esbuild';
 import { defineConfig } from 'vitest/config';
 import {
   TEST_FLUSH,
@@ -25,6 +26,24 @@ import {
 
 const d1Migrations = await readD1Migrations('./migrations/d1');
 
+// The query and admin workers bind the platform metrics aggregator in the ingest worker (script_name):
+// their test projects get an auxiliary worker of that name hosting the real class (test/support/platform-metrics-host.ts).
+const platformMetricsHost = await build({
+  entryPoints: ['test/support/platform-metrics-host.ts'],
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'neutral',
+  external: ['cloudflare:*'],
+  logLevel: 'silent',
+});
+const platformMetricsWorker = {
+  name: 'neurallog-ingest',
+  compatibilityDate: '2026-11-01',
+  modules: [{ type: 'ESModule' as const, path: 'platform-metrics-host.js', contents: platformMetricsHost.outputFiles[0]!.text }],
+  durableObjects: { PLATFORM_METRICS: { className: 'PlatformMetrics', useSQLite: true } },
+};
+
 const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPrivateJwk') => string) => ({
   CLICKHOUSE_URL: clickhouseUrl,
   CLICKHOUSE_PASSWORD: '',
@@ -35,6 +54,8 @@ const workerBindings = (clickhouseUrl: string, inject: (key: 'jwksUrl' | 'jwtPri
   NEURALLOG_JWT_JWKS_URL: inject('jwksUrl'),
   TEST_JWT_PRIVATE_JWK: inject('jwtPrivateJwk'),
   TEST_D1_MIGRATIONS: d1Migrations,
+  // Reports to the platform metrics aggregator within a tenth of a second, so tests can read them.
+  NEURALLOG_METRICS_REPORT_MS: '100',
 });
 
 // The wrangler configs require this secret; the tests bind their own value
@@ -105,6 +126,7 @@ export default defineConfig({
                 TEST_CLICKHOUSE_URL: inject('clickhouseUrl'),
                 TEST_FAULT_PROXY_URL: inject('faultProxyUrl'),
               },
+              workers: [platformMetricsWorker],
             },
           })),
         ],
@@ -136,6 +158,7 @@ export default defineConfig({
                 NEURALLOG_STRIPE_PRICE_ENTERPRISE_BYTES: TEST_STRIPE_PRICES.enterpriseBytes,
                 TEST_STRIPE_URL: inject('stripeUrl'),
               },
+              workers: [platformMetricsWorker],
             },
           })),
         ],

@@ -30,6 +30,7 @@ import { newBatchId } from '../shared/ids.ts';
 import { gunzip } from '../shared/gzip.ts';
 import type { Chunk, SealedChunk } from '../shared/row-format.ts';
 import { logEvent } from '../shared/logger.ts';
+import { type PlatformMetrics, platformMetrics } from '../shared/platform-metrics/reporting.ts';
 import { Alarm, UsageRollUp } from './alarm.ts';
 import { migrateSchema, schemaVersion } from './sqlite-migrations.ts';
 import { Admission } from './tenant-actor/admission.ts';
@@ -88,6 +89,8 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
   #tailUntil = 0;
   /** Until when (ms) the tenant's AlertEvaluator wants them (0: no rule uses the fast path). */
   #alertFeedUntil = 0;
+  /** Buffer depth, oldest unflushed age, flushes and inserts, for operators (shared/platform-metrics/). */
+  readonly #metrics: PlatformMetrics;
 
   constructor(ctx: DurableObjectState, env: TenantActorEnv) {
     super(ctx, env);
@@ -104,6 +107,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     this.#shard = Number(this.#meta('shard') ?? 0);
     this.#tailUntil = Number(this.#meta('tail_until') ?? 0);
     this.#alertFeedUntil = Number(this.#meta('alert_feed_until') ?? 0);
+    this.#metrics = platformMetrics(env);
     ctx.blockConcurrencyWhile(() => this.#alarm.load());
   }
 
@@ -159,6 +163,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       this.#ledger.record(entry, now, rows, bytes);
     });
     if (rows > 0) await this.#afterCommit(batch, labelled?.chunks ?? [], sealed, now);
+    if (rows > 0) this.#reportBuffer();
     const buffered = this.#buffer.totals;
     return {
       ok: true,
@@ -299,6 +304,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     for (const seq of this.#buffer.chunkSeqs()) erased += await this.#buffer.eraseInChunk(seq, matches);
     await Promise.allSettled([...this.#inFlight.values()]);
     if (erased > 0) logEvent('info', 'actor.erased', { tenant: this.#tenantId, shard: this.#shard, records: erased });
+    if (erased > 0) this.#reportBuffer();
     return { erased };
   }
 
@@ -350,7 +356,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
             tenantId: this.#tenantId!,
             archive: this.env.ARCHIVE,
             clickhouse,
-            insertCompressed: (body, token) => insertCompressedRows(config, LOGS_TABLE, body, token),
+            insertCompressed: (body, token) => this.#timedInsert(() => insertCompressedRows(config, LOGS_TABLE, body, token)),
             ranges: this.#buffer.rangeLog(flush.batchId),
           },
           flush,
@@ -363,6 +369,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       const message = err instanceof Error ? err.message : String(err);
       const delay = retryDelay(flush.attempts + 1, this.#policy.retryBaseMs, this.#policy.retryMaxMs);
       const failed = this.#buffer.failFlush(flush, Date.now() + delay, message);
+      this.#countFlush(flush, 'failed', started);
       logEvent(err instanceof FlushFailure ? 'warn' : 'error', 'flush.failed', {
         tenant: this.#tenantId,
         batchId: flush.batchId,
@@ -378,6 +385,7 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       this.#buffer.completeFlush(flush);
       if (refused > 0) this.#meter.add(Date.now(), 'records_rejected', refused, 'store_refused');
     });
+    this.#countFlush(flush, 'ok', started);
     if (refused > 0) {
       logEvent('error', 'flush.dead_lettered', {
         tenant: this.#tenantId,
@@ -404,6 +412,43 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
       deadLettered: refused,
       lagMs: Date.now() - flush.createdAt,
     });
+  }
+
+  /** One flush attempt in the platform metrics, and the buffer it leaves. */
+  #countFlush(flush: PendingFlush, outcome: 'ok' | 'failed', started: number): void {
+    const tenant = this.#tenantId ?? '';
+    this.#metrics.count('neurallog_actor_flushes_total', { tenant, outcome });
+    if (flush.attempts > 0) this.#metrics.count('neurallog_actor_flush_retries_total', { tenant });
+    this.#metrics.observe('neurallog_actor_flush_duration_seconds', { outcome }, (Date.now() - started) / 1000);
+    this.#reportBuffer();
+  }
+
+  /** A ClickHouse insert of flushed rows, timed and counted whatever its outcome. */
+  async #timedInsert(insert: () => Promise<void>): Promise<void> {
+    const started = Date.now();
+    let outcome = 'error';
+    try {
+      await insert();
+      outcome = 'ok';
+    } finally {
+      this.#metrics.count('neurallog_clickhouse_inserts_total', { outcome });
+      this.#metrics.observe('neurallog_clickhouse_insert_duration_seconds', { outcome }, (Date.now() - started) / 1000);
+    }
+  }
+
+  /** The buffer's depth and oldest record as they are now, for the next metrics report (at most one per interval per isolate). */
+  #reportBuffer(): void {
+    if (this.#tenantId === null) return;
+    const totals = this.#buffer.totals;
+    this.#metrics.actorBuffer({
+      actor: `${this.#tenantId}/${this.#shard}`,
+      tenant: this.#tenantId,
+      rows: totals.rows,
+      bytes: totals.bytes,
+      oldestReceivedAt: totals.oldestReceivedAt,
+      at: Date.now(),
+    });
+    this.#metrics.reportSoon((work) => this.ctx.waitUntil(work));
   }
 
   /** Publishes the pattern book's news; flushes running together share one publication. */

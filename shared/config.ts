@@ -172,6 +172,16 @@ export const CONFIG_VARIABLES = {
     doc: 'Most records one export (`GET /v1/logs/export`) streams; an NDJSON export cut there ends with a line saying so.',
     usedBy: 'query',
   },
+  NEURALLOG_METRICS_REPORT_MS: {
+    default: '5000',
+    doc: "How often (at most) each isolate sends its platform metrics — counters and histograms summed in memory, the actors' buffer state — to the PlatformMetrics aggregator behind `/metrics` and `GET /v1/admin/platform/metrics` (docs/operations.md); `0` sends none (Analytics Engine data points are written either way when its binding exists).",
+    usedBy: 'ingest, query, admin, actor',
+  },
+  NEURALLOG_METRICS_OPEN: {
+    default: '0',
+    doc: '`1` serves `GET /metrics` (Prometheus text) without a credential, for a local Prometheus (`npm start` sets it; the stack listens on 127.0.0.1 only); `0`: the platform-admin token as a Bearer credential.',
+    usedBy: 'admin, npm start',
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -231,6 +241,8 @@ export interface Config {
   exportMaxRows: number;
   /** NEURALLOG_SECRETS_KEY, or null when unset: read the key through secretsKey, which falls back to the session secret. */
   secrets: { key: string | null };
+  /** Platform metrics: how often isolates report to the aggregator (0: never), and whether /metrics needs no credential. */
+  metrics: { reportIntervalMs: number; open: boolean };
   /** Self-logging: whether the tail worker ships the platform's logs, and into which tenant. */
   selfLogs: { enabled: boolean; tenant: string };
   /** Alerting: whether targets may be http:// and loopback URLs (local stacks and tests only). */
@@ -308,6 +320,7 @@ export function loadConfig(env: ConfigBindings): Config {
     session: { secret: checkSessionSecret(get('NEURALLOG_SESSION_SECRET'), get('NEURALLOG_JWT_SECRET')), ttlSeconds: int('NEURALLOG_SESSION_TTL_S', 60) },
     exportMaxRows: int('NEURALLOG_EXPORT_MAX_ROWS'),
     secrets: { key: checkSecretsKey(get('NEURALLOG_SECRETS_KEY'), get('NEURALLOG_JWT_SECRET')) },
+    metrics: { reportIntervalMs: int('NEURALLOG_METRICS_REPORT_MS', 0), open: flag('NEURALLOG_METRICS_OPEN') },
     selfLogs: { enabled: flag('NEURALLOG_SELF_LOGS'), tenant: checkTenantId('NEURALLOG_PLATFORM_TENANT', get('NEURALLOG_PLATFORM_TENANT')) },
     alerts: {
       allowLoopback: flag('NEURALLOG_ALERTS_ALLOW_LOOPBACK'),

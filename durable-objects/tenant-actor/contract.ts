@@ -4,6 +4,7 @@
  * actor's code.
  */
 import type { ConfigBindings } from '../../shared/config.ts';
+import type { PlatformMetricsBindings } from '../../shared/platform-metrics/reporting.ts';
 import type { Chunk, SealedChunk } from '../../shared/row-format.ts';
 import type { QuotaCoordinator } from '../quota-coordinator.ts';
 import type { AlertEvaluator } from '../alert-evaluator.ts';
@@ -13,7 +14,7 @@ import type { QuotaLimits, QuotaUsage } from './usage-quota.ts';
 import type { HourlyCount } from '../usage-meter.ts';
 import type { BufferTotals, PendingFlush } from './log-buffer.ts';
 
-export interface TenantActorEnv extends ConfigBindings {
+export interface TenantActorEnv extends ConfigBindings, PlatformMetricsBindings {
   ARCHIVE: R2Bucket;
   CONTROL_DB: D1Database;
   QUOTA_COORDINATOR: DurableObjectNamespace<QuotaCoordinator>;

@@ -21,11 +21,16 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(x, y);
 }
 
+/** The platform-admin token (set, ≥ 32 characters, compared in constant time). */
+export async function isPlatformAdminToken(env: AdminEnv, token: string): Promise<boolean> {
+  const platformToken = env.NEURALLOG_PLATFORM_ADMIN_TOKEN ?? '';
+  return platformToken.length >= 32 && (await sameSecret(token, platformToken));
+}
+
 export function requireAdmin(): MiddlewareHandler<{ Bindings: AdminEnv; Variables: { admin: AdminPrincipal } }> {
   return async function requireAdmin(c, next) {
     const token = bearerToken(c.req.header('authorization'));
-    const platformToken = c.env.NEURALLOG_PLATFORM_ADMIN_TOKEN ?? '';
-    if (token !== null && platformToken.length >= 32 && (await sameSecret(token, platformToken))) {
+    if (token !== null && (await isPlatformAdminToken(c.env, token))) {
       c.set('admin', { kind: 'platform-admin', actor: 'platform-admin', credential: null });
       return next();
     }

@@ -11,6 +11,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { requestMetrics } from '../../shared/platform-metrics/http-middleware.ts';
 import { boundedBody, JSON_BODY_MAX_BYTES, LARGE_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import { registerBearerScheme, validationHook } from '../../shared/openapi.ts';
 import { requireAdmin } from './admin-auth.ts';
@@ -20,9 +21,12 @@ import { keyRoutes } from './routes/keys.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { billingWebhookRoutes } from './routes/billing-webhook.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { platformRoutes, prometheusRoutes } from './routes/platform.ts';
 import { runBillingJob } from './billing/job.ts';
 
 const app = new OpenAPIHono<AdminApp>({ defaultHook: validationHook });
+// First: rate, errors and latency per route pattern, whatever answers (shared/platform-metrics/).
+app.use(requestMetrics('admin'));
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);
@@ -39,6 +43,11 @@ app.use('/v1/admin/tenants', requireAdmin());
 app.route('/v1/admin/tenants', tenantRoutes);
 app.route('/v1/admin/tenants', keyRoutes);
 app.route('/v1/admin/tenants', encryptionKeyRoutes);
+// The operator's view of the platform (platform admin only): metrics and the verbose health check.
+app.use('/v1/admin/platform/*', requireAdmin());
+app.route('/v1/admin/platform', platformRoutes);
+// Prometheus's scrape target (the gateway forwards GET /metrics here): its own access rule (routes/platform.ts).
+app.route('/', prometheusRoutes);
 // Sign in, read the session, sign out: the browser explorer's sessions (shared/session.ts).
 app.route('/v1/session', sessionRoutes);
 // Authenticated by Stripe's signature, not a bearer credential.

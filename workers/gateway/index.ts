@@ -11,6 +11,7 @@ import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
 import { requestLimits } from './request-limits.ts';
 import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
 import { securityHeaders } from './security-headers.ts';
+import { verboseHealth, wantsVerbose } from './verbose-health.ts';
 
 export interface GatewayEnv {
   INGEST: Fetcher;
@@ -28,7 +29,10 @@ app.use(requestLimits());
 app.onError(handleError);
 app.notFound(handleNotFound);
 
-/** 200 once every component behind the origin is ready. */
+/**
+ * 200 once every component behind the origin is ready. `?verbose=1` (platform
+ * admin): dependencies, the oldest unflushed record and the version too.
+ */
 app.get('/healthz', async (c) => {
   const probe = async (name: Upstream) => {
     try {
@@ -40,6 +44,7 @@ app.get('/healthz', async (c) => {
     }
   };
   const [ingest, query, admin] = await Promise.all(UPSTREAMS.map(probe));
+  if (wantsVerbose(c.req.query('verbose'))) return verboseHealth(c.env.ADMIN, c.req.header('authorization'), { ingest: ingest!, query: query!, admin: admin! });
   const ok = ingest === 'ok' && query === 'ok' && admin === 'ok';
   return c.json({ status: ok ? 'ok' : 'unavailable', ingest, query, admin }, ok ? 200 : 503);
 });

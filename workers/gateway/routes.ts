@@ -50,6 +50,8 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET', 'POST'], path: '/loki/api/v1/', upstream: 'QUERY' },
   { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST' },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
+  // Prometheus's scrape target: the admin worker reads the metrics aggregator and decides who may (workers/admin/routes/platform.ts).
+  { methods: ['GET'], path: '/metrics', upstream: 'ADMIN' },
 ];
 
 export function resolveUpstream(method: string, pathname: string): Upstream | null {

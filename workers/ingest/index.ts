@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { requestMetrics } from '../../shared/platform-metrics/http-middleware.ts';
 import { boundedBody, JSON_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import type { IngestApp } from './env.ts';
 import { elasticsearchRoutes } from './routes/elasticsearch.ts';
@@ -26,12 +27,15 @@ import { registerBearerScheme } from '../../shared/openapi.ts';
 import { esDocs, lokiPushDoc, otlpLogsDoc, syslogDoc } from './protocol-docs.ts';
 
 export { AlertEvaluator } from '../../durable-objects/alert-evaluator.ts';
+export { PlatformMetrics } from '../../durable-objects/platform-metrics.ts';
 export { QuotaCoordinator } from '../../durable-objects/quota-coordinator.ts';
 export { TailHub } from '../../durable-objects/tail-hub.ts';
 export { TenantActor } from '../../durable-objects/tenant-actor.ts';
 
 // Not strict about a trailing slash: shippers configured with a base URL ending in /es call /es/.
 const app = new OpenAPIHono<IngestApp>({ strict: false });
+// First: rate, errors and latency per route pattern, whatever answers (shared/platform-metrics/).
+app.use(requestMetrics('ingest'));
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);

@@ -30,6 +30,7 @@ import { ingestPolicy, rateLimitHeaders } from '../../shared/rate-limit-headers.
 import { gzip } from '../../shared/gzip.ts';
 import { describeRefusal, serializeRows, type Chunk, type RowRefusal, type SealedChunk } from '../../shared/row-format.ts';
 import { pickShard, shardName } from '../../shared/sharding.ts';
+import { type PlatformMetricsBindings, platformMetrics } from '../../shared/platform-metrics/reporting.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 import type { IngestEnv } from './env.ts';
 import { patternSnapshots } from './pattern-snapshots.ts';
@@ -127,6 +128,12 @@ export function backgroundOf(c: Context): Background {
 export type SubmitEnv = ConfigBindings & Pick<IngestEnv, 'TENANT_ACTOR'>;
 
 export async function submit(env: SubmitEnv, request: Submit, background: Background): Promise<Submission> {
+  const submission = await submitToActor(env, request, background);
+  countSubmission(env, request, submission, background);
+  return submission;
+}
+
+async function submitToActor(env: SubmitEnv, request: Submit, background: Background): Promise<SubmissionWithCounts> {
   const { principal, batch, rows } = request;
   const config = loadConfig(env);
   // Chosen once, before anything: asking again must reach the same actor (its ledger knows the batch).
@@ -149,10 +156,11 @@ export async function submit(env: SubmitEnv, request: Submit, background: Backgr
       message: describeRefusal(first, request.protocol === 'syslog' ? 'line' : 'record'),
       details: { record: first.record, ...(first.field !== null && { field: first.field }), ...(first.limit !== undefined && { limit: first.limit }) },
       headers: {},
+      refusedRecords: rows.length,
     };
   }
   const rejected = rejectedByReason(refused, request.decoderRefused ?? 0);
-  if (serialized.rows === 0 && rejected.size === 0) return { ok: true, accepted: 0, refused, headers: {}, replayed: false };
+  if (serialized.rows === 0 && rejected.size === 0) return { ok: true, accepted: 0, refused, headers: {}, replayed: false, rejected };
 
   const sealed: SealedChunk[] = [];
   for (const chunk of serialized.sealed) sealed.push({ gzip: await gzip(chunk.text), rows: chunk.rows, bytes: chunk.bytes });
@@ -177,6 +185,8 @@ export async function submit(env: SubmitEnv, request: Submit, background: Backgr
       message: 'the batch could not be stored; nothing was accepted, retry later',
       details: {},
       headers: { 'Retry-After': '1' },
+      refusedRecords: serialized.rows,
+      rejected,
     };
   }
   if (outcome === 'unknown') {
@@ -188,6 +198,8 @@ export async function submit(env: SubmitEnv, request: Submit, background: Backgr
         "the tenant's actor did not confirm the batch, so it may or may not have been stored; send it again under an Idempotency-Key to have it stored once",
       details: {},
       headers: { 'Retry-After': '1' },
+      refusedRecords: serialized.rows,
+      rejected,
     };
   }
   if (outcome.ok) {
@@ -204,13 +216,22 @@ export async function submit(env: SubmitEnv, request: Submit, background: Backgr
       code: outcome.code,
       records: serialized.rows,
     });
-    return { ok: false, status: outcome.status, code: outcome.code, message: outcome.message, details: outcome.details, headers };
+    return {
+      ok: false,
+      status: outcome.status,
+      code: outcome.code,
+      message: outcome.message,
+      details: outcome.details,
+      headers,
+      refusedRecords: serialized.rows,
+      rejected,
+    };
   }
   // A replay the client asked for (its key); the worker's own second asking is not the client's business.
   const replayed = outcome.replayed === true && request.idempotencyKey !== undefined;
   if (replayed) headers['Idempotent-Replayed'] = 'true';
   if (!request.quiet) logAccepted(request, outcome, refused.length);
-  return { ok: true, accepted: outcome.accepted, refused, headers, replayed };
+  return { ok: true, accepted: outcome.accepted, refused, headers, replayed, rejected };
 }
 
 function logAccepted(request: Submit, outcome: Extract<IngestOutcome, { ok: true }>, refused: number): void {
@@ -226,6 +247,27 @@ function logAccepted(request: Submit, outcome: Extract<IngestOutcome, { ok: true
     bufferedRows: outcome.buffered.rows,
     durationMs: Date.now() - batch.receivedAt,
   });
+}
+
+/** A submission and what the platform metrics count of it (not part of what protocols see). */
+type SubmissionWithCounts = Submission & {
+  /** Records refused on their own, by reason. */
+  rejected?: Map<string, number>;
+  /** A refusal of the whole request: how many records it held. */
+  refusedRecords?: number;
+};
+
+/** The tenant's accepted and refused records (neurallog_ingest_records_*), by protocol and by reason. */
+function countSubmission(env: SubmitEnv, request: Submit, submission: SubmissionWithCounts, background: Background): void {
+  const metrics = platformMetrics(env as PlatformMetricsBindings);
+  const tenant = request.principal.tenantId;
+  // A replay was counted when it was first accepted.
+  if (submission.ok && !submission.replayed) {
+    metrics.count('neurallog_ingest_records_accepted_total', { tenant, protocol: request.protocol }, submission.accepted);
+  }
+  for (const [reason, records] of submission.rejected ?? []) metrics.count('neurallog_ingest_records_refused_total', { tenant, reason }, records);
+  if (!submission.ok) metrics.count('neurallog_ingest_records_refused_total', { tenant, reason: submission.code }, submission.refusedRecords ?? 0);
+  metrics.reportSoon(background);
 }
 
 /** Refused records by usage reason (a Map: reasons are our codes, but the rule holds everywhere). */

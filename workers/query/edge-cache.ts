@@ -26,6 +26,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
+import { platformMetrics } from '../../shared/platform-metrics/reporting.ts';
 import type { Context } from 'hono';
 import { loadConfig } from '../../shared/config.ts';
 import { tenants } from '../../shared/control-plane/schema.ts';
@@ -152,7 +153,10 @@ export async function cachedJson(
 ): Promise<Response> {
   const { horizonMs, ttlSeconds } = loadConfig(c.env).queryCache;
   const endsAtMs = scope.to.seconds * 1000 + scope.to.nanos / 1e6;
+  // The hit ratio operators watch: hit / (hit + miss); bypasses are ranges too recent to cache.
+  const lookup = (result: 'hit' | 'miss' | 'bypass') => platformMetrics(c.env).count('neurallog_edge_cache_lookups_total', { endpoint, result });
   if (endsAtMs > now - horizonMs) {
+    lookup('bypass');
     const started = Date.now();
     const response = Response.json(await produce());
     response.headers.set('Cache-Status', `NeuralLog; fwd=bypass; detail="range-ends-within-${Math.round(horizonMs / 1000)}s"`);
@@ -170,6 +174,7 @@ export async function cachedJson(
   const t2 = Date.now();
   // Where the time went (I/O only: a Worker's clock moves on I/O), for clients and benchmarks.
   const timing = `generation;dur=${t1 - t0}, cache;dur=${t2 - t1}`;
+  lookup(hit ? 'hit' : 'miss');
   if (hit) {
     const response = new Response(hit.body, hit);
     response.headers.set('Cache-Status', 'NeuralLog; hit');

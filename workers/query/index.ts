@@ -7,6 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 export { QueryGate } from '../../durable-objects/query-gate.ts';
 import { requestId } from 'hono/request-id';
 import { handleError, handleNotFound } from '../../shared/api-error.ts';
+import { requestMetrics } from '../../shared/platform-metrics/http-middleware.ts';
 import { boundedBody, JSON_BODY_MAX_BYTES, LARGE_BODY_MAX_BYTES } from '../../shared/body-limit.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
@@ -26,6 +27,8 @@ import { registerBearerScheme } from '../../shared/openapi.ts';
 import { contextDoc, fieldsDoc, fieldValuesDoc, histogramDoc, mcpDoc } from './endpoint-docs.ts';
 
 const app = new OpenAPIHono<QueryApp>();
+// First: rate, errors and latency per route pattern, whatever answers (shared/platform-metrics/).
+app.use(requestMetrics('query'));
 app.use(requestId());
 app.onError(handleError);
 app.notFound(handleNotFound);

@@ -22,6 +22,9 @@ import type { Principal } from '../../shared/auth.ts';
 import { clickHouseClient } from '../../shared/clickhouse.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { logEvent } from '../../shared/logger.ts';
+import { queryKindOf } from '../../shared/platform-metrics/query-kind.ts';
+import { platformMetrics } from '../../shared/platform-metrics/reporting.ts';
+import { routePath } from 'hono/route';
 import type { QueryApp } from './env.ts';
 import { invalid, type SearchScope } from './search-params.ts';
 
@@ -76,17 +79,39 @@ export async function runBoundedQuery<Row>(c: Context<QueryApp>, sql: string, pa
  * so it does not take one of the plan's query slots, but it runs under the plan's limits.
  */
 export async function runLookup<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes = 4 * 1024 * 1024): Promise<Row[]> {
-  return (await runAdmitted<Row>(c, sql, params, maxBytes)).rows;
+  return (await runAdmitted<Row>(c, sql, params, maxBytes, 'lookup')).rows;
 }
 
-async function runAdmitted<Row>(c: Context<QueryApp>, sql: string, params: Record<string, unknown>, maxBytes: number): Promise<BoundedRows<Row>> {
+async function runAdmitted<Row>(
+  c: Context<QueryApp>,
+  sql: string,
+  params: Record<string, unknown>,
+  maxBytes: number,
+  kind?: string,
+): Promise<BoundedRows<Row>> {
+  const started = Date.now();
   try {
     const result = await startQuery(c, sql, params);
     // Read inside the try: an error ClickHouse reports mid-answer is handled like one before it.
-    return await readRows<Row>(result.stream<Row>(), maxBytes);
+    const rows = await readRows<Row>(result.stream<Row>(), maxBytes);
+    countQuery(c, kind, 'ok', started);
+    return rows;
   } catch (err) {
-    throw queryFailure(c, err);
+    const failure = queryFailure(c, err);
+    countQuery(c, kind, failure instanceof ApiError && failure.status === 400 ? 'limited' : 'error', started);
+    throw failure;
   }
+}
+
+/**
+ * One tenant query in the platform metrics: its kind (from the route that ran it, or given), outcome and time.
+ * Reported with the request's own metrics (the request middleware asks for the report).
+ */
+function countQuery(c: Context<QueryApp>, kind: string | undefined, outcome: 'ok' | 'limited' | 'error', started: number): void {
+  const metrics = platformMetrics(c.env);
+  const queryKind = kind ?? queryKindOf(routePath(c));
+  metrics.count('neurallog_queries_total', { kind: queryKind, outcome });
+  metrics.observe('neurallog_query_duration_seconds', { kind: queryKind }, (Date.now() - started) / 1000);
 }
 
 /** The query sent under the plan's limits; its answer not read yet. */
@@ -164,11 +189,13 @@ export async function streamQuery(c: Context<QueryApp>, sql: string, params: Rec
     released = true;
     await gate.release(admission.lease).catch(() => undefined);
   };
+  const started = Date.now();
   let reader: ReadableStreamDefaultReader<{ text: string }[]>;
   try {
     reader = (await startQuery(c, sql, params)).stream().getReader();
   } catch (err) {
     await release();
+    countQuery(c, undefined, 'error', started);
     throw queryFailure(c, err);
   }
   return {
@@ -178,11 +205,13 @@ export async function streamQuery(c: Context<QueryApp>, sql: string, params: Rec
         const { done, value } = await reader.read();
         if (done) {
           await release();
+          countQuery(c, undefined, 'ok', started);
           return null;
         }
         return value;
       } catch (err) {
         await release();
+        countQuery(c, undefined, 'error', started);
         throw queryFailure(c, err);
       }
     },
@@ -190,6 +219,7 @@ export async function streamQuery(c: Context<QueryApp>, sql: string, params: Rec
       if (released) return;
       await reader.cancel('export ended').catch(() => undefined);
       await release();
+      countQuery(c, undefined, 'ok', started);
     },
   };
 }
