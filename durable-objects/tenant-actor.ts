@@ -199,6 +199,19 @@ export class TenantActor extends DurableObject<TenantActorEnv> {
     };
   }
 
+  /**
+   * Whether a batch was stored, from the ledger alone — a read, nothing
+   * written: the ingest worker asks when every attempt failed without saying
+   * why (workers/ingest/pipeline.ts), as when every commit fails on a full
+   * disk. The ledger entry is written in the same transaction as the rows, so
+   * null means the batch is not stored; otherwise the answer ingest gave.
+   */
+  async recall(batch: ActorBatch): Promise<IngestOutcome | null> {
+    // An actor that never took a batch of this tenant holds none (and binding it now would write).
+    if (this.#tenantId !== batch.tenantId) return null;
+    return this.#answerFromLedger(ledgerKeyOf(batch), batch, Date.now());
+  }
+
   /** Refused whole: nothing stored; the records count as rejected, for this reason. */
   #refuse(batch: ActorBatch, rows: number, refusal: IngestRefusal, now: number): IngestRefusal {
     this.ctx.storage.transactionSync(() => {

@@ -68,6 +68,15 @@ export interface RunningStack {
    * directory (and ClickHouse) to see what survived.
    */
   crash(): Promise<void>;
+  /**
+   * `kill -9` of the workers' runtime only (workerd first, then its supervising Node process, which
+   * cannot go on without it), in the middle of whatever it was doing; ClickHouse, embedded or not,
+   * keeps running. `restartWorkers()` then starts the runtime again on the same state (the fault suite:
+   * scripts/chaos).
+   */
+  crashWorkers(): Promise<void>;
+  /** Starts the workers' runtime again on the same data directory and waits for /healthz. */
+  restartWorkers(): Promise<void>;
 }
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -135,8 +144,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
 
   let runtime: ChildProcess | null = null;
+  // A process killed by a signal keeps exitCode null (signalCode says how it ended): alive means neither is set.
+  const alive = (child: ChildProcess | null): child is ChildProcess => child !== null && child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (runtime && runtime.exitCode === null) {
+    if (alive(runtime)) {
       const exited = new Promise((r) => runtime!.once('exit', r));
       runtime.kill('SIGTERM');
       const timer = setTimeout(() => runtime?.kill('SIGKILL'), 10_000);
@@ -146,8 +157,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await embedded?.close();
   };
 
-  const crash = async () => {
-    if (runtime && runtime.exitCode === null) {
+  const crashWorkers = async () => {
+    if (alive(runtime)) {
       const exited = new Promise((r) => runtime!.once('exit', r));
       // workerd runs under the runtime's process: kill the whole tree, or it outlives it holding the port and the state.
       for (const pid of [...descendantsOf(runtime.pid!), runtime.pid!]) {
@@ -159,12 +170,24 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       }
       await exited;
     }
+  };
+
+  const crash = async () => {
+    await crashWorkers();
     await embedded?.close();
+  };
+
+  const url = `http://127.0.0.1:${options.port}`;
+  let runtimeEnv: Record<string, string> = {};
+  const restartWorkers = async () => {
+    if (alive(runtime)) throw new Error('the workers runtime is still running');
+    runtime = spawnWorkersRuntime(options, dataDir, runtimeEnv);
+    await waitForHealthy(url, runtime, options.readyTimeoutMs ?? 90_000);
   };
 
   try {
     await migrateClickHouse(clickhouse);
-    runtime = spawnWorkersRuntime(options, dataDir, {
+    runtimeEnv = {
       ...options.workerEnv,
       CLICKHOUSE_URL: clickhouse.url,
       CLICKHOUSE_USER: clickhouse.username,
@@ -177,13 +200,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       NEURALLOG_PLATFORM_TENANT: platformTenant,
       // Alert targets may be local receivers (http://, loopback) unless the caller asks for production rules.
       NEURALLOG_ALERTS_ALLOW_LOOPBACK: options.workerEnv?.NEURALLOG_ALERTS_ALLOW_LOOPBACK ?? '1',
-      // A local Prometheus scrapes /metrics without a credential (the stack listens on 127.0.0.1; docs/operations.md).
-      NEURALLOG_METRICS_OPEN: options.workerEnv?.NEURALLOG_METRICS_OPEN ?? '1',
       // Billing is off locally unless the caller configures Stripe (docs/billing.md).
       STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
-    });
-    const url = `http://127.0.0.1:${options.port}`;
+    };
+    runtime = spawnWorkersRuntime(options, dataDir, runtimeEnv);
     await waitForHealthy(url, runtime, options.readyTimeoutMs ?? 90_000);
     return {
       url,
@@ -197,6 +218,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       sessionSecret,
       stop,
       crash,
+      crashWorkers,
+      restartWorkers,
     };
   } catch (err) {
     await stop();

@@ -87,6 +87,19 @@ describe('a worker that lost the actor’s answer', () => {
     expect((await actorOf(tenant).stats()).buffered.rows).toBe(4);
   });
 
+  it('asks the ledger whether a batch was stored when every attempt failed (recall reads, writes nothing)', async () => {
+    const tenant = uniqueTenant();
+    const stored = makeBatch(tenant, records(3));
+    const never = makeBatch(tenant, records(2));
+    // An actor that never took a batch of the tenant holds none, and recalling binds nothing.
+    expect(await actorOf(tenant).recall(stored)).toBeNull();
+    expect(await actorOf(tenant).ingest(stored)).toMatchObject({ ok: true, accepted: 3 });
+    expect(await actorOf(tenant).recall(stored)).toMatchObject({ ok: true, accepted: 3, replayed: true });
+    // Not stored: null, which the ingest worker answers 503 + Retry-After (not 504 "may be stored").
+    expect(await actorOf(tenant).recall(never)).toBeNull();
+    expect((await actorOf(tenant).stats()).buffered.rows).toBe(3);
+  });
+
   it('tells an exception thrown before anything was stored from one that says nothing', () => {
     const remote = Object.assign(new Error('tenant actor of "a" was handed a batch of "b"'), { remote: true });
     const overloaded = Object.assign(new Error('Durable Object is overloaded'), { overloaded: true, retryable: false });
@@ -95,5 +108,14 @@ describe('a worker that lost the actor’s answer', () => {
     expect(actorFailure(overloaded)).toBe('nothing_stored');
     expect(actorFailure(reset)).toBe('ask_again');
     expect(actorFailure(new Error('internal error'))).toBe('ask_again');
+  });
+
+  it.each([
+    ['a full disk on the first attempt: nothing stored', 'database or disk is full: SQLITE_FULL', false, 'nothing_stored'],
+    ['a full disk after an unclear attempt: ask the ledger', 'database or disk is full: SQLITE_FULL', true, 'ask_again'],
+    ['a reset on the first attempt: ask again', 'Network connection lost.', false, 'ask_again'],
+    ['an internal error: ask again', 'internal error; reference = x', false, 'ask_again'],
+  ] as const)('storage failures: %s', (_name, message, earlierUnclear, expected) => {
+    expect(actorFailure(new Error(message), earlierUnclear)).toBe(expected);
   });
 });

@@ -312,12 +312,19 @@ const ACTOR_ATTEMPTS = 3;
  *   nothing was stored;
  * - the object refused the work (`overloaded`): nothing was stored, and asking
  *   again would add to the load;
+ * - its storage full (SQLITE_FULL) on the request's first attempt: the write
+ *   rolled back, nothing was stored (found by the fault suite, docs/reliability.md:
+ *   these were asked again three times and answered 504 "may be stored");
  * - anything else — the connection dropped, the object was reset — may have
  *   come before or after the commit: ask again.
  */
-export function actorFailure(err: unknown): 'nothing_stored' | 'ask_again' {
-  const e = err as { remote?: unknown; overloaded?: unknown } | null;
-  return e?.remote === true || e?.overloaded === true ? 'nothing_stored' : 'ask_again';
+export function actorFailure(err: unknown, earlierAttemptUnclear = false): 'nothing_stored' | 'ask_again' {
+  const e = err as { remote?: unknown; overloaded?: unknown; message?: unknown } | null;
+  if (e?.remote === true || e?.overloaded === true) return 'nothing_stored';
+  // SQLITE_FULL comes from the actor's storage without `remote`. After an unclear attempt, an earlier
+  // one may have committed before its answer was lost: only the ledger can tell then (recallOutcome).
+  if (!earlierAttemptUnclear && typeof e?.message === 'string' && e.message.includes('SQLITE_FULL')) return 'nothing_stored';
+  return 'ask_again';
 }
 
 async function handToActor(
@@ -331,7 +338,7 @@ async function handToActor(
     try {
       return await actor.ingest({ tenantId, shard, ...batch, policy: ingestPolicy(plan) });
     } catch (err) {
-      const failure = actorFailure(err);
+      const failure = actorFailure(err, attempt > 1);
       logEvent('error', 'ingest.actor_failed', {
         requestId: batch.requestId,
         tenant: tenantId,
@@ -341,7 +348,33 @@ async function handToActor(
         error: (err as Error).message,
       });
       if (failure === 'nothing_stored') return 'nothing_stored';
-      if (attempt >= ACTOR_ATTEMPTS) return 'unknown';
+      if (attempt >= ACTOR_ATTEMPTS) return recallOutcome(actor, { tenantId, shard, ...batch, policy: ingestPolicy(plan) });
+    }
+  }
+}
+
+const RECALL_ATTEMPTS = 3;
+
+/**
+ * After the last attempt failed without saying why: whether the batch was
+ * stored, from the actor's ledger (a read; TenantActor.recall). An actor whose
+ * storage cannot commit — its disk full — fails every attempt alike, and
+ * "unknown" (504) would tell the client the batch may be stored when the
+ * ledger can say it is not: 503 + Retry-After then, the answer a full buffer
+ * gets. Unknown stays unknown only when the actor cannot be asked at all.
+ */
+async function recallOutcome(
+  actor: DurableObjectStub<TenantActor>,
+  batch: Parameters<TenantActor['recall']>[0],
+): Promise<IngestOutcome | 'nothing_stored' | 'unknown'> {
+  // An object whose commit failed is reset: a read a moment later meets a fresh instance.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await actor.recall(batch)) ?? 'nothing_stored';
+    } catch (err) {
+      logEvent('error', 'ingest.actor_recall_failed', { tenant: batch.tenantId, batchId: batch.batchId, attempt, error: (err as Error).message });
+      if (attempt >= RECALL_ATTEMPTS) return 'unknown';
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }
   }
 }
