@@ -133,7 +133,21 @@ export const CONFIG_VARIABLES = {
   NEURALLOG_BUFFER_MAX_BYTES: { default: '2147483648', doc: 'Most bytes one actor buffers (same 503 past it).', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_ROWS: { default: '10000', doc: 'The actor flushes once this many rows are buffered…', usedBy: 'actor' },
   NEURALLOG_FLUSH_MAX_BYTES: { default: '8388608', doc: '…or this many bytes…', usedBy: 'actor' },
-  NEURALLOG_FLUSH_MAX_AGE_MS: { default: '1000', doc: '…or when the oldest buffered row is this old (ms).', usedBy: 'actor' },
+  NEURALLOG_FLUSH_MAX_AGE_MS: {
+    default: '1000',
+    doc: '…or when the oldest buffered row is this old (ms), if at least NEURALLOG_FLUSH_MIN_ROWS rows are buffered.',
+    usedBy: 'actor',
+  },
+  NEURALLOG_FLUSH_MIN_ROWS: {
+    default: '1',
+    doc: 'Fewer buffered rows than this wait past NEURALLOG_FLUSH_MAX_AGE_MS, up to NEURALLOG_FLUSH_SLOW_MAX_AGE_MS, so slow tenants make fewer, larger inserts (docs/capacity.md, "Many tenants"); 1: every flush at the maximum age.',
+    usedBy: 'actor',
+  },
+  NEURALLOG_FLUSH_SLOW_MAX_AGE_MS: {
+    default: '10000',
+    doc: 'How long (ms) fewer than NEURALLOG_FLUSH_MIN_ROWS rows may wait. Keep it under NEURALLOG_ALERT_EVALUATION_DELAY_S and NEURALLOG_QUERY_CACHE_HORIZON_MS.',
+    usedBy: 'actor',
+  },
   NEURALLOG_FLUSH_BATCH_MAX_ROWS: {
     default: '100000',
     doc: 'Most rows in one ClickHouse insert; a backlog drains in inserts this big, not in more of them.',
@@ -209,6 +223,9 @@ export interface FlushPolicy {
   maxRows: number;
   maxBytes: number;
   maxAgeMs: number;
+  /** Small flushes wait (durable-objects/tenant-actor/flush-scheduler.ts). */
+  minRows: number;
+  slowMaxAgeMs: number;
   batchMaxRows: number;
   batchMaxBytes: number;
   concurrency: number;
@@ -308,6 +325,8 @@ export function loadConfig(env: ConfigBindings): Config {
       maxRows: int('NEURALLOG_FLUSH_MAX_ROWS'),
       maxBytes: int('NEURALLOG_FLUSH_MAX_BYTES'),
       maxAgeMs: int('NEURALLOG_FLUSH_MAX_AGE_MS'),
+      minRows: int('NEURALLOG_FLUSH_MIN_ROWS'),
+      slowMaxAgeMs: int('NEURALLOG_FLUSH_SLOW_MAX_AGE_MS'),
       batchMaxRows: int('NEURALLOG_FLUSH_BATCH_MAX_ROWS'),
       batchMaxBytes: int('NEURALLOG_FLUSH_BATCH_MAX_BYTES'),
       concurrency: int('NEURALLOG_FLUSH_CONCURRENCY'),

@@ -73,15 +73,29 @@ async function provision(stack: Stack): Promise<string[]> {
   return keys;
 }
 
-/** One request to each of the sampled tenants, one at a time: their latencies (ms). */
+let sequentialFailures = 0;
+
+/** One request to each of the sampled tenants, one at a time: the latencies (ms) of those acknowledged. */
 async function sequentialRound(sender: Sender, keys: string[], sample: number[], seq: number): Promise<number[]> {
   const out: number[] = [];
   for (const i of sample) {
-    const res = await sender.post('/v1/logs', keys[i]!, recordsBody(BATCH, RUN, seq));
-    if (res.status !== 202) throw new Error(`tenant ${tenantId(i)}: ${res.status} ${res.text}`);
-    out.push(res.ms);
+    const res = await sender.post('/v1/logs', keys[i]!, recordsBody(BATCH, RUN, seq)).catch((err: Error) => ({ status: 0, text: err.message, ms: 0 }));
+    if (res.status === 202) out.push(res.ms);
+    else {
+      sequentialFailures++;
+      log(`tenant ${tenantId(i)}: ${res.status} ${res.text.slice(0, 200)}`);
+    }
   }
   return out.sort((a, b) => a - b);
+}
+
+/** workerd's process ids now: a change between snapshots means it was restarted (a crash), which the report must say. */
+function workerdPids(): string {
+  return processMemory()
+    .filter((p) => p.label.startsWith('workerd'))
+    .map((p) => p.pid)
+    .sort()
+    .join(',');
 }
 
 interface BusyResult {
@@ -188,17 +202,23 @@ try {
   // Every other tenant's actor awake too.
   t0 = performance.now();
   const rest = Array.from({ length: TENANTS }, (_, i) => i).filter((i) => !sample.includes(i));
+  let wokenAcked = 0;
   for (let k = 0; k < rest.length; k += 64) {
     await Promise.all(
       rest.slice(k, k + 64).map(async (i) => {
-        const res = await sender.post('/v1/logs', keys[i]!, recordsBody(BATCH, RUN, 0));
-        if (res.status !== 202) throw new Error(`tenant ${tenantId(i)}: ${res.status} ${res.text}`);
+        const res = await sender.post('/v1/logs', keys[i]!, recordsBody(BATCH, RUN, 0)).catch((err: Error) => ({ status: 0, text: err.message }));
+        if (res.status === 202) wokenAcked++;
+        else {
+          sequentialFailures++;
+          log(`tenant ${tenantId(i)}: ${res.status} ${res.text.slice(0, 200)}`);
+        }
       }),
     );
   }
   log(`woke the other ${rest.length} actors in ${fmt((performance.now() - t0) / 1000)} s`);
   const awake = snapshot(dataDir);
-  const ackedBeforeBusy = (2 * sample.length + rest.length) * BATCH;
+  const ackedBeforeBusy = (firstEver.length + warm.length + wokenAcked) * BATCH;
+  const pidsBefore = workerdPids();
 
   log('busy phase…');
   const result = await busy(sender, keys, ch);
@@ -213,7 +233,9 @@ try {
   const buffer = bufferedRows(actorStorage(dataDir).files);
   const afterIdle = await sequentialRound(sender, keys, sample, 2);
   const warmAgain = await sequentialRound(sender, keys, sample, 3);
-  const finalStored = await waitStored(ch, expected + 2 * sample.length * BATCH);
+  const expectedAll = expected + (afterIdle.length + warmAgain.length) * BATCH;
+  const finalStored = await waitStored(ch, expectedAll);
+  const restarted = workerdPids() !== pidsBefore;
 
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const lat = (xs: number[]) => `${fmt(percentile(xs, 50))} / ${fmt(percentile(xs, 99))} / ${fmt(xs[xs.length - 1] ?? 0)}`;
@@ -268,7 +290,9 @@ try {
     `| rows per insert (mean) | ${fmt(result.acked / Math.max(1, result.insertParts))} |`,
     `| inserts per tenant per second | ${fmt(insertsPerSecond / TENANTS, 3)} |`,
     `| active parts, most seen | ${result.activePartsMax} |`,
-    `| acknowledged / stored (whole run) | ${expected + 2 * sample.length * BATCH} / ${finalStored.stored} |`,
+    `| acknowledged / stored (whole run) | ${expectedAll} / ${finalStored.stored} |`,
+    `| requests not acknowledged outside the busy phase | ${sequentialFailures} |`,
+    `| workerd restarted during the run | ${restarted ? '**yes** (its process id changed: the figures after it are not comparable)' : 'no'} |`,
     `| memory, mean of the busy snapshot | ${fmt(mean([...busySnap.memory.values()]) / MB)} MiB per process |`,
   ].join('\n');
   console.log(`\n${report}\n`);

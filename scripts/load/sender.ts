@@ -44,6 +44,8 @@ export function createSender(baseUrl: string, maxSockets = 64): Sender {
             });
           },
         );
+        // A stack that stopped answering must show up as a failure, not hang the run.
+        req.setTimeout(120_000, () => req.destroy(new Error('no answer within 120 s')));
         req.on('error', reject);
         req.end(body);
       });
