@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
 import { createEncryption, generateEncryptionKey, keyFileOf, keyFileText } from '../../sdk/src/encryption/index.ts';
 import { blindQuery } from '../../ui/src/encryption/blind-query.ts';
-import { forgetKeys, loadKeyFile, tokenizers } from '../../ui/src/encryption/keyring.ts';
+import { loadKeyFile } from '../../ui/src/encryption/key-loading.ts';
+import { forgetKeys, tokenizers } from '../../ui/src/encryption/keyring.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'neurallog-tokens-'));
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { effect } from '@preact/signals';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useErrorBoundary } from 'preact/hooks';
 import { whenUnauthenticated } from './api.ts';
-import { KeysIndicator } from './encryption/key-panel.tsx';
+import { KeysIndicator } from './encryption/keys-indicator.tsx';
 import { forgetKeys } from './encryption/keyring.ts';
 import { auditPage } from './pages/audit.tsx';
 import { encryptionPage } from './pages/encryption.tsx';

@@ -1,34 +1,10 @@
 /**
  * Loading key files into the page, the keys loaded, and forgetting them —
- * the encryption page's first part, and the header's indicator.
+ * the encryption page's first part (the header's indicator: keys-indicator.tsx).
  */
 import { useState } from 'preact/hooks';
-import { navigate } from '../router.ts';
-import { forgetKeys, loadedKeys, loadKeyFile, shortKid } from './keyring.ts';
-
-/** The header's indicator: which keys this page holds, and a way to drop them. Nothing when none is loaded. */
-export function KeysIndicator() {
-  const keys = loadedKeys.value;
-  if (keys.length === 0) return null;
-  const kids = keys.map((k) => k.kid).join(', ');
-  return (
-    <span class="keys-indicator" data-testid="keys-indicator">
-      <a
-        href="/encryption"
-        title={`Decryption keys held by this page (in memory, until it reloads): ${kids}`}
-        onClick={(e) => {
-          e.preventDefault();
-          navigate('/encryption');
-        }}
-      >
-        {keys.length === 1 ? 'Key' : `${keys.length} keys`}: {keys.map((k) => shortKid(k.kid)).join(', ')}
-      </a>{' '}
-      <button type="button" onClick={forgetKeys} data-testid="forget-keys-top">
-        Forget keys
-      </button>
-    </span>
-  );
-}
+import { loadKeyFile } from './key-loading.ts';
+import { forgetKeys, loadedKeys } from './keyring.ts';
 
 export function KeyLoader() {
   const [status, setStatus] = useState<string | null>(null);
