@@ -10,8 +10,11 @@
  * - a content key per batch (the default: one AES-GCM call a record) or per
  *   record (AES-KW wrap of a fresh key too: three WebCrypto calls);
  * - with blind tokens (a search secret) or without.
- * Then, in Node only: for the choice of HMAC, one word's token by WebCrypto
- * `sign` and by @noble/hashes with the keyed state cloned; for scale,
+ * - a record's blind tokens alone, per keyed PRF (HMAC-SHA-256, keyed BLAKE2s,
+ *   keyed BLAKE3: scripts/bench-encryption/prfs.ts) with the tokenizer's cache
+ *   and without, and the words split and normalised with no PRF at all.
+ * Then, in Node only: one new word's token by each PRF, as v1 made it, by
+ * WebCrypto `sign` and (when installed) by SipHash-2-4/128; for scale,
  * JSON.stringify of the record and what the ingest spends checking an envelope.
  *
  * Each figure is the median of BENCH_ROUNDS rounds (5) of BENCH_RECORDS
@@ -19,25 +22,29 @@
  * falls on all alike. CPU is the whole process's, every thread (WebCrypto
  * works on a thread pool in Node, Deno and Chromium), so records/s per
  * CPU-second is the rate one core sustains. BENCH_RUNTIMES=node,deno,chromium,workerd
- * picks the runtimes (default: all four; Chromium is skipped when it is missing).
+ * picks the runtimes (default: all four; Chromium is skipped when it is missing);
+ * BENCH_CASES=tokens,16 the cases whose names contain one of the parts (default: all).
  */
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hmac } from '@noble/hashes/hmac.js';
+import { _HMAC } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as sdk from '../sdk/src/encryption/index.ts';
 import { EncryptedRecords } from '../shared/encryption-envelope.ts';
 import { normalizeRecord } from '../shared/normalize.ts';
 import { PROJECT_ROOT } from './stack.ts';
-import { benchRecords, CASES, drive, EncryptionCases, type Figure } from './bench-encryption/cases.ts';
+import { benchRecords, drive, EncryptionCases, type Figure, selectCases } from './bench-encryption/cases.ts';
 import { benchChromium } from './bench-encryption/chromium.ts';
+import { PRFS } from './bench-encryption/prfs.ts';
 import { benchWorkerd } from './bench-encryption/workerd.ts';
 import { CHROMIUM, haveChromium } from '../test/support/browser.ts';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const RUNTIMES = (process.env.BENCH_RUNTIMES ?? 'node,deno,chromium,workerd').split(',');
+const CASES = selectCases(process.env.BENCH_CASES);
 
 const key = await sdk.generateEncryptionKey();
 const benchKey = { publicKey: key.publicKey, searchSecret: key.searchSecret };
@@ -56,6 +63,7 @@ async function benchNode(): Promise<{ version: string; figures: Figure[] }> {
     },
     RECORDS,
     ROUNDS,
+    CASES,
   );
   return { version: `Node ${process.version}`, figures };
 }
@@ -64,7 +72,7 @@ async function benchDeno(): Promise<{ version: string; figures: Figure[] }> {
   const deno = join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');
   const run = promisify(execFile);
   const args = ['run', '--no-config', '--no-lock', '--no-prompt', '--node-modules-dir=manual', join(PROJECT_ROOT, 'scripts', 'bench-encryption', 'deno.ts')];
-  const { stdout } = await run(deno, [...args, JSON.stringify(benchKey), String(RECORDS), String(ROUNDS)], {
+  const { stdout } = await run(deno, [...args, JSON.stringify(benchKey), String(RECORDS), String(ROUNDS), process.env.BENCH_CASES ?? ''], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NO_COLOR: '1' },
     maxBuffer: 1 << 20,
@@ -77,9 +85,9 @@ const runtimes: { version: string; figures: Figure[] }[] = [];
 for (const runtime of RUNTIMES) {
   if (runtime === 'node') runtimes.push(await benchNode());
   else if (runtime === 'deno') runtimes.push(await benchDeno());
-  else if (runtime === 'workerd') runtimes.push(await benchWorkerd(benchKey, RECORDS, ROUNDS));
+  else if (runtime === 'workerd') runtimes.push(await benchWorkerd(benchKey, RECORDS, ROUNDS, CASES));
   else if (runtime === 'chromium') {
-    if (haveChromium) runtimes.push(await benchChromium(benchKey, RECORDS, ROUNDS));
+    if (haveChromium) runtimes.push(await benchChromium(benchKey, RECORDS, ROUNDS, CASES));
     else console.warn(`Chromium skipped: ${CHROMIUM} is missing`);
   } else throw new Error(`BENCH_RUNTIMES: no runtime ${runtime}`);
 }
@@ -131,22 +139,52 @@ async function round(scenario: Scenario, n: number): Promise<NodeFigure> {
 }
 
 const sample = benchRecords(RECORDS);
+{
+  // For reading the token rows per term: the distinct terms a record's tokens are made of (its words, two attributes).
+  const terms = sample.reduce((n, r) => n + new Set([...sdk.wordsOf(r.message), 'user=', 'order=']).size, 0) / sample.length;
+  console.log(`\nTerms per record (distinct words of the body and the two encrypted attributes): ${terms.toFixed(1)}`);
+}
 const scenarios: Scenario[] = [];
 // The logger's own per-record work for scale: serialising the record as the shipper does.
 scenarios.push({ name: '(for scale) JSON.stringify of the clear record', work: (i) => JSON.stringify(sample[i % sample.length]!) });
-const word = new TextEncoder().encode('declined');
+// One new word's token (distinct words, no cache), for the choice of PRF: as v1 made it (HMAC-SHA-256, the word
+// UTF-8-encoded by TextEncoder.encode), by WebCrypto, and through the SDK's tokenizer with each PRF; SipHash-2-4/128
+// (`siphash`, not a dependency) when installed: npm install --no-save siphash@1.2.0.
+const words = Array.from({ length: RECORDS }, (_, i) => `declined${i}`);
 const hmacKey = crypto.getRandomValues(new Uint8Array(32));
 const subtleKey = await crypto.subtle.importKey('raw', hmacKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-const keyed = hmac.create(sha256, hmacKey);
-scenarios.push({ name: 'one word: HMAC-SHA-256 by WebCrypto sign (awaited)', work: () => crypto.subtle.sign('HMAC', subtleKey, word) });
-scenarios.push({
-  name: 'one word: HMAC-SHA-256 by @noble/hashes, keyed state cloned',
-  work: () => {
-    const mac = keyed.clone();
-    mac.update(word);
-    return mac.digest();
-  },
-});
+const utf8 = new TextEncoder();
+scenarios.push({ name: 'one word: HMAC-SHA-256 by WebCrypto sign (awaited)', work: (i) => crypto.subtle.sign('HMAC', subtleKey, utf8.encode(words[i]!)) });
+{
+  const keyed = new _HMAC(sha256, hmacKey);
+  const digest = new Uint8Array(32);
+  let scratch: typeof keyed | undefined;
+  scenarios.push({
+    name: 'one word: v1 as it was (HMAC-SHA-256, TextEncoder.encode per word)',
+    work: (i) => {
+      const mac = keyed._cloneInto(scratch);
+      scratch = mac;
+      mac.update(utf8.encode(words[i]!));
+      mac.digestInto(digest);
+      return digest;
+    },
+  });
+}
+for (const { name, factory } of PRFS) {
+  const tokenizer = await sdk.BlindTokenizer.fromSecret(key.searchSecret, { prf: factory, cacheEntries: 0 });
+  scenarios.push({ name: `one word: ${name} through the tokenizer`, work: (i) => tokenizer.token(words[i]!) });
+}
+try {
+  const sip = createRequire(import.meta.url)('siphash/lib/siphash-double') as { hash_hex: (key: Uint32Array, m: Uint8Array) => string };
+  const sipKey = new Uint32Array(hmacKey.buffer, 0, 4);
+  const buffer = new Uint8Array(256);
+  scenarios.push({
+    name: 'one word: SipHash-2-4/128 (siphash 1.2.0), UTF-8 into a reused buffer',
+    work: (i) => sip.hash_hex(sipKey, buffer.subarray(0, utf8.encodeInto(words[i]!, buffer).written)),
+  });
+} catch {
+  console.warn('SipHash skipped: the siphash package is not installed (npm install --no-save siphash@1.2.0)');
+}
 
 // The ingest's side, for scale: a record normalised in clear, and one checked and normalised with its envelope
 // (shared/encryption-envelope.ts; the protected header is parsed once per request, as there).

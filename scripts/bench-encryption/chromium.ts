@@ -15,9 +15,14 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { browserBundle } from '../../sdk/build.ts';
 import { CHROMIUM } from '../../test/support/browser.ts';
-import { type BenchKey, drive, type Figure } from './cases.ts';
+import { type BenchKey, type CaseSpec, drive, type Figure } from './cases.ts';
 
-export async function benchChromium(key: BenchKey, records: number, rounds: number): Promise<{ version: string; figures: Figure[] }> {
+export async function benchChromium(
+  key: BenchKey,
+  records: number,
+  rounds: number,
+  selected: readonly CaseSpec[],
+): Promise<{ version: string; figures: Figure[] }> {
   const sdk = (await browserBundle({ entry: 'encryption', format: 'iife', globalName: 'nlEncryption' })).code;
   const cases = (
     await build({
@@ -70,6 +75,7 @@ export async function benchChromium(key: BenchKey, records: number, rounds: numb
       },
       records,
       rounds,
+      selected,
     );
     return { version: `Chromium ${browser.version()}`, figures };
   } finally {

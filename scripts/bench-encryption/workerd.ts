@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
-import { type BenchKey, drive, type Figure } from './cases.ts';
+import { type BenchKey, type CaseSpec, drive, type Figure } from './cases.ts';
 
 /** The ingest worker's (workers/ingest/wrangler.toml). */
 const COMPATIBILITY_DATE = '2026-11-01';
@@ -47,7 +47,12 @@ function workerdCpuMs(): number {
   return ticks * 10;
 }
 
-export async function benchWorkerd(key: BenchKey, records: number, rounds: number): Promise<{ version: string; figures: Figure[] }> {
+export async function benchWorkerd(
+  key: BenchKey,
+  records: number,
+  rounds: number,
+  cases: readonly CaseSpec[],
+): Promise<{ version: string; figures: Figure[] }> {
   const script = (
     await build({
       stdin: { contents: WORKER, resolveDir: new URL('.', import.meta.url).pathname, sourcefile: 'worker.ts', loader: 'ts' },
@@ -85,6 +90,7 @@ export async function benchWorkerd(key: BenchKey, records: number, rounds: numbe
       },
       records,
       rounds,
+      cases,
     );
     const version = JSON.parse(readFileSync(new URL('../../node_modules/workerd/package.json', import.meta.url), 'utf8')).version as string;
     return { version: `workerd ${version}`, figures };
