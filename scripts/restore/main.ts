@@ -1,5 +1,5 @@
 /**
- * `npm run restore:archive -- --from YYYY-MM-DD [--to YYYY-MM-DD] [--tenant <id>] [--data-dir <dir>]`
+ * `npm run restore:archive -- --from YYYY-MM-DD [--to YYYY-MM-DD] [--tenant <id>] [--data-dir <dir>] [--archive-dir <dir>]`
  *
  * Reloads ClickHouse from the R2 archive: every batch the actors flushed on
  * those days (UTC), for one tenant or all, each stored once — a batch still in
@@ -9,7 +9,8 @@
  * 1 when a batch could not be restored (refused by ClickHouse, unreadable).
  *
  * Reads the local stack's archive (`<data-dir>/state`, default NEURALLOG_DATA_DIR
- * or .neurallog) with the stack stopped. ClickHouse: CLICKHOUSE_URL (and
+ * or .neurallog) with the stack stopped, or with `--archive-dir` a copy of an
+ * archive laid out as its keys (production's R2 synced to a disk). ClickHouse: CLICKHOUSE_URL (and
  * CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE) as for
  * migrations/clickhouse/migrate.ts; without it, the stack's embedded ClickHouse
  * (`<data-dir>/clickhouse`) is started for the run, with the schema applied.
@@ -23,22 +24,27 @@ import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { type ClickHouseConnection, migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
 import { freePort } from '../ports.ts';
 import { clickHouseTarget } from './clickhouse-target.ts';
+import { openDirectoryArchive } from './directory-archive.ts';
 import { openLocalArchive } from './local-archive.ts';
 import { type RestoreRequest, type RestoreSummary, restoreArchive } from './restore-archive.ts';
 
 export interface LocalRestoreOptions extends RestoreRequest {
   dataDir: string;
+  /** Read this copy of an archive (./directory-archive.ts) instead of the stack's R2. */
+  archiveDir?: string;
   /** A running ClickHouse; when absent the embedded one is started on `<dataDir>/clickhouse`. */
   clickhouse?: ClickHouseConnection;
   onLine?: (line: string) => void;
 }
 
-/** The restore of the local stack's archive (also what test/node/archive-restore.test.ts runs). */
+/** The restore of the local stack's archive or of a copy (also what test/node/archive-restore*.test.ts run). */
 export async function restoreLocalArchive(options: LocalRestoreOptions): Promise<RestoreSummary> {
   const dataDir = resolve(options.dataDir);
-  await access(join(dataDir, 'state', 'v3')).catch(() => {
-    throw new Error(`${dataDir}/state/v3 does not exist: --data-dir must be the stack's data directory (NEURALLOG_DATA_DIR)`);
-  });
+  if (options.archiveDir === undefined) {
+    await access(join(dataDir, 'state', 'v3')).catch(() => {
+      throw new Error(`${dataDir}/state/v3 does not exist: --data-dir must be the stack's data directory (NEURALLOG_DATA_DIR)`);
+    });
+  }
   let conn = options.clickhouse;
   let embedded: Awaited<ReturnType<typeof startEmbeddedClickHouse>> | null = null;
   if (!conn) {
@@ -48,7 +54,10 @@ export async function restoreLocalArchive(options: LocalRestoreOptions): Promise
     await migrateClickHouse(conn);
   }
   const target = clickHouseTarget(conn);
-  const archive = await openLocalArchive(dataDir).catch(async (err: unknown) => {
+  const archive = await (options.archiveDir !== undefined
+    ? Promise.resolve({ ...openDirectoryArchive(resolve(options.archiveDir)), dispose: async () => {} })
+    : openLocalArchive(dataDir)
+  ).catch(async (err: unknown) => {
     await target.close();
     await embedded?.close();
     throw err;
@@ -72,6 +81,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       to: { type: 'string' },
       tenant: { type: 'string' },
       'data-dir': { type: 'string' },
+      'archive-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -81,6 +91,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     tenant: values.tenant ?? null,
     from: values.from,
     to: values.to ?? new Date().toISOString().slice(0, 10),
+    ...(values['archive-dir'] !== undefined ? { archiveDir: values['archive-dir'] } : {}),
     ...(env.CLICKHOUSE_URL
       ? {
           clickhouse: {

@@ -35,7 +35,15 @@ export async function restoreBatch(target: RestoreTarget, batch: ArchivedBatch):
   };
   let inserts = 0;
   for (;;) {
-    const step = nextRestoreStep(batch.batchId, inserts, await stored());
+    let found: boolean;
+    try {
+      found = await stored();
+    } catch (err) {
+      // A value the lookup cannot even take as a parameter (a timestamp that is no time) cannot be stored either.
+      if (isDataRefusal(err)) return { outcome: 'refused', rows, inserts, reason: (err as Error).message.slice(0, 500) };
+      throw err;
+    }
+    const step = nextRestoreStep(batch.batchId, inserts, found);
     if (step.kind === 'done') return { outcome: step.outcome, rows, inserts };
     if (step.kind === 'give-up') return { outcome: 'not-stored', rows, inserts, reason: step.reason };
     try {
