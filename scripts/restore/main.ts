@@ -1,5 +1,5 @@
 /**
- * `npm run restore:archive -- --from YYYY-MM-DD [--to YYYY-MM-DD] [--tenant <id>] [--data-dir <dir>] [--archive-dir <dir>]`
+ * `npm run restore:archive -- --from YYYY-MM-DD [--to YYYY-MM-DD] [--tenant <id>] [--data-dir <dir>] [--archive-dir <dir> | --archive-r2 <bucket URL>]`
  *
  * Reloads ClickHouse from the R2 archive: every batch the actors flushed on
  * those days (UTC), for one tenant or all, each stored once — a batch still in
@@ -9,8 +9,10 @@
  * 1 when a batch could not be restored (refused by ClickHouse, unreadable).
  *
  * Reads the local stack's archive (`<data-dir>/state`, default NEURALLOG_DATA_DIR
- * or .neurallog) with the stack stopped, or with `--archive-dir` a copy of an
- * archive laid out as its keys (production's R2 synced to a disk). ClickHouse: CLICKHOUSE_URL (and
+ * or .neurallog) with the stack stopped; with `--archive-dir` a copy of an
+ * archive laid out as its keys (production's R2 synced to a disk); with
+ * `--archive-r2 https://<ACCOUNT_ID>.r2.cloudflarestorage.com/<bucket>` R2 itself,
+ * read by ClickHouse's s3() with R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY. ClickHouse: CLICKHOUSE_URL (and
  * CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE) as for
  * migrations/clickhouse/migrate.ts; without it, the stack's embedded ClickHouse
  * (`<data-dir>/clickhouse`) is started for the run, with the schema applied.
@@ -24,6 +26,7 @@ import { startEmbeddedClickHouse } from '../../embedded-clickhouse/server.ts';
 import { type ClickHouseConnection, migrateClickHouse } from '../../migrations/clickhouse/migrate.ts';
 import { freePort } from '../ports.ts';
 import { clickHouseTarget } from './clickhouse-target.ts';
+import { type ClickHouseArchiveLocation, openClickHouseArchive } from './clickhouse-archive.ts';
 import { openDirectoryArchive } from './directory-archive.ts';
 import { openLocalArchive } from './local-archive.ts';
 import { type RestoreRequest, type RestoreSummary, restoreArchive } from './restore-archive.ts';
@@ -32,6 +35,8 @@ export interface LocalRestoreOptions extends RestoreRequest {
   dataDir: string;
   /** Read this copy of an archive (./directory-archive.ts) instead of the stack's R2. */
   archiveDir?: string;
+  /** Have ClickHouse read the archive (./clickhouse-archive.ts) instead of the stack's R2. */
+  clickhouseArchive?: ClickHouseArchiveLocation;
   /** A running ClickHouse; when absent the embedded one is started on `<dataDir>/clickhouse`. */
   clickhouse?: ClickHouseConnection;
   onLine?: (line: string) => void;
@@ -40,7 +45,7 @@ export interface LocalRestoreOptions extends RestoreRequest {
 /** The restore of the local stack's archive or of a copy (also what test/node/archive-restore*.test.ts run). */
 export async function restoreLocalArchive(options: LocalRestoreOptions): Promise<RestoreSummary> {
   const dataDir = resolve(options.dataDir);
-  if (options.archiveDir === undefined) {
+  if (options.archiveDir === undefined && options.clickhouseArchive === undefined) {
     await access(join(dataDir, 'state', 'v3')).catch(() => {
       throw new Error(`${dataDir}/state/v3 does not exist: --data-dir must be the stack's data directory (NEURALLOG_DATA_DIR)`);
     });
@@ -54,10 +59,13 @@ export async function restoreLocalArchive(options: LocalRestoreOptions): Promise
     await migrateClickHouse(conn);
   }
   const target = clickHouseTarget(conn);
-  const archive = await (options.archiveDir !== undefined
-    ? Promise.resolve({ ...openDirectoryArchive(resolve(options.archiveDir)), dispose: async () => {} })
-    : openLocalArchive(dataDir)
-  ).catch(async (err: unknown) => {
+  const elsewhere =
+    options.clickhouseArchive !== undefined
+      ? openClickHouseArchive(conn, options.clickhouseArchive)
+      : options.archiveDir !== undefined
+        ? openDirectoryArchive(resolve(options.archiveDir))
+        : null;
+  const archive = await (elsewhere ? Promise.resolve({ ...elsewhere, dispose: async () => {} }) : openLocalArchive(dataDir)).catch(async (err: unknown) => {
     await target.close();
     await embedded?.close();
     throw err;
@@ -82,16 +90,23 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       tenant: { type: 'string' },
       'data-dir': { type: 'string' },
       'archive-dir': { type: 'string' },
+      'archive-r2': { type: 'string' },
     },
     strict: true,
   });
   if (!values.from) throw new Error('--from YYYY-MM-DD is required: the first flush day (UTC) to restore');
+  if (values['archive-r2'] !== undefined && (!env.R2_ACCESS_KEY_ID || !env.R2_SECRET_ACCESS_KEY)) {
+    throw new Error('--archive-r2 needs R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY: an R2 API token that can read the bucket');
+  }
   const summary = await restoreLocalArchive({
     dataDir: values['data-dir'] ?? env.NEURALLOG_DATA_DIR ?? '.neurallog',
     tenant: values.tenant ?? null,
     from: values.from,
     to: values.to ?? new Date().toISOString().slice(0, 10),
     ...(values['archive-dir'] !== undefined ? { archiveDir: values['archive-dir'] } : {}),
+    ...(values['archive-r2'] !== undefined
+      ? { clickhouseArchive: { kind: 's3' as const, baseUrl: values['archive-r2'], keyId: env.R2_ACCESS_KEY_ID!, secret: env.R2_SECRET_ACCESS_KEY! } }
+      : {}),
     ...(env.CLICKHOUSE_URL
       ? {
           clickhouse: {
