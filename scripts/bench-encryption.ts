@@ -31,7 +31,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { _HMAC } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { bindClearFields } from '../sdk/src/encryption/clear-fields.ts';
 import * as sdk from '../sdk/src/encryption/index.ts';
+import { aadMember } from '../sdk/src/encryption/jwe.ts';
 import { EncryptedRecords } from '../shared/encryption-envelope.ts';
 import { normalizeRecord } from '../shared/normalize.ts';
 import { PROJECT_ROOT } from './stack.ts';
@@ -185,6 +187,16 @@ try {
 } catch {
   console.warn('SipHash skipped: the siphash package is not installed (npm install --no-save siphash@1.2.0)');
 }
+
+// What binding the clear fields adds to a record (sdk/src/encryption/clear-fields.ts): the fields in the form the
+// ingest stores, their canonical encoding, and its base64url — the aad (AES-GCM's share of it is inside WebCrypto).
+scenarios.push({
+  name: '(SDK) binding the clear fields: canonical encoding and base64url of the aad',
+  work: (i) => {
+    const r = sample[i % sample.length]!;
+    return aadMember(bindClearFields(r, { region: r.attributes!.region }).canonical);
+  },
+});
 
 // The ingest's side, for scale: a record normalised in clear, and one checked and normalised with its envelope
 // (shared/encryption-envelope.ts; the protected header is parsed once per request, as there).
