@@ -24,6 +24,8 @@ export class Admission {
   readonly #quota: UsageQuota;
   /** Volume reserved from the QuotaCoordinator and not yet spent (sharded tenants; lost on eviction, never over-granted). */
   #reservation: { window: string; bytes: number } | null = null;
+  /** The request to the QuotaCoordinator in flight, if any. */
+  #asking: Promise<IngestRefusal | null> | null = null;
 
   constructor(
     sql: SqlStorage,
@@ -62,7 +64,20 @@ export class Admission {
   async reserve(batch: ActorBatch, now: number): Promise<IngestRefusal | null> {
     if (batch.policy.shards <= 1) return null;
     while (!this.#reservationCovers(batch.receivedBytes, now)) {
-      const refusal = await this.#reserveVolume(batch.tenantId, batch.receivedBytes, batch.policy.quota, now);
+      // One request to the coordinator at a time: each replaces this shard's claim with what the shard holds
+      // when it asks, so two at once would each leave out the other's grant.
+      if (this.#asking) {
+        await this.#asking.catch(() => undefined);
+        continue;
+      }
+      const asking = this.#reserveVolume(batch.tenantId, batch.shard, batch.receivedBytes, batch.policy.quota, now);
+      this.#asking = asking;
+      let refusal: IngestRefusal | null;
+      try {
+        refusal = await asking;
+      } finally {
+        this.#asking = null;
+      }
       if (refusal) return refusal;
     }
     return null;
@@ -125,14 +140,17 @@ export class Admission {
     return this.#reservation?.window === utcWindows(now).day && this.#reservation.bytes >= bytes;
   }
 
-  async #reserveVolume(tenantId: string, bytes: number, quota: QuotaLimits, now: number): Promise<IngestRefusal | null> {
+  async #reserveVolume(tenantId: string, shard: number, bytes: number, quota: QuotaLimits, now: number): Promise<IngestRefusal | null> {
     const today = utcWindows(now).day;
     if (this.#reservation?.window !== today) this.#reservation = { window: today, bytes: 0 };
     if (this.#reservation.bytes >= bytes) return null;
     const needed = bytes - this.#reservation.bytes;
     const chunk = Math.max(needed, Math.ceil(quota.dailyBytes / 100));
     const coordinator = this.coordinators.get(this.coordinators.idFromName(tenantId));
-    const granted: Reservation = await coordinator.reserve(chunk, needed, quota);
+    // This shard's durable spend and what it holds replace its claim at the coordinator (quota-coordinator.ts).
+    const spent = this.#quota.spent(now);
+    const holding = { shard, spentDay: spent.day, spentMonth: spent.month, held: this.#reservation.bytes };
+    const granted: Reservation = await coordinator.reserve(chunk, needed, quota, holding);
     if (granted.granted > 0) {
       if (this.#reservation?.window === granted.window) this.#reservation.bytes += granted.granted;
       return null;

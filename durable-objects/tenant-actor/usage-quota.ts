@@ -82,6 +82,12 @@ export class UsageQuota {
     this.#sql.exec("DELETE FROM usage_windows WHERE (period LIKE 'd:%' AND period < ?) OR (period LIKE 'm:%' AND period < ?)", w.day, w.month);
   }
 
+  /** Bytes counted in the current day and month (a sharded tenant's shard reports them to its QuotaCoordinator). */
+  spent(now: number): { day: number; month: number } {
+    const w = utcWindows(now);
+    return { day: this.#read(w.day).bytes, month: this.#read(w.month).bytes };
+  }
+
   usage(limits: QuotaLimits, now: number): QuotaUsage {
     const w = utcWindows(now);
     return {

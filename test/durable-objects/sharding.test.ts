@@ -65,7 +65,7 @@ describe('hot-tenant sharding', () => {
     await Promise.all(
       [0, 1, 2, 3].map(async (k) => {
         for (let i = 0; i < 15; i++) {
-          const outcome: IngestOutcome = await shard(tenant, k).ingest(makeBatch(tenant, records(10), Date.now(), policy));
+          const outcome: IngestOutcome = await shard(tenant, k).ingest({ ...makeBatch(tenant, records(10), Date.now(), policy), shard: k });
           if (outcome.ok) acceptedBytes += probe.receivedBytes;
           else {
             expect(outcome.code).toBe('quota_exceeded');
@@ -78,5 +78,22 @@ describe('hot-tenant sharding', () => {
     // Short of the quota by at most one chunk per shard (a chunk here is one batch: 1 % of the quota is smaller).
     expect(acceptedBytes).toBeGreaterThanOrEqual(daily - 4 * probe.receivedBytes - 7);
     expect(refused).toBe(60 - acceptedBytes / probe.receivedBytes);
+  });
+
+  it("reclaims a chunk lost with a shard's memory (a reset, an eviction) instead of counting it until the day ends", async () => {
+    const tenant = uniqueTenant();
+    const coordinator = env.QUOTA_COORDINATOR.get(env.QUOTA_COORDINATOR.idFromName(tenant));
+    const quota = { dailyBytes: 10_000, monthlyBytes: 100_000 };
+    // Shard 1 asks for a chunk of 1,000 two hundred times, each time as a fresh object: it has spent 300 bytes
+    // (its durable counters) and holds nothing (the earlier grant went with its memory).
+    for (let i = 0; i < 200; i++) {
+      const grant = await coordinator.reserve(1_000, 100, quota, { shard: 1, spentDay: 300, spentMonth: 300, held: 0 });
+      expect(grant.granted, `request ${i}`).toBe(1_000);
+    }
+    // Its claim is 1,300 of 10,000; shard 2 gets the rest and not a byte more.
+    expect((await coordinator.reserve(9_000, 1, quota, { shard: 2, spentDay: 0, spentMonth: 0, held: 0 })).granted).toBe(8_700);
+    expect(await coordinator.reserve(1, 1, quota, { shard: 3, spentDay: 0, spentMonth: 0, held: 0 })).toMatchObject({ granted: 0, period: 'day' });
+    // What a shard still holds counts: shard 1 holding 500 and asking again is granted nothing more.
+    expect(await coordinator.reserve(1_000, 1, quota, { shard: 1, spentDay: 800, spentMonth: 800, held: 500 })).toMatchObject({ granted: 0 });
   });
 });
