@@ -84,11 +84,13 @@ export class MetricsRecorder {
   }
 
   #seriesOf<M extends MetricName>(metric: M, labels: Labels<M>): SeriesDelta | null {
+    // A plain loop: this runs on every request (no closures, one string).
     const names = METRICS[metric].labels as readonly string[];
-    const values = names.map((name) => (labels as Record<string, string>)[name]!);
-    const key = `${metric}\u0000${values.join('\u0000')}`;
+    let key: string = metric;
+    for (const name of names) key += `\u0000${(labels as Record<string, string>)[name]}`;
     let series = this.#series.get(key);
     if (!series) {
+      const values = names.map((name) => (labels as Record<string, string>)[name]!);
       if (this.#series.size >= MAX_PENDING_SERIES) {
         this.#dropped++;
         return null;
