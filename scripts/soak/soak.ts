@@ -126,18 +126,23 @@ try {
     const wait = Math.min(due, nextSample) - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (performance.now() >= nextSample) {
+      // The minute's figures are taken before anything is awaited: answers arriving meanwhile belong to the next minute.
       const lat = minuteLatencies.sort((a, b) => a - b);
+      const [p50Ms, p99Ms] = [percentile(lat, 50), percentile(lat, 99)];
+      const minute = { offered: minuteOffered, acked: minuteAcked, refused: minuteRefused };
+      minuteLatencies = [];
+      minuteOffered = minuteAcked = minuteRefused = 0;
       const parts = await logsParts(ch);
       const buffered = bufferedRows(actorStorage(dataDir).files);
       const sample = {
         minute: samples.length + 1,
         rssBytes: Object.fromEntries([...memoryByLabel(processMemory())].filter(([l]) => !l.startsWith('load generator'))),
-        p50Ms: percentile(lat, 50),
-        p99Ms: percentile(lat, 99),
+        p50Ms,
+        p99Ms,
         activeParts: parts.active,
-        offered: minuteOffered,
-        ackedInMinute: minuteAcked,
-        refused: minuteRefused,
+        offered: minute.offered,
+        ackedInMinute: minute.acked,
+        refused: minute.refused,
         partsCreated: parts.created - lastCreated,
         buffered: buffered?.rows ?? null,
       };
@@ -150,8 +155,6 @@ try {
           .map(([l, b]) => `${l} ${fmt(b / MB, 0)}`)
           .join(', ')} MiB`,
       );
-      minuteLatencies = [];
-      minuteOffered = minuteAcked = minuteRefused = 0;
       nextSample += 60_000;
       continue;
     }
