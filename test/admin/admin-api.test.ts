@@ -122,6 +122,9 @@ describe('admin API', () => {
       paths: Record<string, Record<string, unknown>>;
     }>();
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/metrics',
+      '/v1/admin/platform/health',
+      '/v1/admin/platform/metrics',
       '/v1/admin/tenants',
       '/v1/admin/tenants/{tenantId}',
       '/v1/admin/tenants/{tenantId}/audit',

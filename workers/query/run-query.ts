@@ -103,13 +103,22 @@ async function runAdmitted<Row>(
   }
 }
 
+/** The route pattern that is running (empty when there is none, as for a context built by hand): metrics never fail a query. */
+function routeOf(c: Context<QueryApp>): string {
+  try {
+    return routePath(c);
+  } catch {
+    return '';
+  }
+}
+
 /**
  * One tenant query in the platform metrics: its kind (from the route that ran it, or given), outcome and time.
  * Reported with the request's own metrics (the request middleware asks for the report).
  */
 function countQuery(c: Context<QueryApp>, kind: string | undefined, outcome: 'ok' | 'limited' | 'error', started: number): void {
   const metrics = platformMetrics(c.env);
-  const queryKind = kind ?? queryKindOf(routePath(c));
+  const queryKind = kind ?? queryKindOf(routeOf(c));
   metrics.count('neurallog_queries_total', { kind: queryKind, outcome });
   metrics.observe('neurallog_query_duration_seconds', { kind: queryKind }, (Date.now() - started) / 1000);
 }
