@@ -200,6 +200,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       NEURALLOG_PLATFORM_TENANT: platformTenant,
       // Alert targets may be local receivers (http://, loopback) unless the caller asks for production rules.
       NEURALLOG_ALERTS_ALLOW_LOOPBACK: options.workerEnv?.NEURALLOG_ALERTS_ALLOW_LOOPBACK ?? '1',
+      // A local Prometheus scrapes /metrics without a credential (the stack listens on 127.0.0.1; docs/operations.md).
+      NEURALLOG_METRICS_OPEN: options.workerEnv?.NEURALLOG_METRICS_OPEN ?? '1',
       // Billing is off locally unless the caller configures Stripe (docs/billing.md).
       STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
