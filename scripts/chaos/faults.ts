@@ -86,7 +86,7 @@ async function killMidFlush(ctx: FaultContext, times: number, gapMs: number): Pr
   const sorted = [...restarts].sort((a, b) => a - b);
   return [
     `${times} kills, ${midInsert} of them while a flush's insert was at ClickHouse`,
-    `restart to /healthz 200: median ${sorted[sorted.length >> 1]} ms, max ${sorted.at(-1)} ms`,
+    `restart until /healthz answers: median ${sorted[sorted.length >> 1]} ms, max ${sorted.at(-1)} ms`,
   ];
 }
 
