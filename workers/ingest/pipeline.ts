@@ -34,6 +34,7 @@ import { type PlatformMetricsBindings, platformMetrics } from '../../shared/plat
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 import type { IngestEnv } from './env.ts';
 import { patternSnapshots } from './pattern-snapshots.ts';
+import { refusalMemo } from './refusal-memo.ts';
 
 /**
  * The request's `Idempotency-Key` (the IETF httpapi draft's header, as Stripe
@@ -163,6 +164,8 @@ async function submitToActor(env: SubmitEnv, request: Submit, background: Backgr
   if (serialized.rows === 0 && rejected.size === 0) return { ok: true, accepted: 0, refused, headers: {}, replayed: false, rejected };
 
   const sealed: SealedChunk[] = [];
+  // Before the hand-off: the refusal memo's horizon counts from a moment no later than the actor's clock.
+  const askedAt = Date.now();
   for (const chunk of serialized.sealed) sealed.push({ gzip: await gzip(chunk.text), rows: chunk.rows, bytes: chunk.bytes });
   const outcome = await handToActor(actor, principal, shard, {
     batchId: batch.batchId,
@@ -207,8 +210,10 @@ async function submitToActor(env: SubmitEnv, request: Submit, background: Backgr
     if (refresh) background(refresh);
   }
   const headers = rateLimitHeaders(principal.plan, outcome.rate);
+  if (!outcome.ok && outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+  // The actor's verdict for the tenant: a 429 refuses its next requests before their bodies are read (refusal-memo.ts).
+  if (!outcome.ok) refusalMemo.remember(principal.tenantId, principal.plan, { ...outcome, headers }, askedAt);
   if (!outcome.ok) {
-    if (outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
     logEvent('info', 'ingest.refused', {
       requestId: request.requestId,
       protocol: request.protocol,

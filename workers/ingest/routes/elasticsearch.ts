@@ -20,6 +20,7 @@ import type { IngestApp } from '../env.ts';
 import { describeRefusal } from '../../../shared/row-format.ts';
 import { idempotencyKeyOf, newBatch, submit, backgroundOf } from '../pipeline.ts';
 import { readBodyText } from '../request-body.ts';
+import { refuseWhileRemembered } from '../refusal-memo.ts';
 
 export const elasticsearchRoutes = new Hono<IngestApp>();
 
@@ -48,7 +49,8 @@ elasticsearchRoutes.onError((err, c) => {
   return esError(
     c,
     err.status,
-    err.status === 413 ? 'content_too_long_exception' : err.status >= 500 ? esErrorType(err.status) : 'parse_exception',
+    // 429 (a remembered refusal, before the body is read): the whole request rejected, as a full bulk queue answers; shippers retry it.
+    err.status === 413 ? 'content_too_long_exception' : err.status >= 500 || err.status === 429 ? esErrorType(err.status) : 'parse_exception',
     err.message,
     err.headers,
   );
@@ -109,6 +111,8 @@ for (const path of ['/_index_template/:name', '/_template/:name', '/_ilm/policy/
   elasticsearchRoutes.on(['GET', 'HEAD'], path, async (c) => c.json({ [`${path.split('/')[1]!.replace(/^_/, '')}s`]: [] }, 200, PRODUCT_HEADERS));
 }
 
+// A tenant its actor refused a moment ago is refused again before the body is read (refusal-memo.ts).
+elasticsearchRoutes.on(['POST', 'PUT'], ['/_bulk', '/:index/_bulk'], refuseWhileRemembered());
 elasticsearchRoutes.post('/_bulk', (c) => bulk(c, undefined));
 elasticsearchRoutes.put('/_bulk', (c) => bulk(c, undefined));
 elasticsearchRoutes.post('/:index/_bulk', (c) => bulk(c, c.req.param('index')));

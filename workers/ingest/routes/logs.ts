@@ -21,6 +21,7 @@ import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
 import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { refuseWhileRemembered } from '../refusal-memo.ts';
 
 const LogRecordDoc = z
   .object({
@@ -81,7 +82,7 @@ export const postLogsDoc = createRoute({
 
 export const logsRoutes = new Hono<IngestApp>();
 
-logsRoutes.post('/', requirePrincipal('logs:write'), async function ingestLogs(c) {
+logsRoutes.post('/', requirePrincipal('logs:write'), refuseWhileRemembered(), async function ingestLogs(c) {
   const config = loadConfig(c.env);
   const principal = c.get('principal');
   const format = bodyFormat(c.req.header('content-type'));

@@ -15,6 +15,7 @@ import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
 import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
 
@@ -43,7 +44,7 @@ lokiRoutes.onError((err, c) => {
   return text(c, err.status, err.message, err.headers);
 });
 
-lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), async (c) => {
+lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), refuseWhileRemembered(), async (c) => {
   const principal = c.get('principal');
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-protobuf' && type !== 'application/json') {

@@ -18,6 +18,7 @@ import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
 import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import {
   ExportLogsServiceResponseSchema,
@@ -90,7 +91,7 @@ function describeRejections(rejected: RejectedRecord[]): string {
   return `${rejected.length} log record(s) rejected — ${first}${rejected.length > 3 ? '; …' : ''}`;
 }
 
-otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), async (c) => {
+otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), refuseWhileRemembered(), async (c) => {
   const encoding = encodingOf(c.req.header('content-type'));
   if (!encoding) {
     throw new ApiError(

@@ -12,12 +12,13 @@ import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { IngestApp } from '../env.ts';
 import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
 
 export const syslogRoutes = new Hono<IngestApp>();
 
-syslogRoutes.post('/', requirePrincipal('logs:write'), async (c) => {
+syslogRoutes.post('/', requirePrincipal('logs:write'), refuseWhileRemembered(), async (c) => {
   const config = loadConfig(c.env);
   const principal = c.get('principal');
   const { text, bytes } = await readBodyText(c.req.raw, config.limits.maxRequestBytes);
