@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_BACKOFF_MS, MAX_RETRY_AFTER_MS, nextStep, type AttemptOutcome, type NextStep } from '../../scripts/chaos/retry-decision.ts';
 import { type SentBatch, tally } from '../../scripts/chaos/tally.ts';
+import { verdict } from '../../scripts/chaos/report.ts';
+import type { PhaseResult, SuiteResult } from '../../scripts/chaos/schedule.ts';
 
 describe('the canary client: what follows an attempt', () => {
   const cases: [string, AttemptOutcome, number, number, NextStep][] = [
@@ -62,5 +64,31 @@ describe('the checker: lost, duplicated, phantom', () => {
   ];
   it.each(cases)('%s', (_name, batches, found, expected) => {
     expect(tally(batches, found)).toMatchObject(expected);
+  });
+});
+
+describe('the verdict: which 504s fail a run', () => {
+  const phase = (fault: string, answers: Record<string, number>): PhaseResult => ({
+    fault,
+    what: fault,
+    notes: [],
+    durationMs: 1_000,
+    resumeMs: 100,
+    drainMs: 200,
+    answers,
+    refusalsWithoutRetryAfter: 0,
+  });
+  const run = (phases: PhaseResult[], unknownOutcomes: number): SuiteResult =>
+    ({ phases, unknownOutcomes, tallies: [], refused: [], unacknowledged: 0, serverErrors: 0, tooManyParts: 0 }) as unknown as SuiteResult;
+  // A 504 while the actors' disk is full is the known deviation (docs/reliability.md); anywhere else it fails the run.
+  const cases: [string, PhaseResult[], number, boolean][] = [
+    ['no 504 at all', [phase('workerd-kill', { 202: 10 })], 0, true],
+    ['a 504 during a full disk', [phase('disk-full', { 503: 4, 504: 1 })], 1, true],
+    ['504s during a full disk with ClickHouse away', [phase('disk-full+clickhouse-down', { 503: 20, 504: 3 })], 3, true],
+    ['a 504 during a kill', [phase('workerd-kill', { 0: 5, 504: 1 })], 1, false],
+    ['a 504 outside every phase window', [phase('disk-full', { 503: 4, 504: 1 })], 2, false],
+  ];
+  it.each(cases)('%s', (_name, phases, unknownOutcomes, ok) => {
+    expect(verdict(run(phases, unknownOutcomes)).ok).toBe(ok);
   });
 });
