@@ -73,10 +73,12 @@ const WORKERD_TEST_TIMEOUT_MS = 30_000;
 
 export default defineConfig({
   test: {
-    // Two test files at a time, whatever the core count (the default on 2 cores is 1): most of an
-    // end-to-end file's time is waiting (a stack starting, alerts evaluating, flushes), so a second
-    // file uses what the first leaves idle — npm test took 14.4 min serialised on this machine.
-    maxWorkers: 2,
+    // Three test files at a time, whatever the core count (the default on 2 cores is 1): most of an
+    // end-to-end file's time is waiting (a stack starting, alerts evaluating, flushes), so other
+    // files use what one leaves idle — npm test took 14.4 min serialised on this machine, 9.5 with
+    // two at a time, and ~13 with two once issue 20's end-to-end files came (the suite used under
+    // one core on average).
+    maxWorkers: 3,
     // The workers' structured info logs are noise in test output; warnings and errors stay.
     onConsoleLog: (log) => !log.includes('"level":"info"') && !log.includes('injected failure') && !log.includes('billing.webhook_refused'),
     projects: [
