@@ -6,8 +6,9 @@
  * computes (Spectre mitigation), so wall time is the request's, taken here,
  * and CPU is the workerd process's (/proc/<pid>/stat, every thread; Linux).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { cpuSnapshot } from '../process-cpu.ts';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
 import { type BenchKey, type CaseSpec, drive, type Figure } from './cases.ts';
 
@@ -30,21 +31,11 @@ export default {
   },
 };`;
 
-/** CPU ms of the workerd processes this process started (utime + stime, in clock ticks of 10 ms). */
+/** CPU ms of the workerd processes under this process (scripts/process-cpu.ts reads their utime + stime). */
 function workerdCpuMs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (name === 'workerd' && Number(fields[1]) === process.pid) ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10;
+  let seconds = 0;
+  for (const [name, cpu] of cpuSnapshot()) if (name.startsWith('workerd')) seconds += cpu;
+  return seconds * 1000;
 }
 
 export async function benchWorkerd(
