@@ -126,7 +126,7 @@ export function backgroundOf(c: Context): Background {
 }
 
 /** What `submit` needs of its worker's bindings: the actors and the configuration (the ingest worker and the platform-logs tail worker both have them). */
-export type SubmitEnv = ConfigBindings & Pick<IngestEnv, 'TENANT_ACTOR'>;
+export type SubmitEnv = ConfigBindings & PlatformMetricsBindings & Pick<IngestEnv, 'TENANT_ACTOR'>;
 
 export async function submit(env: SubmitEnv, request: Submit, background: Background): Promise<Submission> {
   const submission = await submitToActor(env, request, background);
@@ -264,7 +264,7 @@ type SubmissionWithCounts = Submission & {
 
 /** The tenant's accepted and refused records (neurallog_ingest_records_*), by protocol and by reason. */
 function countSubmission(env: SubmitEnv, request: Submit, submission: SubmissionWithCounts, background: Background): void {
-  const metrics = platformMetrics(env as PlatformMetricsBindings);
+  const metrics = platformMetrics(env);
   const tenant = request.principal.tenantId;
   // A replay was counted when it was first accepted.
   if (submission.ok && !submission.replayed) {
