@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PatternSnapshot, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { PatternMiner, templateToId } from '../../shared/patterns/miner.ts';
-import { MAX_TEMPLATES_HELD, PatternSnapshots, REFRESH_MS } from '../../workers/ingest/pattern-snapshots.ts';
+import { MAX_COPIES, MAX_TEMPLATES_HELD, PatternSnapshots, REFRESH_MS } from '../../workers/ingest/pattern-snapshots.ts';
 
 class ActorStandIn {
   asked = 0;
@@ -54,6 +54,26 @@ describe('the worker’s copies of the actors’ templates', () => {
     expect(actor.asked).toBe(3);
     // The copy it had still labels.
     expect((await snapshots.lookup('t', actor.stub))!('api', 'order 8 paid')).toBe(templateToId('api', 'order <*> paid'));
+  });
+
+  it('keeps a copy for each of 1,000 actors served in turn, so no request waits for its actor’s snapshot twice', async () => {
+    // load:tenants' pattern: 1,000 tenants, each sending in rotation. With room for fewer copies
+    // than tenants, the least recently used is always the next one needed: every request missed.
+    const snapshots = new PatternSnapshots();
+    const actors = Array.from({ length: 1_000 }, (_, i) => new ActorStandIn({ version: `${i}.1`, templates: templates('request <*> served') }));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, actor] of actors.entries()) {
+        const label = await snapshots.lookup(`tenant-${i}`, actor.stub);
+        expect(label!('api', 'request 7 served')).toBe(templateToId('api', 'request <*> served'));
+      }
+    }
+    expect(actors.map((a) => a.asked)).toEqual(actors.map(() => 1));
+
+    // Still bounded: one more actor than there is room for drops the least recently used copy.
+    const extra = Array.from({ length: MAX_COPIES }, () => new ActorStandIn({ version: 'a.1', templates: templates('job <*> done') }));
+    for (const [i, actor] of extra.entries()) await snapshots.lookup(`extra-${i}`, actor.stub);
+    await snapshots.lookup('tenant-0', actors[0]!.stub);
+    expect(actors[0]!.asked).toBe(2);
   });
 
   it('holds no copy of an actor with more templates than an isolate may hold, and does not ask again per request', async () => {

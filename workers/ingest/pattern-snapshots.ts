@@ -22,8 +22,17 @@ import type { PatternSnapshot, TenantActor } from '../../durable-objects/tenant-
 import { logEvent } from '../../shared/logger.ts';
 import { PatternMiner } from '../../shared/patterns/miner.ts';
 
-/** Actors whose copies one isolate keeps (least recently used out first). */
-const MAX_COPIES = 256;
+/**
+ * Actors whose copies one isolate keeps (least recently used out first). A
+ * miss costs the request an RPC to its actor before anything else, so this
+ * must cover every tenant an isolate serves in turn: at 256, 1,000 tenants
+ * sending in rotation missed on every request, and each ack waited for a
+ * snapshot (docs/benchmarks.md, "Many tenants"). A copy of a few templates
+ * costs about 5 KiB (measured with PatternMiner.restore in Node), so 2,048
+ * copies cost about 10 MiB beside the templates themselves, which
+ * MAX_TEMPLATES_HELD bounds.
+ */
+export const MAX_COPIES = 2_048;
 /**
  * Templates all copies together may hold: an isolate has 128 MB, and a
  * template costs its miner a few hundred bytes (tokens, keys, index entries).
