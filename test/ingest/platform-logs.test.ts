@@ -7,7 +7,9 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { mayShip } from '../../workers/ingest/platform-logs/loop-guard.ts';
 import { redactSecrets } from '../../workers/ingest/platform-logs/redact.ts';
-import { shipTailEvents, type PlatformLogsEnv } from '../../workers/ingest/platform-logs/ship.ts';
+import { SelfLogBatch } from '../../workers/ingest/platform-logs/batch.ts';
+import { SELF_LOG_BATCH_LIMITS } from '../../workers/ingest/platform-logs/ship-decision.ts';
+import { gatherTailEvents, type PlatformLogsEnv } from '../../workers/ingest/platform-logs/ship.ts';
 import { SELF_LOG_LIMITS, tailRecords, type TailContext } from '../../workers/ingest/platform-logs/tail-records.ts';
 import { shardName } from '../../shared/sharding.ts';
 import { provisionTenant } from '../support/control-plane.ts';
@@ -209,7 +211,18 @@ describe('shipping into the platform tenant', () => {
     await provisionTenant(tenant, { plan: 'starter' });
     return { tenant, env: { ...env, NEURALLOG_SELF_LOGS: '1', NEURALLOG_PLATFORM_TENANT: tenant } as PlatformLogsEnv };
   }
-  const background = (work: Promise<unknown>) => void work.catch(() => undefined);
+  /** A tail call's waitUntil: the work it was handed, awaited to the end (work may hand on more). */
+  function waitUntil(): { background: (work: Promise<unknown>) => void; settled: () => Promise<void> } {
+    const pending: Promise<unknown>[] = [];
+    return {
+      background: (work) => void pending.push(work),
+      settled: async () => {
+        while (pending.length > 0) await pending.shift();
+      },
+    };
+  }
+  /** A batch that ships each tail call's records at once: what one call gives is what the actor stores. */
+  const unbatched = () => new SelfLogBatch({ ...SELF_LOG_BATCH_LIMITS, maxRecords: 1 });
 
   it("stores another tenant's flush log in the platform tenant's actor, through the ingest pipeline", async () => {
     const { tenant, env: shipEnv } = await platformEnv();
@@ -219,21 +232,27 @@ describe('shipping into the platform tenant', () => {
       entrypoint: 'TenantActor',
       logs: [{ message: [line({ level: 'info', msg: 'flush.done', tenant: 'dev', rows: 5 })] }],
     });
-    expect(await shipTailEvents([flushed], shipEnv, background)).toEqual({ shipped: 1, refused: 0 });
+    const call = waitUntil();
+    expect(await gatherTailEvents([flushed], shipEnv, call.background, { batch: unbatched() })).toEqual({ gathered: 1, dropped: 0 });
+    await call.settled();
     const stats = await actorOf(tenant).stats();
     expect(stats).toMatchObject({ tenantId: tenant, buffered: { rows: 1 } });
   });
 
   it('ships nothing while the switch is off, or when the platform tenant does not exist', async () => {
     const item = traceItem({ logs: [{ message: ['hello'] }] });
-    expect(await shipTailEvents([item], { ...env, NEURALLOG_SELF_LOGS: '0' } as PlatformLogsEnv, background)).toMatchObject({
-      shipped: 0,
+    const call = waitUntil();
+    const batch = unbatched();
+    expect(await gatherTailEvents([item], { ...env, NEURALLOG_SELF_LOGS: '0' } as PlatformLogsEnv, call.background, { batch })).toMatchObject({
+      gathered: 0,
       skipped: 'disabled',
     });
     const missing = uniqueTenant('absent');
-    expect(await shipTailEvents([item], { ...env, NEURALLOG_SELF_LOGS: '1', NEURALLOG_PLATFORM_TENANT: missing } as PlatformLogsEnv, background)).toMatchObject(
-      { shipped: 0, skipped: 'no_platform_tenant' },
-    );
+    expect(
+      await gatherTailEvents([item], { ...env, NEURALLOG_SELF_LOGS: '1', NEURALLOG_PLATFORM_TENANT: missing } as PlatformLogsEnv, call.background, { batch }),
+    ).toMatchObject({ gathered: 0, skipped: 'no_platform_tenant' });
+    await call.settled();
+    expect(batch.state).toMatchObject({ records: 0, inFlight: 0 });
     expect((await actorOf(missing).stats()).buffered.rows).toBe(0);
   });
 
@@ -254,11 +273,20 @@ describe('shipping into the platform tenant', () => {
       outcome: 'exception',
       exceptions: [{ name: 'Error', message: 'overloaded', timestamp: 1 }],
     });
+    const call = waitUntil();
+    const batch = unbatched();
     for (let i = 0; i < 20; i++) {
-      expect(await shipTailEvents([ownAlarm('info', 'flush.done'), ownIngest], shipEnv, background)).toMatchObject({ shipped: 0, skipped: 'nothing' });
+      expect(await gatherTailEvents([ownAlarm('info', 'flush.done'), ownIngest], shipEnv, call.background, { batch })).toMatchObject({
+        gathered: 0,
+        skipped: 'nothing',
+      });
     }
+    await call.settled();
     expect((await actorOf(tenant).stats()).buffered.rows).toBe(0);
-    for (let i = 0; i < 20; i++) expect(await shipTailEvents([ownAlarm('warn', 'flush.failed')], shipEnv, background)).toEqual({ shipped: 1, refused: 0 });
+    for (let i = 0; i < 20; i++) {
+      expect(await gatherTailEvents([ownAlarm('warn', 'flush.failed')], shipEnv, call.background, { batch })).toEqual({ gathered: 1, dropped: 0 });
+      await call.settled();
+    }
     expect((await actorOf(tenant).stats()).buffered.rows).toBe(20);
   });
 });

@@ -7,7 +7,9 @@
  * it has ended: its console lines, exceptions and outcome. When
  * NEURALLOG_SELF_LOGS is `1` it ships them into the platform tenant
  * (NEURALLOG_PLATFORM_TENANT), so operators search the platform with the
- * platform (docs/operations.md, "Self-logging").
+ * platform (docs/operations.md, "Self-logging"): gathered across tail calls
+ * in the isolate (batch.ts) and shipped a batch at a time, at most a second
+ * after the oldest was gathered.
  *
  * It is no one's producer (its own config names no tail consumer), so what it
  * logs — a refused shipment, say — is never shipped again; what its shipping
@@ -16,12 +18,12 @@
  * same pipeline (workers/ingest/pipeline.ts), deployed as a worker of its own.
  */
 import { logEvent } from '../../../shared/logger.ts';
-import { shipTailEvents, type PlatformLogsEnv } from './ship.ts';
+import { gatherTailEvents, type PlatformLogsEnv } from './ship.ts';
 
 export default {
   async tail(events, env, ctx) {
     try {
-      await shipTailEvents(events, env, (work) => ctx.waitUntil(work), producerOf(ctx));
+      await gatherTailEvents(events, env, (work) => ctx.waitUntil(work), { producer: producerOf(ctx) });
     } catch (err) {
       // Self-logs are best effort: a failure here is said on this worker's own output, never retried into a loop.
       logEvent('error', 'self_logs.failed', { error: err instanceof Error ? err.message : String(err) });

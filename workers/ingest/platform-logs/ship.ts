@@ -1,5 +1,6 @@
 /**
- * Shipping: a tail call's records into the platform tenant, through the
+ * Shipping: tail calls' records into the platform tenant — gathered across
+ * tail calls in the isolate's batch (batch.ts), then shipped through the
  * ingest pipeline every protocol uses (workers/ingest/pipeline.ts) — the same
  * normalisation, row checks, sealing, shard choice and actor hand-off, and so
  * the same limits: the platform tenant is an ordinary tenant of its plan, its
@@ -14,13 +15,12 @@ import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import { shardName } from '../../../shared/sharding.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import { newBatch, submit, type Background, type SubmitEnv } from '../pipeline.ts';
-import { tailRecords } from './tail-records.ts';
+import { SelfLogBatch } from './batch.ts';
+import { mayHaveRecords, type SelfLogRecord, tailRecords } from './tail-records.ts';
 
 export type PlatformLogsEnv = SubmitEnv & AuthBindings;
 
-export type ShipOutcome =
-  | { shipped: number; refused: number }
-  | { shipped: 0; skipped: 'disabled' | 'nothing' | 'no_platform_tenant' | 'refused'; code?: string };
+export type ShipOutcome = { shipped: number; refused: number } | { shipped: 0; skipped: 'no_platform_tenant' | 'refused'; code?: string };
 
 /** The platform tenant's actor ids by tenant and shard count (ids are a hash of the name: stable, cached for the isolate). */
 const actorIds = new Map<string, ReadonlySet<string>>();
@@ -40,28 +40,61 @@ function platformActorIds(env: SubmitEnv, writer: TenantWriter): ReadonlySet<str
 /** When the missing platform tenant was last said (ms): once a minute, not once per tail call. */
 let missingSaidAt = 0;
 
-export async function shipTailEvents(
+/** The platform tenant's writer, or null (said once a minute) when it is missing, suspended or held by billing. */
+async function platformWriter(env: PlatformLogsEnv, tenant: string, now: number): Promise<TenantWriter | null> {
+  const writer = await tenantWriter(tenant, env, now);
+  if (writer !== null && writer.ingestSuspendedAt === null) return writer;
+  if (now - missingSaidAt > 60_000) {
+    missingSaidAt = now;
+    // This worker is nobody's producer: its own lines go to Workers Logs / the terminal only.
+    logEvent('warn', 'self_logs.no_platform_tenant', { tenant, reason: writer === null ? 'missing or suspended' : 'ingest held by billing' });
+  }
+  return null;
+}
+
+export type GatherOutcome = { gathered: number; dropped: number } | { gathered: 0; skipped: 'disabled' | 'nothing' | 'no_platform_tenant' };
+
+export interface GatherOptions {
+  /** The producing worker, when the runtime says it apart from the events. */
+  producer?: string | null;
+  /** The batch the records join; the isolate's own unless a test brings one. */
+  batch?: SelfLogBatch;
+  now?: number;
+}
+
+/** The isolate's batch: records gathered across tail calls (batch.ts). */
+const isolateBatch = new SelfLogBatch();
+
+/**
+ * A tail call: its events' records join the batch, which ships them when it
+ * is due (ship-decision.ts), in the background of the call that makes it due.
+ */
+export async function gatherTailEvents(
   items: readonly TraceItem[],
   env: PlatformLogsEnv,
   background: Background,
-  producer: string | null = null,
-  now = Date.now(),
-): Promise<ShipOutcome> {
+  options: GatherOptions = {},
+): Promise<GatherOutcome> {
   const config = loadConfig(env);
-  if (!config.selfLogs.enabled) return { shipped: 0, skipped: 'disabled' };
+  if (!config.selfLogs.enabled) return { gathered: 0, skipped: 'disabled' };
+  // Most invocations (a request's gateway hop, an actor's RPC) write nothing and end well: no look-up for them.
+  if (!items.some(mayHaveRecords)) return { gathered: 0, skipped: 'nothing' };
+  const now = options.now ?? Date.now();
   const tenant = config.selfLogs.tenant;
-  const writer = await tenantWriter(tenant, env, now);
-  if (writer === null || writer.ingestSuspendedAt !== null) {
-    if (now - missingSaidAt > 60_000) {
-      missingSaidAt = now;
-      // This worker is nobody's producer: its own lines go to Workers Logs / the terminal only.
-      logEvent('warn', 'self_logs.no_platform_tenant', { tenant, reason: writer === null ? 'missing or suspended' : 'ingest held by billing' });
-    }
-    return { shipped: 0, skipped: 'no_platform_tenant' };
-  }
-  const records = tailRecords(items, { platformTenant: tenant, platformActorIds: platformActorIds(env, writer), producer });
-  if (records.length === 0) return { shipped: 0, skipped: 'nothing' };
+  const writer = await platformWriter(env, tenant, now);
+  if (writer === null) return { gathered: 0, skipped: 'no_platform_tenant' };
+  const records = tailRecords(items, { platformTenant: tenant, platformActorIds: platformActorIds(env, writer), producer: options.producer ?? null });
+  if (records.length === 0) return { gathered: 0, skipped: 'nothing' };
+  const batch = options.batch ?? isolateBatch;
+  const gathered = batch.add(records, (taken) => shipRecords(taken, env, background), background);
+  return { gathered, dropped: records.length - gathered };
+}
 
+/** Records into the platform tenant, now: one submission through the ingest pipeline. */
+export async function shipRecords(records: readonly SelfLogRecord[], env: PlatformLogsEnv, background: Background, now = Date.now()): Promise<ShipOutcome> {
+  const tenant = loadConfig(env).selfLogs.tenant;
+  const writer = await platformWriter(env, tenant, now);
+  if (writer === null) return { shipped: 0, skipped: 'no_platform_tenant' };
   const batch = newBatch(writer, now);
   const rows: LogRow[] = [];
   let unreadable = 0;

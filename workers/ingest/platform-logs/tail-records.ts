@@ -82,6 +82,7 @@ export function tailRecords(items: readonly TraceItem[], context: TailContext): 
     else left++;
   };
   for (const item of items) {
+    if (!mayHaveRecords(item)) continue;
     const invocation = describeInvocation(item, context);
     for (const log of item.logs ?? []) {
       const { record, tenant } = consoleRecord(log, invocation, limits);
@@ -239,10 +240,21 @@ function exceptionRecord(exception: TraceException, invocation: Invocation, limi
   };
 }
 
+/** Whether an event can give a record at all: it wrote to the console, threw, or ended badly (the rest is read only then). */
+export function mayHaveRecords(item: TraceItem): boolean {
+  return (item.logs?.length ?? 0) > 0 || (item.exceptions?.length ?? 0) > 0 || endedBadly(item);
+}
+
+/** Ended in a way worth a record of its own: not `ok`, nothing thrown that the runtime reported (exceeded CPU or memory, cancelled…). */
+function endedBadly(item: TraceItem): boolean {
+  const outcome = String(item.outcome);
+  return outcome !== 'ok' && outcome !== 'unknown' && (item.exceptions?.length ?? 0) === 0;
+}
+
 /** An invocation that ended badly and threw nothing the runtime reported (exceeded CPU or memory, cancelled…). */
 function endingRecord(item: TraceItem, invocation: Invocation, limits: SelfLogLimits): SelfLogRecord | null {
+  if (!endedBadly(item)) return null;
   const outcome = String(item.outcome);
-  if (outcome === 'ok' || outcome === 'unknown' || (item.exceptions?.length ?? 0) > 0) return null;
   return {
     timestamp: isoTime(item.eventTimestamp ?? Date.now()),
     // A client that goes away cancels its request: worth seeing, not an error of ours.
