@@ -5,9 +5,10 @@
  * API keys (shared/api-keys.ts) are checked in three steps: the checksum (no
  * look-up for a typo or a forged string), the key's record in D1 (by its
  * public key id; cached in the isolate for NEURALLOG_KEY_CACHE_TTL_MS, which is
- * therefore how long a revoked key can keep working), and the SHA-256 of the
- * presented key against the stored one in constant time. Every failure gives
- * the same 401 body: it never says which part was wrong.
+ * therefore how long a revoked key can keep working, and refreshed in the
+ * background once half that old: shared/refresh-ahead-cache.ts), and the
+ * SHA-256 of the presented key against the stored one in constant time. Every
+ * failure gives the same 401 body: it never says which part was wrong.
  *
  * JWTs (shared/jwt.ts) name their tenant in `tenant_id`; the tenant must exist
  * and be active (read from D1, cached like keys), and the token's roles and
@@ -32,6 +33,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.ts';
 import { hashApiKey, parseApiKey } from './api-keys.ts';
+import { backgroundOf, type Background, unattended } from './background.ts';
 import { isValidTenantId, loadConfig, sessionSecret, type ConfigBindings } from './config.ts';
 import { apiKeys, tenants } from './control-plane/schema.ts';
 import { looksLikeJwt, TokenInvalid, verifyJwt } from './jwt.ts';
@@ -48,6 +50,7 @@ import {
   verifySessionToken,
 } from './session.ts';
 import { PLANS, type Plan, type PlanId } from './plans.ts';
+import { RefreshAheadCache } from './refresh-ahead-cache.ts';
 import type { Scope } from './scopes.ts';
 
 export interface Principal {
@@ -98,21 +101,12 @@ interface TenantRecord {
   suspendAt: number | null;
 }
 
+/** Entries per cache, per isolate (when full, the oldest read goes first). */
 const MAX_CACHED = 10_000;
-const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
-const tenantCache = new Map<string, { record: TenantRecord | null; fetchedAt: number }>();
-const sessionCache = new Map<string, { record: Awaited<ReturnType<typeof loadSessionRecord>>; fetchedAt: number }>();
-
-/** A small TTL cache in front of D1: the TTL bounds how stale an answer can be. */
-async function cached<T>(map: Map<string, { record: T; fetchedAt: number }>, key: string, ttl: number, now: number, load: () => Promise<T>): Promise<T> {
-  const hit = map.get(key);
-  if (hit && now - hit.fetchedAt < ttl) return hit.record;
-  const record = await load();
-  map.delete(key);
-  map.set(key, { record, fetchedAt: now });
-  if (map.size > MAX_CACHED) map.delete(map.keys().next().value!);
-  return record;
-}
+// By key id, tenant id and session id. A record of null (no such key) is cached too, like any answer.
+const cache = new RefreshAheadCache<KeyRecord | null>('api_key', MAX_CACHED);
+const tenantCache = new RefreshAheadCache<TenantRecord | null>('tenant', MAX_CACHED);
+const sessionCache = new RefreshAheadCache<Awaited<ReturnType<typeof loadSessionRecord>>>('session', MAX_CACHED);
 
 /**
  * The credential in an Authorization header, in the forms log shippers use:
@@ -204,8 +198,8 @@ export type TenantWriter = Pick<Principal, 'tenantId' | 'retentionDays' | 'plan'
  * A tenant the platform itself writes into (the platform tenant of self-logging), read from D1 and
  * cached like a key: null when it does not exist or is suspended, so nothing is written for it.
  */
-export async function tenantWriter(tenantId: string, env: AuthBindings, now = Date.now()): Promise<TenantWriter | null> {
-  const tenant = await cached(tenantCache, tenantId, loadConfig(env).keyCacheTtlMs, now, () => loadTenant(env.CONTROL_DB, tenantId));
+export async function tenantWriter(tenantId: string, env: AuthBindings, now = Date.now(), background: Background = unattended): Promise<TenantWriter | null> {
+  const tenant = await tenantCache.get(tenantId, { now, ttl: loadConfig(env).keyCacheTtlMs, background }, () => loadTenant(env.CONTROL_DB, tenantId));
   if (tenant?.status !== 'active') return null;
   return { tenantId, retentionDays: tenant.retentionDays, plan: planOf(tenant.planId, tenant.shardCount), ingestSuspendedAt: holdSince(tenant.suspendAt, now) };
 }
@@ -220,17 +214,27 @@ function noCredential(): ApiError {
   );
 }
 
+/*
+ * Each entry point takes the request's time and its `background` (its `waitUntil`: shared/background.ts),
+ * which keeps the D1 reads of the caches alive past the response — a refresh ahead of the TTL runs there.
+ */
+
 /** The caller of an Authorization header (Bearer, Basic or ApiKey). */
-export async function authenticate(authorization: string | undefined, env: AuthBindings, now = Date.now()): Promise<Principal> {
+export async function authenticate(
+  authorization: string | undefined,
+  env: AuthBindings,
+  now = Date.now(),
+  background: Background = unattended,
+): Promise<Principal> {
   const token = bearerToken(authorization);
   if (token === null) throw noCredential();
-  return authenticateCredential(token, env, now);
+  return authenticateCredential(token, env, now, background);
 }
 
 /** The caller of a credential itself (an API key or a JWT), as a Bearer header would present it. */
-export async function authenticateCredential(token: string, env: AuthBindings, now = Date.now()): Promise<Principal> {
-  if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now);
-  return authenticateApiKey(token, env, now);
+export async function authenticateCredential(token: string, env: AuthBindings, now = Date.now(), background: Background = unattended): Promise<Principal> {
+  if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now, background);
+  return authenticateApiKey(token, env, now, background);
 }
 
 /**
@@ -238,12 +242,12 @@ export async function authenticateCredential(token: string, env: AuthBindings, n
  * A cookie-authenticated request with an unsafe method must carry the
  * session's CSRF token (403 `csrf_failed`).
  */
-export async function authenticateRequest(request: Request, env: AuthBindings, now = Date.now()): Promise<Principal> {
+export async function authenticateRequest(request: Request, env: AuthBindings, now = Date.now(), background: Background = unattended): Promise<Principal> {
   const authorization = request.headers.get('authorization');
-  if (authorization !== null) return authenticate(authorization, env, now);
+  if (authorization !== null) return authenticate(authorization, env, now, background);
   const cookie = readSessionCookie(request.headers.get('cookie'));
   if (cookie === null) throw noCredential();
-  const principal = await authenticateSession(cookie, env, now);
+  const principal = await authenticateSession(cookie, env, now, background);
   if (!isSafeMethod(request.method) && !csrfTokenMatches(request.headers.get(CSRF_HEADER), principal.session!.csrfToken)) {
     throw new ApiError(
       403,
@@ -262,31 +266,31 @@ export async function authenticateRequest(request: Request, env: AuthBindings, n
  * row neither revoked nor expired, and the credential it was opened with
  * still valid — read now, with what it allows now.
  */
-export async function authenticateSession(token: string, env: AuthBindings, now = Date.now()): Promise<Principal> {
+export async function authenticateSession(token: string, env: AuthBindings, now = Date.now(), background: Background = unattended): Promise<Principal> {
   const config = loadConfig(env);
   const claims = await verifySessionToken(token, sessionSecret(config), now);
   if (!claims) throw unauthenticated();
-  const row = await cached(sessionCache, claims.id, config.keyCacheTtlMs, now, () => loadSessionRecord(env.CONTROL_DB, claims.id));
+  const row = await sessionCache.get(claims.id, { now, ttl: config.keyCacheTtlMs, background }, () => loadSessionRecord(env.CONTROL_DB, claims.id));
   if (!row || row.tenantId !== claims.tenantId || row.credential !== claims.credential) throw unauthenticated();
   if (row.revokedAt !== null && row.revokedAt <= now) throw unauthenticated();
   if (row.expiresAt <= now) throw unauthenticated();
-  const principal = await credentialOfSession(claims, env, now);
+  const principal = await credentialOfSession(claims, env, now, background);
   return { ...principal, session: claims };
 }
 
 /** What the session's credential allows now. */
-async function credentialOfSession(claims: SessionClaims, env: AuthBindings, now: number): Promise<Principal> {
-  const ttl = loadConfig(env).keyCacheTtlMs;
+async function credentialOfSession(claims: SessionClaims, env: AuthBindings, now: number, background: Background): Promise<Principal> {
+  const lookUp = { now, ttl: loadConfig(env).keyCacheTtlMs, background };
   const colon = claims.credential.indexOf(':');
   const kind = claims.credential.slice(0, colon);
   const id = claims.credential.slice(colon + 1);
   if (kind === 'key') {
-    const record = await cached(cache, id, ttl, now, () => loadKey(env.CONTROL_DB, id));
+    const record = await cache.get(id, lookUp, () => loadKey(env.CONTROL_DB, id));
     if (!record || record.tenantId !== claims.tenantId) throw unauthenticated();
     return principalOfKey(id, record, now);
   }
   if (kind === 'jwt' && claims.scopes !== null) {
-    const tenant = await cached(tenantCache, claims.tenantId, ttl, now, () => loadTenant(env.CONTROL_DB, claims.tenantId));
+    const tenant = await tenantCache.get(claims.tenantId, lookUp, () => loadTenant(env.CONTROL_DB, claims.tenantId));
     if (!tenant) throw unauthenticated();
     if (tenant.status !== 'active') throw new ApiError(403, 'tenant_suspended', 'this tenant is suspended');
     return {
@@ -305,7 +309,7 @@ async function credentialOfSession(claims: SessionClaims, env: AuthBindings, now
 
 /** Forget what this isolate read of a session (it was just revoked here). */
 export function forgetSession(id: string): void {
-  sessionCache.delete(id);
+  sessionCache.forget(id);
 }
 
 /** Who acted, for the audit trail: `session:<id>` for a signed-in person (`credential` then names what the session was opened with), else the credential. */
@@ -314,7 +318,7 @@ export function auditActor(principal: Pick<Principal, 'credential' | 'session'>)
   return principal.session ? { actor: `session:${principal.session.id}`, credential } : { actor: credential, credential: null };
 }
 
-async function authenticateJwt(token: string, env: AuthBindings, now: number): Promise<Principal> {
+async function authenticateJwt(token: string, env: AuthBindings, now: number, background: Background): Promise<Principal> {
   const config = loadConfig(env);
   if (!config.jwt) throw unauthenticated();
   let verified: Awaited<ReturnType<typeof verifyJwt>>;
@@ -329,7 +333,7 @@ async function authenticateJwt(token: string, env: AuthBindings, now: number): P
   if (typeof tenantId !== 'string' || !isValidTenantId(tenantId) || !isStringArray(roles ?? []) || !isStringArray(permissions ?? [])) {
     throw unauthenticated();
   }
-  const tenant = await cached(tenantCache, tenantId, config.keyCacheTtlMs, now, () => loadTenant(env.CONTROL_DB, tenantId));
+  const tenant = await tenantCache.get(tenantId, { now, ttl: config.keyCacheTtlMs, background }, () => loadTenant(env.CONTROL_DB, tenantId));
   if (!tenant) throw unauthenticated();
   if (tenant.status !== 'active') throw new ApiError(403, 'tenant_suspended', 'this tenant is suspended');
   return {
@@ -355,11 +359,11 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
-async function authenticateApiKey(token: string, env: AuthBindings, now: number): Promise<Principal> {
+async function authenticateApiKey(token: string, env: AuthBindings, now: number, background: Background): Promise<Principal> {
   const parsed = parseApiKey(token);
   if (!parsed) throw unauthenticated();
-  const ttl = loadConfig(env).keyCacheTtlMs;
-  const [record, presented] = await Promise.all([cached(cache, parsed.keyId, ttl, now, () => loadKey(env.CONTROL_DB, parsed.keyId)), hashApiKey(parsed.key)]);
+  const lookUp = { now, ttl: loadConfig(env).keyCacheTtlMs, background };
+  const [record, presented] = await Promise.all([cache.get(parsed.keyId, lookUp, () => loadKey(env.CONTROL_DB, parsed.keyId)), hashApiKey(parsed.key)]);
   if (!record || !digestsEqual(presented, record.secretHash)) throw unauthenticated();
   return principalOfKey(parsed.keyId, record, now);
 }
@@ -390,7 +394,7 @@ function holdSince(suspendAt: number | null, now: number): number | null {
 /** Hono middleware: verifies the credential (header or session cookie), checks it carries `scope` (if given), and sets `c.get('principal')`. */
 export function requirePrincipal(scope?: Scope): MiddlewareHandler<{ Bindings: AuthBindings }> {
   return async function requirePrincipal(c, next) {
-    const principal = await authenticateRequest(c.req.raw, c.env);
+    const principal = await authenticateRequest(c.req.raw, c.env, Date.now(), backgroundOf(c));
     if (scope !== undefined) assertScope(principal, scope);
     c.set('principal', principal);
     await next();

@@ -16,6 +16,7 @@
  *   (docs/operations.md has the SQL): writeDataPoint is designed to be called
  *   per event and returns without waiting.
  */
+import type { Background } from '../background.ts';
 import { CONFIG_VARIABLES } from '../config.ts';
 import { type CounterName, type HistogramName, type Labels, METRICS } from './catalog.ts';
 import { type ActorBufferState, type MetricsReport, MetricsRecorder } from './recorder.ts';
@@ -38,8 +39,6 @@ export const PLATFORM_METRICS_OBJECT = 'platform';
 export function metricsSink(namespace: DurableObjectNamespace): MetricsSink {
   return namespace.get(namespace.idFromName(PLATFORM_METRICS_OBJECT)) as unknown as MetricsSink;
 }
-
-type Background = (work: Promise<unknown>) => void;
 
 /** A pending report older than this is taken for lost (its context ended before it ran) and replaced. */
 const PENDING_TIMEOUT_MS = 60_000;

@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../shared/api-error.ts';
 import { auditActor, authenticateRequest, bearerToken } from '../../shared/auth.ts';
+import { backgroundOf } from '../../shared/background.ts';
 import type { AdminEnv } from './env.ts';
 
 /** `actor` is who the audit trail names; `credential`, for a session actor, what the session was opened with. */
@@ -34,7 +35,7 @@ export function requireAdmin(): MiddlewareHandler<{ Bindings: AdminEnv; Variable
       c.set('admin', { kind: 'platform-admin', actor: 'platform-admin', credential: null });
       return next();
     }
-    const principal = await authenticateRequest(c.req.raw, c.env);
+    const principal = await authenticateRequest(c.req.raw, c.env, Date.now(), backgroundOf(c));
     if (!principal.scopes.has('admin')) {
       throw new ApiError(403, 'insufficient_scope', 'this credential lacks the "admin" scope', { required: 'admin' });
     }

@@ -20,6 +20,7 @@ import type { Context } from 'hono';
 import type { IngestOutcome, TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { ApiError, type ErrorDetails } from '../../shared/api-error.ts';
 import type { TenantWriter } from '../../shared/auth.ts';
+import type { Background } from '../../shared/background.ts';
 import type { ConfigBindings } from '../../shared/config.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { newBatchId } from '../../shared/ids.ts';
@@ -112,18 +113,8 @@ export type Submission =
       headers: Record<string, string>;
     };
 
-/** Lets work outlive the response (the request's ExecutionContext), or runs it unattended where there is none. */
-export type Background = (work: Promise<unknown>) => void;
-
-/** The request's `waitUntil`, from a Hono context. */
-export function backgroundOf(c: Context): Background {
-  try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
-  } catch {
-    return (work) => void work.catch(() => undefined);
-  }
-}
+// The routes and the platform-logs shipper take their `Background` from here, as before it moved to shared/ (authentication uses it too).
+export { type Background, backgroundOf } from '../../shared/background.ts';
 
 /** What `submit` needs of its worker's bindings: the actors and the configuration (the ingest worker and the platform-logs tail worker both have them). */
 export type SubmitEnv = ConfigBindings & PlatformMetricsBindings & Pick<IngestEnv, 'TENANT_ACTOR'>;

@@ -12,6 +12,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
 import { authenticateCredential, authenticateSession, forgetSession } from '../../../shared/auth.ts';
+import { backgroundOf } from '../../../shared/background.ts';
 import { loadConfig, sessionSecret } from '../../../shared/config.ts';
 import { auditStatement } from '../../../shared/control-plane/audit.ts';
 import { errorResponses, SESSION_SECURITY, validationHook } from '../../../shared/openapi.ts';
@@ -72,7 +73,7 @@ sessionRoutes.openapi(
     const now = Date.now();
     const config = loadConfig(c.env);
     const secret = sessionSecret(config);
-    const principal = await authenticateCredential(c.req.valid('json').credential, c.env, now);
+    const principal = await authenticateCredential(c.req.valid('json').credential, c.env, now, backgroundOf(c));
     const claims = newSessionClaims(principal, config.session.ttlSeconds, now);
     const db = drizzle(c.env.CONTROL_DB);
     await db.batch([
@@ -107,7 +108,7 @@ sessionRoutes.openapi(
     if (token === null) throw noSession('no session cookie: sign in with POST /v1/session', {});
     let principal: Awaited<ReturnType<typeof authenticateSession>>;
     try {
-      principal = await authenticateSession(token, c.env);
+      principal = await authenticateSession(token, c.env, Date.now(), backgroundOf(c));
     } catch (err) {
       // Expired, signed out, forged, or its credential revoked: the cookie is of no use, so it goes.
       if (err instanceof ApiError && err.status === 401)

@@ -41,8 +41,8 @@ function platformActorIds(env: SubmitEnv, writer: TenantWriter): ReadonlySet<str
 let missingSaidAt = 0;
 
 /** The platform tenant's writer, or null (said once a minute) when it is missing, suspended or held by billing. */
-async function platformWriter(env: PlatformLogsEnv, tenant: string, now: number): Promise<TenantWriter | null> {
-  const writer = await tenantWriter(tenant, env, now);
+async function platformWriter(env: PlatformLogsEnv, tenant: string, now: number, background: Background): Promise<TenantWriter | null> {
+  const writer = await tenantWriter(tenant, env, now, background);
   if (writer !== null && writer.ingestSuspendedAt === null) return writer;
   if (now - missingSaidAt > 60_000) {
     missingSaidAt = now;
@@ -81,7 +81,7 @@ export async function gatherTailEvents(
   if (!items.some(mayHaveRecords)) return { gathered: 0, skipped: 'nothing' };
   const now = options.now ?? Date.now();
   const tenant = config.selfLogs.tenant;
-  const writer = await platformWriter(env, tenant, now);
+  const writer = await platformWriter(env, tenant, now, background);
   if (writer === null) return { gathered: 0, skipped: 'no_platform_tenant' };
   const records = tailRecords(items, { platformTenant: tenant, platformActorIds: platformActorIds(env, writer), producer: options.producer ?? null });
   if (records.length === 0) return { gathered: 0, skipped: 'nothing' };
@@ -93,7 +93,7 @@ export async function gatherTailEvents(
 /** Records into the platform tenant, now: one submission through the ingest pipeline. */
 export async function shipRecords(records: readonly SelfLogRecord[], env: PlatformLogsEnv, background: Background, now = Date.now()): Promise<ShipOutcome> {
   const tenant = loadConfig(env).selfLogs.tenant;
-  const writer = await platformWriter(env, tenant, now);
+  const writer = await platformWriter(env, tenant, now, background);
   if (writer === null) return { shipped: 0, skipped: 'no_platform_tenant' };
   const batch = newBatch(writer, now);
   const rows: LogRow[] = [];
