@@ -325,11 +325,14 @@ async function runWrangler(args: string[], onOutput: StackOptions['onOutput']): 
  */
 function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
   const inspectorPort = Number(process.env.NEURALLOG_INSPECTOR_PORT ?? 0);
+  const actorsInspectorPort = Number(process.env.NEURALLOG_ACTORS_INSPECTOR_PORT ?? 0);
   const runtimeOptions: WorkersRuntimeOptions = {
     port: options.port,
     stateDir: join(dataDir, 'state'),
     env: workerEnv,
     ...(inspectorPort > 0 ? { inspectorPort } : {}),
+    ...(actorsInspectorPort > 0 ? { actorsInspectorPort } : {}),
+    ...(process.env.NEURALLOG_LOCAL_GC_SECONDS !== undefined ? { localGcSeconds: Number(process.env.NEURALLOG_LOCAL_GC_SECONDS) } : {}),
     actorsApart: process.env.NEURALLOG_ACTORS_APART === '1',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/workers-runtime.ts')], {

@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4ServiceDesignator, type V4WorkerOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
+import { freePort } from './ports.ts';
+import { collectGarbageEvery } from './workerd-inspector.ts';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,8 +47,16 @@ export interface WorkersRuntimeOptions {
   stateDir: string;
   /** Values for the workers' declared vars and secrets (each worker gets those its config declares). */
   env: Record<string, string>;
-  /** workerd's inspector (CPU profiles: scripts/profile-ingest.ts); none when absent. */
+  /** workerd's inspector (CPU profiles: scripts/profile-ingest.ts; heaps: scripts/soak/memory-probe.ts); none when absent. */
   inspectorPort?: number;
+  /** The inspector of the actors' own workerd when `actorsApart`; none when absent. */
+  actorsInspectorPort?: number;
+  /**
+   * A full GC of Miniflare's own isolates (not our workers') every this many seconds; 0 turns it
+   * off. Needs workerd's inspector: one is opened on a free port when none is given. See
+   * `collectLocalRuntimeGarbage`.
+   */
+  localGcSeconds?: number;
   /**
    * Run the Durable Objects (the tenant actors and their helpers) in a workerd process of their own,
    * reached through Miniflare's dev registry (workerd's debug port), as in production the ingest
@@ -117,7 +127,7 @@ function miniflare(options: WorkersRuntimeOptions, port: number, workers: V4Work
     convertV4MiniflareOptions({
       host: '127.0.0.1',
       port,
-      inspectorPort: port === options.port ? options.inspectorPort : undefined,
+      inspectorPort: port === options.port ? options.inspectorPort : options.actorsInspectorPort,
       resourcePersistencePath: join(options.stateDir, 'v3'),
       log: new Log(LogLevel.WARN),
       handleStructuredLogs: printStructuredLog,
@@ -148,7 +158,42 @@ function withoutTails(worker: V4WorkerOptions): V4WorkerOptions {
   return rest as V4WorkerOptions;
 }
 
+/** What `localGcSeconds` is when the stack does not say. */
+export const DEFAULT_LOCAL_GC_SECONDS = 30;
+
+/**
+ * Why Miniflare's isolates are collected by hand (issue 20, docs/benchmarks.md "workerd memory in
+ * the soak"): every request passes through Miniflare's entry worker (and the assets router and RPC
+ * proxy in front of the gateway), and every flush through its R2 simulator. Their JS heaps are a
+ * few MiB and allocate little, so V8 rarely runs a full GC in them, but each request's garbage
+ * there (requests, bodies, streams) keeps workerd's native memory for it alive until one runs:
+ * workerd's RSS grew ~25 MiB/min at half load with our isolates' live heaps flat. These isolates
+ * exist only in the local runtime (on Cloudflare there is no entry worker or R2 simulator in the
+ * workers' process), so collecting them changes nothing our code can see; a full GC of a few-MiB
+ * heap is a pause of about a millisecond each. Our workers' isolates are left to V8's heuristics,
+ * as in production.
+ */
+function collectLocalRuntimeGarbage(inspectorPort: number, seconds: number): { stop(): void } {
+  // A failed round (workerd restarting: a crash test, a restart) is not reported: the next one collects again.
+  return collectGarbageEvery(inspectorPort, 'miniflare', seconds * 1000);
+}
+
 export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
+  const gcSeconds = options.localGcSeconds ?? DEFAULT_LOCAL_GC_SECONDS;
+  if (gcSeconds > 0) {
+    options = {
+      ...options,
+      inspectorPort: options.inspectorPort ?? (await freePort()),
+      ...(options.actorsApart ? { actorsInspectorPort: options.actorsInspectorPort ?? (await freePort()) } : {}),
+    };
+  }
+  const collectors: { stop(): void }[] = [];
+  const collect = (port: number | undefined) => {
+    if (gcSeconds > 0 && port) collectors.push(collectLocalRuntimeGarbage(port, gcSeconds));
+  };
+  const stopCollecting = () => {
+    for (const c of collectors) c.stop();
+  };
   const selfLogs = options.env.NEURALLOG_SELF_LOGS === '1';
   const configs = selfLogs ? [...WORKER_CONFIGS, PLATFORM_LOGS_CONFIG] : WORKER_CONFIGS;
   const built = await Promise.all(configs.map((config) => workerOptions(config, options.env)));
@@ -156,7 +201,14 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
   if (!options.actorsApart) {
     const mf = miniflare(options, options.port, workers);
     const url = await mf.ready;
-    return { url, dispose: () => mf.dispose() };
+    collect(options.inspectorPort);
+    return {
+      url,
+      dispose: () => {
+        stopCollecting();
+        return mf.dispose();
+      },
+    };
   }
   const devRegistry = join(options.stateDir, 'dev-registry');
   const ingest = workers.find((w) => w.name === 'neurallog-ingest')!;
@@ -165,7 +217,15 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
   await actors.ready;
   const front = miniflare(options, options.port, workers.map(withActorsElsewhere), devRegistry);
   const url = await front.ready;
-  return { url, dispose: async () => void (await Promise.all([front.dispose(), actors.dispose()])) };
+  collect(options.inspectorPort);
+  collect(options.actorsInspectorPort);
+  return {
+    url,
+    dispose: async () => {
+      stopCollecting();
+      await Promise.all([front.dispose(), actors.dispose()]);
+    },
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
