@@ -30,6 +30,10 @@ import { parseArgs } from 'node:util';
 import { admin, startStackProcess } from '../bench-stack.ts';
 import { actorStorage, bufferedRows, clickhouseClient, logsParts, MB, memoryByLabel, percentile, processMemory, storedRows } from '../load/stack-probe.ts';
 import { createSender, type Sender } from '../load/sender.ts';
+import { freePort } from '../ports.ts';
+import { cpuSnapshot } from '../process-cpu.ts';
+import { collectGarbageEvery, type HeapUsage, isolateHeaps } from '../workerd-inspector.ts';
+import { formatHeaps, residentMemory } from './memory-probe.ts';
 import { DEFAULT_VERDICT_OPTIONS, type MinuteSample, soakVerdict } from './verdict.ts';
 
 const { values: flags } = parseArgs({ options: { minutes: { type: 'string' }, rate: { type: 'string' }, out: { type: 'string' } } });
@@ -41,6 +45,26 @@ const MEASURE_SECONDS = Number(process.env.SOAK_MEASURE_SECONDS ?? 20);
 const WARMUP_MINUTES = Number(process.env.SOAK_WARMUP_MINUTES ?? (MINUTES >= 10 ? 5 : 1));
 const OUT = flags.out ?? process.env.SOAK_OUT;
 const RUN = `soak-${Date.now().toString(36)}`;
+/**
+ * workerd's inspector (scripts/workerd-inspector.ts): on by default on free ports (SOAK_HEAPS=none
+ * turns it off; NEURALLOG_INSPECTOR_PORT / NEURALLOG_ACTORS_INSPECTOR_PORT choose them). Our
+ * workers' isolates are collected (a full GC) every SOAK_FORCE_GC_SECONDS (30), as the local
+ * runtime collects Miniflare's own (scripts/workers-runtime.ts): V8 does not see the native memory
+ * an isolate's garbage holds (request bodies, streams) and, with no heap limit set locally, leaves
+ * it for many minutes, so workerd's RSS without these collections is mostly garbage, not what the
+ * stack keeps (docs/benchmarks.md, "workerd memory in the soak"). With them, RSS is what is
+ * retained, and each collection's answer is the isolate's live heap, which the verdict judges too.
+ * SOAK_FORCE_GC selects other isolates (scripts/workerd-inspector.ts; `none`: no collection, RSS
+ * then counts garbage); SOAK_HEAPS, the isolates whose heaps are logged as they are every minute.
+ */
+const HEAPS = process.env.SOAK_HEAPS ?? 'ours,entry,assets,r2,d1';
+if (HEAPS !== 'none') {
+  process.env.NEURALLOG_INSPECTOR_PORT ??= String(await freePort());
+  if (process.env.NEURALLOG_ACTORS_APART === '1') process.env.NEURALLOG_ACTORS_INSPECTOR_PORT ??= String(await freePort());
+}
+const INSPECTORS = [process.env.NEURALLOG_INSPECTOR_PORT, process.env.NEURALLOG_ACTORS_INSPECTOR_PORT].map(Number).filter((p) => p > 0);
+const FORCE_GC = HEAPS === 'none' || process.env.SOAK_FORCE_GC === 'none' ? '' : (process.env.SOAK_FORCE_GC ?? 'ours');
+const FORCE_GC_MS = Number(process.env.SOAK_FORCE_GC_SECONDS ?? 30) * 1000;
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
@@ -60,6 +84,19 @@ log(`stack in ${dataDir}`);
 const stack = await startStackProcess(dataDir);
 const ch = clickhouseClient(stack.clickhouseUrl);
 const sender: Sender = createSender(stack.url, 256);
+/** The live heap (right after the last forced GC) of each collected isolate of ours, by name. */
+const liveHeaps = new Map<string, number>();
+const inspectorName = (port: number, id: string) => (INSPECTORS.length > 1 ? `${port === INSPECTORS[0] ? 'front' : 'actors'} ${id}` : id);
+const collectors = FORCE_GC
+  ? INSPECTORS.map((port) =>
+      collectGarbageEvery(port, FORCE_GC, FORCE_GC_MS, {
+        onCollected: (id, heap) => {
+          if (id.startsWith('core:user:')) liveHeaps.set(inspectorName(port, id), heap.usedBytes);
+        },
+        onError: (err) => log(`forced GC (${FORCE_GC}): ${err.message}`),
+      }),
+    )
+  : [];
 let exitCode = 0;
 try {
   const tenants: { id: string; auth: string; seq: number }[] = [];
@@ -109,14 +146,37 @@ try {
   }
   log(`soak: ${MINUTES} min at ${rate} records/s over ${TENANTS} tenants, ${BATCH}-record batches, warm-up ${WARMUP_MINUTES} min`);
 
-  const samples: (MinuteSample & { offered: number; ackedInMinute: number; refused: number; partsCreated: number; buffered: number | null })[] = [];
+  const samples: (MinuteSample & {
+    offered: number;
+    ackedInMinute: number;
+    refused: number;
+    partsCreated: number;
+    buffered: number | null;
+    workerdAnonBytes: number;
+    workerdCpuUsPerRecord: number;
+  })[] = [];
   let minuteLatencies: number[] = [];
   let minuteOffered = 0;
   let minuteAcked = 0;
   let minuteRefused = 0;
   const refusedByStatus = new Map<number, number>();
   const ackedBeforeSoak = acked;
+  const heapProbes: Promise<void>[] = [];
+  /** The heaps of the isolates SOAK_HEAPS selects, as they are, for the log. */
+  const probeHeaps = async (sample: MinuteSample) => {
+    const heaps = new Map<string, HeapUsage | null>();
+    for (const port of INSPECTORS) {
+      try {
+        for (const [id, u] of await isolateHeaps(port, HEAPS, false)) heaps.set(inspectorName(port, id), u);
+      } catch (err) {
+        log(`heaps from inspector ${port}: ${(err as Error).message}`);
+      }
+    }
+    log(`  minute ${sample.minute} heaps used/total MiB, as they are: ${formatHeaps(heaps)}`);
+  };
   let lastCreated = (await logsParts(ch)).created;
+  const workerdCpuSeconds = () => [...cpuSnapshot()].reduce((sum, [label, seconds]) => sum + (label.startsWith('workerd') ? seconds : 0), 0);
+  let lastCpu = workerdCpuSeconds();
   const intervalMs = (BATCH / rate) * 1000;
   const started = performance.now();
   const inFlight = new Set<Promise<void>>();
@@ -134,9 +194,13 @@ try {
       minuteOffered = minuteAcked = minuteRefused = 0;
       const parts = await logsParts(ch);
       const buffered = bufferedRows(actorStorage(dataDir).files);
-      const sample = {
+      const cpu = workerdCpuSeconds();
+      const processes = processMemory();
+      const workerd = processes.filter((p) => p.label.startsWith('workerd'));
+      const resident = workerd.map((p) => ({ label: p.label, memory: residentMemory(p.pid) }));
+      const sample: (typeof samples)[number] = {
         minute: samples.length + 1,
-        rssBytes: Object.fromEntries([...memoryByLabel(processMemory())].filter(([l]) => !l.startsWith('load generator'))),
+        rssBytes: Object.fromEntries([...memoryByLabel(processes)].filter(([l]) => !l.startsWith('load generator'))),
         p50Ms,
         p99Ms,
         activeParts: parts.active,
@@ -145,11 +209,24 @@ try {
         refused: minute.refused,
         partsCreated: parts.created - lastCreated,
         buffered: buffered?.rows ?? null,
+        ...(liveHeaps.size > 0 ? { liveHeapBytes: Object.fromEntries(liveHeaps) } : {}),
+        workerdAnonBytes: resident.reduce((sum, r) => sum + (r.memory?.anonBytes ?? 0), 0),
+        workerdCpuUsPerRecord: ((cpu - lastCpu) * 1e6) / Math.max(1, minute.acked),
       };
+      lastCpu = cpu;
       samples.push(sample);
       lastCreated = parts.created;
+      for (const r of resident) if (r.memory) log(`  ${r.label}: anon ${fmt(r.memory.anonBytes / MB, 0)} MiB, file ${fmt(r.memory.fileBytes / MB, 0)} MiB`);
+      if (sample.liveHeapBytes)
+        log(
+          `  live heaps after the last forced GC, MiB: ${Object.entries(sample.liveHeapBytes)
+            .map(([id, b]) => `${id.replace('core:user:', '')} ${fmt(b / MB)}`)
+            .join(', ')}`,
+        );
+      // Not awaited: the sending must go on meanwhile.
+      if (INSPECTORS.length > 0 && HEAPS !== 'none') heapProbes.push(probeHeaps(sample));
       log(
-        `minute ${sample.minute}: ${sample.ackedInMinute} acked, p50 ${fmt(sample.p50Ms)} p99 ${fmt(sample.p99Ms)} ms, parts ${sample.activeParts} (+${sample.partsCreated}), buffered ${sample.buffered}, RSS ${Object.entries(
+        `minute ${sample.minute}: ${sample.ackedInMinute} acked, workerd ${fmt(sample.workerdCpuUsPerRecord)} µs CPU/record, p50 ${fmt(sample.p50Ms)} p99 ${fmt(sample.p99Ms)} ms, parts ${sample.activeParts} (+${sample.partsCreated}), buffered ${sample.buffered}, RSS ${Object.entries(
           sample.rssBytes,
         )
           .map(([l, b]) => `${l} ${fmt(b / MB, 0)}`)
@@ -177,7 +254,7 @@ try {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   }
-  await Promise.all(inFlight);
+  await Promise.all([...inFlight, ...heapProbes]);
   const sendSeconds = (performance.now() - started) / 1000;
   log(`sending stopped after ${fmt(sendSeconds)} s; draining…`);
 
@@ -201,6 +278,7 @@ try {
 
   const verdict = soakVerdict(samples, { ...DEFAULT_VERDICT_OPTIONS, warmupMinutes: WARMUP_MINUTES });
   const labels = [...new Set(samples.flatMap((s) => Object.keys(s.rssBytes)))].sort();
+  const heapLabels = [...new Set(samples.flatMap((s) => Object.keys(s.liveHeapBytes ?? {})))].sort();
   const short = (l: string) => l.replace(/ \(.*\)$/, '').replace(/^.*\/bin\//, '');
   const report = [
     `\`npm run soak -- --minutes ${MINUTES}${GIVEN_RATE ? ` --rate ${GIVEN_RATE}` : ''}\` (${new Date().toISOString().slice(0, 10)}, machine shared with other agents' tests)`,
@@ -217,6 +295,19 @@ try {
           .join(' | ')} |`,
     ),
     '',
+    ...(heapLabels.length > 0
+      ? [
+          "workerd's CPU per acknowledged record in the minute, its anonymous memory, and our isolates' live JS heap right after a full GC (MiB):",
+          '',
+          `| min | workerd CPU µs/record | workerd anon | ${heapLabels.map((l) => l.replace('core:user:', '')).join(' | ')} |`,
+          `|---:|---:|---:|${heapLabels.map(() => '---:').join('|')}|`,
+          ...samples.map(
+            (s) =>
+              `| ${s.minute} | ${fmt(s.workerdCpuUsPerRecord)} | ${fmt(s.workerdAnonBytes / MB, 0)} | ${heapLabels.map((l) => (s.liveHeapBytes?.[l] === undefined ? '–' : fmt(s.liveHeapBytes[l]! / MB))).join(' | ')} |`,
+          ),
+          '',
+        ]
+      : []),
     `After the drain (${fmt(drain.seconds)} s until ClickHouse held every acknowledged record):`,
     '',
     '| check | result |',
@@ -237,6 +328,7 @@ try {
   if (OUT) await writeFile(OUT, `${report}\n`);
   if (!exactlyOnce || (buffer !== null && !drained) || (verdict.judged && !verdict.ok)) exitCode = 1;
 } finally {
+  for (const c of collectors) c.stop();
   sender.close();
   await ch.close();
   await stack.stop();

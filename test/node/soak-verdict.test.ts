@@ -11,7 +11,14 @@ const MIB = 1024 * 1024;
 /** `minutes` samples; each series is a function of the minute. */
 function run(
   minutes: number,
-  series: { rss?: (m: number) => number; p99?: (m: number) => number; parts?: (m: number) => number; workerd?: (m: number) => number } = {},
+  series: {
+    rss?: (m: number) => number;
+    p99?: (m: number) => number;
+    parts?: (m: number) => number;
+    workerd?: (m: number) => number;
+    /** Live heap after GC of the ingest isolate; no heaps in the samples when absent. */
+    ingestHeap?: (m: number) => number;
+  } = {},
 ): MinuteSample[] {
   return Array.from({ length: minutes }, (_, i) => {
     const m = i + 1;
@@ -21,6 +28,7 @@ function run(
       p50Ms: 20,
       p99Ms: (series.p99 ?? (() => 80))(m),
       activeParts: (series.parts ?? (() => 12))(m),
+      ...(series.ingestHeap ? { liveHeapBytes: { 'core:user:neurallog-ingest': series.ingestHeap(m), 'core:user:neurallog': 2 * MIB } } : {}),
     };
   });
 }
@@ -44,6 +52,17 @@ describe('soakVerdict', () => {
     ['a single slow minute late in the run: no drift (medians)', run(30, { p99: (m) => (m === 28 ? 900 : 80) }), []],
     ['active parts piling up one a minute: unbounded', run(30, { parts: (m) => 10 + m }), ['ClickHouse active parts']],
     ['active parts sawing between merges: bounded', run(30, { parts: (m) => 10 + (m % 6) }), []],
+    ['live heaps flat (27 MiB ± 0.5 after GC): passes', run(30, { ingestHeap: (m) => (27 + (m % 2 ? 0.5 : -0.5)) * MIB }), []],
+    [
+      'our live heap growing 0.5 MiB a minute (12.5 MiB over 25 min, tolerated 4) while RSS is flat: our leak, named',
+      run(30, { ingestHeap: (m) => (27 + 0.5 * m) * MIB }),
+      ['live heap after GC: core:user:neurallog-ingest'],
+    ],
+    [
+      "workerd's RSS climbing while our live heaps stay flat: the process's memory fails, not our heaps",
+      run(30, { workerd: (m) => (300 + 6 * m) * MIB, ingestHeap: () => 27 * MIB }),
+      ['memory: workerd'],
+    ],
   ];
   it.each(cases)('%s', (_name, samples, expected) => {
     expect(failing(samples)).toEqual(expected);
