@@ -36,7 +36,8 @@ import { hashApiKey, parseApiKey } from './api-keys.ts';
 import { backgroundOf, type Background, unattended } from './background.ts';
 import { isValidTenantId, loadConfig, sessionSecret, type ConfigBindings } from './config.ts';
 import { apiKeys, tenants } from './control-plane/schema.ts';
-import { looksLikeJwt, TokenInvalid, verifyJwt } from './jwt.ts';
+import { TokenInvalid, verifyJwt } from './jwt.ts';
+import { bearerToken, invalidCredentials as unauthenticated, isJwtCredential, noCredential } from './credential-precheck.ts';
 import { logEvent } from './logger.ts';
 import { expandPermissions, scopesOf } from './rbac.ts';
 import {
@@ -107,31 +108,6 @@ const MAX_CACHED = 10_000;
 const cache = new RefreshAheadCache<KeyRecord | null>('api_key', MAX_CACHED);
 const tenantCache = new RefreshAheadCache<TenantRecord | null>('tenant', MAX_CACHED);
 const sessionCache = new RefreshAheadCache<Awaited<ReturnType<typeof loadSessionRecord>>>('session', MAX_CACHED);
-
-/**
- * The credential in an Authorization header, in the forms log shippers use:
- * `Bearer <key or JWT>`, `Basic base64(<anything>:<key>)` (the key as the
- * password, as Elasticsearch and Loki clients send it), or `ApiKey <key>`.
- */
-export function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const m = /^(Bearer|Basic|ApiKey)[ \t]+([^\s]+)[ \t]*$/i.exec(header);
-  if (!m) return null;
-  const scheme = m[1]!.toLowerCase();
-  if (scheme !== 'basic') return m[2]!;
-  let decoded: string;
-  try {
-    decoded = atob(m[2]!);
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(':');
-  return colon < 0 ? null : decoded.slice(colon + 1) || null;
-}
-
-function unauthenticated(): ApiError {
-  return new ApiError(401, 'invalid_credentials', 'the credential is not valid', {}, { 'WWW-Authenticate': 'Bearer realm="neurallog", error="invalid_token"' });
-}
 
 /** Constant-time comparison of two hex digests (equal length by construction). */
 function digestsEqual(a: string, b: string): boolean {
@@ -204,16 +180,6 @@ export async function tenantWriter(tenantId: string, env: AuthBindings, now = Da
   return { tenantId, retentionDays: tenant.retentionDays, plan: planOf(tenant.planId, tenant.shardCount), ingestSuspendedAt: holdSince(tenant.suspendAt, now) };
 }
 
-function noCredential(): ApiError {
-  return new ApiError(
-    401,
-    'unauthenticated',
-    'send an API key or a JWT as "Authorization: Bearer <credential>", or sign in (POST /v1/session)',
-    {},
-    { 'WWW-Authenticate': 'Bearer realm="neurallog"' },
-  );
-}
-
 /*
  * Each entry point takes the request's time and its `background` (its `waitUntil`: shared/background.ts),
  * which keeps the D1 reads of the caches alive past the response — a refresh ahead of the TTL runs there.
@@ -233,7 +199,7 @@ export async function authenticate(
 
 /** The caller of a credential itself (an API key or a JWT), as a Bearer header would present it. */
 export async function authenticateCredential(token: string, env: AuthBindings, now = Date.now(), background: Background = unattended): Promise<Principal> {
-  if (!token.startsWith('nlk_') && looksLikeJwt(token)) return authenticateJwt(token, env, now, background);
+  if (isJwtCredential(token)) return authenticateJwt(token, env, now, background);
   return authenticateApiKey(token, env, now, background);
 }
 

@@ -24,11 +24,6 @@ const remoteKeySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 export class TokenInvalid extends Error {}
 
-/** Looks like a JWS compact serialisation (three base64url parts). */
-export function looksLikeJwt(token: string): boolean {
-  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
-}
-
 export async function verifyJwt(token: string, config: JwtConfig): Promise<VerifiedToken> {
   const options = {
     issuer: config.issuer,

@@ -6,8 +6,9 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../../shared/api-error.ts';
-import { auditActor, authenticateRequest, bearerToken } from '../../shared/auth.ts';
+import { auditActor, authenticateRequest } from '../../shared/auth.ts';
 import { backgroundOf } from '../../shared/background.ts';
+import { bearerToken } from '../../shared/credential-precheck.ts';
 import type { AdminEnv } from './env.ts';
 
 /** `actor` is who the audit trail names; `credential`, for a session actor, what the session was opened with. */

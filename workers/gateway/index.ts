@@ -1,7 +1,11 @@
 /**
  * The gateway: the one public origin. It authenticates nothing and reads no
  * body — it forwards each request, untouched, to the worker that owns the
- * route (workers/gateway/routes.ts), over a service binding.
+ * route (workers/gateway/routes.ts), over a service binding. The one refusal
+ * it makes on a worker's behalf is a credential that no look-up could make
+ * valid (a bad API-key checksum; shared/credential-precheck.ts), on the routes
+ * whose worker would refuse it in the same words: a flood of made-up keys then
+ * stops here, without the hop.
  */
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
@@ -9,7 +13,8 @@ import { ApiError, handleError, handleNotFound } from '../../shared/api-error.ts
 import { BROWSER_WRITE_PATHS, browserWriteCors } from './cors.ts';
 import { mergeOpenApi, type OpenApiDocument } from './openapi-merge.ts';
 import { requestLimits } from './request-limits.ts';
-import { allowedMethods, resolveUpstream, type Upstream } from './routes.ts';
+import { refusalWithoutLookUp } from '../../shared/credential-precheck.ts';
+import { allowedMethods, resolveRoute, type Upstream } from './routes.ts';
 import { securityHeaders } from './security-headers.ts';
 import { verboseHealth, wantsVerbose } from './verbose-health.ts';
 
@@ -70,11 +75,15 @@ for (const path of BROWSER_WRITE_PATHS) app.use(path, browserWriteCors);
 
 app.all('*', async (c, next) => {
   const pathname = new URL(c.req.url).pathname;
-  const upstream = resolveUpstream(c.req.method, pathname);
-  if (upstream) {
+  const route = resolveRoute(c.req.method, pathname);
+  if (route) {
+    if (route.refusesBadKeys) {
+      const refusal = refusalWithoutLookUp(c.req.raw.headers.get('authorization'));
+      if (refusal) throw refusal;
+    }
     const headers = new Headers(c.req.raw.headers);
     headers.set('X-Request-Id', c.get('requestId'));
-    return c.env[upstream].fetch(new Request(c.req.raw, { headers }));
+    return c.env[route.upstream].fetch(new Request(c.req.raw, { headers }));
   }
   const allowed = allowedMethods(pathname);
   if (allowed.length > 0) {

@@ -7,16 +7,24 @@
  */
 export type Upstream = 'INGEST' | 'QUERY' | 'ADMIN';
 
-interface Route {
+export interface Route {
   methods: readonly string[] | '*';
   /** Exact path, or a prefix when it ends in '/'. */
   path: string;
   upstream: Upstream;
+  /**
+   * The upstream authenticates every request of this route with shared/auth.ts and answers its
+   * 401 in the API's JSON envelope: the gateway then refuses a credential that cannot be valid
+   * (shared/credential-precheck.ts) itself, before the service-binding hop (issue 20, "Abuse").
+   * Not set where a protocol renders its own 401 (OTLP, Loki, Elasticsearch) or where a route
+   * authenticates otherwise (the admin token, billing's signature, sign-in).
+   */
+  refusesBadKeys?: true;
 }
 
 export const ROUTES: readonly Route[] = [
   // Writes go to ingest — erasure too: the tenant's actors hold the records not yet flushed.
-  { methods: ['POST', 'DELETE'], path: '/v1/logs', upstream: 'INGEST' },
+  { methods: ['POST', 'DELETE'], path: '/v1/logs', upstream: 'INGEST', refusesBadKeys: true },
   { methods: ['GET', 'HEAD'], path: '/v1/logs', upstream: 'QUERY' },
   { methods: ['GET', 'HEAD'], path: '/v1/logs/', upstream: 'QUERY' },
   { methods: ['GET'], path: '/v1/limits', upstream: 'INGEST' },
@@ -48,18 +56,23 @@ export const ROUTES: readonly Route[] = [
   { methods: ['GET'], path: '/loki/api/v1/tail', upstream: 'INGEST' },
   // Loki's read API (Grafana's Loki data source): queries, labels, series, volume, patterns.
   { methods: ['GET', 'POST'], path: '/loki/api/v1/', upstream: 'QUERY' },
-  { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST' },
+  { methods: ['POST'], path: '/v1/syslog', upstream: 'INGEST', refusesBadKeys: true },
   { methods: '*', path: '/v1/admin/', upstream: 'ADMIN' },
   // Prometheus's scrape target: the admin worker reads the metrics aggregator and decides who may (workers/admin/routes/platform.ts).
   { methods: ['GET'], path: '/metrics', upstream: 'ADMIN' },
 ];
 
-export function resolveUpstream(method: string, pathname: string): Upstream | null {
+/** The route that answers a request, or null. */
+export function resolveRoute(method: string, pathname: string): Route | null {
   for (const route of ROUTES) {
     const pathMatches = route.path.endsWith('/') ? pathname.startsWith(route.path) : pathname === route.path || pathname === `${route.path}/`;
-    if (pathMatches && (route.methods === '*' || route.methods.includes(method))) return route.upstream;
+    if (pathMatches && (route.methods === '*' || route.methods.includes(method))) return route;
   }
   return null;
+}
+
+export function resolveUpstream(method: string, pathname: string): Upstream | null {
+  return resolveRoute(method, pathname)?.upstream ?? null;
 }
 
 /** Methods some route accepts at this path (for a 405's Allow header). */

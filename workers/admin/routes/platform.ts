@@ -14,7 +14,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { ApiError } from '../../../shared/api-error.ts';
-import { bearerToken } from '../../../shared/auth.ts';
+import { bearerToken } from '../../../shared/credential-precheck.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { BEARER_SECURITY, errorResponses, validationHook } from '../../../shared/openapi.ts';
 import type { MetricsSnapshot } from '../../../shared/platform-metrics/aggregate.ts';
