@@ -10,6 +10,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { PLANS, type Plan } from '../../shared/plans.ts';
+import { pickShard } from '../../shared/sharding.ts';
 import { TEST_LIMITS } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { clickhouse, flushTenant, uniqueTenant } from '../support/in-workerd.ts';
@@ -187,21 +188,83 @@ describe('a tenant its actor refused', () => {
   });
 });
 
+describe('a sharded tenant one of whose shards refused', () => {
+  it('is refused without its body read for the requests bound for that shard only; a request for another shard is stored', async () => {
+    const flooder = uniqueTenant('memo-sharded');
+    await provisionTenant(flooder, { plan: 'starter' });
+    // 16 shards: each holds 1/16 of the starter's rate (62 records/s), so a refused 200-record request's
+    // Retry-After is 3 s — long enough for the checks below on a loaded machine.
+    const SHARDS = 16;
+    await env.CONTROL_DB.prepare('UPDATE tenants SET shard_count = ?2 WHERE id = ?1').bind(flooder, SHARDS).run();
+    const key = await provisionKey(flooder, ['logs:write']);
+    // Idempotency-Keys choose the shard (shared/sharding.ts): these go to shard 0, `other` to shard 1.
+    const keysFor = (shard: number, n: number, tag: string) =>
+      Array.from({ length: 2000 }, (_, i) => `${tag}-${i}`)
+        .filter((k) => pickShard(SHARDS, k) === shard)
+        .slice(0, n);
+    const batch = Array.from({ length: TEST_LIMITS.maxRecordsPerRequest }, (_, i) => ({ message: `flood ${i}` }));
+    // Shard 0 holds 1/16 of the starter's burst: drain it until its actor refuses.
+    const floodKeys = keysFor(0, Math.ceil(PLANS.starter.ingestRecordsBurst / SHARDS / TEST_LIMITS.maxRecordsPerRequest) + 3, 'flood');
+    const answers = await Promise.all(floodKeys.map((k) => postLogs(key, batch, { 'Idempotency-Key': k })));
+    for (const a of answers) await a.res.arrayBuffer();
+    expect(answers.some((a) => a.res.status === 429)).toBe(true);
+
+    const [toShard0] = keysFor(0, 1, 'again');
+    const [toShard1] = keysFor(1, 1, 'other');
+    const again = await postLogs(key, [{ message: 'shard 0 in its window' }], { 'Idempotency-Key': toShard0! });
+    expect(again.res.status).toBe(429);
+    expect(await again.res.json()).toMatchObject({ error: 'rate_limited' });
+    expect(Number(again.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(again.pulled).toBe(false);
+    expect(again.actorCalls).toBe(0);
+
+    const other = await postLogs(key, [{ message: 'shard 1 has room' }], { 'Idempotency-Key': toShard1! });
+    expect(other.res.status).toBe(202);
+    expect(other.actorCalls).toBeGreaterThan(0);
+    await other.res.arrayBuffer();
+
+    await flushTenant(flooder, SHARDS);
+    const stored = await storedBodies(flooder);
+    expect(stored).toContain('shard 1 has room');
+    expect(stored).not.toContain('shard 0 in its window');
+  });
+});
+
 const starter = PLANS.starter;
 const sharded: Plan = { ...PLANS.starter, shardCount: 4 };
 const rateRefusal: ActorRefusal = { status: 429, code: 'rate_limited', message: 'over', details: {}, headers: {}, retryAfterSeconds: 2 };
 
 describe('what the memo remembers (memoUntil)', () => {
   it.each([
-    ['a rate refusal: its Retry-After from the hand-off', rateRefusal, starter, 1_000 + 2_000],
-    ['a quota refusal: at most MAX_HOLD_MS', { ...rateRefusal, code: 'quota_exceeded', retryAfterSeconds: 36_000 }, starter, 1_000 + MAX_HOLD_MS],
-    ['a sharded tenant: nothing (another shard may take it)', rateRefusal, sharded, null],
-    ['buffer_full (503): nothing', { ...rateRefusal, status: 503 as const, code: 'buffer_full' }, starter, null],
-    ['request_too_large (413, the request’s own size): nothing', { ...rateRefusal, status: 413 as const, code: 'request_too_large' }, starter, null],
-    ['idempotency_key_reused: nothing', { ...rateRefusal, status: 422 as const, code: 'idempotency_key_reused' }, starter, null],
-    ['a 429 without Retry-After: nothing', { ...rateRefusal, retryAfterSeconds: undefined }, starter, null],
-  ] as const)('%s', (_, refusal, plan, until) => {
-    expect(memoUntil(refusal, plan, 1_000)).toBe(until);
+    ['a rate refusal: its Retry-After from the hand-off', rateRefusal, 1_000 + 2_000],
+    ['a quota refusal: at most MAX_HOLD_MS', { ...rateRefusal, code: 'quota_exceeded', retryAfterSeconds: 36_000 }, 1_000 + MAX_HOLD_MS],
+    ['buffer_full (503): nothing', { ...rateRefusal, status: 503 as const, code: 'buffer_full' }, null],
+    ['request_too_large (413, the request’s own size): nothing', { ...rateRefusal, status: 413 as const, code: 'request_too_large' }, null],
+    ['idempotency_key_reused: nothing', { ...rateRefusal, status: 422 as const, code: 'idempotency_key_reused' }, null],
+    ['a 429 without Retry-After: nothing', { ...rateRefusal, retryAfterSeconds: undefined }, null],
+  ] as const)('%s', (_, refusal, until) => {
+    expect(memoUntil(refusal, 1_000)).toBe(until);
+  });
+});
+
+describe('a sharded tenant: what a request bound for a shard meets, after one shard refused (RefusalMemo per actor)', () => {
+  const quotaRefusal: ActorRefusal = { ...rateRefusal, code: 'quota_exceeded', retryAfterSeconds: 36_000 };
+  it.each([
+    // refusal remembered from actor, at 0 ms; the request's actor, its plan and time → refused?
+    ['the same shard, inside its Retry-After', rateRefusal, 't#1', 't#1', sharded, 1_999, true],
+    ['the same shard, at its Retry-After', rateRefusal, 't#1', 't#1', sharded, 2_000, false],
+    ['another shard (its own 1/N of the rate)', rateRefusal, 't#1', 't#2', sharded, 500, false],
+    ['shard 0 is the tenant’s own name, and only shard 0', rateRefusal, 't', 't#1', sharded, 500, false],
+    ['shard 0, inside the window', rateRefusal, 't', 't', sharded, 500, true],
+    ['a quota refusal (the coordinator’s): that shard, at most MAX_HOLD_MS', quotaRefusal, 't#3', 't#3', sharded, MAX_HOLD_MS - 1, true],
+    ['a quota refusal, after MAX_HOLD_MS', quotaRefusal, 't#3', 't#3', sharded, MAX_HOLD_MS, false],
+    ['a quota refusal, another shard (it may hold a reservation)', quotaRefusal, 't#3', 't#0', sharded, 500, false],
+    ['the shard count changed (another plan)', rateRefusal, 't#1', 't#1', { ...sharded, shardCount: 8 }, 500, false],
+    ['unsharded again', rateRefusal, 't', 't', starter, 500, false],
+  ] as const)('%s', (_, refusal, from, to, plan, now, refused) => {
+    const memo = new RefusalMemo();
+    memo.remember(from, sharded, refusal, 0);
+    expect(memo.refusalFor(to, plan, now) !== null).toBe(refused);
   });
 });
 

@@ -37,20 +37,6 @@ import type { IngestEnv } from './env.ts';
 import { patternSnapshots } from './pattern-snapshots.ts';
 import { refusalMemo } from './refusal-memo.ts';
 
-/**
- * The request's `Idempotency-Key` (the IETF httpapi draft's header, as Stripe
- * uses it): a batch sent again under the same key within a day is answered as
- * the first time and stored and counted once. Visible ASCII, 1–255 characters.
- */
-export function idempotencyKeyOf(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const key = header.trim();
-  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
-    throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1–255 visible ASCII characters', { field: 'Idempotency-Key' });
-  }
-  return key;
-}
-
 /** A request's batch: its id, when it was received, and the context every row of it is built with. */
 export interface Batch {
   batchId: string;
@@ -78,6 +64,11 @@ export interface Submit {
   /** Size of the request as received (after decompression): what rates and quotas count. */
   receivedBytes: number;
   idempotencyKey?: string;
+  /**
+   * The tenant's shard this request goes to, when the route chose it already (the refusal memo
+   * chooses it before the body is read, refusal-memo.ts); else chosen here the same way.
+   */
+  shard?: number;
   /** The body as received (after decompression): fingerprinted under an Idempotency-Key, so the same key with another body is refused. */
   body: string | Uint8Array;
   /**
@@ -129,7 +120,7 @@ async function submitToActor(env: SubmitEnv, request: Submit, background: Backgr
   const { principal, batch, rows } = request;
   const config = loadConfig(env);
   // Chosen once, before anything: asking again must reach the same actor (its ledger knows the batch).
-  const shard = pickShard(principal.plan.shardCount, request.idempotencyKey);
+  const shard = request.shard ?? pickShard(principal.plan.shardCount, request.idempotencyKey);
   const actorName = shardName(principal.tenantId, shard);
   const actor = env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(actorName));
   const patternOf = await patternSnapshots.lookup(actorName, actor);
@@ -203,7 +194,7 @@ async function submitToActor(env: SubmitEnv, request: Submit, background: Backgr
   const headers = rateLimitHeaders(principal.plan, outcome.rate);
   if (!outcome.ok && outcome.retryAfterSeconds !== undefined) headers['Retry-After'] = String(outcome.retryAfterSeconds);
   // The actor's verdict for the tenant: a 429 refuses its next requests before their bodies are read (refusal-memo.ts).
-  if (!outcome.ok) refusalMemo.remember(principal.tenantId, principal.plan, { ...outcome, headers }, askedAt);
+  if (!outcome.ok) refusalMemo.remember(actorName, principal.plan, { ...outcome, headers }, askedAt);
   if (!outcome.ok) {
     logEvent('info', 'ingest.refused', {
       requestId: request.requestId,

@@ -18,7 +18,8 @@ import { logEvent } from '../../../shared/logger.ts';
 import { normalizeRecord, RecordError } from '../../../shared/normalize.ts';
 import type { IngestApp } from '../env.ts';
 import { describeRefusal } from '../../../shared/row-format.ts';
-import { idempotencyKeyOf, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { readBodyText } from '../request-body.ts';
 import { refuseWhileRemembered } from '../refusal-memo.ts';
 
@@ -198,6 +199,7 @@ async function bulk(c: Context<IngestApp>, defaultIndex: string | undefined): Pr
         receivedBytes: body.bytes,
         body: body.text,
         idempotencyKey,
+        shard: c.get('shard'),
         refuse: 'record',
         decoderRefused: invalidDocuments,
       },

@@ -20,7 +20,8 @@ import { isActiveEncryptionKey } from '../encryption-keys.ts';
 import type { IngestApp } from '../env.ts';
 import { bodyFormat, parseRecords } from '../parse-records.ts';
 import { readBodyText } from '../request-body.ts';
-import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { refuseWhileRemembered } from '../refusal-memo.ts';
 
 const LogRecordDoc = z
@@ -116,6 +117,7 @@ logsRoutes.post('/', requirePrincipal('logs:write'), refuseWhileRemembered(), as
       receivedBytes,
       body: text,
       idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      shard: c.get('shard'),
       refuse: 'request',
     },
     backgroundOf(c),

@@ -14,7 +14,8 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { decodeLokiJson, decodeLokiProtobuf, describeLokiRejections, LokiDecodeError, lokiToRows, type LokiStream } from '../protocols/loki.ts';
 import { readBodyBytes } from '../request-body.ts';
@@ -92,6 +93,7 @@ lokiRoutes.post('/api/v1/push', requirePrincipal('logs:write'), refuseWhileRemem
       receivedBytes,
       body,
       idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      shard: c.get('shard'),
       refuse: 'record',
       decoderRefused: rejected.length,
     },

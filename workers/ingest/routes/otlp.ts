@@ -17,7 +17,8 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { logEvent } from '../../../shared/logger.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { newBatch, submissionError, submit, backgroundOf } from '../pipeline.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { StatusSchema } from '../protocols/generated/google/rpc/status_pb.ts';
 import {
@@ -132,6 +133,7 @@ otlpRoutes.post('/v1/logs', requirePrincipal('logs:write'), refuseWhileRemembere
       receivedBytes: body.byteLength,
       body,
       idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      shard: c.get('shard'),
       refuse: 'record',
       decoderRefused: rejected.length,
     },

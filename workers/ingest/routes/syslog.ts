@@ -11,7 +11,8 @@ import { requirePrincipal } from '../../../shared/auth.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import type { LogRow } from '../../../shared/log-record.ts';
 import type { IngestApp } from '../env.ts';
-import { idempotencyKeyOf, jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { jsonReceipt, newBatch, submit, backgroundOf } from '../pipeline.ts';
+import { idempotencyKeyOf } from '../idempotency-key.ts';
 import { refuseWhileRemembered } from '../refusal-memo.ts';
 import { parseSyslogLine, syslogToRow } from '../protocols/syslog.ts';
 import { readBodyText } from '../request-body.ts';
@@ -46,6 +47,7 @@ syslogRoutes.post('/', requirePrincipal('logs:write'), refuseWhileRemembered(), 
       receivedBytes: bytes,
       body: text,
       idempotencyKey: idempotencyKeyOf(c.req.header('idempotency-key')),
+      shard: c.get('shard'),
       refuse: 'request',
     },
     backgroundOf(c),
