@@ -12,6 +12,9 @@
  *     phase minus the same phase's length of its CPU without the flood,
  *     divided by the refusals).
  * (b) A tenant on the starter plan (1,000 records/s) offering 100× its rate.
+ * (c) The same with the tenant's ingest sharded over SHARDED_FLOODER_SHARDS
+ *     actors (each holds 1/N of the rate; the requests carry no
+ *     Idempotency-Key, so each goes to a shard at random).
  *
  * In both, authenticated "victim" tenants send at a steady paced rate the
  * whole time, and their ack latency is compared between phases with and
@@ -36,6 +39,7 @@ const VICTIM_INTERVAL_MS = Number(process.env.ABUSE_VICTIM_INTERVAL_MS ?? 100);
 const FLOOD_CONNECTIONS = Number(process.env.ABUSE_FLOOD_CONNECTIONS ?? 16);
 const FLOOD_BATCH = 1000;
 const FLOOD_FACTOR = 100;
+const SHARDED_FLOODER_SHARDS = 4;
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -46,9 +50,9 @@ function workerdCpu(): number {
   return total;
 }
 
-async function tenantWithKey(stack: Stack, id: string, plan: string): Promise<string> {
+async function tenantWithKey(stack: Stack, id: string, plan: string, shardCount = 1): Promise<string> {
   await admin(stack, 'POST', '/tenants', { id, name: id, plan });
-  await admin(stack, 'PATCH', `/tenants/${id}`, { shardCount: 1 });
+  await admin(stack, 'PATCH', `/tenants/${id}`, { shardCount });
   const { key } = (await admin(stack, 'POST', `/tenants/${id}/keys`, { name: 'abuse', scopes: ['logs:write'] })) as { key: string };
   return `Bearer ${key}`;
 }
@@ -160,6 +164,7 @@ try {
   const run = `abuse-${Date.now().toString(36)}`;
   const victims = await Promise.all(Array.from({ length: VICTIMS }, (_, i) => tenantWithKey(stack, `${run}-victim-${i}`, 'enterprise')));
   const flooder = await tenantWithKey(stack, `${run}-flooder`, 'starter');
+  const shardedFlooder = await tenantWithKey(stack, `${run}-sharded-flooder`, 'starter', SHARDED_FLOODER_SHARDS);
   // Warm the victims' actors and key caches.
   await victimsFor(sender, victims, 3);
 
@@ -174,6 +179,9 @@ try {
   const flooderRate = 1000 * FLOOD_FACTOR;
   const paceMs = (FLOOD_CONNECTIONS * FLOOD_BATCH * 1000) / flooderRate;
   const tenantFlood = await compare('tenant flood', sender, victims, () => flood(sender, () => flooder, recordsBody(FLOOD_BATCH, 'flood', 0), paceMs));
+  const shardedFlood = await compare('sharded tenant flood', sender, victims, () =>
+    flood(sender, () => shardedFlooder, recordsBody(FLOOD_BATCH, 'flood', 0), paceMs),
+  );
 
   const med = (xs: number[]) => median(xs);
   const section = (rounds: typeof badKeys, what: 'bad keys' | 'tenant flood') => {
@@ -183,12 +191,14 @@ try {
     );
     const p99Without = med(rounds.map((r) => r.without.p99));
     const p99With = med(rounds.map((r) => r.with.p99));
+    const p50Without = med(rounds.map((r) => r.without.p50));
+    const p50With = med(rounds.map((r) => r.with.p50));
     const lines = [
       `| round | victims p50 / p99 ms without | with ${what} | ${what} requests/s | their answers | victim batches not acked |`,
       '|---:|---:|---:|---:|---|---:|',
       ...rows,
       '',
-      `Median over rounds: victims' p99 ${fmt(p99Without)} ms without, ${fmt(p99With)} ms with (${fmt(((p99With - p99Without) / p99Without) * 100)} %).`,
+      `Median over rounds: victims' p99 ${fmt(p99Without)} ms without, ${fmt(p99With)} ms with (${fmt(((p99With - p99Without) / p99Without) * 100)} %); p50 ${fmt(p50Without)} → ${fmt(p50With)} ms (×${fmt(p50With / p50Without, 2)}); p99 ×${fmt(p99With / p99Without, 2)}.`,
     ];
     // workerd's CPU per abusive request: its CPU in the phase with the abuse, less the victims' own (the phase without, scaled to the same length).
     const cpuPer = rounds.map((r) => {
@@ -219,6 +229,10 @@ try {
       '(b) A tenant flooding 100× its rate',
       '',
       section(tenantFlood, 'tenant flood'),
+      '',
+      `(c) The same tenant's ingest over ${SHARDED_FLOODER_SHARDS} shards, flooding 100× its rate`,
+      '',
+      section(shardedFlood, 'tenant flood'),
       '',
     ].join('\n'),
   );
