@@ -8,7 +8,8 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_TEMPLATES, PatternMiner, templateToId } from '../../shared/patterns/miner.ts';
 import type { TenantActor } from '../../durable-objects/tenant-actor.ts';
-import { actorOf, clickhouse, flushActor, injectFault, makeBatch, makeDue, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { actorOf, clickhouse, flushActor, injectFault, makeBatch, makeDue, uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 
 async function select<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
   return (await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
@@ -135,10 +136,11 @@ describe('patterns mined by the tenant actor', () => {
     );
     await makeDue(stub);
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(
-      () => stub.stats(),
-      (s) => (s.pendingFlushes[0]?.attempts ?? 0) >= 1,
-    );
+    const failed = await eventually('the flush attempted', () => stub.stats(), {
+      until: (s) => (s.pendingFlushes[0]?.attempts ?? 0) >= 1,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     expect(failed.buffered.rows).toBe(2); // not stored without its templates
     expect(await select('SELECT 1 FROM logs WHERE TenantId = {t:String}', { t: tenant })).toHaveLength(0);
     const stats = await flushActor(stub, 15_000);

@@ -6,7 +6,8 @@ import { PLANS } from '../../shared/plans.ts';
 import { shardName } from '../../shared/sharding.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
-import { countRows, makeBatch, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { countRows, makeBatch, records, uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 
 function shard(tenant: string, k: number): DurableObjectStub<TenantActor> {
   return env.TENANT_ACTOR.get(env.TENANT_ACTOR.idFromName(shardName(tenant, k)));
@@ -44,11 +45,11 @@ describe('hot-tenant sharding', () => {
       await shard(tenant, k).ingest(makeBatch(tenant, records(1), Date.now() - TEST_FLUSH.maxAgeMs - 1));
       await runDurableObjectAlarm(shard(tenant, k));
     }
-    await waitFor(
-      () => countRows(tenant),
-      (n) => n === sent + shards,
-      20_000,
-    );
+    await eventually('every row of every shard in ClickHouse', () => countRows(tenant), {
+      until: (n) => n === sent + shards,
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
   }, 30_000);
 
   it('keeps the quota exact across shards: concurrent shards never admit more than the quota', async () => {

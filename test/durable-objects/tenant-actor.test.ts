@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { TenantActor } from '../../durable-objects/tenant-actor.ts';
 import { LOG_COLUMNS } from '../../shared/row-format.ts';
 import { TEST_FLUSH } from '../support/constants.ts';
-import { actorOf, clickhouse, countRows, flushActor, injectFault, makeBatch, proxyCounts, records, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { actorOf, clickhouse, countRows, flushActor, injectFault, makeBatch, proxyCounts, records, uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 import { gunzipMembers } from '../../shared/gzip.ts';
 
 const flushAll = flushActor;
@@ -82,10 +83,11 @@ describe('TenantActor', () => {
     await injectFault('fail-before', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(
-      () => stub.stats(),
-      (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
-    );
+    const failed = await eventually('the first flush attempt', () => stub.stats(), {
+      until: (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     expect(failed.buffered.rows).toBe(TEST_FLUSH.maxRows);
     expect(failed.pendingFlushes[0]!.lastError).toMatch(/injected failure/);
     // The retry waits for the backoff: the alarm is set for then, not now.
@@ -103,10 +105,11 @@ describe('TenantActor', () => {
     await injectFault('fail-after', tenant, 1);
     await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
     await runDurableObjectAlarm(stub);
-    const failed = await waitFor(
-      () => stub.stats(),
-      (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
-    );
+    const failed = await eventually('the first flush attempt', () => stub.stats(), {
+      until: (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows); // the first attempt did insert
 
     await flushAll(stub);
@@ -154,10 +157,11 @@ describe('TenantActor', () => {
     await injectFault('fail-before', tenant, 100);
     // Crossing the row threshold sets the alarm for now; it fires by itself.
     for (let i = 0; i < 4; i++) await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.batchMaxRows - 10)));
-    const stats = await waitFor(
-      () => stub.stats(),
-      (s) => s.pendingFlushes.some((f) => f.attempts >= 1),
-    );
+    const stats = await eventually('a flush attempted', () => stub.stats(), {
+      until: (s) => s.pendingFlushes.some((f) => f.attempts >= 1),
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     await new Promise((r) => setTimeout(r, 300));
     const after = await stub.stats();
     const tried = after.pendingFlushes.filter((f) => f.attempts > 0);
@@ -254,10 +258,11 @@ describe('TenantActor', () => {
       await injectFault('fail-after', tenant, 1); // the insert lands, its answer is lost
       await stub.ingest(makeBatch(tenant, records(TEST_FLUSH.maxRows)));
       await runDurableObjectAlarm(stub);
-      await waitFor(
-        () => stub.stats(),
-        (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
-      );
+      await eventually('the first flush attempt', () => stub.stats(), {
+        until: (s) => (s.pendingFlushes[0]?.attempts ?? 0) === 1,
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
       expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);
       await flushAll(stub);
       expect(await countRows(tenant)).toBe(TEST_FLUSH.maxRows);

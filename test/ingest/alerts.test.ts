@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { actorOf, countRows, flushTenant, injectFault, uniqueTenant } from '../support/in-workerd.ts';
 import { PLANS } from '../../shared/plans.ts';
+import { eventually } from '../support/eventually.ts';
 
 function call(method: string, path: string, key: string, body?: unknown): Promise<Response> {
   return exports.default.fetch(
@@ -51,17 +52,6 @@ async function current(key: string): Promise<Current> {
   return (await res.json()) as Current;
 }
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await read();
-  }
-  return last;
-}
-
 const errorsOver = (value: number, extra: Record<string, unknown> = {}) => ({
   name: `errors over ${value}`,
   query: 'level:error',
@@ -82,11 +72,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
       ...Array.from({ length: 2 }, (_, i) => ({ level: 'error', service: 'mail', message: `smtp timeout ${i}` })), // under the threshold
       ...Array.from({ length: 9 }, (_, i) => ({ level: 'info', service: 'mail', message: `sent ${i}` })), // not matching
     ]);
-    const now = await until(
-      'two firing alerts',
-      () => current(key),
-      (c) => c.alerts.filter((a) => a.state === 'firing').length === 2,
-    );
+    const now = await eventually('two firing alerts', () => current(key), {
+      until: (c) => c.alerts.filter((a) => a.state === 'firing').length === 2,
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     const firing = now.alerts.filter((a) => a.state === 'firing').sort((a, b) => a.group.service!.localeCompare(b.group.service!));
     expect(firing.map((a) => [a.group.service, a.value])).toEqual([
       ['checkout', 4],
@@ -109,11 +99,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
       theirs.key,
       Array.from({ length: 20 }, (_, i) => ({ level: 'error', service: 'api', message: `theirs ${i}` })),
     );
-    await until(
-      'their rule fires',
-      () => current(theirs.key),
-      (c) => c.alerts.some((a) => a.state === 'firing'),
-    );
+    await eventually('their rule fires', () => current(theirs.key), {
+      until: (c) => c.alerts.some((a) => a.state === 'firing'),
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     // And after a scheduled evaluation of mine (over ClickHouse, where their rows are), still nothing.
     const evaluator = env.ALERT_EVALUATOR.get(env.ALERT_EVALUATOR.idFromName(mine.tenant));
     await runDurableObjectAlarm(evaluator);
@@ -129,11 +119,7 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     const ruleId = await createRule(key, errorsOver(100, { interval: '30s' }));
     const evaluator = env.ALERT_EVALUATOR.get(env.ALERT_EVALUATOR.idFromName(tenant));
     await runDurableObjectAlarm(evaluator);
-    const c = await until(
-      'the rule in error',
-      () => current(key),
-      (x) => x.rules[0]?.health === 'error',
-    );
+    const c = await eventually('the rule in error', () => current(key), { until: (x) => x.rules[0]?.health === 'error', timeoutMs: 5_000, intervalMs: 100 });
     const rule = c.rules[0]!;
     expect(rule.error).toMatch(/evaluation query failed/);
     // Backed off: the next try is at least one interval after the failure, not at once.
@@ -152,11 +138,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     await createRule(key, { ...errorsOver(20, { name: 'b', groupBy: ['service'] }), query: 'level:warn' });
     await createRule(key, { ...errorsOver(30, { name: 'c' }), condition: { kind: 'threshold', op: '>', value: 30, window: '5m' } });
     const evaluator = env.ALERT_EVALUATOR.get(env.ALERT_EVALUATOR.idFromName(tenant));
-    await until(
-      'each rule evaluated once',
-      () => current(key),
-      (c) => c.rules.every((r) => r.health === 'ok'),
-    );
+    await eventually('each rule evaluated once', () => current(key), {
+      until: (c) => c.rules.every((r) => r.health === 'ok'),
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     const before = (await current(key)).evaluation;
     // All three due now: one evaluation pass.
     await runInDurableObject(evaluator, (_instance, state) => {
@@ -164,11 +150,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
     });
     await evaluator.sync(tenant);
     await runDurableObjectAlarm(evaluator);
-    const after = await until(
-      'the pass is counted',
-      () => current(key),
-      (c) => c.evaluation.ruleEvaluations >= before.ruleEvaluations + 3,
-    );
+    const after = await eventually('the pass is counted', () => current(key), {
+      until: (c) => c.evaluation.ruleEvaluations >= before.ruleEvaluations + 3,
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     expect(after.evaluation.ruleEvaluations - before.ruleEvaluations).toBe(3);
     expect(after.evaluation.queries - before.queries).toBe(2); // (1m, service) for a and b; (5m, none) for c
   });
@@ -192,12 +178,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
       condition: { kind: 'anomaly', kinds: ['new_pattern'] },
       interval: '1m',
     });
-    const c = await until(
-      'the anomaly alert fires',
-      () => current(key),
-      (x) => x.alerts.some((a) => a.ruleId === ruleId && a.state === 'firing'),
-      15_000,
-    );
+    const c = await eventually('the anomaly alert fires', () => current(key), {
+      until: (x) => x.alerts.some((a) => a.ruleId === ruleId && a.state === 'firing'),
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
     const alert = c.alerts.find((a) => a.ruleId === ruleId)!;
     expect(alert.group).toMatchObject({ kind: 'new_pattern', service: 'billing' });
     expect(alert.group.pattern).toMatch(/^[0-9a-f]{16}$/);
@@ -213,11 +198,11 @@ describe('alert evaluation', { timeout: 30_000 }, () => {
       JSON.parse('{"level":"error","message":"a","__proto__":"p1","constructor":"c1"}'),
       JSON.parse('{"level":"error","message":"b","__proto__":"p1","constructor":"c1"}'),
     ]);
-    const c = await until(
-      'the hostile group fires',
-      () => current(key),
-      (x) => x.alerts.some((a) => a.state === 'firing'),
-    );
+    const c = await eventually('the hostile group fires', () => current(key), {
+      until: (x) => x.alerts.some((a) => a.state === 'firing'),
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
     expect(c.alerts[0]!.group).toEqual(JSON.parse('{"__proto__":"p1","constructor":"c1"}'));
     expect(Object.getPrototypeOf(c.alerts[0]!.group)).toBe(Object.prototype);
     // The scheduled path agrees (ClickHouse groups the same values).

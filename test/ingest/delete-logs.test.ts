@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { PLANS } from '../../shared/plans.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { gunzipMembers } from '../../shared/gzip.ts';
-import { actorOf, clickhouse, flushTenant, injectFault, makeDue, uniqueTenant, waitFor } from '../support/in-workerd.ts';
+import { actorOf, clickhouse, flushTenant, injectFault, makeDue, uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 
 const SHARDS = PLANS.professional.shardCount;
 
@@ -97,9 +98,10 @@ describe('DELETE /v1/logs', () => {
         await makeDue(actorOf(tenant, k));
         await runDurableObjectAlarm(actorOf(tenant, k));
       }
-      await waitFor(
+      await eventually(
+        'a flush attempted on every shard',
         async () => (await Promise.all(Array.from({ length: SHARDS }, (_, k) => actorOf(tenant, k).stats()))).flatMap((s) => s.pendingFlushes),
-        (p) => p.length > 0 && p.every((f) => f.attempts >= 1),
+        { until: (p) => p.length > 0 && p.every((f) => f.attempts >= 1), timeoutMs: 10_000, intervalMs: 50 },
       );
       const res = await request('DELETE', `/v1/logs?${range()}&q=secret`, admin);
       expect(res.status).toBe(503);

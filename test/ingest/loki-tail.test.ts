@@ -10,6 +10,7 @@ import { MAX_DROPPED_PER_FRAME, MAX_ENTRIES_PER_FRAME, compileTailQuery, tailFra
 import { TEST_API_KEY, TEST_TAIL_RECORDS_PER_S, TEST_TENANT } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface Frame {
   streams?: { stream: Record<string, string>; values: [string, string][] }[];
@@ -31,11 +32,7 @@ async function tail(params: Record<string, string>, headers: Record<string, stri
   const frames: Frame[] = [];
   socket.addEventListener('message', (e) => frames.push(JSON.parse(e.data as string)));
   socket.accept();
-  const until = async (done: (f: Frame[]) => boolean) => {
-    const deadline = Date.now() + 5000;
-    while (!done(frames) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return frames;
-  };
+  const until = (done: (f: Frame[]) => boolean) => eventually('the tail’s frames', () => frames, { until: done, timeoutMs: 5_000, intervalMs: 20 });
   return { socket, frames, until };
 }
 

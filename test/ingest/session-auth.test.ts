@@ -10,6 +10,7 @@ import { TEST_KEY_CACHE_TTL_MS } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
 import { openSession, revokeSession } from '../support/sessions.ts';
+import { eventually } from '../support/eventually.ts';
 
 function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
   return exports.default.fetch(
@@ -40,13 +41,10 @@ describe('the session cookie on the ingest worker', () => {
       messages.push(JSON.parse(e.data as string));
     });
     socket.accept();
-    const until = async (done: () => boolean) => {
-      const deadline = Date.now() + 5000;
-      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    };
-    await until(() => messages.some((m) => m.type === 'hello'));
+    const until = (what: string, done: () => boolean) => eventually(what, done, { timeoutMs: 5_000, intervalMs: 20, context: () => JSON.stringify(messages) });
+    await until('the hello', () => messages.some((m) => m.type === 'hello'));
     expect((await call('POST', '/v1/logs', { authorization: `Bearer ${key}` }, [{ message: `${tag} live` }])).status).toBe(202);
-    await until(() => messages.some((m) => m.type === 'logs'));
+    await until('the live record', () => messages.some((m) => m.type === 'logs'));
     expect(messages.flatMap((m) => m.logs ?? []).map((l) => l.body)).toEqual([`${tag} live`]);
     socket.close();
   });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { HOSTILE_NAMES, TEST_API_KEY, TEST_TAIL_RECORDS_PER_S, TEST_TENANT } from '../support/constants.ts';
 import { provisionKey, provisionTenant } from '../support/control-plane.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface Message {
   type: string;
@@ -28,11 +29,7 @@ async function tail(
     messages.push(JSON.parse(e.data as string));
   });
   socket.accept();
-  const until = async (done: (m: Message[]) => boolean) => {
-    const deadline = Date.now() + 5000;
-    while (!done(messages) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return messages;
-  };
+  const until = (done: (m: Message[]) => boolean) => eventually('the tail’s messages', () => messages, { until: done, timeoutMs: 5_000, intervalMs: 20 });
   await until((m) => m.some((x) => x.type === 'hello'));
   return { socket, messages, until };
 }
@@ -167,8 +164,7 @@ describe('live tail', () => {
       ).toEqual([`${tag} ${name}`]);
       expect(Object.hasOwn(logsIn(got)[0]!.attributes, name)).toBe(true);
     }
-    const deadline = Date.now() + 5000;
-    while (closed === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await eventually('the broken tail closed', () => closed !== null, { timeoutMs: 5_000, intervalMs: 20 });
     expect(brokenMessages).toContainEqual(expect.objectContaining({ type: 'error', error: 'query_failed' }));
     expect(closed).toBe(1011);
     for (const s of sockets) s.socket.close();

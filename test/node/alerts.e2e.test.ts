@@ -16,6 +16,7 @@ import { type EmbeddedClickHouse, startEmbeddedClickHouse } from '../../embedded
 import { freePort } from '../../scripts/ports.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
 import { type AlertReceivers, type ReceivedRequest, startAlertReceivers } from '../support/alert-receivers.ts';
+import { eventually } from '../support/eventually.ts';
 
 let dataDir: string;
 let clickhouse: EmbeddedClickHouse;
@@ -60,15 +61,8 @@ function webhookOf(ruleId: string): ReceivedRequest[] {
   return receivers.requests('webhook').filter((r) => (r.body as { ruleId?: string } | undefined)?.ruleId === ruleId);
 }
 
-async function until<T>(what: string, read: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms\n${receivers.summary()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits on what the receivers got: polled every 100 ms; a timeout lists every request they received. */
+const RECEIVED = { intervalMs: 100, context: () => receivers.summary() };
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'neurallog-alerts-'));
@@ -112,7 +106,7 @@ describe('alerts end to end', () => {
     const sentAt = Date.now();
     const crossedAt = await send(service, 'error', 3);
 
-    const fired = await until('the webhook receives the firing', () => webhookOf(ruleId).find((r) => r.accepted), 5_000);
+    const fired = await eventually('the webhook receives the firing', () => webhookOf(ruleId).find((r) => r.accepted), { ...RECEIVED, timeoutMs: 5_000 });
     // From the acknowledgement of the crossing batch (the fast path may even beat the answer to the client).
     const latency = fired.at - crossedAt;
     expect(latency).toBeLessThan(5_000);
@@ -122,21 +116,21 @@ describe('alerts end to end', () => {
     expect(body.explorerUrl).toContain(stack.url);
 
     // Every target got the firing, once (the webhook's signature was checked by the receiver).
-    await until(
+    await eventually(
       'PagerDuty, Slack and Alertmanager receive it',
       () => ['slack', 'pagerduty', 'alertmanager'].every((r) => receivers.deliveries(r as 'slack').length > 0),
-      5_000,
+      { ...RECEIVED, timeoutMs: 5_000 },
     );
     const pd = receivers.deliveries('pagerduty').filter((r) => (r.body as { dedup_key?: string }).dedup_key === body.dedupKey);
     expect(pd.map((r) => (r.body as { event_action: string }).event_action)).toEqual(['trigger']);
 
     // No more errors: the window empties, the alert resolves, and the resolves carry the same dedup key.
-    await until(
+    await eventually(
       'the webhook receives the resolve',
       () => webhookOf(ruleId).find((r) => r.accepted && (r.body as { status: string }).status === 'resolved'),
-      45_000,
+      { ...RECEIVED, timeoutMs: 45_000 },
     );
-    await until(
+    await eventually(
       'PagerDuty receives the resolve',
       () =>
         receivers
@@ -146,7 +140,7 @@ describe('alerts end to end', () => {
               (r.body as { dedup_key?: string; event_action?: string }).dedup_key === body.dedupKey &&
               (r.body as { event_action: string }).event_action === 'resolve',
           ),
-      5_000,
+      { ...RECEIVED, timeoutMs: 5_000 },
     );
     const webhookKeys = new Set(
       webhookOf(ruleId)
@@ -177,10 +171,10 @@ describe('alerts end to end', () => {
       { service: services[2], level: 'error', message: 'e0' },
     ];
     await api('/v1/logs', { method: 'POST', body: JSON.stringify(records) });
-    await until('two alerts', () => webhookOf(ruleId).filter((r) => r.accepted).length >= 2, 5_000);
+    await eventually('two alerts', () => webhookOf(ruleId).filter((r) => r.accepted).length >= 2, { ...RECEIVED, timeoutMs: 5_000 });
     const amPosts = () =>
       receivers.deliveries('alertmanager').filter((r) => (r.body as { labels: { rule_id: string } }[]).some((a) => a.labels.rule_id === ruleId));
-    await until('Alertmanager has them', () => amPosts().length > 0, 5_000);
+    await eventually('Alertmanager has them', () => amPosts().length > 0, { ...RECEIVED, timeoutMs: 5_000 });
     expect(amPosts()).toHaveLength(1);
     expect((amPosts()[0]!.body as { labels: { service: string } }[]).map((a) => a.labels.service).sort()).toEqual([services[0], services[1]]);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -207,7 +201,7 @@ describe('alerts end to end', () => {
       expect(webhookOf(ruleId)).toEqual([]);
       clearInterval(stream);
       const stoppedAt = Date.now();
-      const fired = await until('the absence fires', () => webhookOf(ruleId).find((r) => r.accepted), 40_000);
+      const fired = await eventually('the absence fires', () => webhookOf(ruleId).find((r) => r.accepted), { ...RECEIVED, timeoutMs: 40_000 });
       expect((fired.body as { status: string; value: number }).status).toBe('firing');
       // Window + evaluation delay + one interval, with slack for this machine.
       expect(fired.at - stoppedAt).toBeLessThan(35_000);
@@ -226,7 +220,7 @@ describe('alerts end to end', () => {
     });
     receivers.failNext('webhook', [500, 500, 500]);
     await send(service, 'error', 1);
-    const delivered = await until('delivered after the retries', () => webhookOf(ruleId).find((r) => r.accepted), 30_000);
+    const delivered = await eventually('delivered after the retries', () => webhookOf(ruleId).find((r) => r.accepted), { ...RECEIVED, timeoutMs: 30_000 });
     const firing = webhookOf(ruleId).filter(
       (r) =>
         (r.body as { dedupKey: string; status: string }).dedupKey === (delivered.body as { dedupKey: string }).dedupKey &&
@@ -248,13 +242,13 @@ describe('alerts end to end', () => {
     });
     await api(`/v1/alerts/rules/${ruleId}/mute`, { method: 'POST', body: JSON.stringify({ until: new Date(Date.now() + 3_600_000).toISOString() }) });
     await send(service, 'error', 2);
-    const firing = await until(
+    const firing = await eventually(
       'the muted alert fires',
       async () =>
         (await api<{ alerts: { ruleId: string; state: string; muted: boolean }[] }>('/v1/alerts')).alerts.find(
           (a) => a.ruleId === ruleId && a.state === 'firing',
         ),
-      5_000,
+      { ...RECEIVED, timeoutMs: 5_000 },
     );
     expect(firing.muted).toBe(true);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -272,7 +266,7 @@ describe('alerts end to end', () => {
       targets: [targets.pagerduty],
     });
     await send(service, 'error', 1);
-    const trigger = await until(
+    const trigger = await eventually(
       'the trigger',
       () =>
         receivers
@@ -282,11 +276,11 @@ describe('alerts end to end', () => {
               (r.body as { payload?: { custom_details?: { rule_id?: string } }; event_action: string }).event_action === 'trigger' &&
               JSON.stringify(r.body).includes(ruleId),
           ),
-      5_000,
+      { ...RECEIVED, timeoutMs: 5_000 },
     );
     await api(`/v1/alerts/rules/${ruleId}/mute`, { method: 'POST', body: JSON.stringify({ until: new Date(Date.now() + 3_600_000).toISOString() }) });
     const dedupKey = (trigger.body as { dedup_key: string }).dedup_key;
-    await until(
+    await eventually(
       'the resolve, though muted',
       () =>
         receivers
@@ -295,7 +289,7 @@ describe('alerts end to end', () => {
             (r) =>
               (r.body as { dedup_key: string; event_action: string }).dedup_key === dedupKey && (r.body as { event_action: string }).event_action === 'resolve',
           ),
-      45_000,
+      { ...RECEIVED, timeoutMs: 45_000 },
     );
   }, 60_000);
 
@@ -311,8 +305,8 @@ describe('alerts end to end', () => {
     await send(service, 'error', 1);
     const posts = () =>
       receivers.deliveries('alertmanager').filter((r) => (r.body as { labels: { rule_id: string } }[]).some((a) => a.labels.rule_id === ruleId));
-    await until('the first post', () => posts().length === 1, 5_000);
-    await until('a re-post (5 s here, a minute by default)', () => posts().length >= 2, 30_000);
+    await eventually('the first post', () => posts().length === 1, { ...RECEIVED, timeoutMs: 5_000 });
+    await eventually('a re-post (5 s here, a minute by default)', () => posts().length >= 2, { ...RECEIVED, timeoutMs: 30_000 });
     const [first, second] = posts();
     const alertOf = (r: ReceivedRequest) => (r.body as { labels: Record<string, string>; endsAt?: string }[])[0]!;
     expect(alertOf(second!).labels).toEqual(alertOf(first!).labels); // the same alert to Alertmanager
@@ -336,7 +330,10 @@ describe('alerts end to end', () => {
     await stack.crash();
     held.release();
     await start();
-    const again = await until('the delivery is retried after the restart', () => webhookOf(ruleId).filter((r) => r.seq > first.seq)[0], 60_000);
+    const again = await eventually('the delivery is retried after the restart', () => webhookOf(ruleId).filter((r) => r.seq > first.seq)[0], {
+      ...RECEIVED,
+      timeoutMs: 60_000,
+    });
     expect(again.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
     expect((again.body as { dedupKey: string }).dedupKey).toBe((first.body as { dedupKey: string }).dedupKey);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -348,7 +345,10 @@ describe('alerts end to end', () => {
     );
     expect([...keys].filter((k) => k.endsWith('/firing'))).toHaveLength(1);
     // Its resolve (decided while the firing's retry was still waiting) comes after the firing, never before.
-    const resolve = await until('the resolve', () => webhookOf(ruleId).find((r) => r.accepted && (r.body as { status: string }).status === 'resolved'), 40_000);
+    const resolve = await eventually('the resolve', () => webhookOf(ruleId).find((r) => r.accepted && (r.body as { status: string }).status === 'resolved'), {
+      ...RECEIVED,
+      timeoutMs: 40_000,
+    });
     const firings = webhookOf(ruleId).filter((r) => (r.body as { status: string }).status === 'firing');
     expect(Math.max(...firings.map((r) => r.seq))).toBeLessThan(resolve.seq);
   }, 180_000);

@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 
 let dataDir: string;
 let stack: RunningStack;
@@ -51,11 +52,11 @@ beforeAll(async () => {
     onOutput: () => undefined,
   });
   await api('/v1/logs', { method: 'POST', body: JSON.stringify(lines.map((message) => ({ message, service: `hdfs-${tag}` }))) });
-  const deadline = Date.now() + 20_000;
-  while ((await api(`/v1/logs?q=service:hdfs-${tag}&limit=100`)).logs.length < lines.length) {
-    if (Date.now() > deadline) throw new Error('records not searchable in 20 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await eventually(`the ${lines.length} records searchable`, async () => (await api(`/v1/logs?q=service:hdfs-${tag}&limit=100`)).logs.length, {
+    until: (found) => found >= lines.length,
+    timeoutMs: 20_000,
+    intervalMs: 200,
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -19,6 +19,7 @@ import { freePort } from '../../scripts/ports.ts';
 import { exportControlPlane, importControlPlane } from '../../scripts/restore/control-plane-backup.ts';
 import { restoreLocalArchive } from '../../scripts/restore/main.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 
 let dataDir: string;
 let stack: RunningStack | null = null;
@@ -41,14 +42,19 @@ async function api<T>(path: string, key: string, init: RequestInit = {}): Promis
   return JSON.parse(text) as T;
 }
 
-/** The ids of the tenant's records that hold `word`, once `count` are found (or the deadline passed). */
+/** The ids of the tenant's records that hold `word`, once exactly `count` are found. */
 async function idsOf(key: string, word: string, count: number): Promise<string[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const { logs } = await api<{ logs: { id: string }[] }>(`/v1/logs?q=${word}&from=now-1h&limit=1000`, key);
-    if (logs.length === count || Date.now() > deadline) return logs.map((l) => l.id);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { logs } = await eventually(
+    `exactly ${count} records holding ${word}`,
+    () => api<{ logs: { id: string }[] }>(`/v1/logs?q=${word}&from=now-1h&limit=1000`, key),
+    {
+      until: (found) => found.logs.length === count,
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      describe: (found) => `${found.logs.length} found`,
+    },
+  );
+  return logs.map((l) => l.id);
 }
 
 beforeAll(async () => {

@@ -22,6 +22,7 @@ import { createLogger, type DropEvent } from '../../sdk/src/index.ts';
 import { freePort } from '../../scripts/ports.ts';
 import { PROJECT_ROOT, type RunningStack, startStack } from '../../scripts/stack.ts';
 import type { KeyFile } from '../../scripts/encryption-key-file.ts';
+import { eventually } from '../support/eventually.ts';
 
 const execFileAsync = promisify(execFile);
 let dataDir: string;
@@ -80,13 +81,15 @@ function decryptCli(keys: string[], input: string): Promise<{ stdout: string; st
 }
 
 async function search(query: string, count: number): Promise<{ logs: { id: string; body: string; service: string; attributes: Record<string, string> }[] }> {
-  for (const deadline = Date.now() + 30_000; ; ) {
-    const res = await fetch(`${stack.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${stack.devApiKey}` } });
-    expect(res.status).toBe(200);
-    const body = await res.json();
-    if (body.logs.length >= count || Date.now() > deadline) return body;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  return eventually(
+    `${count} records for ${query}`,
+    async () => {
+      const res = await fetch(`${stack.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${stack.devApiKey}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { logs: { id: string; body: string; service: string; attributes: Record<string, string> }[] };
+    },
+    { until: (body) => body.logs.length >= count, timeoutMs: 30_000, intervalMs: 300, describe: (body) => `${body.logs.length} found` },
+  );
 }
 
 /** Every file under `dir` (but ClickHouse's own, searched through SQL), as text, with every gzip member in it inflated. */
@@ -256,12 +259,12 @@ describe('zero-knowledge encryption on the running stack', () => {
 
   it('never had the plaintext: every ClickHouse table and every file of the stack’s state hold the control word, not the secret ones', async () => {
     // The archive is written by the same flush as ClickHouse: wait for an R2 object holding the control word.
-    let files = new Map<string, string>();
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
-      files = await filesAsText(dataDir);
-      if (filesContaining(files, CONTROL_WORD).some((p) => p.includes('r2'))) break;
-    }
-    expect(filesContaining(files, CONTROL_WORD).some((p) => p.includes('r2'))).toBe(true);
+    const files = await eventually('an R2 object holding the control word', () => filesAsText(dataDir), {
+      until: (texts) => filesContaining(texts, CONTROL_WORD).some((p) => p.includes('r2')),
+      timeoutMs: 30_000,
+      intervalMs: 500,
+      describe: (texts) => `the control word in ${JSON.stringify(filesContaining(texts, CONTROL_WORD))}`,
+    });
     expect(filesContaining(files, SECRET_WORD)).toEqual([]);
     expect(filesContaining(files, SECRET_VALUE)).toEqual([]);
 

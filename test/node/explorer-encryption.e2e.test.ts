@@ -19,6 +19,7 @@ import { PROJECT_ROOT, type RunningStack, startStack } from '../../scripts/stack
 import { createEncryption, generateEncryptionKey, type KeyFile, keyFileOf, keyFileText } from '../../sdk/src/encryption/index.ts';
 import { createLogger } from '../../sdk/src/index.ts';
 import { CHROMIUM, expectAccessible, haveChromium, SCREENSHOTS, warnIfNoChromium } from '../support/browser.ts';
+import { eventually } from '../support/eventually.ts';
 
 warnIfNoChromium('explorer encryption');
 
@@ -69,11 +70,15 @@ async function api<T>(path: string, init: RequestInit = {}, credential = stack.d
 }
 
 async function waitForRecords(q: string, count: number): Promise<void> {
-  let found = 0;
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
-    found = (await api<{ logs: unknown[] }>(`/v1/logs?q=${encodeURIComponent(q)}&limit=100`)).logs.length;
-    if (found >= count) break;
-  }
+  const found = await eventually(
+    `${count} records for ${q}`,
+    async () => (await api<{ logs: unknown[] }>(`/v1/logs?q=${encodeURIComponent(q)}&limit=100`)).logs.length,
+    {
+      until: (n) => n >= count,
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    },
+  );
   expect(found, q).toBe(count);
 }
 

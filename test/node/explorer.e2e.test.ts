@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { CHROMIUM, expectAccessible as expectAccessibleOn, haveChromium, SCREENSHOTS, warnIfNoChromium } from '../support/browser.ts';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 
 warnIfNoChromium('explorer');
 
@@ -84,11 +85,11 @@ describe.skipIf(!haveChromium)('the log explorer, in Chromium', () => {
       trace_id: (i % 50 === 0 ? 'a' : 'b').repeat(32),
     }));
     await api('/v1/logs', { method: 'POST', body: JSON.stringify(records) });
-    for (let tries = 0; tries < 100; tries++) {
-      const answer = await api<{ logs: unknown[] }>(`/v1/logs?q=${marker}&limit=1000`);
-      if (answer.logs.length === 300) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually('the 300 records searchable', async () => (await api<{ logs: unknown[] }>(`/v1/logs?q=${marker}&limit=1000`)).logs.length, {
+      until: (found) => found === 300,
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -20,6 +20,7 @@ import WebSocket from 'ws';
 import { freePort } from '../../scripts/ports.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
 import type { LogView } from '../../shared/log-record.ts';
+import { eventually } from '../support/eventually.ts';
 
 let dataDir: string;
 let stack: RunningStack;
@@ -92,9 +93,15 @@ beforeAll(async () => {
     Array.from({ length: 6 }, (_, i) => [ns(T0 + i * 30_000 + 7), `pushed line ${i} level=${i % 2 ? 'error' : 'info'}`] as [string, string]),
   );
   // Searchable once flushed.
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    if ((await native({ service: svc })).length === 24 && (await native({ service: pushed })).length === 6) break;
-  }
+  await eventually(
+    'the 24 sent and 6 pushed records searchable',
+    async () => [(await native({ service: svc })).length, (await native({ service: pushed })).length],
+    {
+      until: ([sent, viaLoki]) => sent === 24 && viaLoki === 6,
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    },
+  );
 });
 
 afterAll(async () => {
@@ -264,18 +271,21 @@ describe('Grafana against the running stack', () => {
         [String(at), 'not this one'],
         [String(at + 1n), 'tailed line'],
       ]);
-      for (const deadline = Date.now() + 20_000; frames.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      await eventually('a frame of the live tail', () => frames.length > 0, { timeoutMs: 20_000, intervalMs: 50 });
       const got = frames.flatMap((f) => entriesOf(f.streams ?? []));
       expect(got).toEqual([{ ns: String(at + 1n), line: 'tailed line', labels: expect.objectContaining({ service_name: pushed, env: 'e2e' }) }]);
       // Once stored: the same record through search, and the same entry (labels included) through query_range.
-      let found: LogView[] = [];
-      for (const deadline = Date.now() + 30_000; found.length === 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250)))
-        found = await native({
-          service: pushed,
-          q: 'tailed',
-          from: new Date(Date.now() - 5 * MIN).toISOString(),
-          to: new Date(Date.now() + MIN).toISOString(),
-        });
+      const found = await eventually(
+        'the tailed line stored',
+        () =>
+          native({
+            service: pushed,
+            q: 'tailed',
+            from: new Date(Date.now() - 5 * MIN).toISOString(),
+            to: new Date(Date.now() + MIN).toISOString(),
+          }),
+        { until: (logs) => logs.length > 0, timeoutMs: 30_000, intervalMs: 250 },
+      );
       expect(found.map((l) => [nsOf(l), l.body])).toEqual([[String(at + 1n), 'tailed line']]);
       const queried = await grafana('query_range', {
         query: `{service_name="${pushed}"} |= "tailed"`,

@@ -27,6 +27,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startKubeApiStandIn, type KubeApiStandIn } from '../support/kube-api-stand-in.ts';
+import { eventually } from '../support/eventually.ts';
 
 const run = promisify(execFile);
 
@@ -91,17 +92,8 @@ async function within<T>(promise: Promise<T>, ms = 3_000): Promise<T | 'still wa
   }
 }
 
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+/** An assertion that holds once the stand-in caught up: retried every 20 ms for 3 s; the last failure is in the timeout. */
+const ASSERTED = { until: () => true, retryErrors: true, timeoutMs: 3_000, intervalMs: 20 };
 
 async function namespace(name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name } } });
@@ -514,14 +506,14 @@ describe('kube API stand-in', () => {
     const ns = await core.readNamespace({ name: 'doomed' });
     expect(ns.metadata?.deletionTimestamp).toBeInstanceOf(Date);
     expect(ns.status?.phase).toBe('Terminating');
-    await eventually(() => expect(k.get('v1', 'Secret', 's', 'doomed')).toBeUndefined());
+    await eventually('the Secret deleted with its namespace', () => expect(k.get('v1', 'Secret', 's', 'doomed')).toBeUndefined(), ASSERTED);
     expect(k.get('v1', 'ConfigMap', 'held', 'doomed')?.metadata.deletionTimestamp).toBeTruthy();
     expect(k.get('v1', 'Namespace', 'doomed')).toBeDefined();
     const late = await failure(core.createNamespacedConfigMap({ namespace: 'doomed', body: configMap('late', 'doomed') }));
     expect(late).toMatchObject({ code: 403, status: { reason: 'Forbidden', message: expect.stringContaining('because it is being terminated') } });
 
     await core.patchNamespacedConfigMap({ name: 'held', namespace: 'doomed', body: { metadata: { finalizers: [] } } }, merge);
-    await eventually(() => expect(k.get('v1', 'Namespace', 'doomed')).toBeUndefined());
+    await eventually('the namespace gone once its last finalizer is', () => expect(k.get('v1', 'Namespace', 'doomed')).toBeUndefined(), ASSERTED);
   });
 
   it('garbage-collects dependents once their owners are gone, recursively', async () => {
@@ -551,14 +543,18 @@ describe('kube API stand-in', () => {
     });
 
     await apps.deleteNamespacedDeployment({ name: 'owner', namespace: 'team', propagationPolicy: 'Background' });
-    await eventually(() => {
-      expect(k.get('v1', 'ConfigMap', 'child', 'team')).toBeUndefined();
-      expect(k.get('v1', 'Secret', 'grandchild', 'team')).toBeUndefined();
-      expect(k.get('v1', 'ConfigMap', 'held', 'team')?.metadata.deletionTimestamp).toBeTruthy();
-    });
+    await eventually(
+      'the dependents collected, the held one marked',
+      () => {
+        expect(k.get('v1', 'ConfigMap', 'child', 'team')).toBeUndefined();
+        expect(k.get('v1', 'Secret', 'grandchild', 'team')).toBeUndefined();
+        expect(k.get('v1', 'ConfigMap', 'held', 'team')?.metadata.deletionTimestamp).toBeTruthy();
+      },
+      ASSERTED,
+    );
     expect(k.get('v1', 'ConfigMap', 'shared', 'team')).toBeDefined(); // still has a live owner
     await core.deleteNamespacedConfigMap({ name: 'other', namespace: 'team' });
-    await eventually(() => expect(k.get('v1', 'ConfigMap', 'shared', 'team')).toBeUndefined());
+    await eventually('the ConfigMap collected with its last owner', () => expect(k.get('v1', 'ConfigMap', 'shared', 'team')).toBeUndefined(), ASSERTED);
     await core.patchNamespacedConfigMap({ name: 'held', namespace: 'team', body: { metadata: { finalizers: [] } } }, merge);
     expect(k.get('v1', 'ConfigMap', 'held', 'team')).toBeUndefined();
   });
@@ -579,7 +575,10 @@ describe('kube API stand-in', () => {
       (err) => (ended = err),
     );
     // The replay, then a bookmark at once (well before the periodic one, a second later).
-    await eventually(() => expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']), 700);
+    await eventually('the replay and a bookmark', () => expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']), {
+      ...ASSERTED,
+      timeoutMs: 700,
+    });
     expect(events.slice(0, 3).map((e) => e.name)).toEqual(['x', 'x', 'x']);
     expect(events[1]!.object.data).toEqual({ a: '2' });
     const bookmark = events[3]!.object;
@@ -596,11 +595,14 @@ describe('kube API stand-in', () => {
 
     const y = await core.createNamespacedConfigMap({ namespace: 'w', body: configMap('y', 'w', { labels: { keep: 'yes' } }) });
     await core.patchNamespacedConfigMap({ name: 'y', namespace: 'w', body: { metadata: { labels: { keep: null } } } }, merge);
-    await eventually(() => expect(events.filter((e) => e.type === 'ADDED').map((e) => e.name)).toEqual(['x', 'y']));
-    await eventually(() => expect(filtered).toEqual(['ADDED y', 'DELETED y']));
+    await eventually('the ADDED events of x and y', () => expect(events.filter((e) => e.type === 'ADDED').map((e) => e.name)).toEqual(['x', 'y']), ASSERTED);
+    await eventually('y added, then deleted from the filtered watch', () => expect(filtered).toEqual(['ADDED y', 'DELETED y']), ASSERTED);
     expect(events.find((e) => e.type === 'ADDED' && e.name === 'y')?.rv).toBe(y.metadata?.resourceVersion);
     // Bookmarks keep coming about every second.
-    await eventually(() => expect(events.filter((e) => e.type === 'BOOKMARK').length).toBeGreaterThanOrEqual(2), 2_500);
+    await eventually('a second bookmark', () => expect(events.filter((e) => e.type === 'BOOKMARK').length).toBeGreaterThanOrEqual(2), {
+      ...ASSERTED,
+      timeoutMs: 2_500,
+    });
     expect(ended).toBe('open');
     watching.abort();
     watchingFiltered.abort();
@@ -658,17 +660,17 @@ describe('kube API stand-in', () => {
     const lists = () => gets().filter((r) => !r.query.includes('watch=')).length;
     const watches = () => gets().filter((r) => r.query.includes('watch=true')).length;
     await informer.start();
-    await eventually(() => expect(watches()).toBe(1));
+    await eventually('the first watch', () => expect(watches()).toBe(1), ASSERTED);
     expect(seen).toEqual(['add first']);
 
     await core.createNamespacedConfigMap({ namespace: 'inf', body: configMap('second', 'inf') });
-    await eventually(() => expect(seen).toContain('add second'));
+    await eventually('the informer to see the second', () => expect(seen).toContain('add second'), ASSERTED);
 
     // The server ends the stream: the informer watches again from where it was, without listing.
     k.closeWatches();
-    await eventually(() => expect(watches()).toBe(2));
+    await eventually('the second watch', () => expect(watches()).toBe(2), ASSERTED);
     await core.patchNamespacedConfigMap({ name: 'second', namespace: 'inf', body: { data: { a: '2' } } }, merge);
-    await eventually(() => expect(seen).toContain('update second'));
+    await eventually('the informer to see the update', () => expect(seen).toContain('update second'), ASSERTED);
     expect(lists()).toBe(1);
 
     // A change it does not watch moves the resourceVersion on; history compacted there, its next
@@ -676,11 +678,15 @@ describe('kube API stand-in', () => {
     await namespace('elsewhere');
     k.compact();
     k.closeWatches();
-    await eventually(() => expect(lists()).toBe(2));
-    await eventually(() => expect(watches()).toBe(4)); // the 410 one, then the one after the list
+    await eventually('the second list', () => expect(lists()).toBe(2), ASSERTED);
+    await eventually('the watch after the list', () => expect(watches()).toBe(4), ASSERTED); // the 410 one, then the one after the list
     await core.createNamespacedConfigMap({ namespace: 'inf', body: configMap('third', 'inf') });
     await core.deleteNamespacedConfigMap({ name: 'first', namespace: 'inf' });
-    await eventually(() => expect(seen).toEqual(['add first', 'add second', 'update second', 'add third', 'delete first']));
+    await eventually(
+      'the informer to see every change in order',
+      () => expect(seen).toEqual(['add first', 'add second', 'update second', 'add third', 'delete first']),
+      ASSERTED,
+    );
     expect(
       informer
         .list()
@@ -790,7 +796,7 @@ describe('kube API stand-in', () => {
 
     // Deleting the CRD deletes its resources first, then it goes from discovery.
     await kc.makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: 'widgets.example.com' });
-    await eventually(() => expect(k.objects('apiextensions.k8s.io/v1', 'CustomResourceDefinition')).toEqual([]));
+    await eventually('the CRD deleted', () => expect(k.objects('apiextensions.k8s.io/v1', 'CustomResourceDefinition')).toEqual([]), ASSERTED);
     expect(k.objects('example.com/v1', 'Widget')).toEqual([]);
     expect((await raw('GET', '/apis/example.com/v1')).status).toBe(404);
   });
@@ -823,7 +829,7 @@ describe('kube API stand-in', () => {
 
   it('close() resolves with watches open and ends them', async () => {
     const ended = new Promise<unknown>((resolve) => void new Watch(kc).watch('/api/v1/namespaces', { allowWatchBookmarks: true }, () => undefined, resolve));
-    await eventually(() => expect(k.requests.some((r) => r.query.includes('watch=true') && r.status === 200)).toBe(true));
+    await eventually('a watch open', () => expect(k.requests.some((r) => r.query.includes('watch=true') && r.status === 200)).toBe(true), ASSERTED);
     expect(await within(k.close())).toBeUndefined();
     expect(await within(ended)).toBeNull();
   });

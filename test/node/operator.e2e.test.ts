@@ -19,6 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Operator } from '../../operator/src/operator.ts';
 import { SYNCED_LABEL } from '../../operator/src/control-plane-sync.ts';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 import { startKubeApiStandIn, type KubeApiStandIn } from '../support/kube-api-stand-in.ts';
 
 const run = promisify(execFile);
@@ -53,17 +54,8 @@ function startOperator(identity: string, extra: Partial<ConstructorParameters<ty
   return operator;
 }
 
-type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
-
-async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The operator reconciles within a second or two: a wait gives it 10 s unless a test says otherwise, polled every 50 ms. */
+const RECONCILED = { timeoutMs: 10_000, intervalMs: 50 };
 
 type TenantObject = KubernetesObject & {
   spec: Record<string, unknown>;
@@ -84,9 +76,10 @@ const condition = (t: TenantObject | undefined, type: string) => t?.status?.cond
 
 /** Plays the cluster's workload controllers: the gateway and ClickHouse report ready. */
 async function workloadsBecomeReady(namespace: string): Promise<void> {
-  await waitFor(
-    () => api.get('apps/v1', 'Deployment', 'log-ingestion', namespace) && api.get('apps/v1', 'StatefulSet', 'clickhouse', namespace),
+  await eventually(
     'the dedicated workloads',
+    () => api.get('apps/v1', 'Deployment', 'log-ingestion', namespace) && api.get('apps/v1', 'StatefulSet', 'clickhouse', namespace),
+    RECONCILED,
   );
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const { AppsV1Api } = await import('@kubernetes/client-node');
@@ -124,10 +117,10 @@ describe('the operator against a Kubernetes API server', () => {
   it('provisions a dedicated tenant, reports Ready once its workloads are, and converges on a spec change', async () => {
     const operator = startOperator('op-a');
     await operator.start();
-    await waitFor(() => operator.isLeader, 'leadership');
+    await eventually('leadership', () => operator.isLeader, RECONCILED);
     await createTenant('globex', { tenantId: 'globex', planId: 'enterprise', billingEmail: 'billing@globex.example' });
 
-    const namespace = await waitFor(() => api.get('v1', 'Namespace', 'tenant-globex'), 'the namespace');
+    const namespace = await eventually('the namespace', () => api.get('v1', 'Namespace', 'tenant-globex'), RECONCILED);
     expect(namespace.metadata.labels).toMatchObject({ name: 'tenant-globex', 'neurallog.io/tenant': 'globex' });
     for (const [apiVersion, kind, name] of [
       ['v1', 'ResourceQuota', 'tenant-quota'],
@@ -139,14 +132,18 @@ describe('the operator against a Kubernetes API server', () => {
       ['autoscaling/v2', 'HorizontalPodAutoscaler', 'log-ingestion-hpa'],
       ['v1', 'Service', 'log-ingestion'],
     ]) {
-      await waitFor(() => api.get(apiVersion!, kind!, name!, 'tenant-globex'), `${kind}/${name}`);
+      await eventually(`${kind}/${name}`, () => api.get(apiVersion!, kind!, name!, 'tenant-globex'), RECONCILED);
     }
-    const progressing = await waitFor(() => condition(tenantNow('globex'), 'Progressing')?.status === 'True' && tenantNow('globex'), 'Progressing');
+    const progressing = await eventually(
+      'Progressing',
+      () => condition(tenantNow('globex'), 'Progressing')?.status === 'True' && tenantNow('globex'),
+      RECONCILED,
+    );
     expect(condition(progressing, 'Ready')).toMatchObject({ status: 'False', reason: 'WorkloadsStarting' });
     expect(tenantNow('globex')!.metadata?.finalizers).toContain('neurallog.io/teardown');
 
     await workloadsBecomeReady('tenant-globex');
-    const ready = await waitFor(() => condition(tenantNow('globex'), 'Ready')?.status === 'True' && tenantNow('globex'), 'Ready');
+    const ready = await eventually('Ready', () => condition(tenantNow('globex'), 'Ready')?.status === 'True' && tenantNow('globex'), RECONCILED);
     expect(ready.status).toMatchObject({ observedGeneration: 1, phase: 'Ready', namespace: 'tenant-globex' });
     expect(condition(ready, 'Degraded')?.status).toBe('False');
 
@@ -161,11 +158,12 @@ describe('the operator against a Kubernetes API server', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await waitFor(() => tenantNow('globex')?.status?.observedGeneration === 2, 'observedGeneration 2');
+    await eventually('observedGeneration 2', () => tenantNow('globex')?.status?.observedGeneration === 2, RECONCILED);
     expect(api.get('v1', 'ResourceQuota', 'tenant-quota', 'tenant-globex').spec.hard).toMatchObject({ 'requests.cpu': '6', 'limits.cpu': '12', pods: '50' });
-    await waitFor(
-      () => !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-globex') && !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-globex'),
+    await eventually(
       'the pruned stack',
+      () => !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-globex') && !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-globex'),
+      RECONCILED,
     );
     expect(condition(tenantNow('globex'), 'Ready')?.status).toBe('True');
   });
@@ -174,10 +172,10 @@ describe('the operator against a Kubernetes API server', () => {
     const operator = startOperator('op-a');
     await operator.start();
     await createTenant('initech', { tenantId: 'initech', planId: 'starter', billingEmail: 'billing@initech.example' });
-    await waitFor(() => condition(tenantNow('initech'), 'Ready')?.status === 'True', 'Ready');
+    await eventually('Ready', () => condition(tenantNow('initech'), 'Ready')?.status === 'True', RECONCILED);
 
     await objects.delete({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'tenant-isolation', namespace: 'tenant-initech' } });
-    await waitFor(() => api.get('networking.k8s.io/v1', 'NetworkPolicy', 'tenant-isolation', 'tenant-initech'), 'the NetworkPolicy back');
+    await eventually('the NetworkPolicy back', () => api.get('networking.k8s.io/v1', 'NetworkPolicy', 'tenant-isolation', 'tenant-initech'), RECONCILED);
 
     // The API server fails: two 500s, then a 409 Conflict, on the quota the next change touches.
     const errorsBefore = (await operator.metrics.errors.get()).values[0]?.value ?? 0;
@@ -193,11 +191,15 @@ describe('the operator against a Kubernetes API server', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await waitFor(() => api.get('v1', 'ResourceQuota', 'tenant-quota', 'tenant-initech').spec.hard['requests.memory'] === '3Gi', 'the quota converged', 15_000);
+    await eventually('the quota converged', () => api.get('v1', 'ResourceQuota', 'tenant-quota', 'tenant-initech').spec.hard['requests.memory'] === '3Gi', {
+      ...RECONCILED,
+      timeoutMs: 15_000,
+    });
     expect(((await operator.metrics.errors.get()).values[0]?.value ?? 0) - errorsBefore).toBeGreaterThanOrEqual(3);
-    await waitFor(
-      () => condition(tenantNow('initech'), 'Degraded')?.status === 'False' && tenantNow('initech')?.status?.observedGeneration === 2,
+    await eventually(
       'Degraded cleared',
+      () => condition(tenantNow('initech'), 'Degraded')?.status === 'False' && tenantNow('initech')?.status?.observedGeneration === 2,
+      RECONCILED,
     );
   });
 
@@ -205,11 +207,14 @@ describe('the operator against a Kubernetes API server', () => {
     const operator = startOperator('op-a');
     await operator.start();
     await createTenant('hooli', { tenantId: 'hooli', planId: 'starter', billingEmail: 'billing@hooli.example' });
-    await waitFor(() => condition(tenantNow('hooli'), 'Ready')?.status === 'True', 'Ready');
+    await eventually('Ready', () => condition(tenantNow('hooli'), 'Ready')?.status === 'True', RECONCILED);
     api.compact();
     api.closeWatches();
     await objects.delete({ apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'tenant-limits', namespace: 'tenant-hooli' } });
-    await waitFor(() => api.get('v1', 'LimitRange', 'tenant-limits', 'tenant-hooli'), 'the LimitRange back after the re-list', 15_000);
+    await eventually('the LimitRange back after the re-list', () => api.get('v1', 'LimitRange', 'tenant-limits', 'tenant-hooli'), {
+      ...RECONCILED,
+      timeoutMs: 15_000,
+    });
   });
 
   it('tears down in order on delete: workloads first, the data kept until retention has passed, then the namespace and the finalizer', async () => {
@@ -217,23 +222,24 @@ describe('the operator against a Kubernetes API server', () => {
     await operator.start();
     // Kept a day: the stack stops, the namespace (and the data volume in it) stays, the Tenant waits.
     await createTenant('kept', { tenantId: 'kept', planId: 'enterprise', billingEmail: 'billing@kept.example', retentionDays: 1 });
-    await waitFor(() => api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept'), 'the stack');
+    await eventually('the stack', () => api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept'), RECONCILED);
     const deletedAt = Date.now();
     await custom.deleteClusterCustomObject({ group: 'neurallog.io', version: 'v1', plural: 'tenants', name: 'kept' });
-    const terminating = await waitFor(() => tenantNow('kept')?.status?.phase === 'Terminating' && tenantNow('kept'), 'Terminating');
+    const terminating = await eventually('Terminating', () => tenantNow('kept')?.status?.phase === 'Terminating' && tenantNow('kept'), RECONCILED);
     expect(new Date(terminating.status!.retainedUntil!).getTime()).toBeGreaterThanOrEqual(deletedAt + 86_400_000 - 5_000);
-    await waitFor(
-      () => !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept') && !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-kept'),
+    await eventually(
       'the workloads gone',
+      () => !api.get('apps/v1', 'StatefulSet', 'clickhouse', 'tenant-kept') && !api.get('apps/v1', 'Deployment', 'log-ingestion', 'tenant-kept'),
+      RECONCILED,
     );
     expect(api.get('v1', 'Namespace', 'tenant-kept')).toBeDefined();
     expect(tenantNow('kept')).toBeDefined();
 
     // Retention 0: released at once — namespace gone, then the Tenant.
     await createTenant('gone', { tenantId: 'gone', planId: 'starter', billingEmail: 'billing@gone.example', retentionDays: 0 });
-    await waitFor(() => condition(tenantNow('gone'), 'Ready')?.status === 'True', 'Ready');
+    await eventually('Ready', () => condition(tenantNow('gone'), 'Ready')?.status === 'True', RECONCILED);
     await custom.deleteClusterCustomObject({ group: 'neurallog.io', version: 'v1', plural: 'tenants', name: 'gone' });
-    await waitFor(() => !tenantNow('gone'), 'the Tenant released');
+    await eventually('the Tenant released', () => !tenantNow('gone'), RECONCILED);
     expect(api.get('v1', 'Namespace', 'tenant-gone')).toBeUndefined();
   });
 
@@ -241,19 +247,19 @@ describe('the operator against a Kubernetes API server', () => {
     const a = startOperator('op-a');
     const b = startOperator('op-b');
     await a.start();
-    await waitFor(() => a.isLeader, 'a leads');
+    await eventually('a leads', () => a.isLeader, RECONCILED);
     await b.start();
     await new Promise((r) => setTimeout(r, 600)); // several retry periods
     expect(b.isLeader).toBe(false);
     await createTenant('umbrella', { tenantId: 'umbrella', planId: 'starter', billingEmail: 'billing@umbrella.example' });
-    await waitFor(() => condition(tenantNow('umbrella'), 'Ready')?.status === 'True', 'Ready (by a)');
+    await eventually('Ready (by a)', () => condition(tenantNow('umbrella'), 'Ready')?.status === 'True', RECONCILED);
     const reconciledByB = async () => (await b.metrics.reconciles.get()).values.reduce((n, v) => n + v.value, 0);
     expect(await reconciledByB()).toBe(0);
 
     await a.stop(); // graceful: releases the lease
-    await waitFor(() => b.isLeader, 'b leads', 5_000);
+    await eventually('b leads', () => b.isLeader, { ...RECONCILED, timeoutMs: 5_000 });
     await createTenant('wayne', { tenantId: 'wayne', planId: 'starter', billingEmail: 'billing@wayne.example' });
-    await waitFor(() => condition(tenantNow('wayne'), 'Ready')?.status === 'True', 'Ready (by b)');
+    await eventually('Ready (by b)', () => condition(tenantNow('wayne'), 'Ready')?.status === 'True', RECONCILED);
     expect(await reconciledByB()).toBeGreaterThan(0);
     const lease = api.get('coordination.k8s.io/v1', 'Lease', 'neurallog-operator', 'neurallog-system');
     expect(lease.spec.holderIdentity).toBe('op-b');
@@ -263,19 +269,19 @@ describe('the operator against a Kubernetes API server', () => {
     const a = startOperator('op-a');
     const b = startOperator('op-b', { leaseDurationMs: 3_000 }); // renew deadline 1 s, well inside its lease
     await a.start();
-    await waitFor(() => a.isLeader, 'a leads');
+    await eventually('a leads', () => a.isLeader, RECONCILED);
     await b.start();
     const died = Date.now();
     await a.stop({ releaseLease: false }); // killed: the lease stays with op-a until it expires (1.5 s)
     await new Promise((r) => setTimeout(r, 700));
     expect(b.isLeader).toBe(false);
-    await waitFor(() => b.isLeader, 'b takes the expired lease', 5_000);
+    await eventually('b takes the expired lease', () => b.isLeader, { ...RECONCILED, timeoutMs: 5_000 });
     expect(Date.now() - died).toBeGreaterThanOrEqual(1_500);
 
     // The API server refuses b's renewals: b stops leading within its renew deadline (1 s), before its lease (3 s) could let another in.
     api.failNext({ pathIncludes: '/leases/', status: 503, count: 1_000 });
     const cut = Date.now();
-    await waitFor(() => !b.isLeader, 'b stops leading', 5_000);
+    await eventually('b stops leading', () => !b.isLeader, { ...RECONCILED, timeoutMs: 5_000 });
     expect(Date.now() - cut).toBeLessThan(3_000);
     expect(b.controller.synced).toBe(false); // its controller stopped
     api.clearFailures();
@@ -284,7 +290,7 @@ describe('the operator against a Kubernetes API server', () => {
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     const operator = startOperator('op-a');
     await operator.start();
-    await waitFor(() => operator.isLeader && operator.controller.synced, 'synced');
+    await eventually('synced', () => operator.isLeader && operator.controller.synced, RECONCILED);
     const base = `http://127.0.0.1:${operator.healthPort}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -315,13 +321,17 @@ describe('the operator against a Kubernetes API server', () => {
         sync: { adminUrl: `http://127.0.0.1:${(adminApi.address() as AddressInfo).port}`, token: 'platform-token', intervalMs: 200 },
       });
       await operator.start();
-      const stark = await waitFor(() => tenantNow('stark'), 'the synced Tenant');
+      const stark = await eventually('the synced Tenant', () => tenantNow('stark'), RECONCILED);
       expect(stark.metadata?.labels?.[SYNCED_LABEL]).toBe('control-plane');
       expect(stark.spec).toMatchObject({ tenantId: 'stark', planId: 'enterprise', billingEmail: 'billing@stark.example', retentionDays: 365 });
       expect(tenantNow('small')).toBeUndefined();
-      await waitFor(() => api.get('v1', 'Namespace', 'tenant-stark'), 'its namespace');
+      await eventually('its namespace', () => api.get('v1', 'Namespace', 'tenant-stark'), RECONCILED);
       tenants = tenants.map((t) => (t.id === 'stark' ? { ...t, plan: 'professional' } : t));
-      await waitFor(() => tenantNow('stark')?.metadata?.deletionTimestamp, 'the Tenant deleted (its finalizer keeps the data for the retention)');
+      await eventually(
+        'the Tenant deleted (its finalizer keeps the data for the retention)',
+        () => tenantNow('stark')?.metadata?.deletionTimestamp,
+        RECONCILED,
+      );
     } finally {
       await new Promise((r) => adminApi.close(r));
     }
@@ -333,7 +343,7 @@ describe('the operator against a Kubernetes API server', () => {
       const operator = startOperator('op-a');
       await operator.start();
       await kubectl('apply', '-f', join(PROJECT_ROOT, 'operator/examples/acme-corp.yaml'));
-      await waitFor(() => condition(tenantNow('acme-corp'), 'Ready')?.status === 'True', 'Ready');
+      await eventually('Ready', () => condition(tenantNow('acme-corp'), 'Ready')?.status === 'True', RECONCILED);
       const listed = JSON.parse(await kubectl('get', 'tenants', '-o', 'json')) as { items: TenantObject[] };
       const acme = listed.items.find((t) => t.metadata?.name === 'acme-corp')!;
       expect(acme.status).toMatchObject({ phase: 'Ready', namespace: 'tenant-acme-corp' });
@@ -342,7 +352,7 @@ describe('the operator against a Kubernetes API server', () => {
         'limits.memory': '16Gi',
       });
       await kubectl('delete', 'tenant', 'acme-corp', '--wait=false');
-      await waitFor(() => tenantNow('acme-corp')?.status?.phase === 'Terminating', 'Terminating (kept for the plan retention)');
+      await eventually('Terminating (kept for the plan retention)', () => tenantNow('acme-corp')?.status?.phase === 'Terminating', RECONCILED);
     },
   );
 });

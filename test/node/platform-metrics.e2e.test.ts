@@ -16,6 +16,7 @@ import { freePort } from '../../scripts/ports.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
 import { METRICS } from '../../shared/platform-metrics/catalog.ts';
 import { exposition, type PrometheusFamily, parseExposition } from './prometheus-text.ts';
+import { eventually } from '../support/eventually.ts';
 
 let stack: RunningStack;
 let dataDir: string;
@@ -63,17 +64,20 @@ describe('platform metrics on the running stack', () => {
     expect(res.status).toBe(202);
     await res.arrayBuffer();
 
-    const deadline = Date.now() + 30_000;
-    let last = before;
-    for (;;) {
-      last = await scrape();
-      const accepted = sampleValue(last.families, 'neurallog_ingest_records_accepted_total', { tenant, protocol: 'logs' }) - acceptedBefore;
-      const flushed = sampleValue(last.families, 'neurallog_actor_flushes_total', { tenant, outcome: 'ok' });
-      const buffered = sampleValue(last.families, 'neurallog_actor_buffer_rows', { tenant });
-      if (accepted === 5 && flushed >= 1 && buffered === 0) break;
-      if (Date.now() > deadline) throw new Error(`metrics never showed the batch flushed: accepted ${accepted}, flushes ${flushed}, buffered ${buffered}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const flushState = (scraped: typeof before) => ({
+      accepted: sampleValue(scraped.families, 'neurallog_ingest_records_accepted_total', { tenant, protocol: 'logs' }) - acceptedBefore,
+      flushed: sampleValue(scraped.families, 'neurallog_actor_flushes_total', { tenant, outcome: 'ok' }),
+      buffered: sampleValue(scraped.families, 'neurallog_actor_buffer_rows', { tenant }),
+    });
+    const last = await eventually('the metrics to show the batch flushed', scrape, {
+      until: (scraped) => {
+        const { accepted, flushed, buffered } = flushState(scraped);
+        return accepted === 5 && flushed >= 1 && buffered === 0;
+      },
+      timeoutMs: 30_000,
+      intervalMs: 300,
+      describe: (scraped) => JSON.stringify(flushState(scraped)),
+    });
     expect(exposition(last.text)).toEqual([]);
     expect(last.families.map((f) => f.name).sort()).toEqual(Object.keys(METRICS).sort());
     expect(sampleValue(last.families, 'neurallog_clickhouse_inserts_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(1);

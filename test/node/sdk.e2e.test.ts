@@ -22,6 +22,7 @@ import { freePort } from '../../scripts/ports.ts';
 import { PROJECT_ROOT, type RunningStack, startStack } from '../../scripts/stack.ts';
 import { PLANS } from '../../shared/plans.ts';
 import { CHROMIUM, haveChromium, warnIfNoChromium } from '../support/browser.ts';
+import { eventually } from '../support/eventually.ts';
 
 warnIfNoChromium('sdk end to end');
 const execFileAsync = promisify(execFile);
@@ -31,29 +32,25 @@ let stack: RunningStack;
 /** Rows of a tenant whose body contains `marker`: how many, and how many distinct bodies — equal when each was stored once. */
 async function countStored(tenant: string, marker: string, expected: number): Promise<{ rows: number; distinct: number }> {
   const clickhouse = createClient({ url: stack.clickhouseUrl, database: 'neurallog' });
-  try {
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const rs = await clickhouse.query({
+  const count = async () => {
+    const [row] = await (
+      await clickhouse.query({
         query: 'SELECT count() AS rows, uniqExact(Body) AS distinct FROM logs WHERE TenantId = {t:String} AND position(Body, {m:String}) > 0',
         query_params: { t: tenant, m: marker },
         format: 'JSONEachRow',
-      });
-      const [row] = await rs.json<{ rows: string; distinct: string }>();
-      const counts = { rows: Number(row?.rows ?? 0), distinct: Number(row?.distinct ?? 0) };
-      if (counts.rows >= expected || Date.now() > deadline) {
-        // A moment more: a duplicate would land with the same flush or the next.
-        await new Promise((r) => setTimeout(r, 1_000));
-        const again = await (
-          await clickhouse.query({
-            query: 'SELECT count() AS rows, uniqExact(Body) AS distinct FROM logs WHERE TenantId = {t:String} AND position(Body, {m:String}) > 0',
-            query_params: { t: tenant, m: marker },
-            format: 'JSONEachRow',
-          })
-        ).json<{ rows: string; distinct: string }>();
-        return { rows: Number(again[0]?.rows ?? 0), distinct: Number(again[0]?.distinct ?? 0) };
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+      })
+    ).json<{ rows: string; distinct: string }>();
+    return { rows: Number(row?.rows ?? 0), distinct: Number(row?.distinct ?? 0) };
+  };
+  try {
+    await eventually(`${expected} rows of ${tenant} holding ${marker}`, count, {
+      until: (counts) => counts.rows >= expected,
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    // A moment more: a duplicate would land with the same flush or the next.
+    await new Promise((r) => setTimeout(r, 1_000));
+    return await count();
   } finally {
     await clickhouse.close();
   }

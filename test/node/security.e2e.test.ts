@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { PROJECT_ROOT, type RunningStack, startStack } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 
 type Schema = {
   $ref?: string;
@@ -260,15 +261,15 @@ describe('security review, on the running stack', () => {
     const cookieValue = cookie.split(';')[0]!.slice('nl_session='.length);
     secrets.set('session cookie', cookieValue);
     if (csrfToken) secrets.set('CSRF token', csrfToken);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const res = await api(`/v1/logs?q=${marker}&from=now-1h`, { headers: { cookie: `nl_session=${cookieValue}` } });
-      expect(res.status).toBe(200);
-      const { logs } = (await res.json()) as { logs: unknown[] };
-      if (logs.length === 1) break;
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(
+      'the record, found with the session',
+      async () => {
+        const res = await api(`/v1/logs?q=${marker}&from=now-1h`, { headers: { cookie: `nl_session=${cookieValue}` } });
+        expect(res.status).toBe(200);
+        return ((await res.json()) as { logs: unknown[] }).logs.length;
+      },
+      { until: (found) => found === 1, timeoutMs: 20_000, intervalMs: 250 },
+    );
     const signOut = await api('/v1/session', { method: 'DELETE', headers: { cookie: `nl_session=${cookieValue}`, 'x-csrf-token': csrfToken } });
     expect(signOut.status).toBeLessThan(300);
     await signOut.arrayBuffer();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface Found {
   logs: { body: string; service: string; severityText: string; attributes: Record<string, string> }[];
@@ -34,15 +35,6 @@ async function search(on: RunningStack, key: string, q: string): Promise<Found> 
   const res = await fetch(`${on.url}/v1/logs?from=now-1h&limit=100&q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${key}` } });
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as Found;
-}
-
-async function until(probe: () => Promise<Found>, done: (f: Found) => boolean, timeoutMs: number): Promise<Found> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (done(found) || Date.now() > deadline) return found;
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** A dev-tenant batch under a request id of our own (the gateway keeps a valid X-Request-Id). */
@@ -74,10 +66,10 @@ describe('self-logging (NeuralLog observes NeuralLog)', () => {
   it("finds the ingest worker's line about a request, and the dev actor's flush, in the platform tenant", async () => {
     const requestId = `selflog-${crypto.randomUUID()}`;
     await ingest(stack, requestId);
-    const accepted = await until(
+    const accepted = await eventually(
+      'the ingest worker’s line about the request, in the platform tenant',
       () => search(stack, stack.platformApiKey, `requestId:${requestId}`),
-      (f) => f.logs.length > 0,
-      60_000,
+      { until: (f) => f.logs.length > 0, timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(accepted.logs).toHaveLength(1);
     expect(accepted.logs[0]).toMatchObject({
@@ -90,18 +82,18 @@ describe('self-logging (NeuralLog observes NeuralLog)', () => {
     expect(batchId).toMatch(/^[0-9A-Z]{26}$/);
 
     // The dev record is stored (found by the dev key), and the actor's flush of it is logged and shipped.
-    const dev = await until(
-      () => search(stack, stack.devApiKey, `"dev record ${requestId}"`),
-      (f) => f.logs.length === 1,
-      30_000,
-    );
+    const dev = await eventually('the dev record, found by the dev key', () => search(stack, stack.devApiKey, `"dev record ${requestId}"`), {
+      until: (f) => f.logs.length === 1,
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
     expect(dev.logs).toHaveLength(1);
     // workerd hands a Durable Object alarm's tail event over when the alarm's context closes, tens of seconds later.
-    const flushed = await until(
-      () => search(stack, stack.platformApiKey, 'flush.done tenant:dev'),
-      (f) => f.logs.length > 0,
-      150_000,
-    );
+    const flushed = await eventually('the dev actor’s flush, in the platform tenant', () => search(stack, stack.platformApiKey, 'flush.done tenant:dev'), {
+      until: (f) => f.logs.length > 0,
+      timeoutMs: 150_000,
+      intervalMs: 500,
+    });
     expect(flushed.logs.length).toBeGreaterThan(0);
     expect(flushed.logs[0]).toMatchObject({
       service: 'TenantActor',
@@ -124,11 +116,11 @@ describe('self-logging (NeuralLog observes NeuralLog)', () => {
     stack = await start({ NEURALLOG_SELF_LOGS: '0' });
     const requestId = `selflog-off-${crypto.randomUUID()}`;
     await ingest(stack, requestId);
-    const dev = await until(
-      () => search(stack, stack.devApiKey, `"dev record ${requestId}"`),
-      (f) => f.logs.length === 1,
-      30_000,
-    );
+    const dev = await eventually('the dev record, found by the dev key', () => search(stack, stack.devApiKey, `"dev record ${requestId}"`), {
+      until: (f) => f.logs.length === 1,
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
     expect(dev.logs).toHaveLength(1);
     // Long enough for the request's line (seconds with the switch on) to have arrived if it were shipped.
     await new Promise((r) => setTimeout(r, 5_000));

@@ -25,6 +25,7 @@ import winston from 'winston';
 import LokiTransport from 'winston-loki';
 import { startStack, type RunningStack } from '../../scripts/stack.ts';
 import { freePort } from '../../scripts/ports.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface FoundLog {
   body: string;
@@ -43,14 +44,16 @@ let dataDir: string;
 let stack: RunningStack;
 
 async function search(query: string, count: number): Promise<FoundLog[]> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await fetch(`${stack.url}/v1/logs?${query}&limit=1000&from=now-2d`, { headers: { authorization: `Bearer ${stack.devApiKey}` } });
-    expect(res.status).toBe(200);
-    const { logs } = (await res.json()) as { logs: FoundLog[] };
-    if (logs.length >= count || Date.now() > deadline) return logs.sort((a, b) => a.body.localeCompare(b.body));
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const logs = await eventually(
+    `${count} records for ${query}`,
+    async () => {
+      const res = await fetch(`${stack.url}/v1/logs?${query}&limit=1000&from=now-2d`, { headers: { authorization: `Bearer ${stack.devApiKey}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { logs: FoundLog[] }).logs;
+    },
+    { until: (found) => found.length >= count, timeoutMs: 30_000, intervalMs: 250, describe: (found) => `${found.length} found` },
+  );
+  return logs.sort((a, b) => a.body.localeCompare(b.body));
 }
 
 const marker = (name: string) => `${name}${Date.now().toString(36)}`;
@@ -224,21 +227,17 @@ log { source(s_test); destination(d_neurallog); };
         (_, i) =>
           `<${i < 2 ? 11 : 14}>1 ${at(i)} db-${i % 2} postgres ${1000 + i} QUERY [q@32473 ms="${i * 10}"] ${tag} statement ${String(i).padStart(2, '0')} done`,
       );
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        try {
-          await new Promise<void>((resolve, reject) => {
+      await eventually(
+        'syslog-ng to listen (and take the messages)',
+        () =>
+          new Promise<true>((resolve, reject) => {
             const socket = connect(port, '127.0.0.1', () => {
-              socket.end(messages.map((m) => `${Buffer.byteLength(m)} ${m}`).join(''), () => resolve());
+              socket.end(messages.map((m) => `${Buffer.byteLength(m)} ${m}`).join(''), () => resolve(true));
             });
             socket.on('error', reject);
-          });
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) throw new Error(`syslog-ng did not listen: ${(err as Error).message}\n${daemonOutput.join('')}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+          }),
+        { retryErrors: true, timeoutMs: 15_000, intervalMs: 200, context: () => daemonOutput.join('') },
+      );
       const found = await search(`q=${tag}`, 12);
       expect(found, daemonOutput.join('')).toHaveLength(12);
       expect(found[0]).toMatchObject({

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { PROJECT_ROOT, startStack, type RunningStack } from '../../scripts/stack.ts';
 import { generateApiKey } from '../../shared/api-keys.ts';
 import { freePort } from '../../scripts/ports.ts';
+import { eventually } from '../support/eventually.ts';
 
 const execFileAsync = promisify(execFile);
 let dataDir: string;
@@ -33,14 +34,15 @@ async function searchUntil(
   query: string,
   count: number,
 ): Promise<{ logs: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[] }> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const res = await fetch(`${s.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${s.devApiKey}` } });
-    expect(res.status).toBe(200);
-    const body = await res.json();
-    if (body.logs.length >= count || Date.now() > deadline) return body;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return eventually(
+    `${count} records for ${query}`,
+    async () => {
+      const res = await fetch(`${s.url}/v1/logs?${query}`, { headers: { authorization: `Bearer ${s.devApiKey}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { logs: { body: string; service: string; severityNumber: number; attributes: Record<string, string> }[] };
+    },
+    { until: (body) => body.logs.length >= count, timeoutMs: 20_000, intervalMs: 200, describe: (body) => `${body.logs.length} found` },
+  );
 }
 
 beforeAll(async () => {

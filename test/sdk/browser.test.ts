@@ -12,6 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { browserBundle } from '../../sdk/build.ts';
 import { CHROMIUM, haveChromium, warnIfNoChromium } from '../support/browser.ts';
 import { type IngestStandIn, startIngestStandIn } from '../support/ingest-stand-in.ts';
+import { eventually } from '../support/eventually.ts';
 
 warnIfNoChromium('sdk');
 
@@ -22,12 +23,8 @@ let context: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
 
-async function until(what: string, probe: () => boolean, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !probe(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(ingest.requests.map((r) => [r.answered, r.records.length]))}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** What the stand-in ingest answered, for a wait's timeout: [answered, records] per request. */
+const seenByTheIngest = () => `requests: ${JSON.stringify(ingest.requests.map((r) => [r.answered, r.records.length]))}`;
 
 /** The batches the SDK keeps in this origin's IndexedDB: [Idempotency-Key, records]. */
 async function savedBatches(): Promise<[string, number][]> {
@@ -121,7 +118,7 @@ describe.skipIf(!haveChromium)('the SDK in Chromium', () => {
     });
     expect(ingest.requests).toEqual([]);
     await page.goto(`${ingest.url}/elsewhere`); // pagehide
-    await until('the keepalive batch', () => ingest.stored.length >= 50);
+    await eventually('the keepalive batch', () => ingest.stored.length >= 50, { timeoutMs: 15_000, intervalMs: 25, context: seenByTheIngest });
     expect(ingest.stored.map((r) => r.message)).toEqual(Array.from({ length: 50 }, (_, i) => `queued ${i}`));
     // Sent from the event handler itself: not compressed (that would wait for the event loop).
     expect(ingest.requests[0]!.headers['content-encoding']).toBeUndefined();
@@ -139,7 +136,7 @@ describe.skipIf(!haveChromium)('the SDK in Chromium', () => {
       Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
       document.dispatchEvent(new Event('visibilitychange'));
     });
-    await until('the keepalive batch', () => ingest.requests.length >= 1);
+    await eventually('the keepalive batch', () => ingest.requests.length >= 1, { timeoutMs: 15_000, intervalMs: 25, context: seenByTheIngest });
     expect(ingest.stored).toHaveLength(20);
     // Saved in IndexedDB (the write commits on the browser's time): the batch, under the key it was sent with.
     let saved = await savedBatches();
@@ -151,7 +148,7 @@ describe.skipIf(!haveChromium)('the SDK in Chromium', () => {
     page = await context.newPage();
     // The next page of the origin: the saved batch goes again, under its key; the ingest replays its answer.
     await openWithLogger({ persist: true });
-    await until('the restored batch', () => ingest.requests.length >= 2);
+    await eventually('the restored batch', () => ingest.requests.length >= 2, { timeoutMs: 15_000, intervalMs: 25, context: seenByTheIngest });
     const stats = await page.evaluate(async () => {
       await (window as any).log.flush();
       return (window as any).log.stats();

@@ -12,6 +12,7 @@ import { newBatchId } from '../../shared/ids.ts';
 import { gunzip } from '../../shared/gzip.ts';
 import { LOG_COLUMNS, serializeRows } from '../../shared/row-format.ts';
 import { TEST_FLUSH, TEST_TENANT } from './constants.ts';
+import { eventually } from './eventually.ts';
 import { normalizeRecord } from '../../shared/normalize.ts';
 import { formatClickHouseTime, instantFromMillis } from '../../shared/timestamp.ts';
 
@@ -85,11 +86,11 @@ export async function flushActor(stub: DurableObjectStub<TenantActor>, timeoutMs
     if (stats.buffered.rows === 0 && stats.pendingFlushes.length === 0) return stats;
     if (stats.pendingFlushes.every((f) => f.attempts === 0)) break; // flushing now: wait for it
   }
-  return waitFor(
-    () => stub.stats(),
-    (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0,
+  return eventually(`${stub.id} flushed, nothing buffered or pending`, () => stub.stats(), {
+    until: (s) => s.buffered.rows === 0 && s.pendingFlushes.length === 0,
     timeoutMs,
-  );
+    intervalMs: 50,
+  });
 }
 
 /** Makes whatever an actor buffers due for a flush now (the tests' maximum age is far ahead). */
@@ -109,16 +110,6 @@ export async function flushTenant(tenant: string, shards: number): Promise<void>
   for (let k = 0; k < shards; k++) {
     const stats = await flushActor(actorOf(tenant, k));
     if (stats.pendingFlushes.length > 0) throw new Error(`shard ${k} of ${tenant} still has flushes pending`);
-  }
-}
-
-export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

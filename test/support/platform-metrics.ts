@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers';
 import type { MetricsSnapshot, SnapshotSeries } from '../../shared/platform-metrics/aggregate.ts';
 import { PLATFORM_METRICS_OBJECT } from '../../shared/platform-metrics/reporting.ts';
+import { eventually } from './eventually.ts';
 
 export async function metricsSnapshot(): Promise<MetricsSnapshot> {
   const ns = (env as unknown as { PLATFORM_METRICS: DurableObjectNamespace }).PLATFORM_METRICS;
@@ -24,12 +25,11 @@ export function metricValue(snapshot: MetricsSnapshot, metric: string, labels: R
 }
 
 /** Waits until `done(snapshot)` holds, polling the aggregator. */
-export async function waitForMetrics(done: (snapshot: MetricsSnapshot) => boolean, timeoutMs = 10_000): Promise<MetricsSnapshot> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const snapshot = await metricsSnapshot();
-    if (done(snapshot)) return snapshot;
-    if (Date.now() > deadline) throw new Error(`metrics did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(snapshot.actors)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export function waitForMetrics(done: (snapshot: MetricsSnapshot) => boolean, timeoutMs = 10_000): Promise<MetricsSnapshot> {
+  return eventually('the metrics to reach the expected state', metricsSnapshot, {
+    until: done,
+    timeoutMs,
+    intervalMs: 50,
+    describe: (snapshot) => `actors ${JSON.stringify(snapshot.actors)}`,
+  });
 }
