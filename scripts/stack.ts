@@ -8,7 +8,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../embedded-clickhouse/server.ts';
@@ -18,6 +17,7 @@ import { PLANS, type PlanId } from '../shared/plans.ts';
 import { SCOPES, type Scope } from '../shared/scopes.ts';
 import { migrateClickHouse } from '../migrations/clickhouse/migrate.ts';
 import { buildUi } from './build-ui.ts';
+import type { BoundStatement } from './control-plane-d1.ts';
 import { READY_LINE, type WorkersRuntimeOptions } from './workers-runtime.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,30 +94,27 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     throw new Error(`NEURALLOG_PLATFORM_TENANT "${platformTenant}" is not a valid tenant id, or is the dev tenant`);
   }
   const platformApiKey = (await resolveApiKeyFile(join(dataDir, 'platform-api-key'))).key;
-  await provisionControlPlane(
-    dataDir,
-    [
-      {
-        id: devTenant,
-        name: 'Development',
-        plan: 'enterprise',
-        retentionDays: options.devRetentionDays ?? 30,
-        key: devApiKey,
-        keyName: 'npm start dev key',
-        scopes: SCOPES,
-      },
-      {
-        id: platformTenant,
-        name: 'Platform (self-logs)',
-        plan: PLATFORM_TENANT_PLAN,
-        retentionDays: PLANS[PLATFORM_TENANT_PLAN].retentionDays,
-        key: platformApiKey,
-        keyName: 'npm start platform key',
-        scopes: PLATFORM_KEY_SCOPES,
-      },
-    ],
-    options.onOutput,
-  );
+  // Written by the workers' runtime once it is up, with the D1 migrations (scripts/control-plane-d1.ts).
+  const controlPlane = await controlPlaneRows([
+    {
+      id: devTenant,
+      name: 'Development',
+      plan: 'enterprise',
+      retentionDays: options.devRetentionDays ?? 30,
+      key: devApiKey,
+      keyName: 'npm start dev key',
+      scopes: SCOPES,
+    },
+    {
+      id: platformTenant,
+      name: 'Platform (self-logs)',
+      plan: PLATFORM_TENANT_PLAN,
+      retentionDays: PLANS[PLATFORM_TENANT_PLAN].retentionDays,
+      key: platformApiKey,
+      keyName: 'npm start platform key',
+      scopes: PLATFORM_KEY_SCOPES,
+    },
+  ]);
 
   const clickhouse = {
     url: options.clickhouseUrl ?? '',
@@ -181,8 +178,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   let runtimeEnv: Record<string, string> = {};
   const restartWorkers = async () => {
     if (alive(runtime)) throw new Error('the workers runtime is still running');
-    runtime = spawnWorkersRuntime(options, dataDir, runtimeEnv);
-    await waitForHealthy(url, runtime, options.readyTimeoutMs ?? 90_000, true);
+    const spawned = spawnWorkersRuntime(options, dataDir, runtimeEnv);
+    runtime = spawned.child;
+    await waitForHealthy(url, spawned, options.readyTimeoutMs ?? 90_000, true);
   };
 
   try {
@@ -206,8 +204,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       STRIPE_SECRET_KEY: options.workerEnv?.STRIPE_SECRET_KEY ?? process.env.STRIPE_SECRET_KEY ?? 'disabled',
       STRIPE_WEBHOOK_SECRET: options.workerEnv?.STRIPE_WEBHOOK_SECRET ?? process.env.STRIPE_WEBHOOK_SECRET ?? 'disabled',
     };
-    runtime = spawnWorkersRuntime(options, dataDir, runtimeEnv);
-    await waitForHealthy(url, runtime, options.readyTimeoutMs ?? 90_000);
+    const spawned = spawnWorkersRuntime(options, dataDir, runtimeEnv, controlPlane);
+    runtime = spawned.child;
+    await waitForHealthy(url, spawned, options.readyTimeoutMs ?? 90_000);
     return {
       url,
       clickhouseUrl: clickhouse.url,
@@ -263,35 +262,33 @@ interface ProvisionedTenant {
 }
 
 /**
- * The control plane in local D1: migrations applied, the dev tenant and the platform tenant
- * (self-logging) with their keys present. A key is stored as its SHA-256 only; any earlier key of
- * the tenant by the same name is revoked, so exactly the key kept in the data directory works.
+ * The stack's rows in the control plane: the dev tenant and the platform tenant (self-logging)
+ * with their keys present. A key is stored as its SHA-256 only; any earlier key of the tenant by
+ * the same name is revoked, so exactly the key kept in the data directory works.
  */
-async function provisionControlPlane(dataDir: string, tenants: ProvisionedTenant[], onOutput: StackOptions['onOutput']): Promise<void> {
-  const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
-  const sql: string[] = [];
+async function controlPlaneRows(tenants: ProvisionedTenant[]): Promise<BoundStatement[]> {
+  const statements: BoundStatement[] = [];
   for (const tenant of tenants) {
-    const parsed = parseApiKey(tenant.key)!;
-    const hash = await hashApiKey(tenant.key);
-    sql.push(
-      `INSERT INTO tenants (id, name, plan_id, status, retention_days) VALUES (${q(tenant.id)}, ${q(tenant.name)}, ${q(tenant.plan)}, 'active', ${Math.trunc(tenant.retentionDays)})
-       ON CONFLICT (id) DO UPDATE SET status = 'active', retention_days = excluded.retention_days`,
-      `UPDATE api_keys SET revoked_at = unixepoch('subsec') * 1000
-       WHERE tenant_id = ${q(tenant.id)} AND name = ${q(tenant.keyName)} AND id <> ${q(parsed.keyId)} AND revoked_at IS NULL`,
-      `INSERT INTO api_keys (id, tenant_id, name, scopes, secret_hash) VALUES (${q(parsed.keyId)}, ${q(tenant.id)}, ${q(tenant.keyName)}, ${q(JSON.stringify(tenant.scopes))}, ${q(hash)})
-       ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, scopes = excluded.scopes, revoked_at = NULL`,
+    const { keyId } = parseApiKey(tenant.key)!;
+    statements.push(
+      {
+        sql: `INSERT INTO tenants (id, name, plan_id, status, retention_days) VALUES (?, ?, ?, 'active', ?)
+              ON CONFLICT (id) DO UPDATE SET status = 'active', retention_days = excluded.retention_days`,
+        params: [tenant.id, tenant.name, tenant.plan, Math.trunc(tenant.retentionDays)],
+      },
+      {
+        sql: `UPDATE api_keys SET revoked_at = unixepoch('subsec') * 1000
+              WHERE tenant_id = ? AND name = ? AND id <> ? AND revoked_at IS NULL`,
+        params: [tenant.id, tenant.keyName, keyId],
+      },
+      {
+        sql: `INSERT INTO api_keys (id, tenant_id, name, scopes, secret_hash) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, scopes = excluded.scopes, revoked_at = NULL`,
+        params: [keyId, tenant.id, tenant.keyName, JSON.stringify(tenant.scopes), await hashApiKey(tenant.key)],
+      },
     );
   }
-  const sqlText = sql.join(';\n');
-  const common = ['--local', '--persist-to', join(dataDir, 'state'), '--config', join(PROJECT_ROOT, 'workers/ingest/wrangler.toml')];
-  await runWrangler(['d1', 'migrations', 'apply', 'neurallog-control', ...common], onOutput);
-  await runWrangler(['d1', 'execute', 'neurallog-control', ...common, '--command', sqlText], onOutput);
-}
-
-function wranglerCli(): string {
-  // Wrangler's bin refuses Node < 22 although its CLI runs on 20; call the CLI directly.
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
+  return statements;
 }
 
 const QUIET_WRANGLER_ENV = {
@@ -301,29 +298,24 @@ const QUIET_WRANGLER_ENV = {
   WRANGLER_HIDE_BANNER: 'true',
 };
 
-/** Runs a one-off wrangler command; its output is shown only if it fails. */
-async function runWrangler(args: string[], onOutput: StackOptions['onOutput']): Promise<void> {
-  const child = spawn(process.execPath, [wranglerCli(), ...args], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...QUIET_WRANGLER_ENV, CI: 'true' },
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) {
-    (onOutput ?? console.error)(output);
-    throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed (exit ${code})`);
-  }
+/** The workers' runtime process, and whether it said it is ready (listening, its control plane prepared). */
+interface WorkersRuntimeProcess {
+  child: ChildProcess;
+  ready(): boolean;
 }
 
 /**
  * The workers' runtime (scripts/workers-runtime.ts: Miniflare's API on one workerd) as a process of
  * its own. Each worker gets the values of the vars and secrets its wrangler config declares from
- * `workerEnv`, else the config's defaults.
+ * `workerEnv`, else the config's defaults. With `controlPlane`, the runtime migrates the control
+ * plane's D1 and writes these rows before it says it is ready.
  */
-function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: Record<string, string>): ChildProcess {
+function spawnWorkersRuntime(
+  options: StackOptions,
+  dataDir: string,
+  workerEnv: Record<string, string>,
+  controlPlane?: BoundStatement[],
+): WorkersRuntimeProcess {
   const inspectorPort = Number(process.env.NEURALLOG_INSPECTOR_PORT ?? 0);
   const actorsInspectorPort = Number(process.env.NEURALLOG_ACTORS_INSPECTOR_PORT ?? 0);
   const runtimeOptions: WorkersRuntimeOptions = {
@@ -334,6 +326,7 @@ function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: 
     ...(actorsInspectorPort > 0 ? { actorsInspectorPort } : {}),
     ...(process.env.NEURALLOG_LOCAL_GC_SECONDS !== undefined ? { localGcSeconds: Number(process.env.NEURALLOG_LOCAL_GC_SECONDS) } : {}),
     actorsApart: process.env.NEURALLOG_ACTORS_APART === '1',
+    ...(controlPlane ? { controlPlane } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/workers-runtime.ts')], {
     cwd: PROJECT_ROOT,
@@ -347,6 +340,7 @@ function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: 
     },
   });
   const output = options.onOutput ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let ready = false;
   for (const stream of [child.stdout!, child.stderr!]) {
     let pending = '';
     stream.setEncoding('utf8');
@@ -355,23 +349,30 @@ function spawnWorkersRuntime(options: StackOptions, dataDir: string, workerEnv: 
       for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (line.trim() !== '' && !line.startsWith(READY_LINE)) output(line);
+        if (line.startsWith(READY_LINE)) ready = true;
+        else if (line.trim() !== '') output(line);
       }
     });
   }
-  return child;
+  return { child, ready: () => ready };
 }
 
 /**
- * Waits for /healthz: 200, or with `anyAnswer` any answer at all — the runtime is up even when
- * /healthz says a dependency is not (a restart while ClickHouse is away: scripts/chaos).
+ * Waits for the runtime's ready line, then /healthz: 200, or with `anyAnswer` any answer at all —
+ * the runtime is up even when /healthz says a dependency is not (a restart while ClickHouse is
+ * away: scripts/chaos). The ready line first: workerd may answer before the runtime has prepared
+ * the control plane, and a key must work once the stack is said started.
  */
-async function waitForHealthy(url: string, runtime: ChildProcess, timeoutMs: number, anyAnswer = false): Promise<void> {
+async function waitForHealthy(url: string, runtime: WorkersRuntimeProcess, timeoutMs: number, anyAnswer = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
-  runtime.once('exit', () => (exited = true));
+  runtime.child.once('exit', () => (exited = true));
   while (Date.now() < deadline) {
     if (exited) throw new Error('the workers runtime exited before the stack became ready (see its output above)');
+    if (!runtime.ready()) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
     try {
       const res = await fetch(`${url}/healthz`);
       await res.arrayBuffer();

@@ -11,13 +11,16 @@
  * (`unstable_getMiniflareWorkerOptions`, as Cloudflare's vitest pool reads
  * them), the sources are bundled with esbuild the way wrangler bundles them,
  * and the state lives where `wrangler dev --persist-to <dir>` keeps it
- * (`<dir>/v3`), so `wrangler d1 migrations apply --local --persist-to <dir>`
- * and this runtime share one D1. Wrangler stays the deployment tool.
+ * (`<dir>/v3`), so `wrangler d1 … --local --persist-to <dir>` and this runtime
+ * share one D1. Before it says it is ready, it migrates the control plane's D1
+ * through its own binding, as wrangler would (scripts/control-plane-d1.ts), and
+ * writes the stack's rows. Wrangler stays the deployment tool.
  *
  * Run as a process of its own by scripts/stack.ts (so a crash test can kill
  * it with workerd under it, and the embedded ClickHouse in `npm start`'s
  * process does not share an event loop with it): options arrive as JSON in
- * NEURALLOG_RUNTIME_OPTIONS; it prints `READY_LINE <url>` once listening.
+ * NEURALLOG_RUNTIME_OPTIONS; it prints `READY_LINE <url>` once listening with
+ * the control plane prepared.
  */
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4ServiceDesi
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
 import { freePort } from './ports.ts';
 import { collectGarbageEvery } from './workerd-inspector.ts';
+import { type BoundStatement, CONTROL_DB_BINDING, prepareControlPlane, readD1Migrations } from './control-plane-d1.ts';
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -64,6 +68,12 @@ export interface WorkersRuntimeOptions {
    * the actors' state then lives under another script name than in the default mode.
    */
   actorsApart?: boolean;
+  /**
+   * Prepare the control plane's D1 before saying ready: its pending migrations, then these
+   * statements (scripts/stack.ts: the dev and platform tenants and their keys). Absent: left as it is
+   * (a restart after a crash).
+   */
+  controlPlane?: BoundStatement[];
 }
 
 /** The worker that hosts the Durable Objects when they run apart: the ingest worker's bundle under another name. */
@@ -178,6 +188,14 @@ function collectLocalRuntimeGarbage(inspectorPort: number, seconds: number): { s
   return collectGarbageEvery(inspectorPort, 'miniflare', seconds * 1000);
 }
 
+/** The control plane's D1, through the ingest worker's binding (the one its wrangler config declares). */
+async function prepare(mf: Miniflare, statements: BoundStatement[] | undefined): Promise<void> {
+  if (!statements) return;
+  const db = await mf.getD1Database(CONTROL_DB_BINDING, 'neurallog-ingest');
+  const applied = await prepareControlPlane(db, readD1Migrations(PROJECT_ROOT), statements);
+  if (applied.length > 0) process.stdout.write(`NeuralLog: applied the D1 migrations ${applied.join(', ')}\n`);
+}
+
 export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promise<{ url: URL; dispose(): Promise<void> }> {
   const gcSeconds = options.localGcSeconds ?? DEFAULT_LOCAL_GC_SECONDS;
   if (gcSeconds > 0) {
@@ -201,6 +219,10 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
   if (!options.actorsApart) {
     const mf = miniflare(options, options.port, workers);
     const url = await mf.ready;
+    await prepare(mf, options.controlPlane).catch(async (err) => {
+      await mf.dispose();
+      throw err;
+    });
     collect(options.inspectorPort);
     return {
       url,
@@ -217,6 +239,10 @@ export async function startWorkersRuntime(options: WorkersRuntimeOptions): Promi
   await actors.ready;
   const front = miniflare(options, options.port, workers.map(withActorsElsewhere), devRegistry);
   const url = await front.ready;
+  await prepare(front, options.controlPlane).catch(async (err) => {
+    await Promise.all([front.dispose(), actors.dispose()]);
+    throw err;
+  });
   collect(options.inspectorPort);
   collect(options.actorsInspectorPort);
   return {
