@@ -21,15 +21,15 @@ describe('eventually', () => {
   });
 
   it('on timeout, says what it waited for, how long, and the last value seen', async () => {
-    const { probe, calls } = answers({ logs: [] as string[] }, { logs: ['one'] });
+    const { probe } = answers({ logs: [] as string[] }, { logs: ['one'] });
     const waiting = eventually('2 records', probe, { until: (f) => f.logs.length === 2, timeoutMs: 60, intervalMs: 10 });
     const error = await waiting.then(
       () => null,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(EventuallyTimeoutError);
+    // The last value is the second answer: it kept trying (how often depends on the machine's load).
     expect((error as Error).message).toMatch(/^timed out after 60 ms \(\d+ tries, every 10 ms\) waiting for 2 records\nlast value: \{"logs":\["one"\]\}$/);
-    expect(calls()).toBeGreaterThan(2);
   });
 
   it('adds the context to the timeout, and describes the last value as told', async () => {
