@@ -30,12 +30,17 @@ export async function inspectorTargets(inspectorPort: number): Promise<Inspector
  * Short names for the isolates a soak is about, so `SOAK_FORCE_GC=entry,r2` reads as what it
  * selects. Anything else is matched as a target id, exactly.
  */
+/**
+ * Our workers' isolates (the ingest isolate also hosts the Durable Objects): Miniflare names a user
+ * worker's service `core:user:<name>`, its own dev-registry proxy (NEURALLOG_ACTORS_APART) too.
+ */
+const isOurs = (id: string) => id.startsWith('core:user:') && id !== 'core:user:dev-registry-proxy';
+
 const TARGET_GROUPS: ReadonlyMap<string, (id: string) => boolean> = new Map([
   ['all', () => true],
-  /** Our workers' isolates (the ingest isolate also hosts the Durable Objects). */
-  ['ours', (id: string) => id.startsWith('core:user:')],
+  ['ours', isOurs],
   /** Everything Miniflare adds around them. */
-  ['miniflare', (id: string) => !id.startsWith('core:user:')],
+  ['miniflare', (id: string) => !isOurs(id)],
   ['gateway', (id: string) => id === 'core:user:neurallog'],
   ['ingest', (id: string) => id === 'core:user:neurallog-ingest' || id === 'core:user:neurallog-actors'],
   ['entry', (id: string) => id === 'core:entry'],

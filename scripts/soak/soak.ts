@@ -32,7 +32,7 @@ import { actorStorage, bufferedRows, clickhouseClient, logsParts, MB, memoryByLa
 import { createSender, type Sender } from '../load/sender.ts';
 import { freePort } from '../ports.ts';
 import { cpuSnapshot } from '../process-cpu.ts';
-import { collectGarbageEvery, type HeapUsage, isolateHeaps } from '../workerd-inspector.ts';
+import { collectGarbageEvery, type HeapUsage, isolateHeaps, selectTargets } from '../workerd-inspector.ts';
 import { formatHeaps, residentMemory } from './memory-probe.ts';
 import { DEFAULT_VERDICT_OPTIONS, type MinuteSample, soakVerdict } from './verdict.ts';
 
@@ -91,7 +91,7 @@ const collectors = FORCE_GC
   ? INSPECTORS.map((port) =>
       collectGarbageEvery(port, FORCE_GC, FORCE_GC_MS, {
         onCollected: (id, heap) => {
-          if (id.startsWith('core:user:')) liveHeaps.set(inspectorName(port, id), heap.usedBytes);
+          if (selectTargets([id], 'ours').length > 0) liveHeaps.set(inspectorName(port, id), heap.usedBytes);
         },
         onError: (err) => log(`forced GC (${FORCE_GC}): ${err.message}`),
       }),

@@ -22,6 +22,7 @@ const IDS = [
   'core:entry',
   'MINIFLARE_DEV_CONTROL',
   'r2:public',
+  'core:user:dev-registry-proxy',
 ];
 
 describe('selectTargets', () => {
@@ -41,6 +42,7 @@ describe('selectTargets', () => {
         'core:entry',
         'MINIFLARE_DEV_CONTROL',
         'r2:public',
+        'core:user:dev-registry-proxy',
       ],
     ],
     ['entry', ['core:entry']],
@@ -55,8 +57,10 @@ describe('selectTargets', () => {
     expect(selectTargets(IDS, spec)).toEqual(expected);
   });
 
-  it('never selects one of our workers for the local runtime’s collection', () => {
-    expect(selectTargets(IDS, 'miniflare').filter((id) => id.startsWith('core:user:'))).toEqual([]);
+  it('never selects one of our workers for the local runtime’s collection, nor one of Miniflare’s as ours', () => {
+    const ours = selectTargets(IDS, 'ours');
+    expect(selectTargets(IDS, 'miniflare').filter((id) => ours.includes(id))).toEqual([]);
+    expect([...ours, ...selectTargets(IDS, 'miniflare')].sort()).toEqual([...IDS].sort());
   });
 
   it('refuses a name that is neither a group nor an isolate, listing what there is', () => {
