@@ -131,7 +131,7 @@ export class SelfLogBatch {
     try {
       await ship(records);
     } catch {
-      // The shipper says what failed; a batch is shipped once, never retried into a loop.
+      // The shipper says what failed (ship.ts logs it); a batch is shipped once, never retried into a loop.
     } finally {
       this.#shipments.delete(shipment);
     }

@@ -86,7 +86,12 @@ export async function gatherTailEvents(
   const records = tailRecords(items, { platformTenant: tenant, platformActorIds: platformActorIds(env, writer), producer: options.producer ?? null });
   if (records.length === 0) return { gathered: 0, skipped: 'nothing' };
   const batch = options.batch ?? isolateBatch;
-  const gathered = batch.add(records, (taken) => shipRecords(taken, env, background), background);
+  const ship = (taken: SelfLogRecord[]) =>
+    shipRecords(taken, env, background).catch((err: unknown) => {
+      // Best effort, said on this worker's own output (never shipped, never retried into a loop).
+      logEvent('error', 'self_logs.failed', { records: taken.length, error: err instanceof Error ? err.message : String(err) });
+    });
+  const gathered = batch.add(records, ship, background);
   return { gathered, dropped: records.length - gathered };
 }
 
