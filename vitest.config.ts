@@ -189,6 +189,9 @@ export default defineConfig({
           include: ['test/node/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
+          // expect.poll's own default is 1 s: a search through the whole stack and a browser's render
+          // can take longer on a loaded machine (the explorer's tests failed so in CI-like load).
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],
