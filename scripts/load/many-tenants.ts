@@ -109,6 +109,18 @@ interface BusyResult {
   seconds: number;
 }
 
+/** A probe of the embedded ClickHouse, asked again while the engine is too busy to answer within the client's timeout (a starved, shared machine). */
+async function patiently<T>(what: string, probe: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      log(`${what}: ${(err as Error).message}; asking again (${attempt}/${attempts - 1})`);
+    }
+  }
+}
+
 /** Every tenant sends a batch every INTERVAL_MS, staggered over the interval, without waiting for answers. */
 async function busy(sender: Sender, keys: string[], ch: ClickHouse): Promise<BusyResult> {
   const latencies: number[] = [];
@@ -118,7 +130,7 @@ async function busy(sender: Sender, keys: string[], ch: ClickHouse): Promise<Bus
   const inFlight = new Set<Promise<void>>();
   const partsPerSecond: number[] = [];
   let activePartsMax = 0;
-  const partsAtStart = await logsParts(ch);
+  const partsAtStart = await patiently('parts at the start', () => logsParts(ch));
   let lastParts = partsAtStart.created;
   const started = performance.now();
   const sampler = setInterval(() => {
@@ -154,7 +166,7 @@ async function busy(sender: Sender, keys: string[], ch: ClickHouse): Promise<Bus
   await Promise.all(inFlight);
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const partsAtEnd = await logsParts(ch);
+  const partsAtEnd = await patiently('parts at the end', () => logsParts(ch));
   return {
     offeredRequests,
     acked,
@@ -171,7 +183,7 @@ async function waitStored(ch: ClickHouse, expected: number, timeoutMs = 300_000)
   const t0 = performance.now();
   let stored = 0;
   while (performance.now() - t0 < timeoutMs) {
-    stored = await storedRows(ch, RUN);
+    stored = await patiently('rows stored', () => storedRows(ch, RUN));
     if (stored >= expected) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
