@@ -48,7 +48,7 @@ export const CONFIG_VARIABLES = {
   },
   NEURALLOG_KEY_CACHE_TTL_MS: {
     default: '30000',
-    doc: 'How long a worker isolate trusts a verified API key before reading it from D1 again: the longest a revoked key keeps working.',
+    doc: 'How long a worker isolate trusts what it read of an API key, tenant or session: the longest a revoked key keeps working. From half this age an entry is re-read from D1 in the background (shared/refresh-ahead-cache.ts).',
     usedBy: 'ingest, query',
   },
   NEURALLOG_JWT_ISSUER: {
