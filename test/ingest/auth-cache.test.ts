@@ -144,8 +144,7 @@ describe('authentication cache', () => {
 
   it('through the ingest worker: a revoked key is refused as soon as the refresh ahead of the TTL lands', async () => {
     const { tenant, key: warmUp } = await keyOf();
-    const key = await provisionKey(tenant, ['logs:write']);
-    const post = (records: unknown[]) =>
+    const post = (key: string, records: unknown[]) =>
       exports.default.fetch(
         new Request('https://neurallog.test/v1/logs', {
           method: 'POST',
@@ -153,30 +152,33 @@ describe('authentication cache', () => {
           body: JSON.stringify(records),
         }),
       );
-    const warm = await exports.default.fetch(
-      new Request('https://neurallog.test/v1/logs', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${warmUp}`, 'content-type': 'application/json' },
-        body: '{}',
-      }),
-    );
-    expect(warm.status).toBe(202); // the tenant's actor is awake: the requests below are quick
-    const t0 = Date.now();
-    expect((await post([{ message: 'first' }])).status).toBe(202); // read and cached at ≥ t0
-    await revokeKey(key);
-    await new Promise((r) => setTimeout(r, TTL / 2 + 20));
-    // Past half the TTL: answered from the cache, and a refresh started on the request's waitUntil.
-    expect((await post([{ message: 'served from the cache' }])).status).toBe(202);
-    let refusedAt: number | null = null;
-    while (refusedAt === null && Date.now() < t0 + TTL) {
-      const started = Date.now();
-      const res = await post([{ message: 'after the revocation' }]);
-      await res.body?.cancel();
-      if (res.status === 401) refusedAt = started;
-      else await new Promise((r) => setTimeout(r, 20));
+    expect((await post(warmUp, [{ message: 'wake the actor' }])).status).toBe(202); // the requests below are then quick
+
+    /** One try with a fresh key: whether its revocation showed before the TTL, or the machine was too slow to tell. */
+    async function attempt(): Promise<'refused before the TTL' | 'accepted until the TTL' | 'too slow to tell'> {
+      const key = await provisionKey(tenant, ['logs:write']);
+      const t0 = Date.now();
+      expect((await post(key, [{ message: 'first' }])).status).toBe(202); // read and cached at ≥ t0
+      await revokeKey(key);
+      await new Promise((r) => setTimeout(r, TTL / 2 + 20));
+      // Past half the TTL: answered from the cache, and a refresh started on the request's waitUntil.
+      const served = await post(key, [{ message: 'served from the cache' }]);
+      await served.body?.cancel();
+      if (Date.now() > t0 + TTL - 200) return 'too slow to tell'; // no time left to see a difference from the TTL itself
+      expect(served.status).toBe(202);
+      while (Date.now() < t0 + TTL) {
+        const started = Date.now();
+        const res = await post(key, [{ message: 'after the revocation' }]);
+        await res.body?.cancel();
+        if (res.status === 401) return started < t0 + TTL ? 'refused before the TTL' : 'too slow to tell';
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return 'accepted until the TTL';
     }
-    // Before the refresh ahead, nothing read D1 again until the entry was TTL old; now the revocation shows earlier.
-    expect(refusedAt, `tenant ${tenant}: still accepted ${TTL} ms after the key was read`).not.toBeNull();
-    expect(refusedAt!).toBeLessThan(t0 + TTL);
+
+    // Before the refresh ahead, nothing read D1 again until the entry was TTL old: every try said 'accepted until the TTL'.
+    let outcome = await attempt();
+    for (let retry = 0; retry < 2 && outcome === 'too slow to tell'; retry++) outcome = await attempt();
+    expect(outcome).toBe('refused before the TTL');
   });
 });
