@@ -18,9 +18,10 @@
  * The output is a Markdown report for docs/benchmarks.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admin, startStackProcess, type Stack } from '../bench-stack.ts';
+import { cpuDelta, cpuSnapshot } from '../process-cpu.ts';
 import { createSender, recordsBody, type Sender } from './sender.ts';
 import {
   actorStorage,
@@ -237,7 +238,13 @@ try {
   const pidsBefore = workerdPids();
 
   log('busy phase…');
+  const cpuBefore = cpuSnapshot();
+  const busyStarted = performance.now();
   const result = await busy(sender, keys, ch);
+  // Which process had the cores while the acks were slow: on one machine the engine and workerd share them.
+  const busyCpu = cpuDelta(cpuBefore, cpuSnapshot()).filter(([, seconds]) => seconds > 0.05);
+  const busyWallSeconds = (performance.now() - busyStarted) / 1000;
+  const busyCpuSeconds = busyCpu.reduce((sum, [, seconds]) => sum + seconds, 0);
   const busySnap = snapshot(dataDir);
   const expected = ackedBeforeBusy + result.acked;
   const drained = await waitStored(ch, expected);
@@ -310,6 +317,12 @@ try {
     `| requests not acknowledged outside the busy phase | ${sequentialFailures} |`,
     `| workerd restarted during the run | ${restarted ? '**yes** (its process id changed: the figures after it are not comparable)' : 'no'} |`,
     `| memory, mean of the busy snapshot | ${fmt(mean([...busySnap.memory.values()]) / MB)} MiB per process |`,
+    '',
+    `CPU used by the stack's processes from the start of the busy phase until its last answer (${fmt(busyCpuSeconds)} CPU-seconds in ${fmt(busyWallSeconds)} s; ${availableParallelism()} cores give ${fmt(availableParallelism() * busyWallSeconds)}):`,
+    '',
+    '| process | CPU-seconds | share |',
+    '|---|---:|---:|',
+    ...busyCpu.map(([name, seconds]) => `| ${name} | ${fmt(seconds)} | ${fmt((100 * seconds) / busyCpuSeconds, 0)} % |`),
   ].join('\n');
   console.log(`\n${report}\n`);
 } finally {
