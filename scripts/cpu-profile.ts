@@ -1,7 +1,7 @@
 /**
  * CPU profiles of workerd's isolates through the inspector (scripts/workerd-inspector.ts lists
  * them): a DevTools session on one isolate, and a sampling profile's self time per function.
- * Used by `npm run profile:abuse`.
+ * Used by `npm run profile:abuse` and `npm run profile:ingest`.
  */
 import WebSocket from 'ws';
 

@@ -29,8 +29,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { startStackProcess } from './bench-stack.ts';
+import { devtools, type Profile, selfTimes } from './cpu-profile.ts';
 import { freePort } from './ports.ts';
 import { cpuDelta, cpuSnapshot, processTree } from './process-cpu.ts';
 
@@ -42,16 +42,6 @@ const WORKERS = (process.env.PROFILE_WORKERS ?? 'neurallog-ingest')
   .split(',')
   .map((w) => w.trim())
   .filter((w) => w !== '');
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 /** The ws:// address of a worker's isolate in this stack's workerd (started with an inspector on NEURALLOG_INSPECTOR_PORT; other stacks on the machine may have theirs). */
 async function isolateUrl(name: string): Promise<string> {
@@ -74,30 +64,6 @@ async function isolateUrl(name: string): Promise<string> {
     }
   }
   throw new Error(`no inspector target for ${name} (there are: ${titles.join(', ')})`);
-}
-
-function devtools(url: string): Promise<{ send: (method: string, params?: object) => Promise<unknown>; close: () => void }> {
-  const ws = new WebSocket(url);
-  let id = 0;
-  const pending = new Map<number, (value: unknown) => void>();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
-    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result ?? msg.error);
-  });
-  return new Promise((resolve, reject) => {
-    ws.once('error', reject);
-    ws.once('open', () =>
-      resolve({
-        send: (method, params = {}) =>
-          new Promise((done) => {
-            const n = ++id;
-            pending.set(n, done);
-            ws.send(JSON.stringify({ id: n, method, params }));
-          }),
-        close: () => ws.close(),
-      }),
-    );
-  });
 }
 
 process.env.NEURALLOG_INSPECTOR_PORT = String(await freePort());
@@ -174,17 +140,7 @@ try {
     const profile = profiles[i]!;
     const out = WORKERS.length === 1 ? OUT : OUT.replace(/(\.cpuprofile)?$/, `.${worker}$1`);
     await writeFile(out, JSON.stringify(profile));
-    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map<string, number>();
-    let busy = 0;
-    profile.samples.forEach((nodeId, i) => {
-      const frame = nodes.get(nodeId)!.callFrame;
-      const us = profile.timeDeltas[i] ?? 0;
-      const name = frame.functionName || '(anonymous)';
-      if (name !== '(idle)') busy += us;
-      const where = frame.url ? `${frame.url.replace(/^.*\//, '')}:${frame.lineNumber + 1}` : 'native';
-      self.set(`${name}  ${where}`, (self.get(`${name}  ${where}`) ?? 0) + us);
-    });
+    const { busy, self } = selfTimes(profile);
     console.log(`\n${worker} isolate busy ${(busy / 1e6).toFixed(1)} s = ${(busy / records).toFixed(1)} µs/record; profile: ${out}`);
     console.log('self time, µs per record (top 30):');
     for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${(us / records).toFixed(2).padStart(6)}  ${k}`);
