@@ -18,14 +18,13 @@
  *   npx tsx scripts/restore/control-plane-backup.ts export <dataDir> <file.sql>
  *   npx tsx scripts/restore/control-plane-backup.ts import <dataDir> <file.sql>
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_readConfig } from 'wrangler';
 import { PROJECT_ROOT } from '../stack.ts';
+import { runWranglerCli } from '../wrangler-cli.ts';
 
 /** The config whose CONTROL_DB binding names the database (the one npm start migrates with). */
 const CONFIG = 'workers/ingest/wrangler.toml';
@@ -68,8 +67,7 @@ export async function exportControlPlane(dataDir: string, output: string): Promi
 
 /** Runs the SQL file into the local control plane with wrangler (an empty database: the dump creates its tables). */
 export async function importControlPlane(dataDir: string, file: string): Promise<void> {
-  const cli = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
-  const args = [
+  await runWranglerCli([
     'd1',
     'execute',
     controlDatabase().name,
@@ -80,16 +78,7 @@ export async function importControlPlane(dataDir: string, file: string): Promise
     join(PROJECT_ROOT, CONFIG),
     '--file',
     resolve(file),
-  ];
-  const child = spawn(process.execPath, [cli, ...args], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
-  });
-  let output = '';
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`wrangler d1 execute --file failed (exit ${code}):\n${output}`);
+  ]);
 }
 
 async function main([command, dataDir, file]: string[]): Promise<void> {

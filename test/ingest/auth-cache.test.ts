@@ -6,9 +6,9 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { type AuthBindings, authenticate } from '../../shared/auth.ts';
-import type { Background } from '../../shared/background.ts';
 import { TEST_KEY_CACHE_TTL_MS as TTL } from '../support/constants.ts';
 import { provisionKey, provisionTenant, revokeKey } from '../support/control-plane.ts';
+import { backgroundWork } from '../support/background-work.ts';
 import { uniqueTenant } from '../support/in-workerd.ts';
 
 /** CONTROL_DB as authentication sees it: every query counted; while `held`, queries wait until released; while `failing`, they fail. */
@@ -51,13 +51,6 @@ function watchedD1() {
       state.failing = failing;
     },
   };
-}
-
-/** What a request hands to waitUntil. */
-function backgroundWork() {
-  const work: Promise<unknown>[] = [];
-  const background: Background = (p) => work.push(p);
-  return { background, settled: () => Promise.all(work) };
 }
 
 /** The answer, or 'waited' if it did not come within `ms` (it is waiting for a held D1). */

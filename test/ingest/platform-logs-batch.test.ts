@@ -10,6 +10,7 @@ import { type BatchLimits, type BatchState, SELF_LOG_BATCH_LIMITS, type ShipDeci
 import { gatherTailEvents, type PlatformLogsEnv } from '../../workers/ingest/platform-logs/ship.ts';
 import type { SelfLogRecord } from '../../workers/ingest/platform-logs/tail-records.ts';
 import { provisionTenant } from '../support/control-plane.ts';
+import { backgroundWork } from '../support/background-work.ts';
 import { actorOf, uniqueTenant } from '../support/in-workerd.ts';
 
 const LIMITS: BatchLimits = { maxRecords: 10, maxBytes: 10_000, maxAgeMs: 1_000, maxInFlight: 2, maxHeldRecords: 30, maxHeldBytes: 1_000_000 };
@@ -40,17 +41,6 @@ function record(n: number, message = `line ${n}`): SelfLogRecord {
   return { timestamp: new Date(0).toISOString(), level: 'info', service: 'neurallog-ingest', message, attributes: { n: String(n) } };
 }
 
-/** A tail call's waitUntil: the work it was handed, awaited to the end (work may hand on more). */
-function waitUntil(): { background: (work: Promise<unknown>) => void; settled: () => Promise<void> } {
-  const pending: Promise<unknown>[] = [];
-  return {
-    background: (work) => void pending.push(work),
-    settled: async () => {
-      while (pending.length > 0) await pending.shift();
-    },
-  };
-}
-
 /** A shipper that records each shipment's messages and, when told, keeps its shipments waiting until released. */
 function shipper(held = false): { ship: (records: SelfLogRecord[]) => Promise<void>; shipped: string[][]; release: () => void } {
   const shipped: string[][] = [];
@@ -74,7 +64,7 @@ describe('the batch', () => {
   it('ships a full batch at once and the rest when its time is up, and the work lives until it is shipped', async () => {
     const batch = new SelfLogBatch({ ...LIMITS, maxAgeMs: 30 });
     const { ship, shipped } = shipper();
-    const call = waitUntil();
+    const call = backgroundWork();
     for (let i = 0; i < 25; i++) batch.add([record(i)], ship, call.background);
     // Two full batches went at once; five wait for their time.
     expect(shipped.map((s) => s.length)).toEqual([10, 10]);
@@ -88,7 +78,7 @@ describe('the batch', () => {
   it('ships by bytes when a few records are large', async () => {
     const batch = new SelfLogBatch({ ...LIMITS, maxAgeMs: 60_000 });
     const { ship, shipped } = shipper();
-    const call = waitUntil();
+    const call = backgroundWork();
     batch.add([record(1, 'x'.repeat(6_000))], ship, call.background);
     expect(shipped).toEqual([]);
     batch.add([record(2, 'y'.repeat(6_000))], ship, call.background);
@@ -98,7 +88,7 @@ describe('the batch', () => {
   it('holds a due batch while two shipments are under way, and ships it when one ends', async () => {
     const batch = new SelfLogBatch(LIMITS);
     const slow = shipper(true);
-    const call = waitUntil();
+    const call = backgroundWork();
     for (let i = 0; i < 25; i++) batch.add([record(i)], slow.ship, call.background);
     expect(slow.shipped.map((s) => s.length)).toEqual([10, 10]);
     expect(batch.state).toMatchObject({ records: 5, inFlight: 2 });
@@ -113,7 +103,7 @@ describe('the batch', () => {
   it('drops what is past its bound while shipping is behind, and says how many in the next shipment', async () => {
     const batch = new SelfLogBatch(LIMITS);
     const slow = shipper(true);
-    const call = waitUntil();
+    const call = backgroundWork();
     // 20 in flight, 10 gathered: the bound (30) is reached; 15 more are dropped.
     const kept = Array.from({ length: 45 }, (_, i) => batch.add([record(i)], slow.ship, call.background));
     expect(kept.filter((k) => k === 1).length).toBe(30);
@@ -130,7 +120,7 @@ describe('the batch', () => {
     let now = 1_000_000;
     const batch = new SelfLogBatch(LIMITS, () => now);
     const stuck = shipper(true);
-    const call = waitUntil();
+    const call = backgroundWork();
     for (let i = 0; i < 20; i++) batch.add([record(i)], stuck.ship, call.background);
     expect(batch.state.inFlight).toBe(2);
     now += STALE_SHIPMENT_MS + 1;
@@ -149,7 +139,7 @@ describe('gathered into the platform tenant', () => {
     let now = Date.now();
     const batch = new SelfLogBatch({ ...SELF_LOG_BATCH_LIMITS, maxAgeMs: 200 }, () => now);
     // Forty: under the tests' flush threshold (TEST_FLUSH.maxRows, 50), so the rows stay buffered where stats() sees them.
-    const calls = Array.from({ length: 40 }, () => waitUntil());
+    const calls = Array.from({ length: 40 }, () => backgroundWork());
     for (const [i, call] of calls.entries()) {
       const item = {
         event: { request: { url: 'https://neurallog.test/v1/logs', method: 'POST', headers: { 'x-request-id': `req-${i}` } }, response: { status: 202 } },

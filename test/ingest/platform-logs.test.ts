@@ -13,6 +13,7 @@ import { gatherTailEvents, type PlatformLogsEnv } from '../../workers/ingest/pla
 import { SELF_LOG_LIMITS, tailRecords, type TailContext } from '../../workers/ingest/platform-logs/tail-records.ts';
 import { shardName } from '../../shared/sharding.ts';
 import { provisionTenant } from '../support/control-plane.ts';
+import { backgroundWork } from '../support/background-work.ts';
 import { actorOf, uniqueTenant } from '../support/in-workerd.ts';
 
 const PLATFORM = 'platform-under-test';
@@ -211,16 +212,6 @@ describe('shipping into the platform tenant', () => {
     await provisionTenant(tenant, { plan: 'starter' });
     return { tenant, env: { ...env, NEURALLOG_SELF_LOGS: '1', NEURALLOG_PLATFORM_TENANT: tenant } as PlatformLogsEnv };
   }
-  /** A tail call's waitUntil: the work it was handed, awaited to the end (work may hand on more). */
-  function waitUntil(): { background: (work: Promise<unknown>) => void; settled: () => Promise<void> } {
-    const pending: Promise<unknown>[] = [];
-    return {
-      background: (work) => void pending.push(work),
-      settled: async () => {
-        while (pending.length > 0) await pending.shift();
-      },
-    };
-  }
   /** A batch that ships each tail call's records at once: what one call gives is what the actor stores. */
   const unbatched = () => new SelfLogBatch({ ...SELF_LOG_BATCH_LIMITS, maxRecords: 1 });
 
@@ -232,7 +223,7 @@ describe('shipping into the platform tenant', () => {
       entrypoint: 'TenantActor',
       logs: [{ message: [line({ level: 'info', msg: 'flush.done', tenant: 'dev', rows: 5 })] }],
     });
-    const call = waitUntil();
+    const call = backgroundWork();
     expect(await gatherTailEvents([flushed], shipEnv, call.background, { batch: unbatched() })).toEqual({ gathered: 1, dropped: 0 });
     await call.settled();
     const stats = await actorOf(tenant).stats();
@@ -241,7 +232,7 @@ describe('shipping into the platform tenant', () => {
 
   it('ships nothing while the switch is off, or when the platform tenant does not exist', async () => {
     const item = traceItem({ logs: [{ message: ['hello'] }] });
-    const call = waitUntil();
+    const call = backgroundWork();
     const batch = unbatched();
     expect(await gatherTailEvents([item], { ...env, NEURALLOG_SELF_LOGS: '0' } as PlatformLogsEnv, call.background, { batch })).toMatchObject({
       gathered: 0,
@@ -273,7 +264,7 @@ describe('shipping into the platform tenant', () => {
       outcome: 'exception',
       exceptions: [{ name: 'Error', message: 'overloaded', timestamp: 1 }],
     });
-    const call = waitUntil();
+    const call = backgroundWork();
     const batch = unbatched();
     for (let i = 0; i < 20; i++) {
       expect(await gatherTailEvents([ownAlarm('info', 'flush.done'), ownIngest], shipEnv, call.background, { batch })).toMatchObject({

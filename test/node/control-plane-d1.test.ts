@@ -3,11 +3,9 @@
  * not the wrangler CLI: the state must be wrangler's, both ways — a database wrangler migrated is
  * carried on from, and wrangler sees nothing pending in one migrated here.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
@@ -21,27 +19,14 @@ import {
   readD1Migrations,
 } from '../../scripts/control-plane-d1.ts';
 import { PROJECT_ROOT } from '../../scripts/stack.ts';
+import { runWranglerCli } from '../../scripts/wrangler-cli.ts';
 
 const dirs: string[] = [];
 const migrations = readD1Migrations(PROJECT_ROOT);
 
 /** `wrangler d1 … neurallog-control --local --persist-to <stateDir>` with the config the stack used to give it. */
 async function wrangler(args: string[], stateDir: string): Promise<string> {
-  const cli = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'wrangler-dist', 'cli.js');
-  const child = spawn(
-    process.execPath,
-    [cli, 'd1', ...args, 'neurallog-control', '--local', '--persist-to', stateDir, '--config', join(PROJECT_ROOT, CONTROL_DB_CONFIG)],
-    {
-      cwd: PROJECT_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
-    },
-  );
-  let output = '';
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`wrangler d1 ${args.join(' ')} failed (exit ${code}):\n${output}`);
-  return output;
+  return runWranglerCli(['d1', ...args, 'neurallog-control', '--local', '--persist-to', stateDir, '--config', join(PROJECT_ROOT, CONTROL_DB_CONFIG)]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Background } from '../../shared/background.ts';
 import { type CacheStep, cacheStep, RefreshAheadCache } from '../../shared/refresh-ahead-cache.ts';
+import { backgroundWork } from '../support/background-work.ts';
 
 const TTL = 1000;
 
@@ -42,13 +42,6 @@ function controlledReads<T>() {
     settle: (index: number, value: T) => pending[index]!.resolve(value),
     fail: (index: number, err: Error) => pending[index]!.reject(err),
   };
-}
-
-/** Collects what a request would hand to waitUntil. */
-function backgroundWork() {
-  const work: Promise<unknown>[] = [];
-  const background: Background = (p) => work.push(p);
-  return { background, settled: () => Promise.all(work), count: () => work.length };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
